@@ -1,0 +1,74 @@
+"""Lianfang (联防): the application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g, session
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import ROOT, load_config
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, static_folder=str(ROOT / "static"), static_url_path="/static")
+    configure(app, overrides)
+    register_extensions(app)
+    register_request_cycle(app)
+    register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+def configure(app: Flask, overrides: dict[str, Any] | None) -> None:
+    app.config.update(load_config(overrides))
+    proxies = int(app.config.get("PROXY_COUNT", 0) or 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+
+
+def register_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401  every model registered before the first query
+    from app.extensions import babel, csrf, db, limiter
+
+    db.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    app.config.setdefault("RATELIMIT_ENABLED", True)
+    limiter.init_app(app)
+
+
+def _select_locale() -> str:
+    user = g.get("user")
+    if user is not None:
+        return user.locale
+    lang = session.get("lang")
+    return lang if lang in ("zh", "en") else "zh"
+
+
+def register_request_cycle(app: Flask) -> None:
+    from app.core import web
+    from app.core.templating import register as register_templating
+
+    web.register(app)
+    register_templating(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.api import bp as api_bp
+    from app.audit.views import bp as audit_bp
+    from app.auth.views import admin_bp, bp as auth_bp
+    from app.core.views import bp as core_bp
+    from app.places.views import bp as places_bp
+
+    for bp in (core_bp, auth_bp, admin_bp, audit_bp, places_bp, api_bp):
+        app.register_blueprint(bp)
+
+
+def register_commands(app: Flask) -> None:
+    from app.cli import register
+
+    register(app)
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,59 @@
+"""Roles and permissions: the single table of who may do what."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    system_admin = "system_admin"
+    audit_admin = "audit_admin"
+    province_staff = "province_staff"
+    city_staff = "city_staff"
+    district_staff = "district_staff"
+    inspector = "inspector"
+    forecast_center = "forecast_center"
+    reviewer = "reviewer"
+    approver = "approver"
+    # Positions in the plans' approval chains (seed 000: 组长/副组长; seed 002: 指挥长/副指挥长/办公室主任).
+    group_leader = "group_leader"
+    deputy_leader = "deputy_leader"
+    commander = "commander"
+    deputy_commander = "deputy_commander"
+    office_director = "office_director"
+
+
+class Permission(enum.StrEnum):
+    view_places = "view_places"
+    manage_users = "manage_users"
+    view_audit = "view_audit"
+    export_audit = "export_audit"
+
+
+STAFF = {Role.province_staff, Role.city_staff, Role.district_staff}
+APPROVERS = {
+    Role.approver,
+    Role.group_leader,
+    Role.deputy_leader,
+    Role.commander,
+    Role.deputy_commander,
+    Role.office_director,
+}
+
+GRANTS: dict[Permission, frozenset[Role]] = {
+    Permission.view_places: frozenset(Role),
+    # 三员分立: the system admin manages accounts, the audit admin reads the log; neither does the other's job.
+    Permission.manage_users: frozenset({Role.system_admin}),
+    Permission.view_audit: frozenset({Role.audit_admin}),
+    Permission.export_audit: frozenset({Role.audit_admin}),
+}
+
+# Roles that must not be held together, and roles that only fit a bureau at a given level.
+EXCLUSIVE = [frozenset({Role.system_admin, Role.audit_admin})]
+LEVEL_OF_ROLE = {Role.province_staff: "province", Role.city_staff: "city", Role.district_staff: "county"}
+# Granted from the command line only, so that no web account can make itself an auditor.
+CLI_ONLY = frozenset({Role.audit_admin})
+
+
+def roles_allow(roles: set[Role] | frozenset[Role], permission: Permission) -> bool:
+    return bool(GRANTS[permission] & set(roles))

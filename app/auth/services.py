@@ -1,0 +1,348 @@
+"""Accounts: authentication with lockout, server-side sessions, API tokens and user administration."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from app.audit.models import Outcome
+from app.audit.services import diff, record
+from app.auth.models import ApiToken, Bureau, BureauScopeRoot, SessionEnd, User, UserRole, UserSession
+from app.auth.passwords import DUMMY_HASH, hash_password, policy_errors, verify_password
+from app.auth.roles import CLI_ONLY, EXCLUSIVE, LEVEL_OF_ROLE, Role
+from app.core.errors import Conflict, Forbidden, NotFound, ServiceError
+from app.core.scoping import Scope, unscoped
+from app.db import utcnow
+from app.places.models import Jurisdiction
+
+TOKEN_PREFIX = "lf_"
+
+
+def token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+# --- scope -----------------------------------------------------------------------------------------------
+
+
+def scope_for(session: Session, user: User) -> Scope:
+    """A user reads and writes their bureau's jurisdiction subtree (or the subtrees of its scope roots)."""
+    roots = session.scalars(
+        select(Jurisdiction.path)
+        .join(BureauScopeRoot, BureauScopeRoot.jurisdiction_id == Jurisdiction.id)
+        .where(BureauScopeRoot.bureau_id == user.bureau_id)
+    ).all()
+    if not roots:
+        roots = [session.scalars(select(Jurisdiction.path).where(Jurisdiction.id == user.jurisdiction_id)).one()]
+    ids = frozenset(
+        session.scalars(select(Jurisdiction.id).where(or_(*[Jurisdiction.path.startswith(p) for p in roots])))
+    )
+    return Scope(readable=ids, writable=ids)
+
+
+# --- authentication --------------------------------------------------------------------------------------
+
+
+class LoginFailed(ServiceError):
+    status = 401
+
+
+def authenticate(session: Session, username: str, password: str, *, lock_after: int, lock_for: timedelta) -> User:
+    """Check a username and password; count failures and lock the account after `lock_after` of them.
+
+    Every attempt is audited. The same message answers an unknown user and a wrong password.
+    """
+    now = utcnow()
+    with unscoped(session):
+        user = session.scalars(select(User).where(User.username == username.strip())).first()
+        if user is None:
+            verify_password(DUMMY_HASH, password)
+            record(session, "login", outcome=Outcome.failure, detail={"username": username[:64], "reason": "unknown"})
+            raise LoginFailed(_("用户名或密码错误。"))
+        if user.is_locked(now):
+            record(session, "login", obj=user, user=user, outcome=Outcome.denied, detail={"reason": "locked"})
+            raise LoginFailed(_("账号已锁定，请 30 分钟后再试或联系管理员解锁。"))
+        if not verify_password(user.password_hash, password):
+            user.failed_logins += 1
+            detail: dict[str, Any] = {"reason": "password", "failed_logins": user.failed_logins}
+            if user.failed_logins >= lock_after:
+                user.locked_until = now + lock_for
+                user.failed_logins = 0
+                detail["locked_until"] = user.locked_until
+                record(session, "account.lock", obj=user, user=user, after={"locked_until": user.locked_until})
+            record(session, "login", obj=user, user=user, outcome=Outcome.failure, detail=detail)
+            if user.locked_until and user.locked_until > now:
+                raise LoginFailed(_("连续 %(n)d 次密码错误，账号已锁定 30 分钟。", n=lock_after))
+            raise LoginFailed(_("用户名或密码错误。"))
+        if not user.active or not user.bureau.active:
+            record(session, "login", obj=user, user=user, outcome=Outcome.denied, detail={"reason": "disabled"})
+            raise LoginFailed(_("账号已停用，请联系管理员。"))
+        user.failed_logins = 0
+        user.locked_until = None
+        user.last_login_at = now
+    return user
+
+
+def start_session(session: Session, user: User, *, ip: str | None, user_agent: str | None) -> str:
+    """Create a fresh server-side session; the raw id goes into the signed cookie, only its hash is kept."""
+    raw = secrets.token_urlsafe(32)
+    session.add(
+        UserSession(token_hash=token_hash(raw), user_id=user.id, ip=ip, user_agent=(user_agent or "")[:255])
+    )
+    record(session, "login", obj=user, user=user)
+    return raw
+
+
+def resume_session(
+    session: Session, raw: str, *, idle: timedelta, absolute: timedelta
+) -> tuple[User | None, UserSession | None]:
+    """The user behind a session id, or None when it is unknown, ended, idle or too old (then ended)."""
+    now = utcnow()
+    with unscoped(session):
+        row = session.scalars(select(UserSession).where(UserSession.token_hash == token_hash(raw))).first()
+        if row is None or row.ended_at is not None:
+            return None, None
+        reason = None
+        if now - row.created_at > absolute:
+            reason = SessionEnd.expired
+        elif now - row.last_seen_at > idle:
+            reason = SessionEnd.idle
+        elif not row.user.active or not row.user.bureau.active:
+            reason = SessionEnd.disabled
+        if reason is not None:
+            row.ended_at, row.end_reason = now, reason
+            return None, row
+        # Touch at most once a minute: a write per page view would serialise readers for nothing.
+        if now - row.last_seen_at > timedelta(seconds=60):
+            row.last_seen_at = now
+        return row.user, row
+
+
+def end_session(session: Session, row: UserSession, reason: SessionEnd) -> None:
+    if row.ended_at is None:
+        row.ended_at, row.end_reason = utcnow(), reason
+
+
+def end_all_sessions(session: Session, user: User, reason: SessionEnd) -> int:
+    result = session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), end_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+# --- API tokens ------------------------------------------------------------------------------------------
+
+
+def create_token(session: Session, user: User, name: str, *, days: int | None = 365) -> tuple[ApiToken, str]:
+    name = (name or "").strip()
+    if not name or len(name) > 64:
+        raise ServiceError(_("令牌名称不能为空，且不超过 64 个字符。"), field="name")
+    if days is not None and not 1 <= days <= 3650:
+        raise ServiceError(_("有效期须在 1 到 3650 天之间。"), field="days")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user.id,
+        name=name,
+        prefix=raw[:10],
+        token_hash=token_hash(raw),
+        expires_at=utcnow() + timedelta(days=days) if days else None,
+    )
+    session.add(token)
+    session.flush()
+    record(session, "api_token.create", obj=token, after={"name": name, "prefix": token.prefix, "user": user.username})
+    return token, raw
+
+
+def revoke_token(session: Session, actor: User, token_id: int) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != actor.id:
+        raise NotFound(_("没有这个令牌。"))
+    if token.revoked_at is not None:
+        raise Conflict(_("该令牌已经吊销。"))
+    token.revoked_at = utcnow()
+    record(session, "api_token.revoke", obj=token, before={"revoked_at": None}, after={"revoked_at": token.revoked_at})
+    return token
+
+
+def user_for_token(session: Session, raw: str) -> tuple[User | None, ApiToken | None]:
+    if not raw.startswith(TOKEN_PREFIX):
+        return None, None
+    with unscoped(session):
+        token = session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash(raw))).first()
+        if token is None or not token.is_usable(utcnow()):
+            return None, token
+        user = token.user
+        if not user.active or not user.bureau.active:
+            return None, token
+        token.last_used_at = utcnow()
+        return user, token
+
+
+# --- user administration ---------------------------------------------------------------------------------
+
+
+def user_snapshot(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "bureau_id": user.bureau_id,
+        "phone": user.phone,
+        "active": user.active,
+        "roles": sorted(r.value for r in user.roles),
+        "locale": user.locale,
+    }
+
+
+def check_roles(bureau: Bureau, roles: set[Role], *, via_cli: bool) -> None:
+    if not roles:
+        raise ServiceError(_("至少选择一个角色。"), field="roles")
+    for group in EXCLUSIVE:
+        if group <= roles:
+            raise ServiceError(_("系统管理员与审计管理员不能由同一人担任。"), field="roles")
+    if not via_cli and roles & CLI_ONLY:
+        raise Forbidden(_("审计管理员只能由运维人员在命令行中设置。"))
+    level = bureau.jurisdiction.level.value
+    for role, needed in LEVEL_OF_ROLE.items():
+        if role in roles and level != needed:
+            raise ServiceError(
+                _("角色“%(role)s”只适用于%(level)s级单位，而%(bureau)s不是。",
+                  role=role_label(role), level=level_label(needed), bureau=bureau.name),
+                field="roles",
+            )
+
+
+def role_label(role: Role) -> str:
+    from app.auth.labels import ROLE_LABELS
+
+    return str(ROLE_LABELS[role])
+
+
+def level_label(level: str) -> str:
+    from app.auth.labels import LEVEL_LABELS
+
+    return str(LEVEL_LABELS[level])
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    bureau: Bureau,
+    password: str,
+    roles: set[Role],
+    phone: str | None = None,
+    via_cli: bool = False,
+) -> User:
+    username = username.strip()
+    if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").isalnum():
+        raise ServiceError(_("用户名只能包含字母、数字、下划线和点，最长 64 个字符。"), field="username")
+    if not display_name.strip():
+        raise ServiceError(_("请填写姓名。"), field="display_name")
+    with unscoped(session):
+        taken = session.scalars(select(User.id).where(User.username == username)).first()
+    if taken is not None:
+        raise ServiceError(_("用户名“%(u)s”已被使用。", u=username), field="username")
+    errors = policy_errors(password, username)
+    if errors:
+        raise ServiceError(" ".join(errors), field="password")
+    check_roles(bureau, roles, via_cli=via_cli)
+    user = User(
+        username=username,
+        display_name=display_name.strip(),
+        bureau_id=bureau.id,
+        jurisdiction_id=bureau.jurisdiction_id,
+        password_hash=hash_password(password),
+        phone=(phone or "").strip() or None,
+        role_rows=[UserRole(role=r) for r in sorted(roles)],
+    )
+    session.add(user)
+    session.flush()
+    record(session, "user.create", obj=user, after=user_snapshot(user))
+    return user
+
+
+def update_user(
+    session: Session, user: User, *, display_name: str, phone: str | None, roles: set[Role], actor: User | None
+) -> None:
+    before = user_snapshot(user)
+    if actor is not None and actor.id == user.id and Role.system_admin in before["roles"] and Role.system_admin not in roles:
+        raise ServiceError(_("不能取消自己的系统管理员角色。"), field="roles")
+    via_cli = actor is None
+    # A role only the CLI grants may be kept, but not added from the web.
+    check_roles(user.bureau, roles - (user.roles & CLI_ONLY), via_cli=via_cli)
+    if not display_name.strip():
+        raise ServiceError(_("请填写姓名。"), field="display_name")
+    user.display_name = display_name.strip()
+    user.phone = (phone or "").strip() or None
+    current = {r.role: r for r in user.role_rows}
+    for role in set(current) - roles:
+        user.role_rows.remove(current[role])
+    for role in sorted(roles - set(current)):
+        user.role_rows.append(UserRole(role=role))
+    session.flush()
+    old, new = diff(before, user_snapshot(user))
+    if new:
+        record(session, "user.update", obj=user, before=old, after=new)
+
+
+def set_active(session: Session, user: User, active: bool, *, actor: User | None) -> None:
+    if actor is not None and actor.id == user.id:
+        raise ServiceError(_("不能停用自己的账号。"))
+    if user.active == active:
+        raise Conflict(_("账号已经是该状态。"))
+    user.active = active
+    ended = 0 if active else end_all_sessions(session, user, SessionEnd.disabled)
+    record(
+        session, "user.enable" if active else "user.disable", obj=user,
+        before={"active": not active}, after={"active": active}, detail={"sessions_ended": ended},
+    )  # fmt: skip
+
+
+def unlock(session: Session, user: User) -> None:
+    if user.locked_until is None:
+        raise Conflict(_("账号未被锁定。"))
+    before = {"locked_until": user.locked_until}
+    user.locked_until, user.failed_logins = None, 0
+    record(session, "account.unlock", obj=user, before=before, after={"locked_until": None})
+
+
+def set_password(session: Session, user: User, password: str, *, action: str) -> None:
+    errors = policy_errors(password, user.username)
+    if errors:
+        raise ServiceError(" ".join(errors), field="password")
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    ended = end_all_sessions(session, user, SessionEnd.password_changed)
+    record(session, action, obj=user, detail={"sessions_ended": ended})
+
+
+def change_own_password(session: Session, user: User, current: str, new: str) -> None:
+    if not verify_password(user.password_hash, current):
+        record(session, "password.change", obj=user, outcome=Outcome.failure, detail={"reason": "current"})
+        raise ServiceError(_("当前密码不正确。"), field="current")
+    set_password(session, user, new, action="password.change")
+
+
+def set_locale(session: Session, user: User, locale: str) -> None:
+    if locale not in ("zh", "en"):
+        raise ServiceError(_("不支持的语言。"), field="locale")
+    if user.locale != locale:
+        record(session, "user.locale", obj=user, before={"locale": user.locale}, after={"locale": locale})
+        user.locale = locale
+
+
+def bureau_by_name(session: Session, name: str) -> Bureau:
+    bureau = session.scalars(select(Bureau).where(Bureau.name == name)).first()
+    if bureau is None:
+        raise NotFound(_("没有名为“%(n)s”的单位。", n=name))
+    return bureau

@@ -1,0 +1,181 @@
+"""Command-line interface: each command is one transaction, committed at the end or rolled back whole."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.config import ROOT
+from app.core.errors import ServiceError
+from app.core.scoping import Scope, set_scope
+from app.extensions import db
+
+
+def transactional(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command in one transaction with the operator's unrestricted scope."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        s = db.session()
+        set_scope(s, Scope.everything())
+        try:
+            result = fn(s, *args, **kwargs)
+            s.commit()
+            return result
+        except ServiceError as e:
+            s.rollback()
+            raise click.ClickException(e.message) from e
+        except Exception:
+            s.rollback()
+            raise
+
+    return wrapper
+
+
+inventories_cli = AppGroup("inventories", help="Reference data under inventories/.")
+users_cli = AppGroup("users", help="Accounts and API tokens.")
+audit_cli = AppGroup("audit", help="The audit log.")
+demo_cli = AppGroup("demo", help="Demo data for development (refused in production).")
+db_cli = AppGroup("db", help="Schema migrations (Alembic).")
+
+
+@inventories_cli.command("load")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=ROOT / "inventories")
+@transactional
+def inventories_load(s, root: Path) -> None:  # type: ignore[no-untyped-def]
+    """Validate and load places, adjacency and plans' zones; a second run changes nothing."""
+    from app.places.inventory import InventoryError
+    from app.places.services import load
+
+    try:
+        report = load(s, root)
+    except InventoryError as e:
+        raise click.ClickException("inventory files have problems, nothing was loaded:\n  " + "\n  ".join(e.problems)) from e
+    if not report.changes:
+        click.echo("inventories: up to date, nothing changed")
+    for kind in ("added", "changed", "removed"):
+        for what, n in sorted(getattr(report, kind).items()):
+            click.echo(f"inventories: {kind} {n} {what}")
+    for note in report.kept:
+        click.echo(f"inventories: {note}")
+
+
+@users_cli.command("create")
+@click.option("--username", required=True)
+@click.option("--name", "display_name", required=True, help="Display name")
+@click.option("--bureau", required=True, help="Bureau name, exactly as stored")
+@click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@transactional
+def users_create(s, username: str, display_name: str, bureau: str, roles: tuple[str, ...], password: str) -> None:  # type: ignore[no-untyped-def]
+    """Create a user (the only way to create an audit admin)."""
+    from app.auth import services as auth
+    from app.auth.roles import Role
+
+    try:
+        role_set = {Role(r) for r in roles}
+    except ValueError as e:
+        raise click.ClickException(f"unknown role; choose from {', '.join(r.value for r in Role)}") from e
+    user = auth.create_user(
+        s, username=username, display_name=display_name, bureau=auth.bureau_by_name(s, bureau),
+        password=password, roles=role_set, via_cli=True,
+    )  # fmt: skip
+    click.echo(f"created user {user.username} ({', '.join(sorted(role_set))}) in {bureau}")
+
+
+@users_cli.command("token")
+@click.argument("username")
+@click.option("--name", required=True, help="What the token is for")
+@click.option("--days", type=int, default=365, show_default=True)
+@transactional
+def users_token(s, username: str, name: str, days: int) -> None:  # type: ignore[no-untyped-def]
+    """Create an API token for USERNAME and print it once."""
+    from app.auth import services as auth
+    from app.auth.models import User
+
+    user = s.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    token, raw = auth.create_token(s, user, name, days=days)
+    click.echo(raw)
+
+
+@users_cli.command("revoke-token")
+@click.argument("prefix")
+@transactional
+def users_revoke_token(s, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    """Revoke the token whose prefix is PREFIX."""
+    from app.auth import services as auth
+    from app.auth.models import ApiToken
+
+    token = s.scalars(select(ApiToken).where(ApiToken.prefix == prefix)).first()
+    if token is None:
+        raise click.ClickException(f"no token with prefix {prefix!r}")
+    auth.revoke_token(s, token.user, token.id)
+    click.echo(f"revoked {prefix}")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check the audit chain; exit 1 and name each tampered entry if any."""
+    from app.audit.services import verify
+
+    s = db.session()
+    set_scope(s, Scope.everything())
+    count, problems = verify(s, current_app.config["AUDIT_KEY"])
+    s.rollback()
+    if problems:
+        for p in problems:
+            click.echo(f"TAMPERED seq {p.seq}: {p.message}", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo(f"audit log intact: {count} entries verified")
+
+
+@demo_cli.command("load")
+@transactional
+def demo_load(s) -> None:  # type: ignore[no-untyped-def]
+    """Demo bureaus and accounts (development only); prints the logins."""
+    from app.demo import load
+
+    if current_app.config["LIANFANG_ENV"] == "production":
+        raise click.ClickException("demo data is refused in production (set LIANFANG_ENV=development)")
+    for line in load(s):
+        click.echo(line)
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Upgrade the schema to REVISION (default head)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
+
+
+def alembic_config(url: str):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["database_url"] = url
+    return cfg
+
+
+def register(app: Flask) -> None:
+    for group in (inventories_cli, users_cli, audit_cli, demo_cli, db_cli):
+        app.cli.add_command(group)

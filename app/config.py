@@ -1,0 +1,67 @@
+"""Configuration from environment variables, with safe production defaults."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the Flask config. `LIANFANG_ENV` is production unless set to development or testing."""
+    env = os.environ.get("LIANFANG_ENV", "production").strip().lower()
+    if env not in {"production", "development", "testing"}:
+        raise ConfigError(f"LIANFANG_ENV must be production, development or testing, not {env!r}")
+    relaxed = env != "production"
+    instance = Path(os.environ.get("LIANFANG_INSTANCE", ROOT / "instance"))
+    cfg: dict[str, Any] = {
+        "LIANFANG_ENV": env,
+        "DEBUG": False,
+        "TESTING": env == "testing",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
+        "AUDIT_KEY": os.environ.get("AUDIT_KEY", ""),
+        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{instance / 'lianfang.db'}"),
+        "INSTANCE_DIR": str(instance),
+        "UPLOAD_DIR": os.environ.get("UPLOAD_DIR", str(instance / "uploads")),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)),
+        "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
+        "SESSION_COOKIE_NAME": "lianfang_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool(os.environ.get("SESSION_COOKIE_SECURE"), not relaxed),
+        "PREFERRED_URL_SCHEME": "http" if relaxed else "https",
+        "SESSION_IDLE_TIMEOUT": timedelta(minutes=int(os.environ.get("SESSION_IDLE_MINUTES", 30))),
+        "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=int(os.environ.get("SESSION_ABSOLUTE_HOURS", 12))),
+        "LOCKOUT_THRESHOLD": 5,
+        "LOCKOUT_DURATION": timedelta(minutes=30),
+        "WTF_CSRF_CHECK_DEFAULT": False,  # checked in one before_request hook, bearer-token API excepted
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the server-side session
+        "BABEL_DEFAULT_LOCALE": "zh",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "LANGUAGES": ["zh", "en"],
+        "DEMO_ENABLED": _bool(os.environ.get("LIANFANG_DEMO"), False) and relaxed,
+        "HSTS": not relaxed,
+    }
+    if overrides:
+        cfg.update(overrides)
+    if not cfg["SECRET_KEY"] or len(cfg["SECRET_KEY"]) < 32:
+        raise ConfigError("SECRET_KEY must be set to a random string of at least 32 characters")
+    if not cfg["AUDIT_KEY"]:
+        cfg["AUDIT_KEY"] = cfg["SECRET_KEY"]
+    return cfg

@@ -1,0 +1,113 @@
+"""Jurisdiction scoping: the one place that decides which rows a user may see or change.
+
+Every model that belongs to a jurisdiction mixes in `Scoped`. When a session carries a `Scope`, every ORM
+SELECT gets a loader criterion limiting scoped entities to the scope's jurisdictions, and every flush refuses
+to write a scoped row outside them. Views never filter by jurisdiction themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ForeignKey, event
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
+
+
+class ScopeViolation(PermissionError):
+    """A write to a row outside the acting user's jurisdiction."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The jurisdictions a user may read and write; `unrestricted` is the CLI operator's scope."""
+
+    readable: frozenset[int] = field(default_factory=frozenset)
+    writable: frozenset[int] = field(default_factory=frozenset)
+    unrestricted: bool = False
+
+    @classmethod
+    def everything(cls) -> Scope:
+        return cls(unrestricted=True)
+
+    @classmethod
+    def nothing(cls) -> Scope:
+        return cls()
+
+    def can_read(self, jurisdiction_id: int | None) -> bool:
+        return self.unrestricted or jurisdiction_id in self.readable
+
+    def can_write(self, jurisdiction_id: int | None) -> bool:
+        return self.unrestricted or jurisdiction_id in self.writable
+
+
+class Scoped:
+    """Mixin for models owned by a jurisdiction through their `jurisdiction_id` column.
+
+    A model may override `scope_owner_ids` to name the jurisdictions whose users may write it. Wider read
+    access (a case shared with the bureau that transferred it) comes as another mixin with its own criterion.
+    """
+
+    jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction.id", ondelete="RESTRICT"), index=True)
+
+    def scope_owner_ids(self) -> tuple[int | None, ...]:
+        return (self.jurisdiction_id,)  # type: ignore[attr-defined]
+
+
+def set_scope(session: Session, scope: Scope) -> None:
+    session.info["scope"] = scope
+
+
+def get_scope(session: Session) -> Scope | None:
+    return session.info.get("scope")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _limit_reads(state: ORMExecuteState) -> None:
+    scope: Scope | None = state.session.info.get("scope")
+    if scope is None or scope.unrestricted or not state.is_select:
+        return
+    if state.execution_options.get("include_all_jurisdictions"):
+        return
+    readable = sorted(scope.readable)
+    # The list must appear directly in the lambda so that SQLAlchemy caches the statement with the list as
+    # an expanding bound parameter, not baked into the cached SQL.
+    state.statement = state.statement.options(
+        with_loader_criteria(Scoped, lambda cls: cls.jurisdiction_id.in_(readable), include_aliases=True)
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _limit_writes(session: Session, _ctx: Any, _instances: Any) -> None:
+    scope: Scope | None = session.info.get("scope")
+    if scope is None or scope.unrestricted:
+        return
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Scoped) and not any(scope.can_write(j) for j in obj.scope_owner_ids()):
+            raise ScopeViolation(f"{type(obj).__name__} outside the user's jurisdiction")
+
+
+class unscoped:  # noqa: N801 - reads like a statement: `with unscoped(session):`
+    """Lift the scope for system work inside a request (authentication, audit), then restore it."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.saved: Scope | None = None
+
+    def __enter__(self) -> Session:
+        self.saved = self.session.info.get("scope")
+        self.session.info["scope"] = Scope.everything()
+        return self.session
+
+    def __exit__(self, exc_type: object, *_exc: object) -> None:
+        try:
+            if exc_type is None:
+                self.session.flush()  # write what was changed while unscoped, before the scope returns
+        finally:
+            self._restore()
+
+    def _restore(self) -> None:
+        if self.saved is None:
+            self.session.info.pop("scope", None)
+        else:
+            self.session.info["scope"] = self.saved

@@ -1,0 +1,56 @@
+"""Template globals: navigation, labels and local-time formatting."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, g
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+
+from app.auth.labels import LEVEL_LABELS, ROLE_LABELS
+from app.auth.roles import Permission
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+# (endpoint or None while the area is still to come, label, permission needed to see the entry)
+NAVIGATION = [
+    ("core.index", _l("工作台"), None),
+    (None, _l("减排清单"), None),
+    (None, _l("预警与响应"), None),
+    (None, _l("用电核查"), None),
+    (None, _l("问题线索"), None),
+    (None, _l("交叉抽核"), None),
+    (None, _l("应对评估"), None),
+    ("places.index", _l("行政区与联动区域"), Permission.view_places),
+    ("admin.users", _l("用户管理"), Permission.manage_users),
+    ("audit.search", _l("审计日志"), Permission.view_audit),
+]
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    return value.astimezone(LOCAL_TZ).strftime(fmt)
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.globals["get_locale"] = get_locale
+
+    @app.context_processor
+    def _globals() -> dict[str, object]:
+        user = g.get("user")
+        nav = [
+            (endpoint, label)
+            for endpoint, label, permission in NAVIGATION
+            if user is not None and (permission is None or user.can(permission))
+        ]
+        return {
+            "current_user": user,
+            "navigation": nav,
+            "role_labels": ROLE_LABELS,
+            "level_labels": LEVEL_LABELS,
+            "Permission": Permission,
+        }

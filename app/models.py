@@ -1,0 +1,11 @@
+"""Every model, imported once so that metadata and Alembic see the whole schema."""
+
+from app.audit.models import AuditEntry, AuditHead
+from app.auth.models import ApiToken, Bureau, BureauScopeRoot, User, UserRole, UserSession
+from app.places.models import Adjacency, InventoryFile, Jurisdiction, LinkageZone, ZoneMember
+from app.plans.models import Plan
+
+__all__ = [
+    "Adjacency", "ApiToken", "AuditEntry", "AuditHead", "Bureau", "BureauScopeRoot", "InventoryFile",
+    "Jurisdiction", "LinkageZone", "Plan", "User", "UserRole", "UserSession", "ZoneMember",
+]  # fmt: skip

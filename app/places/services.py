@@ -1,0 +1,173 @@
+"""Loading the place inventories into the database (idempotent) and reading the graph back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit.services import record
+from app.places import inventory
+from app.places.models import Adjacency, InventoryFile, Jurisdiction, JurisdictionLevel, LinkageZone, ZoneMember
+from app.plans.models import Plan
+
+
+@dataclass
+class LoadReport:
+    added: dict[str, int] = field(default_factory=dict)
+    changed: dict[str, int] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)
+    kept: list[str] = field(default_factory=list)
+
+    def count(self, kind: str, what: str, n: int = 1) -> None:
+        bucket = getattr(self, kind)
+        bucket[what] = bucket.get(what, 0) + n
+
+    @property
+    def changes(self) -> int:
+        return sum(self.added.values()) + sum(self.changed.values()) + sum(self.removed.values())
+
+
+def load(session: Session, root: Path) -> LoadReport:
+    """Bring the database in line with the files. Rows that other data may reference are never deleted:
+    a jurisdiction missing from the file is reported and kept."""
+    data = inventory.read(root)
+    report = LoadReport()
+    by_code = _load_jurisdictions(session, data, report)
+    _load_adjacency(session, data, by_code, report)
+    _load_plans(session, data, by_code, report)
+    _load_checksums(session, data)
+    if report.changes:
+        record(
+            session, "inventory.load", object_type="inventory", object_id="places",
+            after={"added": report.added, "changed": report.changed, "removed": report.removed},
+        )  # fmt: skip
+    return report
+
+
+def _load_jurisdictions(session: Session, data: inventory.Places, report: LoadReport) -> dict[str, Jurisdiction]:
+    existing = {j.code: j for j in session.scalars(select(Jurisdiction))}
+    # Parents before children, so that parent ids exist when children are written.
+    ordered = sorted(data.places.values(), key=lambda p: data.path_of(p.code).count("/"))
+    for row in ordered:
+        values = {
+            "name": row.name,
+            "short_name": row.short_name,
+            "level": JurisdictionLevel(row.level),
+            "kind": row.kind,
+            "official": row.official,
+            "parent_id": existing[row.parent_code].id if row.parent_code else None,
+            "path": data.path_of(row.code),
+        }
+        current = existing.get(row.code)
+        if current is None:
+            current = Jurisdiction(code=row.code, **values)
+            session.add(current)
+            session.flush()
+            existing[row.code] = current
+            report.count("added", "jurisdiction")
+        elif any(getattr(current, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(current, k, v)
+            report.count("changed", "jurisdiction")
+    for code in sorted(set(existing) - set(data.places)):
+        report.kept.append(f"jurisdiction {code} {existing[code].name} is no longer in the file; kept")
+    session.flush()
+    return existing
+
+
+def _load_adjacency(
+    session: Session, data: inventory.Places, by_code: dict[str, Jurisdiction], report: LoadReport
+) -> None:
+    wanted = set()
+    for a, b in data.edges:
+        ia, ib = by_code[a].id, by_code[b].id
+        wanted.add((min(ia, ib), max(ia, ib)))
+    current = {(r.a_id, r.b_id): r for r in session.scalars(select(Adjacency))}
+    for pair in sorted(wanted - set(current)):
+        session.add(Adjacency(a_id=pair[0], b_id=pair[1]))
+        report.count("added", "adjacency")
+    for pair in sorted(set(current) - wanted):
+        session.delete(current[pair])
+        report.count("removed", "adjacency")
+    session.flush()
+
+
+def _load_plans(session: Session, data: inventory.Places, by_code: dict[str, Jurisdiction], report: LoadReport) -> None:
+    for row in data.plans:
+        plan = session.scalars(select(Plan).where(Plan.code == row.code)).first()
+        if plan is None:
+            plan = Plan(code=row.code, name=row.name, source=row.source)
+            session.add(plan)
+            session.flush()
+            report.count("added", "plan")
+        elif (plan.name, plan.source) != (row.name, row.source):
+            plan.name, plan.source = row.name, row.source
+            report.count("changed", "plan")
+        zones = {z.code: z for z in plan.zones}
+        for order, zrow in enumerate(row.zones):
+            zone = zones.pop(zrow.code, None)
+            if zone is None:
+                zone = LinkageZone(plan_id=plan.id, code=zrow.code, name=zrow.name, ordering=order)
+                session.add(zone)
+                session.flush()
+                report.count("added", "linkage_zone")
+            elif (zone.name, zone.ordering) != (zrow.name, order):
+                zone.name, zone.ordering = zrow.name, order
+                report.count("changed", "linkage_zone")
+            wanted = {by_code[c].id for c in zrow.members}
+            have = {m.jurisdiction_id: m for m in zone.members}
+            for jid in sorted(set(have) - wanted):
+                zone.members.remove(have[jid])
+                report.count("removed", "zone_member")
+            session.flush()
+            for jid in sorted(wanted - set(have)):
+                session.add(ZoneMember(zone_id=zone.id, plan_id=plan.id, jurisdiction_id=jid))
+                report.count("added", "zone_member")
+            session.flush()
+        for zone in zones.values():
+            session.delete(zone)
+            report.count("removed", "linkage_zone")
+        session.flush()
+
+
+def _load_checksums(session: Session, data: inventory.Places) -> None:
+    for name, sha in data.checksums.items():
+        row = session.get(InventoryFile, name)
+        source = data.adjacency_source[:2000] if name.endswith("adjacency.yaml") else None
+        if row is None:
+            session.add(InventoryFile(name=name, sha256=sha, source=source))
+        elif row.sha256 != sha:
+            row.sha256, row.source = sha, source
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+
+def edges_by_code(session: Session) -> set[tuple[str, str]]:
+    codes = dict(session.execute(select(Jurisdiction.id, Jurisdiction.code)).tuples().all())
+    return {(codes[r.a_id], codes[r.b_id]) for r in session.scalars(select(Adjacency))}
+
+
+def neighbour_codes(session: Session) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    for a, b in edges_by_code(session):
+        result.setdefault(a, []).append(b)
+        result.setdefault(b, []).append(a)
+    return {k: sorted(v) for k, v in result.items()}
+
+
+def zones_by_code(session: Session) -> dict[str, list[dict[str, str]]]:
+    """For each member unit's code, the plans and zones it belongs to."""
+    rows = session.execute(
+        select(Jurisdiction.code, Plan.code, LinkageZone.code, LinkageZone.name)
+        .join(ZoneMember, ZoneMember.jurisdiction_id == Jurisdiction.id)
+        .join(LinkageZone, LinkageZone.id == ZoneMember.zone_id)
+        .join(Plan, Plan.id == LinkageZone.plan_id)
+    ).all()
+    result: dict[str, list[dict[str, str]]] = {}
+    for code, plan, zone, zone_name in rows:
+        result.setdefault(code, []).append({"plan": plan, "zone": zone, "zone_name": zone_name})
+    return result

@@ -1,0 +1,37 @@
+"""Places: the jurisdiction tree, the plans' linkage zones and each unit's neighbours."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+from sqlalchemy import select
+
+from app.auth.roles import Permission
+from app.core.access import require
+from app.extensions import db
+from app.places import services
+from app.places.models import Jurisdiction
+from app.plans.models import Plan
+
+bp = Blueprint("places", __name__, url_prefix="/places")
+
+
+@bp.get("/")
+@require(Permission.view_places)
+def index():  # type: ignore[no-untyped-def]
+    s = db.session()
+    provinces = s.scalars(select(Jurisdiction).where(Jurisdiction.parent_id.is_(None)).order_by(Jurisdiction.code)).all()
+    plans = s.scalars(select(Plan).order_by(Plan.code)).all()
+    return render_template("places/index.html", provinces=provinces, plans=plans)
+
+
+@bp.get("/<code>")
+@require(Permission.view_places)
+def detail(code: str):  # type: ignore[no-untyped-def]
+    s = db.session()
+    place = s.scalars(select(Jurisdiction).where(Jurisdiction.code == code[:12])).first()
+    if place is None:
+        abort(404)
+    codes = services.neighbour_codes(s).get(place.code, [])
+    neighbours = s.scalars(select(Jurisdiction).where(Jurisdiction.code.in_(codes)).order_by(Jurisdiction.code)).all()
+    zones = services.zones_by_code(s).get(place.code, [])
+    return render_template("places/detail.html", place=place, neighbours=neighbours, zones=zones)

@@ -1,0 +1,26 @@
+"""Plans: a rule set per region (川渝, 喀什, 朝阳 …), loaded from inventories/plans."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base
+
+if TYPE_CHECKING:
+    from app.places.models import LinkageZone
+
+
+class Plan(Base):
+    """A rule set (川渝, 喀什, 朝阳 …). Its rules are loaded from inventories/plans; zones hang off it."""
+
+    __tablename__ = "plan"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(255))
+
+    zones: Mapped[list[LinkageZone]] = relationship(back_populates="plan", order_by="LinkageZone.ordering")
