@@ -1,0 +1,86 @@
+# Lianfang: `make run` sets everything up and serves; `make test` runs the suite (SQLite, then PostgreSQL
+# when TEST_DATABASE_URL is set); `make bench` runs the benchmarks.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask
+INSTANCE ?= instance
+HOST ?= 127.0.0.1
+PORT ?= 5000
+ONLY ?=
+# System packages the product needs: WeasyPrint's Pango and HarfBuzz subsetter (PDF forms), Chromium for
+# the browser tests.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+BROWSER_PACKAGES := chromium
+
+export FLASK_APP := wsgi.py
+
+.PHONY: run test test-sqlite test-postgres bench install system-deps browser-deps translations lint migrate clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed translations
+
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing system packages: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "please install these system packages: $$missing" >&2; exit 1; fi; \
+	fi
+
+browser-deps:
+	@if ! command -v chromium >/dev/null; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Chromium for the browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES)) \
+	      || echo "Chromium could not be installed: browser tests will be skipped"; \
+	  else echo "Chromium not installed and cannot be installed here: browser tests will be skipped"; fi; \
+	fi
+
+translations: $(VENV)/.installed
+	@$(VENV)/bin/pybabel compile -q -d app/translations
+
+$(INSTANCE)/secret_key:
+	@mkdir -p $(INSTANCE)
+	@$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(48))" > $@
+	@chmod 600 $@
+
+migrate: install
+	$(FLASK) db upgrade
+
+run: install system-deps $(INSTANCE)/secret_key
+	@export LIANFANG_ENV=development SECRET_KEY=$$(cat $(INSTANCE)/secret_key) SESSION_COOKIE_SECURE=0; \
+	$(FLASK) db upgrade && $(FLASK) inventories load && $(FLASK) demo load && \
+	echo "Lianfang: http://$(HOST):$(PORT)" && \
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: install system-deps browser-deps
+	@$(MAKE) --no-print-directory test-sqlite
+	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
+	else echo "TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi
+
+test-sqlite:
+	@echo "== tests on SQLite =="
+	env -u TEST_DATABASE_URL $(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-postgres:
+	@echo "== tests on PostgreSQL =="
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: install system-deps
+	$(PY) -m bench $(if $(ONLY),--only $(ONLY),)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
