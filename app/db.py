@@ -7,8 +7,8 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, has_app_context
-from flask.globals import app_ctx
+from flask import Flask, has_app_context, has_request_context
+from flask.globals import app_ctx, request_ctx
 from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, String, create_engine, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
@@ -105,6 +105,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def _scope_id() -> int:
+    # A request gets its own session even when it runs inside an application context that is already
+    # pushed (a test, a CLI command making requests): the request's identity and scope stay its own.
+    if has_request_context():
+        return id(request_ctx._get_current_object())
     if has_app_context():
         return id(app_ctx._get_current_object())
     return threading.get_ident()
@@ -123,6 +127,7 @@ class Database:
         self.session_factory.configure(bind=self._engine)
         app.extensions["lianfang.db"] = self
 
+        @app.teardown_request
         @app.teardown_appcontext
         def _remove_session(_exc: BaseException | None) -> None:
             self.session.remove()

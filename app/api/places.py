@@ -32,7 +32,7 @@ def places():  # type: ignore[no-untyped-def]
             return json_error(400, "invalid_parameter", f"unknown jurisdiction code {under!r}", field="under")
         stmt = stmt.where(Jurisdiction.path.startswith(root.path))
     rows = s.scalars(stmt).all()
-    parents = dict(s.execute(select(Jurisdiction.id, Jurisdiction.code)).tuples().all())
+    parents = dict(s.execute(select(Jurisdiction.id, Jurisdiction.code)).all())
     neighbours = services.neighbour_codes(s)
     zones = services.zones_by_code(s)
     return {

@@ -268,5 +268,5 @@ def reset_password(user_id: int):  # type: ignore[no-untyped-def]
 def bureaus():  # type: ignore[no-untyped-def]
     s = db.session()
     rows = s.scalars(select(Bureau).order_by(Bureau.jurisdiction_id, Bureau.name)).all()
-    counts = dict(s.execute(select(User.bureau_id, func.count()).group_by(User.bureau_id)).tuples().all())
+    counts = dict(s.execute(select(User.bureau_id, func.count()).group_by(User.bureau_id)).all())
     return render_template("admin/bureaus.html", bureaus=rows, counts=counts)

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, event
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
 
+from app.core.errors import ServiceError
+
 
 class ScopeViolation(PermissionError):
     """A write to a row outside the acting user's jurisdiction."""
@@ -99,10 +101,12 @@ class unscoped:  # noqa: N801 - reads like a statement: `with unscoped(session):
         self.session.info["scope"] = Scope.everything()
         return self.session
 
-    def __exit__(self, exc_type: object, *_exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
         try:
-            if exc_type is None:
-                self.session.flush()  # write what was changed while unscoped, before the scope returns
+            # Write what was changed while unscoped before the scope returns; a refusal (ServiceError)
+            # may still have changes to keep, such as a failed-login count.
+            if exc_type is None or issubclass(exc_type, ServiceError):
+                self.session.flush()
         finally:
             self._restore()
 

@@ -147,7 +147,7 @@ def _load_checksums(session: Session, data: inventory.Places) -> None:
 
 
 def edges_by_code(session: Session) -> set[tuple[str, str]]:
-    codes = dict(session.execute(select(Jurisdiction.id, Jurisdiction.code)).tuples().all())
+    codes = dict(session.execute(select(Jurisdiction.id, Jurisdiction.code)).all())
     return {(codes[r.a_id], codes[r.b_id]) for r in session.scalars(select(Adjacency))}
 
 

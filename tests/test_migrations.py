@@ -1,0 +1,81 @@
+"""The migrations: one head, `upgrade head` equals the models, and every revision goes down and up again."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from app.cli import alembic_config
+from app.db import Base, make_engine
+
+
+@pytest.fixture
+def scratch_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database of the same kind as the test database."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{tmp_path / 'migrations.db'}"
+        return
+    name = f"lf_mig_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def config(url: str):  # type: ignore[no-untyped-def]
+    cfg = alembic_config(url)
+    cfg.attributes["skip_logging"] = True
+    return cfg
+
+
+def test_single_head_and_date_prefixed_files() -> None:
+    script = ScriptDirectory.from_config(config("sqlite://"))
+    assert len(script.get_heads()) == 1
+    for rev in script.walk_revisions():
+        name = Path(rev.path).name
+        assert name[:8].isdigit() and name[8] == "_", f"{name} is not date-prefixed"
+
+
+def test_upgrade_head_matches_models(scratch_url: str) -> None:
+    command.upgrade(config(scratch_url), "head")
+    engine = make_engine(scratch_url)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(ctx, Base.metadata)
+    engine.dispose()
+    assert diff == [], f"schema differs from the models: {diff}"
+
+
+def test_every_revision_goes_down_and_up(scratch_url: str) -> None:
+    cfg = config(scratch_url)
+    script = ScriptDirectory.from_config(cfg)
+    revisions = list(reversed(list(script.walk_revisions())))
+    for rev in revisions:  # up one step at a time, and down and up again at each step
+        command.upgrade(cfg, rev.revision)
+        command.downgrade(cfg, rev.down_revision or "base")
+        command.upgrade(cfg, rev.revision)
+    command.downgrade(cfg, "base")
+    engine = make_engine(scratch_url)
+    tables = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    engine.dispose()
+    assert tables == set(), f"downgrade to base left tables behind: {tables}"
+    command.upgrade(cfg, "head")
+    engine = make_engine(scratch_url)
+    assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+    engine.dispose()
