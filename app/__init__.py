@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g, session
+from flask import Flask, g, has_request_context, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import ROOT, load_config
@@ -39,6 +39,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def _select_locale() -> str:
+    if not has_request_context():
+        return "zh"  # CLI output and background work: the default language
     user = g.get("user")
     if user is not None:
         return user.locale

@@ -110,13 +110,21 @@ def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
         connection.close()
 
 
+def plain_session(app: Flask) -> Any:
+    """A session outside any application context, so that requests made by the test keep their own
+    contexts (and their own `g`, as in production). Audit entries it records are chained with the app's key."""
+    s = db.session_factory()
+    set_scope(s, Scope.everything())
+    s.info["audit_key"] = app.config["AUDIT_KEY"]
+    return s
+
+
 @pytest.fixture
 def session(app: Flask) -> Iterator[Any]:
-    """A session with the operator's scope, inside the test's transaction, within an app context."""
-    with app.app_context():
-        s = db.session()
-        set_scope(s, Scope.everything())
-        yield s
+    """A session with the operator's scope, inside the test's transaction."""
+    s = plain_session(app)
+    yield s
+    s.close()
 
 
 @pytest.fixture
@@ -218,11 +226,13 @@ def post_form(client: FlaskClient, path: str, data: dict[str, Any], *, token_fro
 def audit_actions(action_prefix: str = "") -> list[Any]:
     from app.audit.models import AuditEntry
 
-    s = db.session()
+    s = db.session_factory()
     stmt = select(AuditEntry).order_by(AuditEntry.seq)
     if action_prefix:
         stmt = stmt.where(AuditEntry.action.startswith(action_prefix))
-    return list(s.scalars(stmt))
+    entries = list(s.scalars(stmt))
+    s.close()
+    return entries
 
 
 def is_postgres() -> bool:

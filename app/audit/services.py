@@ -156,7 +156,7 @@ def verify(session: Session, key: str, batch: int = 5000) -> tuple[int, list[Pro
         if not hmac.compare_digest(entry_hash(key, entry.prev_hash, fields), entry.hash):
             problems.append(Problem(entry.seq, "entry content does not match its hash (edited)"))
         prev, expected_seq = entry.hash, entry.seq + 1
-    head = session.get(AuditHead, 1)
+    head = session.get(AuditHead, 1, populate_existing=True)
     if head is not None and (head.seq != expected_seq - 1 or head.last_hash != prev):
         problems.append(Problem(head.seq, f"the chain ends at {expected_seq - 1} but its head says {head.seq}"))
     if head is None and count:
@@ -168,10 +168,14 @@ def _iter_entries(session: Session, batch: int) -> Iterator[AuditEntry]:
     last = 0
     while True:
         rows = session.scalars(
-            select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
+            # populate_existing: verification reads what is stored, never what the session cached.
+            select(AuditEntry)
+            .where(AuditEntry.seq > last)
+            .order_by(AuditEntry.seq)
+            .limit(batch)
+            .execution_options(populate_existing=True)
         ).all()
         if not rows:
             return
         yield from rows
         last = rows[-1].seq
-        session.expunge_all()

@@ -1,0 +1,171 @@
+"""Every route of the URL map, as every role, against objects in an own, a child, a sibling, a parent and
+another province's jurisdiction: any access that should be denied and is not fails the test.
+
+The expectation comes from the access rule each view declares (`app.core.access`) and the jurisdiction of
+the object in the URL. A new route whose URL parameters this test cannot resolve fails it too, so that
+every route added later is walked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import func, select
+
+from app.auth.models import ApiToken, User
+from app.auth.roles import Role, roles_allow
+from app.core.access import access_of
+from app.db import Base
+from app.extensions import db
+
+# Actor's bureau sits at 内江市; targets around it.
+OWN, CHILD, SIBLING, PARENT, OTHER = "511000", "511002", "510300", "510000", "500153"
+IN_SCOPE = {OWN, CHILD}
+STATIC_OK = {"filename": "css/app.css"}
+
+
+@dataclass
+class Target:
+    where: str
+    params: dict[str, Any]
+    in_scope: bool
+
+
+@pytest.fixture
+def world(app, make_bureau, make_user, session):  # type: ignore[no-untyped-def]
+    """A user and an API token in each jurisdiction around the actor's."""
+    objects: dict[str, dict[str, Any]] = {}
+    for code in (OWN, CHILD, SIBLING, PARENT, OTHER):
+        bureau = make_bureau(code)
+        user = make_user(f"target_{code}", bureau=bureau, roles=(Role.district_staff,))
+        token = ApiToken(user_id=user.id, name="t", prefix=f"lf_{code}", token_hash=f"{code:0<64}")
+        session.add(token)
+        session.commit()
+        objects[code] = {"bureau": bureau, "user": user, "token": token}
+    return objects
+
+
+def targets_for(rule, world, actor, actor_token) -> list[Target]:  # type: ignore[no-untyped-def]
+    args = set(rule.arguments)
+    if not args:
+        return [Target("none", {}, True)]
+    if args == {"filename"}:
+        return [Target("static", STATIC_OK, True)]
+    if args == {"user_id"}:
+        return [Target(code, {"user_id": o["user"].id}, code in IN_SCOPE) for code, o in world.items()]
+    if args == {"token_id"}:
+        # Tokens are personal: only the actor's own token is reachable, whatever the jurisdiction.
+        others = [Target(code, {"token_id": o["token"].id}, False) for code, o in world.items()]
+        return [*others, Target("own token", {"token_id": actor_token.id}, True)]
+    if args == {"code"}:
+        # Places are reference data every logged-in user may read.
+        return [Target(code, {"code": code}, True) for code in world]
+    raise AssertionError(f"route {rule.rule} has URL parameters {args} this test cannot resolve: extend it")
+
+
+def login(app, user: User):  # type: ignore[no-untyped-def]
+    """A fresh client with a server-side session and a CSRF token, without touching the login form."""
+    from app.auth.services import start_session
+    from app.core.scoping import Scope, set_scope
+
+    client = app.test_client()
+    with app.test_request_context():
+        s = db.session()
+        set_scope(s, Scope.everything())
+        raw = start_session(s, s.get(User, user.id), ip="127.0.0.1", user_agent="walk")
+        s.commit()
+    with client.session_transaction() as sess:
+        sess["sid"] = raw
+        sess["csrf_token"] = "walk-csrf-raw-token"
+    token = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps("walk-csrf-raw-token")
+    return client, token
+
+
+def row_counts(session) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    skip = {"audit_entry", "audit_head", "user_session"}
+    return {t.name: session.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables if t.name not in skip}
+
+
+def request(client, method: str, url: str, token: str | None):  # type: ignore[no-untyped-def]
+    if method == "GET":
+        response = client.get(url)
+    else:
+        response = client.open(url, method=method, data={"csrf_token": token} if token else {})
+    response.close()
+    return response
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+def test_walk_every_route_as_role(app, world, make_user, session, role: Role) -> None:  # type: ignore[no-untyped-def]
+    actor = make_user(f"actor_{role.value}", bureau=world[OWN]["bureau"], roles=(role,))
+    actor_token = ApiToken(user_id=actor.id, name="mine", prefix="lf_actor", token_hash="a" * 64)
+    session.add(actor_token)
+    session.commit()
+    failures: list[str] = []
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        access = access_of(view)
+        if rule.endpoint != "static":
+            assert access is not None, f"{rule.endpoint} declares no access rule"
+        kind, permission = access if access else ("public", None)
+        role_ok = kind in ("public", "login") or roles_allow({role}, permission)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for target in targets_for(rule, world, actor, actor_token):
+                client, token = login(app, actor)
+                url = _build(app, rule, target.params)
+                before = row_counts(session) if method != "GET" else None
+                response = request(client, method, url, token)
+                allowed = role_ok and (target.in_scope or kind == "public")
+                status = response.status_code
+                where = f"{method} {url} as {role.value} on {target.where}: {status}"
+                if status >= 500:
+                    failures.append(f"{where} (server error)")
+                elif allowed and status in (401, 403, 404):
+                    failures.append(f"{where} (should be allowed)")
+                elif not allowed:
+                    if status not in (403, 404):
+                        failures.append(f"{where} (should be denied)")
+                    if before is not None and row_counts(session) != before:
+                        failures.append(f"{where} (denied, but data changed)")
+    assert not failures, "\n".join(failures)
+
+
+def _build(app, rule, params: dict[str, Any]) -> str:  # type: ignore[no-untyped-def]
+    with app.test_request_context():
+        from flask import url_for
+
+        return url_for(rule.endpoint, **params)
+
+
+def test_anonymous_reaches_only_public_routes(app, world) -> None:  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    for rule in app.url_map.iter_rules():
+        kind = (access_of(app.view_functions[rule.endpoint]) or ("public", None))[0]
+        if kind == "public" or rule.endpoint == "static":
+            continue
+        for target in targets_for(rule, world, None, world[OWN]["token"]):
+            url = _build(app, rule, target.params)
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                response = request(client, method, url, None)
+                if method == "GET":
+                    expected = 401 if url.startswith("/api/") else 302
+                    assert response.status_code == expected, f"{method} {url}: {response.status_code}"
+                    if expected == 302:
+                        assert "/login" in response.headers["Location"]
+                else:
+                    assert response.status_code in (400, 401, 302), f"{method} {url}: {response.status_code}"
+
+
+def test_lists_show_only_the_users_own_jurisdiction(app, world, make_user) -> None:  # type: ignore[no-untyped-def]
+    admin = make_user("walk_admin", bureau=world[OWN]["bureau"], roles=(Role.system_admin,))
+    client, _ = login(app, admin)
+    html = client.get("/admin/users").get_data(as_text=True)
+    assert "target_511000" in html and "target_511002" in html
+    for code in (SIBLING, PARENT, OTHER):
+        assert f"target_{code}" not in html
+    bureaus = client.get("/admin/bureaus").get_data(as_text=True)
+    assert world[OWN]["bureau"].name in bureaus
+    assert world[OTHER]["bureau"].name not in bureaus
