@@ -4,8 +4,13 @@ from app.audit.models import AuditEntry, AuditHead
 from app.auth.models import ApiToken, Bureau, BureauScopeRoot, User, UserRole, UserSession
 from app.places.models import Adjacency, InventoryFile, Jurisdiction, LinkageZone, ZoneMember
 from app.plans.models import Plan
+from app.reduction.models import (
+    ControlFacility, Enterprise, Measure, Meter, ProcessUnit, ReductionList, StaggeredPeriod, TotalEmissions,
+)
 
 __all__ = [
     "Adjacency", "ApiToken", "AuditEntry", "AuditHead", "Bureau", "BureauScopeRoot", "InventoryFile",
     "Jurisdiction", "LinkageZone", "Plan", "User", "UserRole", "UserSession", "ZoneMember",
+    "ControlFacility", "Enterprise", "Measure", "Meter", "ProcessUnit", "ReductionList", "StaggeredPeriod",
+    "TotalEmissions",
 ]  # fmt: skip

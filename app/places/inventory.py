@@ -55,6 +55,7 @@ class PlanRow:
     source: str
     zones: tuple[ZoneRow, ...]
     file: str
+    list_deadline: str | None = None
 
 
 @dataclass
@@ -195,5 +196,20 @@ def _read_plan(path: Path, data: Places, problems: list[str]) -> None:
         if doc.get("contiguous_zones") and len(groups) > 1 and all(m in data.places for m in members):
             problems.append(f"{name} zone {z['code']}: members are not connected ({len(groups)} groups)")
         zones.append(ZoneRow(str(z["code"]), str(z["name"]), members))
+    deadline = doc.get("list_deadline")
+    if deadline is not None and not _valid_month_day(deadline):
+        problems.append(f"{name}: list_deadline must be \"MM-DD\", not {deadline!r}")
     if not problems:
-        data.plans.append(PlanRow(doc["code"], doc["name"], doc["source"], tuple(zones), name))
+        data.plans.append(PlanRow(doc["code"], doc["name"], doc["source"], tuple(zones), name, deadline))
+
+
+def _valid_month_day(value: object) -> bool:
+    from datetime import date
+
+    if not isinstance(value, str) or len(value) != 5 or value[2] != "-":
+        return False
+    try:
+        date(2024, int(value[:2]), int(value[3:]))
+    except ValueError:
+        return False
+    return True

@@ -99,12 +99,12 @@ def _load_plans(session: Session, data: inventory.Places, by_code: dict[str, Jur
     for row in data.plans:
         plan = session.scalars(select(Plan).where(Plan.code == row.code)).first()
         if plan is None:
-            plan = Plan(code=row.code, name=row.name, source=row.source)
+            plan = Plan(code=row.code, name=row.name, source=row.source, list_deadline=row.list_deadline)
             session.add(plan)
             session.flush()
             report.count("added", "plan")
-        elif (plan.name, plan.source) != (row.name, row.source):
-            plan.name, plan.source = row.name, row.source
+        elif (plan.name, plan.source, plan.list_deadline) != (row.name, row.source, row.list_deadline):
+            plan.name, plan.source, plan.list_deadline = row.name, row.source, row.list_deadline
             report.count("changed", "plan")
         zones = {z.code: z for z in plan.zones}
         for order, zrow in enumerate(row.zones):

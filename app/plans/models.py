@@ -22,5 +22,14 @@ class Plan(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(128))
     source: Mapped[str] = mapped_column(String(255))
+    # Yearly deadline for bureaus' reduction lists, "MM-DD" (Kashgar: 09-15, seed 002 §8.5); None: no deadline.
+    list_deadline: Mapped[str | None] = mapped_column(String(5))
+
+    @property
+    def list_deadline_tuple(self) -> tuple[int, int] | None:
+        if not self.list_deadline:
+            return None
+        month, day = self.list_deadline.split("-")
+        return int(month), int(day)
 
     zones: Mapped[list[LinkageZone]] = relationship(back_populates="plan", order_by="LinkageZone.ordering")
