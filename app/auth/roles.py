@@ -28,6 +28,9 @@ class Permission(enum.StrEnum):
     manage_users = "manage_users"
     view_audit = "view_audit"
     export_audit = "export_audit"
+    view_lists = "view_lists"  # read reduction lists, enterprises, policies, targets
+    edit_lists = "edit_lists"  # import, edit enterprises and policies, submit (own bureau's open list)
+    decide_lists = "decide_lists"  # return or approve a list one level down
 
 
 STAFF = {Role.province_staff, Role.city_staff, Role.district_staff}
@@ -46,6 +49,9 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.manage_users: frozenset({Role.system_admin}),
     Permission.view_audit: frozenset({Role.audit_admin}),
     Permission.export_audit: frozenset({Role.audit_admin}),
+    Permission.view_lists: frozenset(STAFF | APPROVERS | {Role.inspector, Role.forecast_center, Role.reviewer}),
+    Permission.edit_lists: frozenset(STAFF),
+    Permission.decide_lists: frozenset({Role.city_staff, Role.province_staff, Role.approver, Role.reviewer}),
 }
 
 # Roles that must not be held together, and roles that only fit a bureau at a given level.

@@ -17,7 +17,7 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 # (endpoint or None while the area is still to come, label, permission needed to see the entry)
 NAVIGATION = [
     ("core.index", _l("工作台"), None),
-    (None, _l("减排清单"), None),
+    ("reduction.index", _l("减排清单"), Permission.view_lists),
     (None, _l("预警与响应"), None),
     (None, _l("用电核查"), None),
     (None, _l("问题线索"), None),

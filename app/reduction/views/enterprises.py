@@ -1,0 +1,1 @@
+"""Routes: enterprises (being written)."""

@@ -1,0 +1,1 @@
+"""Routes: targets (being written)."""
