@@ -168,6 +168,10 @@ class Enterprise(Scoped, Base):
     output_basis: Mapped[OutputBasis | None] = mapped_column(enum_type(OutputBasis, 24))
     truck_visits_per_day: Mapped[int] = mapped_column(default=0)
     machinery: Mapped[dict[str, Any]] = mapped_column(default=dict)  # emission stage → count
+    # Heavy trucks (China IV and below) and non-road machinery serving the plant, t/a: pollutant → amount,
+    # and stage → pollutant → amount. Only these are cut by truck and machinery bans.
+    truck_emissions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    machinery_emissions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     operating_days: Mapped[int] = mapped_column(default=365)
     contact_name: Mapped[str] = mapped_column(String(64), default="")
     contact_phone: Mapped[str] = mapped_column(String(32), default="")

@@ -111,6 +111,7 @@ _COPY = {
     "enterprise": (
         "uscc, name, address, latitude, longitude, industry_code, industry, category, grade, graded_on, so2, nox, "
         "pm, vocs, uses_coal, uses_oil, toxic, ultra_low, output_basis, truck_visits_per_day, machinery, "
+        "truck_emissions, machinery_emissions, "
         "operating_days, contact_name, contact_phone, notes, jurisdiction_id"
     ),
     "process_unit": (

@@ -1,8 +1,8 @@
 """reduction lists: enterprises, units, facilities, meters, measures, totals
 
-Revision ID: e8e83fb78ab7
+Revision ID: 0637ca455ca3
 Revises: 038d7cb3a654
-Create Date: 2026-11-23 09:38:28.763793
+Create Date: 2026-11-23 09:40:38.089541
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import app.db
 from sqlalchemy.dialects import postgresql
 
-revision: str = 'e8e83fb78ab7'
+revision: str = '0637ca455ca3'
 down_revision: str | None = '038d7cb3a654'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -100,6 +100,8 @@ def upgrade() -> None:
     sa.Column('output_basis', sa.Enum('output_by_demand', 'output_by_heat', name='outputbasis', native_enum=False, create_constraint=True, length=24), nullable=True),
     sa.Column('truck_visits_per_day', sa.Integer(), nullable=False),
     sa.Column('machinery', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('truck_emissions', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('machinery_emissions', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('operating_days', sa.Integer(), nullable=False),
     sa.Column('contact_name', sa.String(length=64), nullable=False),
     sa.Column('contact_phone', sa.String(length=32), nullable=False),
