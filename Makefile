@@ -11,8 +11,8 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 ONLY ?=
 # System packages the product needs: WeasyPrint's Pango and HarfBuzz subsetter (PDF forms), Chromium for
-# the browser tests.
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+# the browser tests; poppler-utils lets the tests read the PDFs' text.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
 BROWSER_PACKAGES := chromium
 
 export FLASK_APP := wsgi.py
