@@ -13,7 +13,7 @@ ONLY ?=
 # System packages the product needs: WeasyPrint's Pango and HarfBuzz subsetter (PDF forms), Chromium for
 # the browser tests; poppler-utils lets the tests read the PDFs' text.
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
-BROWSER_PACKAGES := chromium
+BROWSER_PACKAGES := chromium fonts-noto-cjk
 
 export FLASK_APP := wsgi.py
 
@@ -37,7 +37,7 @@ system-deps:
 	fi
 
 browser-deps:
-	@if ! command -v chromium >/dev/null; then \
+	@if ! command -v chromium >/dev/null || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Chromium for the browser tests"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES)) \

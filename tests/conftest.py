@@ -105,7 +105,7 @@ def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
     finally:
         db.session.remove()
-        db.session_factory.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
+        db.session_factory.configure(bind=db.engine, join_transaction_mode="conditional_savepoint")
         outer.rollback()
         connection.close()
 

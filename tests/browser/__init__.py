@@ -1,0 +1,1 @@
+"""Browser tests: Debian's headless Chromium drives a live server through Playwright."""
