@@ -2,6 +2,9 @@
 
 from app.audit.models import AuditEntry, AuditHead
 from app.auth.models import ApiToken, Bureau, BureauScopeRoot, User, UserRole, UserSession
+from app.cases.models import (
+    Case, CaseEvent, CaseShare, CaseTransfer, Evidence, Inspection, SerialCounter, TransferItem,
+)
 from app.places.models import Adjacency, InventoryFile, Jurisdiction, LinkageZone, ZoneMember
 from app.plans.models import Plan
 from app.reduction.models import (
@@ -12,5 +15,6 @@ __all__ = [
     "Adjacency", "ApiToken", "AuditEntry", "AuditHead", "Bureau", "BureauScopeRoot", "InventoryFile",
     "Jurisdiction", "LinkageZone", "Plan", "User", "UserRole", "UserSession", "ZoneMember",
     "ControlFacility", "Enterprise", "Measure", "Meter", "ProcessUnit", "ReductionList", "StaggeredPeriod",
-    "TotalEmissions",
+    "TotalEmissions", "Case", "CaseEvent", "CaseShare", "CaseTransfer", "Evidence", "Inspection", "SerialCounter",
+    "TransferItem",
 ]  # fmt: skip

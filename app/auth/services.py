@@ -43,7 +43,7 @@ def scope_for(session: Session, user: User) -> Scope:
     ids = frozenset(
         session.scalars(select(Jurisdiction.id).where(or_(*[Jurisdiction.path.startswith(p) for p in roots])))
     )
-    return Scope(readable=ids, writable=ids)
+    return Scope(readable=ids, writable=ids, bureau_id=user.bureau_id)
 
 
 # --- authentication --------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ to write a scoped row outside them. Views never filter by jurisdiction themselve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ class Scope:
     readable: frozenset[int] = field(default_factory=frozenset)
     writable: frozenset[int] = field(default_factory=frozenset)
     unrestricted: bool = False
+    bureau_id: int | None = None  # for read access shared with a bureau (a transferred case)
 
     @classmethod
     def everything(cls) -> Scope:
@@ -56,6 +58,23 @@ class Scoped:
         return (self.jurisdiction_id,)  # type: ignore[attr-defined]
 
 
+# Further loader criteria for models that widen reads beyond the jurisdiction subtree (a case stays
+# readable by the bureau that transferred it). Each factory returns a with_loader_criteria option.
+EXTRA_CRITERIA: list[Callable[[list[int], int], Any]] = []
+
+
+def register_criteria(factory: Callable[[list[int], int], Any]) -> None:
+    EXTRA_CRITERIA.append(factory)
+
+
+class SharedWritable:
+    """A model whose rows some bureaus outside the jurisdiction may also change (the discovering bureau
+    verifies a transferred case): it answers for itself."""
+
+    def writable_by(self, scope: Scope) -> bool:
+        raise NotImplementedError
+
+
 def set_scope(session: Session, scope: Scope) -> None:
     session.info["scope"] = scope
 
@@ -74,8 +93,10 @@ def _limit_reads(state: ORMExecuteState) -> None:
     readable = sorted(scope.readable)
     # The list must appear directly in the lambda so that SQLAlchemy caches the statement with the list as
     # an expanding bound parameter, not baked into the cached SQL.
+    bureau_id = scope.bureau_id or 0
     state.statement = state.statement.options(
-        with_loader_criteria(Scoped, lambda cls: cls.jurisdiction_id.in_(readable), include_aliases=True)
+        with_loader_criteria(Scoped, lambda cls: cls.jurisdiction_id.in_(readable), include_aliases=True),
+        *(factory(readable, bureau_id) for factory in EXTRA_CRITERIA),
     )
 
 
@@ -85,7 +106,10 @@ def _limit_writes(session: Session, _ctx: Any, _instances: Any) -> None:
     if scope is None or scope.unrestricted:
         return
     for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, Scoped) and not any(scope.can_write(j) for j in obj.scope_owner_ids()):
+        if isinstance(obj, SharedWritable):
+            if not obj.writable_by(scope):
+                raise ScopeViolation(f"{type(obj).__name__} outside the user's reach")
+        elif isinstance(obj, Scoped) and not any(scope.can_write(j) for j in obj.scope_owner_ids()):
             raise ScopeViolation(f"{type(obj).__name__} outside the user's jurisdiction")
 
 

@@ -1,0 +1,298 @@
+"""Cases, their timeline, evidence, transfers (with the printed form) and the bureaus they are shared with.
+
+Reads: a case is visible in its responsible jurisdiction's subtree (Scoped) and, through `case_share`, to the
+bureau that discovered it and to the provincial bureaus a cross-province transfer is copied to. Writes: the
+responsible jurisdiction's subtree, and the discovering bureau (it verifies the rectification).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship, with_loader_criteria
+
+from app.cases.vocabulary import CaseState, Escalation, EvidenceKind, Origin, SourceType
+from app.core.scoping import Scope, SharedWritable, register_criteria
+from app.db import Base, BigId, enum_type, utcnow
+
+AFTER_TRANSFER = "('transferred', 'received', 'handling', 'rectifying', 'verified', 'closed')"
+AFTER_RECEIPT = "('received', 'handling', 'rectifying', 'verified', 'closed')"
+AFTER_ORDER = "('rectifying', 'verified', 'closed')"
+AFTER_VERIFY = "('verified', 'closed')"
+
+
+class CaseShare(Base):
+    """A bureau outside the case's jurisdiction that may read it, and why."""
+
+    __tablename__ = "case_share"
+
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("case_record.id", ondelete="CASCADE"), primary_key=True)
+    bureau_id: Mapped[int] = mapped_column(ForeignKey("bureau.id", ondelete="CASCADE"), primary_key=True, index=True)
+    reason: Mapped[str] = mapped_column(String(32))  # discovered_by / copy
+
+
+class _CaseVisible:
+    """Rows readable in their jurisdiction or by a bureau the case is shared with."""
+
+    jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction.id", ondelete="RESTRICT"), index=True)
+
+
+class Case(_CaseVisible, SharedWritable, Base):
+    __tablename__ = "case_record"  # "case" is an SQL keyword
+    __table_args__ = (
+        Index("ix_case_record_jurisdiction_state", "jurisdiction_id", "state"),
+        Index("ix_case_record_inbox", "responsible_bureau_id", "state"),
+        Index("ix_case_record_due", "state", "due_at"),
+        CheckConstraint("(latitude IS NULL) = (longitude IS NULL)", name="coordinates_paired"),
+        CheckConstraint(f"state NOT IN {AFTER_TRANSFER} OR transferred_at IS NOT NULL", name="transferred_has_time"),
+        CheckConstraint("state <> 'returned' OR return_reason IS NOT NULL", name="returned_has_reason"),
+        CheckConstraint(f"state NOT IN {AFTER_RECEIPT} OR received_at IS NOT NULL", name="received_has_time"),
+        CheckConstraint(
+            f"state NOT IN {AFTER_ORDER} OR (enforcement_action IS NOT NULL AND rectify_deadline IS NOT NULL "
+            "AND rectify_plan IS NOT NULL)",
+            name="rectifying_has_order",
+        ),
+        CheckConstraint(
+            f"state NOT IN {AFTER_VERIFY} OR (verified_at IS NOT NULL AND verified_by_id IS NOT NULL "
+            "AND verification_note IS NOT NULL)",
+            name="verified_has_verifier",
+        ),
+        CheckConstraint("state <> 'closed' OR closed_at IS NOT NULL", name="closed_has_time"),
+        CheckConstraint("penalty_amount IS NULL OR penalty_amount >= 0", name="penalty_non_negative"),
+        CheckConstraint("origin = 'complaint' OR complainant_name IS NULL", name="complainant_only_for_complaints"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    state: Mapped[CaseState] = mapped_column(enum_type(CaseState, 16), default=CaseState.discovered)
+    source_type: Mapped[SourceType] = mapped_column(enum_type(SourceType, 16))
+    topic: Mapped[str] = mapped_column(String(100))
+    origin: Mapped[Origin] = mapped_column(enum_type(Origin, 24))
+    inspected_at: Mapped[datetime] = mapped_column()
+    source_name: Mapped[str] = mapped_column(String(200))
+    source_address: Mapped[str] = mapped_column(String(300), default="")
+    enterprise_uscc: Mapped[str | None] = mapped_column(String(18), index=True)
+    problem: Mapped[str] = mapped_column(Text)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    complainant_name: Mapped[str | None] = mapped_column(String(64))  # confidential
+    complainant_phone: Mapped[str | None] = mapped_column(String(32))  # confidential
+    discovered_bureau_id: Mapped[int] = mapped_column(ForeignKey("bureau.id", ondelete="RESTRICT"), index=True)
+    responsible_bureau_id: Mapped[int | None] = mapped_column(ForeignKey("bureau.id", ondelete="RESTRICT"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    transferred_at: Mapped[datetime | None] = mapped_column()
+    received_at: Mapped[datetime | None] = mapped_column()
+    return_reason: Mapped[str | None] = mapped_column(String(1000))
+    enforcement_action: Mapped[str | None] = mapped_column(String(1000))
+    decision_number: Mapped[str | None] = mapped_column(String(64))
+    penalty_amount: Mapped[float | None] = mapped_column(Float)  # yuan
+    rectify_deadline: Mapped[date | None] = mapped_column(Date)
+    rectify_plan: Mapped[str | None] = mapped_column(Text)
+    rectified_at: Mapped[datetime | None] = mapped_column()
+    verified_at: Mapped[datetime | None] = mapped_column()
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    verification_note: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column()
+    due_at: Mapped[datetime | None] = mapped_column()  # the current state's time limit
+    escalation: Mapped[Escalation | None] = mapped_column(enum_type(Escalation, 16))
+    lock_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+    discovered_bureau = relationship("Bureau", foreign_keys=[discovered_bureau_id])
+    responsible_bureau = relationship("Bureau", foreign_keys=[responsible_bureau_id])
+    jurisdiction = relationship("Jurisdiction")
+    events: Mapped[list[CaseEvent]] = relationship(order_by="CaseEvent.id", viewonly=True)
+    evidence: Mapped[list[Evidence]] = relationship(order_by="Evidence.id", viewonly=True)
+
+    def writable_by(self, scope: Scope) -> bool:
+        return scope.can_write(self.jurisdiction_id) or (
+            scope.bureau_id is not None and scope.bureau_id == self.discovered_bureau_id
+        )
+
+    def overdue(self, now: datetime) -> bool:
+        return self.due_at is not None and self.due_at < now and self.state is not CaseState.closed
+
+
+class CaseEvent(_CaseVisible, Base):
+    """The case's timeline: every transition and escalation, append-only."""
+
+    __tablename__ = "case_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("case_record.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    actor_name: Mapped[str] = mapped_column(String(64), default="")
+    bureau_name: Mapped[str] = mapped_column(String(128), default="")
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[CaseState | None] = mapped_column(enum_type(CaseState, 16))
+    to_state: Mapped[CaseState | None] = mapped_column(enum_type(CaseState, 16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Evidence(_CaseVisible, Base):
+    """A photo or file of a case, stored outside the web root under a random name with its checksum."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (
+        CheckConstraint("size > 0", name="size_positive"),
+        CheckConstraint("(case_id IS NULL) <> (transfer_id IS NULL)", name="belongs_to_case_or_transfer"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("case_record.id", ondelete="CASCADE"), index=True)
+    transfer_id: Mapped[int | None] = mapped_column(ForeignKey("case_transfer.id", ondelete="CASCADE"))
+    kind: Mapped[EvidenceKind] = mapped_column(enum_type(EvidenceKind, 24))
+    filename: Mapped[str] = mapped_column(String(200))  # as uploaded, cleaned
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+class CaseTransfer(_CaseVisible, SharedWritable, Base):
+    """One transfer form (问题线索移交单): several cases from one bureau to another."""
+
+    __tablename__ = "case_transfer"
+    __table_args__ = (CheckConstraint("from_bureau_id <> to_bureau_id", name="to_another_bureau"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    from_bureau_id: Mapped[int] = mapped_column(ForeignKey("bureau.id", ondelete="RESTRICT"), index=True)
+    to_bureau_id: Mapped[int] = mapped_column(ForeignKey("bureau.id", ondelete="RESTRICT"), index=True)
+    cross_province: Mapped[bool] = mapped_column(default=False)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    transferred_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    from_bureau = relationship("Bureau", foreign_keys=[from_bureau_id])
+    to_bureau = relationship("Bureau", foreign_keys=[to_bureau_id])
+    items: Mapped[list[TransferItem]] = relationship(order_by="TransferItem.ordinal", cascade="all, delete-orphan")
+
+    def writable_by(self, scope: Scope) -> bool:
+        return scope.can_write(self.jurisdiction_id) or scope.bureau_id in (self.from_bureau_id, self.to_bureau_id)
+
+
+class TransferItem(Base):
+    __tablename__ = "transfer_item"
+    __table_args__ = (UniqueConstraint("transfer_id", "ordinal"),)
+
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("case_transfer.id", ondelete="CASCADE"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("case_record.id", ondelete="CASCADE"), primary_key=True)
+    ordinal: Mapped[int] = mapped_column()
+
+    case: Mapped[Case] = relationship()
+
+
+class SerialCounter(Base):
+    """Gap-free yearly serials per prefix and jurisdiction (case numbers, transfer form numbers)."""
+
+    __tablename__ = "serial_counter"
+
+    prefix: Mapped[str] = mapped_column(String(8), primary_key=True)
+    scope_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(default=0)
+
+
+class Inspection(_CaseVisible, Base):
+    """A field inspection visit, with or without a problem found (joint-enforcement figures, seed 003)."""
+
+    __tablename__ = "inspection"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    bureau_id: Mapped[int] = mapped_column(ForeignKey("bureau.id", ondelete="RESTRICT"), index=True)
+    inspected_at: Mapped[datetime] = mapped_column(index=True)
+    source_name: Mapped[str] = mapped_column(String(200))
+    enterprise_uscc: Mapped[str | None] = mapped_column(String(18))
+    staff: Mapped[int] = mapped_column(default=1)
+    round_label: Mapped[str] = mapped_column(String(64), default="")
+    case_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("case_record.id", ondelete="SET NULL"))
+
+
+def _case_criteria(readable: list[int], bureau_id: int) -> Any:
+    return with_loader_criteria(
+        Case,
+        lambda cls: or_(
+            cls.jurisdiction_id.in_(readable),
+            cls.id.in_(select(CaseShare.case_id).where(CaseShare.bureau_id == bureau_id)),
+        ),
+        include_aliases=True,
+    )
+
+
+def _child_criteria(model: type) -> Any:
+    def factory(readable: list[int], bureau_id: int) -> Any:
+        return with_loader_criteria(
+            model,
+            lambda cls: or_(
+                cls.jurisdiction_id.in_(readable),
+                cls.case_id.in_(select(CaseShare.case_id).where(CaseShare.bureau_id == bureau_id)),
+            ),
+            include_aliases=True,
+        )
+
+    return factory
+
+
+def _evidence_criteria(readable: list[int], bureau_id: int) -> Any:
+    # A scan of a signed transfer form belongs to the transfer, not to one case: both bureaus see it.
+    return with_loader_criteria(
+        Evidence,
+        lambda cls: or_(
+            cls.jurisdiction_id.in_(readable),
+            cls.case_id.in_(select(CaseShare.case_id).where(CaseShare.bureau_id == bureau_id)),
+            cls.transfer_id.in_(
+                select(CaseTransfer.id).where(
+                    or_(CaseTransfer.from_bureau_id == bureau_id, CaseTransfer.to_bureau_id == bureau_id)
+                )
+            ),
+        ),
+        include_aliases=True,
+    )
+
+
+def _transfer_criteria(readable: list[int], bureau_id: int) -> Any:
+    return with_loader_criteria(
+        CaseTransfer,
+        lambda cls: or_(
+            cls.jurisdiction_id.in_(readable), cls.from_bureau_id == bureau_id, cls.to_bureau_id == bureau_id
+        ),
+        include_aliases=True,
+    )
+
+
+def _inspection_criteria(readable: list[int], bureau_id: int) -> Any:
+    return with_loader_criteria(
+        Inspection, lambda cls: or_(cls.jurisdiction_id.in_(readable), cls.bureau_id == bureau_id),
+        include_aliases=True,
+    )  # fmt: skip
+
+
+register_criteria(_case_criteria)
+register_criteria(_child_criteria(CaseEvent))
+register_criteria(_evidence_criteria)
+register_criteria(_transfer_criteria)
+register_criteria(_inspection_criteria)
