@@ -54,14 +54,15 @@ JsonType = JSON().with_variant(JSONB(), "postgresql")
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def enum_type(enum_cls: type[enum.Enum], length: int = 32) -> SAEnum:
-    """Store an enum by value as a string with a CHECK constraint (portable, readable in SQL)."""
+def enum_type(enum_cls: type[enum.Enum], length: int = 32, *, name: str | None = None) -> SAEnum:
+    """Store an enum by value as a string with a CHECK constraint (portable, readable in SQL). Two columns
+    of one enum in a table need their own `name`s, which name their CHECK constraints."""
     return SAEnum(
         enum_cls,
         native_enum=False,
         create_constraint=True,
         length=length,
-        name=enum_cls.__name__.lower(),
+        name=name or enum_cls.__name__.lower(),
         values_callable=lambda e: [m.value for m in e],
         validate_strings=True,
     )

@@ -141,8 +141,8 @@ class CaseEvent(_CaseVisible, Base):
     actor_name: Mapped[str] = mapped_column(String(64), default="")
     bureau_name: Mapped[str] = mapped_column(String(128), default="")
     action: Mapped[str] = mapped_column(String(32))
-    from_state: Mapped[CaseState | None] = mapped_column(enum_type(CaseState, 16))
-    to_state: Mapped[CaseState | None] = mapped_column(enum_type(CaseState, 16))
+    from_state: Mapped[CaseState | None] = mapped_column(enum_type(CaseState, 16, name="from_state"))
+    to_state: Mapped[CaseState | None] = mapped_column(enum_type(CaseState, 16, name="to_state"))
     note: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 

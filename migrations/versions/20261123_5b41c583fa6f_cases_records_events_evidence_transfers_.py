@@ -1,8 +1,8 @@
 """cases: records, events, evidence, transfers, shares, inspections, serials
 
-Revision ID: 807c6c38f6dc
+Revision ID: 5b41c583fa6f
 Revises: 0637ca455ca3
-Create Date: 2026-11-23 09:44:08.567611
+Create Date: 2026-11-23 09:44:34.158422
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import app.db
 from migrations.helpers import create_append_only, drop_append_only
 from sqlalchemy.dialects import postgresql
 
-revision: str = '807c6c38f6dc'
+revision: str = '5b41c583fa6f'
 down_revision: str | None = '0637ca455ca3'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -121,8 +121,8 @@ def upgrade() -> None:
     sa.Column('actor_name', sa.String(length=64), nullable=False),
     sa.Column('bureau_name', sa.String(length=128), nullable=False),
     sa.Column('action', sa.String(length=32), nullable=False),
-    sa.Column('from_state', sa.Enum('discovered', 'transferred', 'returned', 'received', 'handling', 'rectifying', 'verified', 'closed', name='casestate', native_enum=False, create_constraint=True, length=16), nullable=True),
-    sa.Column('to_state', sa.Enum('discovered', 'transferred', 'returned', 'received', 'handling', 'rectifying', 'verified', 'closed', name='casestate', native_enum=False, create_constraint=True, length=16), nullable=True),
+    sa.Column('from_state', sa.Enum('discovered', 'transferred', 'returned', 'received', 'handling', 'rectifying', 'verified', 'closed', name='from_state', native_enum=False, create_constraint=True, length=16), nullable=True),
+    sa.Column('to_state', sa.Enum('discovered', 'transferred', 'returned', 'received', 'handling', 'rectifying', 'verified', 'closed', name='to_state', native_enum=False, create_constraint=True, length=16), nullable=True),
     sa.Column('note', sa.Text(), nullable=False),
     sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('jurisdiction_id', sa.Integer(), nullable=False),
