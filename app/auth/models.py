@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -36,6 +37,8 @@ class Bureau(Scoped, Base):
     kind: Mapped[BureauKind] = mapped_column(enum_type(BureauKind))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Hours a case may stay in each state at this bureau, overriding the plan's defaults ({"handling": 48}).
+    case_limits: Mapped[dict[str, Any] | None] = mapped_column()
 
     jurisdiction: Mapped[Jurisdiction] = relationship()
     scope_roots: Mapped[list[Jurisdiction]] = relationship(secondary="bureau_scope_root", order_by=Jurisdiction.code)

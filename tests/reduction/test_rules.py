@@ -1,0 +1,277 @@
+"""The measure rule library: the shipped files, matching, and policies weaker than their rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.reduction.domain import rules
+from app.reduction.domain.policy import EnterpriseFacts, Measure, PlantPolicy, ProcessUnit
+from app.reduction.domain.vocabulary import (
+    AlertLevel,
+    Category,
+    Grade,
+    MachineryStage,
+    MeasureKind,
+    Pollutant,
+    Verification,
+)
+
+ROOT = Path(__file__).resolve().parents[2] / "inventories" / "measure_rules"
+YEL, ORA, RED = AlertLevel.yellow, AlertLevel.orange, AlertLevel.red
+NINE = ["steel", "cement_clinker", "flat_glass", "ceramics", "brick", "nonferrous", "furniture",
+        "packaging_printing", "industrial_coating"]  # fmt: skip
+CEMENT_B = "measure_rules/cement_clinker.yaml#cement_clinker.B"
+CEMENT_C = "measure_rules/cement_clinker.yaml#cement_clinker.C"
+
+
+@pytest.fixture(scope="module")
+def library() -> rules.RuleLibrary:
+    return rules.load(ROOT)
+
+
+def truck() -> Measure:
+    return Measure(MeasureKind.truck_ban, Verification.gate_records)
+
+
+def stop(unit: str | None = None) -> Measure:
+    return Measure(MeasureKind.stop, Verification.power_meter, unit)
+
+
+def limit(percent: float, unit: str | None = None) -> Measure:
+    return Measure(MeasureKind.limit, Verification.dcs, unit, percent)
+
+
+def plant(grade: Grade | None, industry: str = "cement_clinker", **kw: object) -> EnterpriseFacts:
+    return EnterpriseFacts("某企业", kw.pop("category", Category.key), grade, industry,  # type: ignore[arg-type]
+                           {Pollutant.so2: 10.0, Pollutant.nox: 20.0, Pollutant.pm: 5.0}, **kw)  # type: ignore[arg-type]  # fmt: skip
+
+
+def lines(n: int) -> tuple[ProcessUnit, ...]:
+    share = {p: 1 / n for p in Pollutant}
+    return tuple(
+        ProcessUnit(f"L{i}", f"{i}号熟料线", share, 1_000_000, 1_000_000, 1_000_000) for i in range(1, n + 1)
+    )
+
+
+def test_library_covers_the_nine_industries(library: rules.RuleLibrary) -> None:
+    assert set(NINE) | {"other", "*"} <= set(library.industries)
+    for industry in [*NINE, "other"]:
+        for grade in (Grade.B, Grade.C):
+            match = library.match(industry, grade)
+            assert match.rules[0].industry == industry and not match.fallback
+            assert all(r.source for r in match.rules)
+    assert (
+        library.industry_of("3011") == "cement_clinker"
+        and library.industry_of("2319") == "packaging_printing"
+    )
+    assert library.industry_of("3599") == "other"
+
+
+def test_cement_clinker_rules_as_the_guide_says(library: rules.RuleLibrary) -> None:
+    def kinds(grade: Grade, level: AlertLevel) -> list[tuple[str, float | None]]:
+        found = library.required("cement_clinker", grade, level)
+        return sorted(
+            (q.requirement.kind.value, q.requirement.percent) for q in found if q.rule.id[:6] == "cement"
+        )
+
+    assert kinds(Grade.B, YEL) == [("truck_ban", None)]
+    assert kinds(Grade.B, ORA) == [("limit", 20.0), ("truck_ban", None)]
+    assert kinds(Grade.B, RED) == [("stop", None)]
+    assert kinds(Grade.C, YEL) == [("limit", 50.0), ("truck_ban", None)]
+    assert kinds(Grade.C, ORA) == kinds(Grade.C, RED) == [("stop", None)]
+
+
+def test_voluntary_grades(library: rules.RuleLibrary) -> None:
+    for grade in (Grade.A, Grade.leading):
+        match = library.match("cement_clinker", grade)
+        assert match.voluntary and match.at(RED) == ()
+        assert rules.rule_problems(plant(grade), lines(2), PlantPolicy(), library) == []
+
+
+def test_cement_b_policy_following_the_rule_passes(library: rules.RuleLibrary) -> None:
+    policy = PlantPolicy({YEL: [truck()], ORA: [limit(20), truck()], RED: [stop()]})
+    assert rules.rule_problems(plant(Grade.B), lines(2), policy, library) == []
+
+
+def test_cement_b_weaker_policy_names_the_rule(library: rules.RuleLibrary) -> None:
+    policy = PlantPolicy({YEL: [limit(20)], ORA: [limit(10), truck()], RED: [limit(50), truck()]})
+    found = rules.rule_problems(plant(Grade.B), lines(2), policy, library)
+    assert [(p.level, p.rule) for p in found] == [(YEL, CEMENT_B), (ORA, CEMENT_B), (RED, CEMENT_B)]
+    assert all(p.code == "below_rule" for p in found)
+    assert found[0].message.startswith(f"黄色预警：规则{CEMENT_B}要求“停用国Ⅳ及以下重型货车”，现有措施中没有")
+    assert found[1].message.startswith(
+        f"橙色预警：规则{CEMENT_B}要求“限产20%，以熟料产量计”，现有措施停限产10%"
+    )
+    assert found[2].message.startswith(f"红色预警：规则{CEMENT_B}要求“停产”，现有措施停限产50%")
+
+
+def test_cement_c_yellow_half_the_lines(library: rules.RuleLibrary) -> None:
+    policy = PlantPolicy({YEL: [stop("L1"), truck()], ORA: [stop()], RED: [stop()]})
+    # one line of two stopped: 50 % of the reduction base
+    assert rules.rule_problems(plant(Grade.C), lines(2), policy, library) == []
+    # one line of three: 33 %
+    found = rules.rule_problems(plant(Grade.C), lines(3), policy, library)
+    assert [(p.level, p.rule) for p in found] == [(YEL, CEMENT_C)]
+    assert "现有措施停限产33%" in found[0].message
+    # limiting the whole plant by half counts as much as stopping half the lines
+    half = PlantPolicy({YEL: [limit(50), truck()], ORA: [stop()], RED: [stop()]})
+    assert rules.rule_problems(plant(Grade.C), lines(3), half, library) == []
+
+
+def test_d_stops_at_every_level(library: rules.RuleLibrary) -> None:
+    weak = PlantPolicy({level: [limit(50)] for level in AlertLevel})
+    found = rules.rule_problems(plant(Grade.D, "steel"), lines(2), weak, library)
+    assert [(p.level, p.rule) for p in found] == [
+        (lv, "measure_rules/general.yaml#key.D") for lv in (YEL, ORA, RED)
+    ]
+    stopped = PlantPolicy({level: [stop()] for level in AlertLevel})
+    machinery = {MachineryStage.china_2: 3}
+    busy = plant(Grade.D, "steel", machinery=machinery, truck_visits_per_day=30)
+    assert rules.rule_problems(busy, lines(2), stopped, library) == []
+
+
+def test_fallback_for_other_industries(library: rules.RuleLibrary) -> None:
+    match = library.match("3599", Grade.B)
+    assert match.fallback and match.rules[0].ref == "measure_rules/other.yaml#other.B"
+    policy = PlantPolicy({level: [limit(10)] for level in AlertLevel})
+    found = rules.rule_problems(plant(Grade.B, "3599"), (), policy, library)
+    assert [(p.level, p.rule) for p in found] == [(ORA, "measure_rules/other.yaml#other.B"),
+                                                  (RED, "measure_rules/other.yaml#other.B")]  # fmt: skip
+
+
+def test_micro_enterprises_control_trucks(library: rules.RuleLibrary) -> None:
+    micro = EnterpriseFacts("小微", Category.micro, emissions={Pollutant.vocs: 0.05})
+    found = rules.rule_problems(micro, (), PlantPolicy(), library)
+    assert [(p.level, p.rule) for p in found] == [
+        (lv, "measure_rules/general.yaml#micro") for lv in (YEL, ORA, RED)
+    ]
+    assert rules.rule_problems(micro, (), PlantPolicy({lv: [truck()] for lv in AlertLevel}), library) == []
+
+
+def test_guarantee_enterprises_are_capped(library: rules.RuleLibrary) -> None:
+    heat = EnterpriseFacts("热电厂", Category.guarantee, emissions={Pollutant.nox: 100.0})
+    found = rules.rule_problems(heat, (), PlantPolicy(), library)
+    assert [p.rule for p in found] == ["measure_rules/general.yaml#guarantee"] * 3
+    cap = Measure(MeasureKind.output_cap, Verification.online_monitoring, percent=85, basis="output_by_heat")
+    assert cap.describe() == "以热定产（最大负荷85%）"
+    assert rules.rule_problems(heat, (), PlantPolicy({lv: [cap] for lv in AlertLevel}), library) == []
+
+
+def test_plan_wide_truck_and_machinery_minimum(library: rules.RuleLibrary) -> None:
+    policy = PlantPolicy({YEL: [limit(20)], ORA: [limit(30)], RED: [limit(50)]})
+    busy = plant(
+        Grade.B, "packaging_printing", truck_visits_per_day=12, machinery={MachineryStage.china_3: 2}
+    )
+    found = rules.rule_problems(busy, (), policy, library)
+    trucks = "停用国Ⅳ及以下重型货车（日进出重型货车10辆次及以上的企业）"
+    assert [(p.level, p.message.split("“")[1].split("”")[0]) for p in found] == [
+        (ORA, trucks), (RED, "停用国Ⅲ及以下非道路移动机械"), (RED, trucks),
+    ]  # fmt: skip
+    assert {p.rule for p in found} == {"measure_rules/general.yaml#mobile.minimum"}
+    # 5 truck visits a day and no machinery: the minimum does not apply
+    assert (
+        rules.rule_problems(plant(Grade.B, "packaging_printing", truck_visits_per_day=5), (), policy, library)
+        == []
+    )
+
+
+def test_key_without_grade_has_no_rule(library: rules.RuleLibrary) -> None:
+    assert library.match("steel", None).rules == ()
+    assert rules.rule_problems(plant(None), (), PlantPolicy(), library) == []
+
+
+def write(tmp_path: Path, name: str, text: str) -> None:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+
+
+BASE = """industry: "*"
+name: 通用
+source: test
+rules:
+  - {id: key.D, grade: D, source: s, yellow: [{kind: stop}], orange: [{kind: stop}], red: [{kind: stop}]}
+"""
+OTHER = """industry: other
+name: 其他
+source: test
+rules:
+  - {id: other.B, grade: B, source: s, yellow: [], orange: [], red: []}
+"""
+
+
+def test_minimal_library_loads(tmp_path: Path) -> None:
+    write(tmp_path, "general.yaml", BASE)
+    write(tmp_path, "other.yaml", OTHER)
+    lib = rules.load(tmp_path)
+    assert [r.ref for r in lib.rules] == [
+        "measure_rules/general.yaml#key.D",
+        "measure_rules/other.yaml#other.B",
+    ]
+
+
+def test_bad_library_names_file_and_entry(tmp_path: Path) -> None:
+    write(tmp_path, "general.yaml", BASE)
+    write(tmp_path, "other.yaml", OTHER)
+    write(
+        tmp_path,
+        "bad.yaml",
+        """industry: bad
+name: 坏
+source: test
+rules:
+  - id: bad.B
+    grade: B
+    source: s
+    yellow: [{kind: limit, percent: 30}]
+    orange: [{kind: limit, percent: 20}]
+    red: [{kind: shutdown}]
+  - id: bad.C
+    grade: C
+    yellow: [{kind: limit}]
+    orange: []
+  - id: key.D
+    grade: D
+    source: s
+    yellow: [{kind: truck_ban}]
+    orange: [{kind: truck_ban}]
+    red: [{kind: truck_ban, percent: 5}]
+""",
+    )
+    with pytest.raises(rules.RuleError) as e:
+        rules.load(tmp_path)
+    assert e.value.problems == [
+        "measure_rules/bad.yaml rule bad.B red measure 1: kind 'shutdown' is not one of stop, limit, "
+        "output_cap, staggered_transport, truck_ban, offroad_ban, outdoor_work_ban",
+        "measure_rules/bad.yaml rule bad.C: 'source' note is required",
+        "measure_rules/bad.yaml rule bad.C yellow measure 1: limit needs a percent above 0 and at most 100",
+        "measure_rules/bad.yaml rule bad.C: level 'red' is missing (use [] for no minimum)",
+        "measure_rules/bad.yaml rule key.D red measure 1: truck_ban takes no percent",
+    ]
+
+
+def test_library_must_escalate_and_order_grades(tmp_path: Path) -> None:
+    write(tmp_path, "general.yaml", BASE)
+    write(tmp_path, "other.yaml", OTHER)
+    write(
+        tmp_path,
+        "weak.yaml",
+        """industry: weak
+name: 弱
+source: test
+rules:
+  - {id: weak.B, grade: B, source: s, yellow: [{kind: limit, percent: 30}],
+     orange: [{kind: limit, percent: 20}], red: [{kind: limit, percent: 40}, {kind: truck_ban}]}
+  - {id: weak.C, grade: C, source: s, yellow: [{kind: limit, percent: 20}],
+     orange: [{kind: limit, percent: 30}], red: [{kind: limit, percent: 50}]}
+  - {id: key.D, grade: D, source: s, yellow: [{kind: stop}], orange: [{kind: stop}], red: [{kind: stop}]}
+""",
+    )
+    with pytest.raises(rules.RuleError) as e:
+        rules.load(tmp_path)
+    assert e.value.problems == [
+        "measure_rules/weak.yaml rule weak.B: orange is weaker than yellow (lacks 限产30%)",
+        "measure_rules/weak.yaml rule weak.C: yellow is lighter than grade B (lacks 限产30%)",
+        "measure_rules/weak.yaml rule weak.C: red is lighter than grade B (lacks 停用国Ⅳ及以下重型货车)",
+        "measure_rules/weak.yaml rule key.D: id already used in measure_rules/general.yaml",
+    ]
