@@ -60,11 +60,12 @@ def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.audit.views import bp as audit_bp
     from app.auth.views import admin_bp, bp as auth_bp
+    from app.cases.views import bp as cases_bp
     from app.core.views import bp as core_bp
     from app.places.views import bp as places_bp
     from app.reduction.views import bp as reduction_bp
 
-    for bp in (core_bp, auth_bp, admin_bp, audit_bp, places_bp, reduction_bp, api_bp):
+    for bp in (core_bp, auth_bp, admin_bp, audit_bp, places_bp, reduction_bp, cases_bp, api_bp):
         app.register_blueprint(bp)
 
 

@@ -31,6 +31,9 @@ class Permission(enum.StrEnum):
     view_lists = "view_lists"  # read reduction lists, enterprises, policies, targets
     edit_lists = "edit_lists"  # import, edit enterprises and policies, submit (own bureau's open list)
     decide_lists = "decide_lists"  # return or approve a list one level down
+    view_cases = "view_cases"  # cases of the own area and those shared with the bureau
+    handle_cases = "handle_cases"  # log, transfer, sign for, handle, verify (the transition function decides)
+    supervise_cases = "supervise_cases"  # step up the escalation of an overdue case
 
 
 STAFF = {Role.province_staff, Role.city_staff, Role.district_staff}
@@ -52,6 +55,9 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.view_lists: frozenset(STAFF | APPROVERS | {Role.inspector, Role.forecast_center, Role.reviewer}),
     Permission.edit_lists: frozenset(STAFF),
     Permission.decide_lists: frozenset({Role.city_staff, Role.province_staff, Role.approver, Role.reviewer}),
+    Permission.view_cases: frozenset(STAFF | APPROVERS | {Role.inspector, Role.reviewer}),
+    Permission.handle_cases: frozenset(STAFF | {Role.inspector}),
+    Permission.supervise_cases: frozenset({Role.province_staff, Role.city_staff}),
 }
 
 # Roles that must not be held together, and roles that only fit a bureau at a given level.

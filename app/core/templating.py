@@ -20,7 +20,7 @@ NAVIGATION = [
     ("reduction.index", _l("减排清单"), Permission.view_lists),
     (None, _l("预警与响应"), None),
     (None, _l("用电核查"), None),
-    (None, _l("问题线索"), None),
+    ("cases.index", _l("问题线索"), Permission.view_cases),
     (None, _l("交叉抽核"), None),
     (None, _l("应对评估"), None),
     ("places.index", _l("行政区与联动区域"), Permission.view_places),

@@ -1,0 +1,1 @@
+"""Case services: numbering, the transition function, transfers, evidence storage and queries."""

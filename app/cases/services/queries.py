@@ -1,0 +1,180 @@
+"""Reading cases: the inbox, filtered lists, the overdue list, the board and joint-enforcement figures.
+All queries go through central scoping (a bureau sees its area's cases and the ones shared with it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, distinct, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.cases.models import Case, CaseEvent, CaseTransfer, Inspection, TransferItem
+from app.cases.vocabulary import CaseState, Origin, SourceType
+from app.db import utcnow
+
+PAGE_SIZE = 50
+
+
+@dataclass
+class Filters:
+    state: CaseState | None = None
+    overdue: bool = False
+    source_type: SourceType | None = None
+    origin: Origin | None = None
+    bureau_id: int | None = None  # responsible or discovering bureau
+    enterprise: str = ""  # USCC or part of the source name
+    q: str = ""
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> Filters:
+        def enum_or_none(enum: Any, key: str) -> Any:
+            try:
+                return enum(args.get(key)) if args.get(key) else None
+            except ValueError:
+                return None
+
+        bureau = args.get("bureau_id", "")
+        return cls(
+            state=enum_or_none(CaseState, "state"), overdue=args.get("overdue") in ("1", "on", "true"),
+            source_type=enum_or_none(SourceType, "source_type"), origin=enum_or_none(Origin, "origin"),
+            bureau_id=int(bureau) if bureau.isdigit() else None,
+            enterprise=(args.get("enterprise") or "").strip()[:64], q=(args.get("q") or "").strip()[:64],
+        )  # fmt: skip
+
+    def as_args(self) -> dict[str, str]:
+        out = {
+            "state": self.state.value if self.state else "", "overdue": "1" if self.overdue else "",
+            "source_type": self.source_type.value if self.source_type else "",
+            "origin": self.origin.value if self.origin else "", "bureau_id": str(self.bureau_id or ""),
+            "enterprise": self.enterprise, "q": self.q,
+        }  # fmt: skip
+        return {k: v for k, v in out.items() if v}
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "").replace("%", "").replace("_", "") + "%"
+
+
+def filtered(f: Filters, now: datetime | None = None) -> Select[Any]:
+    stmt = select(Case)
+    if f.state:
+        stmt = stmt.where(Case.state == f.state)
+    if f.overdue:
+        stmt = stmt.where(Case.state != CaseState.closed, Case.due_at < (now or utcnow()))
+    if f.source_type:
+        stmt = stmt.where(Case.source_type == f.source_type)
+    if f.origin:
+        stmt = stmt.where(Case.origin == f.origin)
+    if f.bureau_id:
+        stmt = stmt.where(or_(Case.responsible_bureau_id == f.bureau_id, Case.discovered_bureau_id == f.bureau_id))
+    if f.enterprise:
+        stmt = stmt.where(or_(Case.enterprise_uscc == f.enterprise.upper(), Case.source_name.like(_like(f.enterprise))))
+    if f.q:
+        stmt = stmt.where(or_(Case.number == f.q, Case.source_name.like(_like(f.q)), Case.problem.like(_like(f.q))))
+    return stmt
+
+
+def page(session: Session, stmt: Select[Any], page_no: int, order: Any = None) -> tuple[list[Case], int]:
+    """One page, newest first; `pages` is computed from a capped count so a huge list stays cheap."""
+    order = order if order is not None else Case.id.desc()
+    rows = session.scalars(stmt.order_by(order).limit(PAGE_SIZE + 1).offset((page_no - 1) * PAGE_SIZE)).all()
+    return list(rows[:PAGE_SIZE]), (page_no + 1 if len(rows) > PAGE_SIZE else page_no)
+
+
+def inbox(bureau_id: int) -> Select[Any]:
+    """Cases waiting for the bureau to sign for them (签收) or act on them."""
+    return select(Case).where(
+        Case.responsible_bureau_id == bureau_id,
+        Case.state.in_([CaseState.transferred, CaseState.received, CaseState.handling, CaseState.rectifying]),
+    )
+
+
+def to_verify(bureau_id: int) -> Select[Any]:
+    """Cases the bureau discovered that wait for it: rectification reported, or returned to it."""
+    return select(Case).where(
+        Case.discovered_bureau_id == bureau_id,
+        or_(
+            and_(Case.state == CaseState.rectifying, Case.rectified_at.is_not(None)),
+            Case.state.in_([CaseState.verified, CaseState.returned, CaseState.discovered]),
+        ),
+    )
+
+
+def overdue(now: datetime | None = None) -> Select[Any]:
+    return select(Case).where(Case.state != CaseState.closed, Case.due_at < (now or utcnow()))
+
+
+def board(session: Session, f: Filters) -> dict[CaseState, tuple[int, list[Case]]]:
+    """Per state: how many cases, and the first few (most urgent first)."""
+    base = filtered(f).subquery()
+    counts = dict(session.execute(select(base.c.state, func.count()).group_by(base.c.state)).all())
+    result: dict[CaseState, tuple[int, list[Case]]] = {}
+    for state in CaseState:
+        top = session.scalars(
+            filtered(f).where(Case.state == state).order_by(Case.due_at.asc().nulls_last(), Case.id).limit(8)
+        ).all() if counts.get(state) else []  # fmt: skip
+        result[state] = (int(counts.get(state, 0)), list(top))
+    return result
+
+
+@dataclass
+class Figures:
+    """Joint-enforcement figures of one bureau for a period (seed 003)."""
+
+    bureau_id: int
+    bureau: str
+    inspections: int
+    staff: int
+    rounds: int
+    enterprises_checked: int
+    cases_found: int
+    cases_transferred: int
+    violations: int
+
+
+def figures(session: Session, start: datetime, end: datetime) -> list[Figures]:
+    from app.auth.models import Bureau
+
+    insp = dict(
+        (r[0], r[1:])
+        for r in session.execute(
+            select(
+                Inspection.bureau_id, func.count(), func.coalesce(func.sum(Inspection.staff), 0),
+                func.count(distinct(Inspection.round_label)),
+                func.count(distinct(func.coalesce(Inspection.enterprise_uscc, Inspection.source_name))),
+            )
+            .where(Inspection.inspected_at >= start, Inspection.inspected_at < end)
+            .group_by(Inspection.bureau_id)
+        ).all()
+    )  # fmt: skip
+    found = dict(session.execute(
+        select(Case.discovered_bureau_id, func.count())
+        .where(Case.inspected_at >= start, Case.inspected_at < end).group_by(Case.discovered_bureau_id)
+    ).all())  # fmt: skip
+    transferred = dict(session.execute(
+        select(CaseTransfer.from_bureau_id, func.count(TransferItem.case_id))
+        .join(TransferItem, TransferItem.transfer_id == CaseTransfer.id)
+        .where(CaseTransfer.transferred_at >= start, CaseTransfer.transferred_at < end)
+        .group_by(CaseTransfer.from_bureau_id)
+    ).all())  # fmt: skip
+    # A violation found = a case its responsible bureau ordered rectified (an enforcement action on record).
+    violations = dict(session.execute(
+        select(Case.responsible_bureau_id, func.count())
+        .where(Case.enforcement_action.is_not(None), Case.inspected_at >= start, Case.inspected_at < end)
+        .group_by(Case.responsible_bureau_id)
+    ).all())  # fmt: skip
+    ids = {i for i in (*insp, *found, *transferred, *violations) if i is not None}
+    names = dict(session.execute(select(Bureau.id, Bureau.name).where(Bureau.id.in_(ids))).all()) if ids else {}
+    out = []
+    for bid in sorted(ids, key=lambda i: names.get(i, "")):
+        n, staff, rounds, enterprises = insp.get(bid, (0, 0, 0, 0))
+        out.append(Figures(bid, names.get(bid, str(bid)), int(n), int(staff), int(rounds), int(enterprises),
+                           int(found.get(bid, 0)), int(transferred.get(bid, 0)), int(violations.get(bid, 0))))  # fmt: skip
+    return out
+
+
+def timeline(session: Session, case: Case) -> list[CaseEvent]:
+    return list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))

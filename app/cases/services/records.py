@@ -1,0 +1,312 @@
+"""Creating cases (from the phone or the desk), transferring them with a transfer form, and the form's PDF."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit.services import record
+from app.auth.models import Bureau, BureauKind, User
+from app.cases.models import Case, CaseShare, CaseTransfer, Evidence, TransferItem
+from app.cases.services import numbering
+from app.cases.services.workflow import LOCAL, WORKERS, add_event, due_for
+from app.cases.vocabulary import TOPICS, CaseState, EvidenceKind, Origin, SourceType, label
+from app.core.errors import Conflict, Forbidden, NotFound, ServiceError
+from app.core.scoping import get_scope, unscoped
+from app.db import utcnow
+from app.places.models import Jurisdiction, JurisdictionLevel
+
+
+def _province_of(j: Jurisdiction) -> str:
+    return j.path.strip("/").split("/")[0]
+
+
+def create_case(session: Session, user: User, data: Mapping[str, Any]) -> Case:
+    """A new case in state `discovered`. The place is where the problem is (any county or city): it decides
+    which bureau must handle it. The discovering bureau keeps read access wherever that is."""
+    if not user.roles & WORKERS:
+        raise Forbidden(_("只有执法检查员和生态环境部门业务人员可以登记问题线索。"))
+    try:
+        source_type = SourceType(str(data.get("source_type") or ""))
+    except ValueError:
+        raise ServiceError(_("请选择污染源类型。"), field="source_type") from None
+    try:
+        origin = Origin(str(data.get("origin") or Origin.field_inspection.value))
+    except ValueError:
+        raise ServiceError(_("线索来源不正确。"), field="origin") from None
+    topic = str(data.get("topic") or "").strip()[:100]
+    if not topic:
+        raise ServiceError(_("请选择或填写问题类别。"), field="topic")
+    source_name = str(data.get("source_name") or "").strip()[:200]
+    if not source_name:
+        raise ServiceError(_("请填写污染源名称。"), field="source_name")
+    problem = str(data.get("problem") or "").strip()
+    if not problem:
+        problem = topic if topic in TOPICS[source_type] else ""
+    if not problem:
+        raise ServiceError(_("请描述发现的问题。"), field="problem")
+    code = str(data.get("place") or "").strip()
+    with unscoped(session):  # a problem may be anywhere: places are reference data
+        place = session.scalars(select(Jurisdiction).where(Jurisdiction.code == code)).first()
+    if place is None:
+        raise ServiceError(_("请选择问题所在的区县。"), field="place")
+    inspected_at = data.get("inspected_at") or utcnow()
+    if isinstance(inspected_at, str):
+        try:
+            inspected_at = datetime.fromisoformat(inspected_at)
+        except ValueError:
+            raise ServiceError(_("检查时间格式不正确。"), field="inspected_at") from None
+    if inspected_at.tzinfo is None:
+        inspected_at = inspected_at.replace(tzinfo=LOCAL)
+    if inspected_at > utcnow():
+        raise ServiceError(_("检查时间不能晚于现在。"), field="inspected_at")
+    lat, lon = _coordinates(data)
+    complainant = str(data.get("complainant_name") or "").strip()[:64] or None
+    if complainant and origin is not Origin.complaint:
+        raise ServiceError(_("只有信访投诉线索记录投诉人。"), field="complainant_name")
+    year = inspected_at.astimezone(LOCAL).year
+    discoverer_code = user.jurisdiction.code
+    case = Case(
+        number=numbering.case_number(session, discoverer_code, year),
+        source_type=source_type, topic=topic, origin=origin, inspected_at=inspected_at,
+        source_name=source_name, source_address=str(data.get("source_address") or "").strip()[:300],
+        enterprise_uscc=(str(data.get("enterprise_uscc") or "").strip().upper() or None),
+        problem=problem[:4000], latitude=lat, longitude=lon, complainant_name=complainant,
+        complainant_phone=(str(data.get("complainant_phone") or "").strip()[:32] or None) if complainant else None,
+        discovered_bureau_id=user.bureau_id, jurisdiction_id=place.id, created_by_id=user.id,
+    )  # fmt: skip
+    scope = get_scope(session)
+    in_own_area = scope is None or scope.can_write(place.id)
+    with unscoped(session):
+        session.add(case)
+        session.flush()
+        if not in_own_area:
+            session.add(CaseShare(case_id=case.id, bureau_id=user.bureau_id, reason="discovered_by"))
+        case.due_at = due_for(case, utcnow())
+        add_event(session, case, user, "create", None, CaseState.discovered, note=problem[:200])
+        if origin is Origin.field_inspection:
+            session.add(_inspection(user, place, case, data, inspected_at))
+        session.flush()
+    record(
+        session, "case.create", obj=case,
+        after={"number": case.number, "place": place.code, "source_name": source_name, "topic": topic},
+    )  # fmt: skip
+    return case
+
+
+def _inspection(user: User, place: Jurisdiction, case: Case | None, data: Mapping[str, Any], at: datetime) -> Any:
+    from app.cases.models import Inspection
+
+    try:
+        staff = max(1, min(int(data.get("staff") or 1), 99))
+    except (TypeError, ValueError):
+        raise ServiceError(_("检查人数应为 1–99 的整数。"), field="staff") from None
+    return Inspection(
+        bureau_id=user.bureau_id, jurisdiction_id=place.id, inspected_at=at,
+        source_name=(case.source_name if case else str(data.get("source_name") or "").strip()[:200]),
+        enterprise_uscc=(str(data.get("enterprise_uscc") or "").strip().upper() or None), staff=staff,
+        round_label=str(data.get("round_label") or "").strip()[:64], case_id=case.id if case else None,
+    )  # fmt: skip
+
+
+def record_inspection(session: Session, user: User, data: Mapping[str, Any]) -> Any:
+    """A field inspection that found no problem still counts in the joint-enforcement figures."""
+    if not user.roles & WORKERS:
+        raise Forbidden(_("只有执法检查员和生态环境部门业务人员可以登记检查。"))
+    if not str(data.get("source_name") or "").strip():
+        raise ServiceError(_("请填写污染源名称。"), field="source_name")
+    with unscoped(session):
+        place = session.scalars(select(Jurisdiction).where(Jurisdiction.code == str(data.get("place") or ""))).first()
+    if place is None:
+        raise ServiceError(_("请选择问题所在的区县。"), field="place")
+    row = _inspection(user, place, None, data, utcnow())
+    with unscoped(session):
+        session.add(row)
+        session.flush()
+    record(session, "inspection.create", obj=row, after={"source_name": row.source_name, "place": place.code})
+    return row
+
+
+def _coordinates(data: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    lat, lon = data.get("latitude"), data.get("longitude")
+    if lat in (None, "") and lon in (None, ""):
+        return None, None
+    try:
+        la, lo = float(lat), float(lon)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ServiceError(_("位置坐标不正确。"), field="latitude") from None
+    if not (-90 <= la <= 90 and -180 <= lo <= 180):
+        raise ServiceError(_("位置坐标超出范围。"), field="latitude")
+    return la, lo
+
+
+def bureaus_for(session: Session, case: Case) -> list[Bureau]:
+    """Bureaus that can take the case: active bureaus whose jurisdiction is the case's place or above it,
+    nearest first (a county bureau before its city bureau)."""
+    with unscoped(session):
+        place = session.get(Jurisdiction, case.jurisdiction_id)
+        codes = place.path.strip("/").split("/")
+        rows = session.scalars(
+            select(Bureau)
+            .join(Jurisdiction, Jurisdiction.id == Bureau.jurisdiction_id)
+            .where(Bureau.active, Jurisdiction.code.in_(codes))
+            .where(Bureau.kind.in_([BureauKind.department, BureauKind.bureau, BureauKind.branch]))
+        ).all()
+    return sorted(rows, key=lambda b: -len(b.jurisdiction.path))
+
+
+def create_transfer(session: Session, user: User, case_ids: Sequence[int], to_bureau_id: int) -> CaseTransfer:
+    """One transfer form for several cases, all to one bureau; cross-province forms are copied to both
+    provincial bureaus (seed 001 (二)); the receiving bureau finds them in its inbox."""
+    if not case_ids:
+        raise ServiceError(_("请选择要移交的线索。"), field="cases")
+    cases = [session.get(Case, cid) for cid in dict.fromkeys(case_ids)]
+    if any(c is None for c in cases):
+        raise NotFound(_("有线索不存在或无权查看。"))
+    with unscoped(session):
+        to_bureau = session.get(Bureau, to_bureau_id)
+    if to_bureau is None or not to_bureau.active:
+        raise ServiceError(_("请选择接收单位。"), field="to_bureau")
+    if to_bureau.id == user.bureau_id:
+        raise ServiceError(_("不能移交给本单位；本辖区的问题请直接受理。"), field="to_bureau")
+    for case in cases:
+        assert case is not None
+        if case.discovered_bureau_id != user.bureau_id or not user.roles & WORKERS:
+            raise Forbidden(_("只有发现单位可以移交线索 %(n)s。", n=case.number))
+        if case.state not in (CaseState.discovered, CaseState.returned):
+            raise Conflict(_("线索 %(n)s 当前状态为“%(s)s”，不能移交。", n=case.number, s=label(case.state)))
+        if to_bureau not in bureaus_for(session, case):
+            raise ServiceError(
+                _("线索 %(n)s 的问题不在%(b)s辖区，不能移交给该单位。", n=case.number, b=to_bureau.name),
+                field="to_bureau",
+            )
+    with unscoped(session):
+        from_j = session.get(Jurisdiction, user.jurisdiction_id)
+        to_j = session.get(Jurisdiction, to_bureau.jurisdiction_id)
+        cross = _province_of(from_j) != _province_of(to_j)
+        now = utcnow()
+        transfer = CaseTransfer(
+            number=numbering.transfer_number(session, from_j.code, now.astimezone(LOCAL).year),
+            from_bureau_id=user.bureau_id, to_bureau_id=to_bureau.id, cross_province=cross,
+            created_by_id=user.id, transferred_at=now, jurisdiction_id=to_j.id,
+        )  # fmt: skip
+        session.add(transfer)
+        session.flush()
+        copies = _provincial_bureaus(session, {_province_of(from_j), _province_of(to_j)}) if cross else []
+        for ordinal, case in enumerate(cases, start=1):
+            assert case is not None
+            session.add(TransferItem(transfer_id=transfer.id, case_id=case.id, ordinal=ordinal))
+            before = case.state
+            case.state = CaseState.transferred
+            case.responsible_bureau_id = to_bureau.id
+            case.transferred_at = now
+            case.return_reason = None
+            case.due_at = due_for(case, now)
+            _share(session, case, user.bureau_id, "discovered_by")
+            for bureau in copies:
+                _share(session, case, bureau.id, "copy")
+            add_event(session, case, user, "transfer", before, CaseState.transferred,
+                      note=f"{transfer.number} → {to_bureau.name}", data={"transfer": transfer.number})  # fmt: skip
+        session.flush()
+    record(
+        session, "case.transfer", obj=transfer,
+        after={"number": transfer.number, "to": to_bureau.name, "cases": [c.number for c in cases if c],
+               "copied_to": [b.name for b in copies]},
+    )  # fmt: skip
+    return transfer
+
+
+def _share(session: Session, case: Case, bureau_id: int, reason: str) -> None:
+    if session.get(CaseShare, (case.id, bureau_id)) is None:
+        session.add(CaseShare(case_id=case.id, bureau_id=bureau_id, reason=reason))
+
+
+def _provincial_bureaus(session: Session, province_codes: set[str]) -> list[Bureau]:
+    return list(
+        session.scalars(
+            select(Bureau)
+            .join(Jurisdiction, Jurisdiction.id == Bureau.jurisdiction_id)
+            .where(Bureau.kind == BureauKind.department, Bureau.active)
+            .where(Jurisdiction.code.in_(province_codes), Jurisdiction.level == JurisdictionLevel.province)
+            .order_by(Jurisdiction.code)
+        )
+    )
+
+
+def add_evidence(session: Session, case: Case, user: User, files: Sequence[Any], kind: EvidenceKind) -> list[Evidence]:
+    """Attach uploads to a case; the case's discoverer or responsible bureau may add evidence."""
+    from app.cases.services.evidence import MAX_FILES, store
+
+    allowed = user.bureau_id in (case.discovered_bureau_id, case.responsible_bureau_id) and user.roles & WORKERS
+    if not allowed:
+        raise Forbidden(_("只有发现单位和接收单位可以上传佐证材料。"))
+    if case.state is CaseState.closed:
+        raise Conflict(_("线索已销号，不能再上传材料。"))
+    files = [f for f in files if getattr(f, "filename", "")]
+    if len(files) > MAX_FILES:
+        raise ServiceError(_("一次最多上传 %(n)d 个文件。", n=MAX_FILES), field="evidence")
+    from app.cases.services.evidence import discard_files
+
+    stored: list[Evidence] = []
+    try:
+        with unscoped(session):
+            for f in files:
+                stored.append(store(session, f.stream, f.filename, kind, user.id, case=case))
+    except ServiceError:
+        discard_files(stored)  # all of the upload or none of it
+        raise
+    if stored:
+        record(session, "case.evidence", obj=case,
+               after={"kind": kind.value, "files": [{"name": e.filename, "sha256": e.sha256} for e in stored]})  # fmt: skip
+    return stored
+
+
+def transfer_context(session: Session, transfer: CaseTransfer) -> tuple[dict[str, Any], list[Path]]:
+    """What the transfer form template needs (forms/README.md), and the evidence images it may load."""
+    from app.cases.services.evidence import path_of
+
+    images: list[Path] = []
+    rows = []
+    with unscoped(session):
+        for item in transfer.items:
+            case = item.case
+            evidence = []
+            for e in case.evidence:
+                if e.kind is not EvidenceKind.discovery:
+                    continue
+                entry: dict[str, Any] = {"name": e.filename}
+                if e.content_type in ("image/jpeg", "image/png"):
+                    path = path_of(e)
+                    if path.exists():
+                        images.append(path)
+                        entry["thumbnail"] = str(path)
+                evidence.append(entry)
+            rows.append({
+                "case_no": case.number,
+                "inspected_at": case.inspected_at,
+                "source_name": case.source_name, "source_address": case.source_address, "problem": case.problem,
+                "evidence": evidence,
+            })  # fmt: skip
+        inspectors = sorted({e.actor_name for item in transfer.items for e in item.case.events if e.action == "create"})
+        # Loaded by id: relationships of a row read under a scope keep that scope's criteria.
+        names = dict(session.execute(
+            select(Bureau.id, Bureau.name).where(Bureau.id.in_([transfer.from_bureau_id, transfer.to_bureau_id]))
+        ).all())  # fmt: skip
+        context = {
+            "form_no": transfer.number,
+            "from_bureau": names[transfer.from_bureau_id],
+            "to_bureau": names[transfer.to_bureau_id],
+            "campaign": "川渝地区秋冬季大气污染联防联控帮扶检查",
+            "inspectors": "、".join(inspectors),
+            "transferred_at": transfer.transferred_at,
+            "cases": rows,
+            # seed 001 annex 2: both parties sign and seal, copies go to the two provincial bureaus
+            "copies_to": ["重庆市生态环境局", "四川省生态环境厅"],
+        }
+    return context, images

@@ -1,0 +1,299 @@
+"""The closed loop: one transition function decides who may move a case from which state, with what data.
+
+discovered → transferred → received → handling → rectifying → verified → closed, with the ways back:
+the receiver returns a wrongly routed case (transferred → returned, reason required; the discoverer routes it
+again), and the verifier reopens an unfinished rectification (rectifying/verified → rectifying). A case found
+in the discoverer's own area is accepted directly (discovered → received). Every transition is a timeline
+event and an audit entry in the same transaction; concurrent transitions of one case cannot both win
+(the case's version column: the loser gets a Conflict).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.audit.services import record
+from app.auth.models import User
+from app.auth.roles import STAFF, Role
+from app.cases.models import Case, CaseEvent, Evidence
+from app.cases.vocabulary import CaseState, Escalation, EvidenceKind, label
+from app.core.errors import Conflict, Forbidden, ServiceError
+from app.db import utcnow
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+WORKERS = STAFF | {Role.inspector}
+
+# Hours a case may stay in a state before it is overdue (a plan or a bureau may set its own).
+DEFAULT_LIMITS: dict[CaseState, int] = {
+    CaseState.discovered: 24,
+    CaseState.returned: 24,
+    CaseState.transferred: 24,
+    CaseState.received: 24,
+    CaseState.handling: 72,
+    CaseState.verified: 72,
+}
+
+
+class Action(enum.StrEnum):
+    accept = "accept"
+    transfer = "transfer"
+    receive = "receive"
+    return_ = "return"
+    handle = "handle"
+    order = "order"
+    report = "report"
+    verify = "verify"
+    reopen = "reopen"
+    close = "close"
+
+
+ACTION_LABELS = {
+    Action.accept: "本单位直接受理",
+    Action.transfer: "移交",
+    Action.receive: "签收",
+    Action.return_: "退回",
+    Action.handle: "开始处置",
+    Action.order: "责令整改",
+    Action.report: "报告整改完成",
+    Action.verify: "核查通过",
+    Action.reopen: "整改未完成，退回整改",
+    Action.close: "销号",
+}
+
+
+def _discoverer(case: Case, user: User) -> bool:
+    return user.bureau_id == case.discovered_bureau_id and bool(user.roles & WORKERS)
+
+
+def _responsible(case: Case, user: User) -> bool:
+    return case.responsible_bureau_id is not None and user.bureau_id == case.responsible_bureau_id and bool(
+        user.roles & WORKERS
+    )
+
+
+@dataclass(frozen=True)
+class Rule:
+    sources: frozenset[CaseState]
+    target: CaseState
+    who: Callable[[Case, User], bool]
+    who_text: str
+
+
+RULES: dict[Action, Rule] = {
+    Action.accept: Rule(frozenset({CaseState.discovered, CaseState.returned}), CaseState.received, _discoverer,
+                        "发现单位（本辖区内的问题）"),
+    Action.transfer: Rule(frozenset({CaseState.discovered, CaseState.returned}), CaseState.transferred, _discoverer,
+                          "发现单位"),
+    Action.receive: Rule(frozenset({CaseState.transferred}), CaseState.received, _responsible, "接收单位"),
+    Action.return_: Rule(frozenset({CaseState.transferred}), CaseState.returned, _responsible, "接收单位"),
+    Action.handle: Rule(frozenset({CaseState.received}), CaseState.handling, _responsible, "接收单位"),
+    Action.order: Rule(frozenset({CaseState.handling}), CaseState.rectifying, _responsible, "接收单位"),
+    Action.report: Rule(frozenset({CaseState.rectifying}), CaseState.rectifying, _responsible, "接收单位"),
+    Action.verify: Rule(frozenset({CaseState.rectifying}), CaseState.verified, _discoverer, "发现单位"),
+    Action.reopen: Rule(frozenset({CaseState.rectifying, CaseState.verified}), CaseState.rectifying, _discoverer,
+                        "发现单位"),
+    Action.close: Rule(frozenset({CaseState.verified}), CaseState.closed, _discoverer, "发现单位"),
+}  # fmt: skip
+
+
+def can(case: Case, action: Action, user: User) -> bool:
+    rule = RULES[action]
+    if case.state not in rule.sources or not rule.who(case, user):
+        return False
+    if action is Action.accept:
+        return _in_own_area(case, user)
+    if action is Action.report:
+        return case.rectified_at is None
+    if action is Action.verify:
+        return case.rectified_at is not None
+    return True
+
+
+def available(case: Case, user: User) -> list[Action]:
+    return [a for a in Action if a is not Action.transfer and can(case, a, user)]
+
+
+def _in_own_area(case: Case, user: User) -> bool:
+    from flask import has_app_context
+
+    from app.extensions import db
+
+    if not has_app_context():
+        return False
+    scope = db.session().info.get("scope")
+    return scope is not None and scope.can_write(case.jurisdiction_id)
+
+
+def _text(data: Mapping[str, Any], key: str, field_label: str, *, required: bool = True, limit: int = 1000) -> str | None:
+    value = str(data.get(key) or "").strip()
+    if required and not value:
+        raise ServiceError(_("请填写%(what)s。", what=field_label), field=key)
+    return value[:limit] or None
+
+
+def _evidence_count(session: Session, case: Case, kind: EvidenceKind) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Evidence).where(Evidence.case_id == case.id, Evidence.kind == kind)
+    ) or 0
+
+
+def limits_for(case: Case, plan_limits: Mapping[str, int] | None = None) -> dict[CaseState, int]:
+    limits = dict(DEFAULT_LIMITS)
+    for source in (plan_limits or {}, (case.responsible_bureau.case_limits if case.responsible_bureau else None) or {}):
+        for state, hours in source.items():
+            limits[CaseState(state)] = int(hours)
+    return limits
+
+
+def due_for(case: Case, now: datetime) -> datetime | None:
+    if case.state is CaseState.closed:
+        return None
+    if case.state is CaseState.rectifying and case.rectify_deadline is not None:
+        if case.rectified_at is not None:  # waiting for the verifier
+            return now + timedelta(hours=limits_for(case)[CaseState.verified])
+        return datetime.combine(case.rectify_deadline, time(23, 59, 59), LOCAL).astimezone(UTC)
+    hours = limits_for(case).get(case.state)
+    return now + timedelta(hours=hours) if hours else None
+
+
+def transition(
+    session: Session, case: Case, action: Action, user: User, data: Mapping[str, Any] | None = None,
+    *, expected_version: int | None = None,
+) -> Case:  # fmt: skip
+    """Move a case. Refuses with a clear message (state, role or missing data) and changes nothing then."""
+    data = data or {}
+    rule = RULES[action]
+    if expected_version is not None and expected_version != case.lock_version:
+        raise Conflict(_("该线索已被他人处理（当前状态：%(state)s），请刷新后再试。", state=label(case.state)))
+    if case.state not in rule.sources:
+        raise Conflict(
+            _("线索当前状态为“%(state)s”，不能“%(action)s”。", state=label(case.state), action=ACTION_LABELS[action])
+        )
+    if not rule.who(case, user):
+        raise Forbidden(_("只有%(who)s可以“%(action)s”。", who=rule.who_text, action=ACTION_LABELS[action]))
+    now = utcnow()
+    before = case.state
+    note = ""
+    change: dict[str, Any] = {}
+    if action is Action.accept:
+        if not _in_own_area(case, user):
+            raise Forbidden(_("该问题不在本单位辖区，应移交所在地生态环境部门。"))
+        case.responsible_bureau_id = user.bureau_id
+        case.transferred_at = case.transferred_at or now
+        case.received_at = now
+    elif action is Action.transfer:
+        raise ServiceError(_("请通过移交单移交线索。"))
+    elif action is Action.receive:
+        case.received_at = now
+    elif action is Action.return_:
+        note = _text(data, "reason", "退回原因") or ""
+        case.return_reason = note
+        case.responsible_bureau_id = None
+        change["reason"] = note
+    elif action is Action.handle:
+        pass
+    elif action is Action.order:
+        case.enforcement_action = _text(data, "enforcement_action", "处置措施（执法行动）")
+        case.decision_number = _text(data, "decision_number", "决定书文号", required=False, limit=64)
+        penalty = data.get("penalty_amount")
+        if penalty not in (None, ""):
+            try:
+                amount = float(penalty)
+            except (TypeError, ValueError):
+                raise ServiceError(_("罚款金额应为数字。"), field="penalty_amount") from None
+            if amount < 0:
+                raise ServiceError(_("罚款金额不能为负数。"), field="penalty_amount")
+            if amount > 0 and not case.decision_number:
+                raise ServiceError(_("有罚款时必须填写处罚决定书文号。"), field="decision_number")
+            case.penalty_amount = amount
+        deadline = data.get("rectify_deadline")
+        if isinstance(deadline, str):
+            try:
+                deadline = date.fromisoformat(deadline)
+            except ValueError:
+                raise ServiceError(_("整改期限格式应为 年-月-日。"), field="rectify_deadline") from None
+        if not isinstance(deadline, date):
+            raise ServiceError(_("请填写整改期限。"), field="rectify_deadline")
+        if deadline < now.astimezone(LOCAL).date():
+            raise ServiceError(_("整改期限不能早于今天。"), field="rectify_deadline")
+        case.rectify_deadline = deadline
+        case.rectify_plan = _text(data, "rectify_plan", "整改方案", limit=4000)
+        change = {"enforcement_action": case.enforcement_action, "decision_number": case.decision_number,
+                  "penalty_amount": case.penalty_amount, "rectify_deadline": deadline.isoformat()}  # fmt: skip
+    elif action is Action.report:
+        if _evidence_count(session, case, EvidenceKind.rectification) == 0:
+            raise ServiceError(_("请先上传整改材料（照片或文件）。"), field="evidence")
+        case.rectified_at = now
+        note = _text(data, "note", "整改情况说明", required=False) or ""
+    elif action is Action.verify:
+        if case.rectified_at is None:
+            raise Conflict(_("接收单位尚未报告整改完成。"))
+        if _evidence_count(session, case, EvidenceKind.verification) == 0:
+            raise ServiceError(_("核查须上传核查佐证（现场照片或文件）。"), field="evidence")
+        case.verification_note = _text(data, "note", "核查意见")
+        case.verified_at, case.verified_by_id = now, user.id
+        note = case.verification_note or ""
+    elif action is Action.reopen:
+        note = _text(data, "reason", "退回整改的原因") or ""
+        case.rectified_at = None
+        case.verified_at = case.verified_by_id = case.verification_note = None
+        change["reason"] = note
+    elif action is Action.close:
+        if _evidence_count(session, case, EvidenceKind.verification) == 0:
+            raise ServiceError(_("销号须有核查佐证。"), field="evidence")
+        case.closed_at = now
+    case.state = rule.target
+    case.escalation = None if case.state is not before else case.escalation
+    case.due_at = due_for(case, now)
+    add_event(session, case, user, action.value, before, case.state, note=note, data=change)
+    session.flush()
+    record(
+        session, f"case.{action.value}", obj=case, before={"state": before.value},
+        after={"state": case.state.value, **change},
+    )  # fmt: skip
+    return case
+
+
+def add_event(
+    session: Session, case: Case, user: User | None, action: str, before: CaseState | None, after: CaseState | None,
+    *, note: str = "", data: Mapping[str, Any] | None = None,
+) -> CaseEvent:  # fmt: skip
+    event = CaseEvent(
+        case_id=case.id, jurisdiction_id=case.jurisdiction_id, actor_id=user.id if user else None,
+        actor_name=user.display_name if user else "系统", bureau_name=user.bureau.name if user else "",
+        action=action, from_state=before, to_state=after, note=note,
+        data={k: v for k, v in (data or {}).items() if v is not None},
+    )  # fmt: skip
+    session.add(event)
+    return event
+
+
+def escalate(session: Session, case: Case, user: User | None, *, now: datetime | None = None) -> Escalation:
+    """One more step against the responsible bureau of an overdue case: warning → exposure → supervised →
+    summons. The CLI runs it for every overdue case; a supervising bureau may step it by hand."""
+    now = now or utcnow()
+    if not case.overdue(now):
+        raise Conflict(_("该线索未超期，不能升级督办。"))
+    step = Escalation.warning if case.escalation is None else case.escalation.next
+    if step is None:
+        raise Conflict(_("该线索已到最高一级（约谈）。"))
+    before = case.escalation
+    case.escalation = step
+    hours = limits_for(case).get(case.state) or 24
+    case.due_at = now + timedelta(hours=hours)  # the next step comes after another full period
+    add_event(session, case, user, "escalate", case.state, case.state, note=label(step), data={"step": step.value})
+    session.flush()
+    record(
+        session, "case.escalate", obj=case, before={"escalation": before.value if before else None},
+        after={"escalation": step.value},
+    )  # fmt: skip
+    return step

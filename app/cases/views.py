@@ -1,0 +1,356 @@
+"""Case screens: lists (inbox, to verify, overdue, all), the board, figures, the phone form, the case page
+with its timeline, evidence and actions, transfers and their PDF forms."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.audit.services import record
+from app.auth.models import Bureau
+from app.auth.roles import Permission
+from app.cases.models import Case, CaseTransfer, Evidence, Inspection
+from app.cases.services import queries, records, workflow
+from app.cases.services.evidence import discard_files, path_of
+from app.cases.vocabulary import LABELS, TOPICS, CaseState, EvidenceKind, Origin, SourceType, label
+from app.core.access import require
+from app.core.errors import ServiceError
+from app.core.scoping import unscoped
+from app.core.templating import LOCAL_TZ
+from app.extensions import db
+from app.places.models import Jurisdiction, JurisdictionLevel
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+VIEWS = {
+    "inbox": _("待我单位办理"),
+    "verify": _("待我单位核查"),
+    "overdue": _("超期"),
+    "all": _("全部"),
+}
+
+
+def bureau_names(ids: set[int | None]) -> dict[int, str]:
+    """Names of bureaus on a case, wherever they are (a name is not data of their jurisdiction)."""
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    s = db.session()
+    with unscoped(s):
+        return dict(s.execute(select(Bureau.id, Bureau.name).where(Bureau.id.in_(wanted))).all())
+
+
+def can_see_complainant(case: Case) -> bool:
+    """Complainants are confidential: only the handlers of the bureau that handles the case see them."""
+    user = g.user
+    handler = bool(user.roles & workflow.WORKERS)
+    if case.responsible_bureau_id is not None:
+        return handler and user.bureau_id == case.responsible_bureau_id
+    return handler and user.id == case.created_by_id
+
+
+def mask(value: str | None) -> str:
+    if not value:
+        return ""
+    return value[0] + "＊" * max(len(value) - 1, 2)
+
+
+@bp.app_context_processor
+def _labels() -> dict[str, object]:
+    return {"case_label": label, "case_labels": LABELS}
+
+
+def _case_or_404(case_id: int) -> Case:
+    case = db.session.get(Case, case_id)
+    if case is None:
+        abort(404)
+    return case
+
+
+@bp.get("/")
+@require(Permission.view_cases)
+def index():  # type: ignore[no-untyped-def]
+    return _list("inbox" if request.args.get("view") is None else request.args.get("view", "all"))
+
+
+def _list(view: str):  # type: ignore[no-untyped-def]
+    view = view if view in VIEWS else "all"
+    s = db.session()
+    f = queries.Filters.from_args(request.args)
+    stmt = queries.filtered(f)
+    if view == "inbox":
+        stmt = stmt.where(Case.id.in_(queries.inbox(g.user.bureau_id).with_only_columns(Case.id)))
+    elif view == "verify":
+        stmt = stmt.where(Case.id.in_(queries.to_verify(g.user.bureau_id).with_only_columns(Case.id)))
+    elif view == "overdue":
+        stmt = stmt.where(Case.state != CaseState.closed, Case.due_at < datetime.now(UTC))
+    page_no = max(request.args.get("page", 1, type=int), 1)
+    order = Case.due_at.asc() if view in ("overdue", "inbox") else None
+    rows, last = queries.page(s, stmt, page_no, order)
+    names = bureau_names({c.responsible_bureau_id for c in rows} | {c.discovered_bureau_id for c in rows})
+    return render_template(
+        "cases/list.html", rows=rows, view=view, views=VIEWS, filters=f, page=page_no, has_next=last > page_no,
+        names=names, now=datetime.now(UTC), states=list(CaseState), source_types=list(SourceType),
+        origins=list(Origin), bureaus=_bureau_choices(),
+    )  # fmt: skip
+
+
+@bp.get("/inbox")
+@require(Permission.view_cases)
+def inbox():  # type: ignore[no-untyped-def]
+    return _list("inbox")
+
+
+@bp.get("/overdue")
+@require(Permission.view_cases)
+def overdue():  # type: ignore[no-untyped-def]
+    return _list("overdue")
+
+
+def _bureau_choices() -> list[tuple[int, str]]:
+    s = db.session()
+    return [(b.id, b.name) for b in s.scalars(select(Bureau).where(Bureau.active).order_by(Bureau.name))]
+
+
+@bp.get("/board")
+@require(Permission.view_cases)
+def board():  # type: ignore[no-untyped-def]
+    f = queries.Filters.from_args(request.args)
+    columns = queries.board(db.session(), f)
+    return render_template("cases/board.html", columns=columns, filters=f, now=datetime.now(UTC))
+
+
+@bp.get("/figures")
+@require(Permission.view_cases)
+def figures():  # type: ignore[no-untyped-def]
+    today = datetime.now(LOCAL_TZ).date()
+    try:
+        start = datetime.fromisoformat(request.args.get("start") or (today - timedelta(days=30)).isoformat()).date()
+        end = datetime.fromisoformat(request.args.get("end") or today.isoformat()).date()
+    except ValueError:
+        raise ServiceError(_("日期格式应为 年-月-日。")) from None
+    if end < start:
+        raise ServiceError(_("结束日期不能早于开始日期。"))
+    rows = queries.figures(
+        db.session(),
+        datetime.combine(start, time.min, LOCAL_TZ).astimezone(UTC),
+        datetime.combine(end + timedelta(days=1), time.min, LOCAL_TZ).astimezone(UTC),
+    )
+    return render_template("cases/figures.html", rows=rows, start=start, end=end)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require(Permission.handle_cases)
+def new():  # type: ignore[no-untyped-def]
+    s = db.session()
+    form = request.form
+    error = field = None
+    if request.method == "POST":
+        from flask_wtf.csrf import validate_csrf  # noqa: F401  (checked centrally in the request cycle)
+
+        stored: list[Evidence] = []
+        try:
+            case = records.create_case(s, g.user, form)
+            files = request.files.getlist("photos")
+            stored = records.add_evidence(s, case, g.user, files, EvidenceKind.discovery) if files else []
+            s.flush()
+        except ServiceError as e:
+            s.rollback()
+            discard_files(stored)
+            error, field = e.message, e.field
+        else:
+            flash(_("线索 %(n)s 已登记。", n=case.number))
+            return redirect(url_for("cases.detail", case_id=case.id))
+    with unscoped(s):
+        places = s.scalars(
+            select(Jurisdiction).where(Jurisdiction.level != JurisdictionLevel.province).order_by(Jurisdiction.code)
+        ).all()
+    return render_template(
+        "cases/new.html", topics=TOPICS, source_types=list(SourceType), origins=list(Origin), places=places,
+        values=form, error=error, field=field, home=g.user.jurisdiction.code,
+        now_local=datetime.now(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M"),
+    ), (400 if error else 200)  # fmt: skip
+
+
+@bp.get("/<int:case_id>")
+@require(Permission.view_cases)
+def detail(case_id: int):  # type: ignore[no-untyped-def]
+    s = db.session()
+    case = _case_or_404(case_id)
+    actions = workflow.available(case, g.user)
+    transfer_targets = []
+    if case.state in (CaseState.discovered, CaseState.returned) and case.discovered_bureau_id == g.user.bureau_id:
+        transfer_targets = [b for b in records.bureaus_for(s, case) if b.id != g.user.bureau_id]
+    evidence = list(s.scalars(select(Evidence).where(Evidence.case_id == case.id).order_by(Evidence.id)))
+    with unscoped(s):
+        place = s.get(Jurisdiction, case.jurisdiction_id)
+    return render_template(
+        "cases/detail.html", case=case, events=queries.timeline(s, case), evidence=evidence, actions=actions,
+        action_labels=workflow.ACTION_LABELS, transfer_targets=transfer_targets, place=place,
+        names=bureau_names({case.responsible_bureau_id, case.discovered_bureau_id}),
+        show_complainant=can_see_complainant(case), mask=mask, now=datetime.now(UTC),
+        can_upload=g.user.bureau_id in (case.discovered_bureau_id, case.responsible_bureau_id)
+        and case.state is not CaseState.closed and g.user.can(Permission.handle_cases),
+        can_escalate=g.user.can(Permission.supervise_cases) and case.overdue(datetime.now(UTC))
+        and g.user.bureau_id != case.responsible_bureau_id,
+        evidence_kinds=list(EvidenceKind), transfers=_transfers_of(case),
+    )  # fmt: skip
+
+
+def _transfers_of(case: Case) -> list[CaseTransfer]:
+    from app.cases.models import TransferItem
+
+    s = db.session()
+    return list(s.scalars(
+        select(CaseTransfer).join(TransferItem, TransferItem.transfer_id == CaseTransfer.id)
+        .where(TransferItem.case_id == case.id).order_by(CaseTransfer.id)
+    ))  # fmt: skip
+
+
+@bp.post("/<int:case_id>/transition")
+@require(Permission.handle_cases)
+def transition(case_id: int):  # type: ignore[no-untyped-def]
+    case = _case_or_404(case_id)
+    try:
+        action = workflow.Action(request.form.get("action", ""))
+    except ValueError:
+        raise ServiceError(_("未知操作。")) from None
+    version = request.form.get("version", type=int)
+    workflow.transition(db.session(), case, action, g.user, request.form, expected_version=version)
+    flash(_("已%(a)s。", a=workflow.ACTION_LABELS[action]))
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+@bp.post("/<int:case_id>/evidence")
+@require(Permission.handle_cases)
+def upload(case_id: int):  # type: ignore[no-untyped-def]
+    case = _case_or_404(case_id)
+    try:
+        kind = EvidenceKind(request.form.get("kind", ""))
+    except ValueError:
+        raise ServiceError(_("请选择材料类别。"), field="kind") from None
+    if kind is EvidenceKind.transfer_scan:
+        raise ServiceError(_("移交单扫描件请在移交单页面上传。"), field="kind")
+    stored: list[Evidence] = []
+    try:
+        stored = records.add_evidence(db.session(), case, g.user, request.files.getlist("files"), kind)
+    except ServiceError:
+        discard_files(stored)
+        raise
+    if not stored:
+        raise ServiceError(_("请选择要上传的文件。"), field="files")
+    flash(_("已上传 %(n)d 个文件。", n=len(stored)))
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+@bp.get("/evidence/<int:evidence_id>")
+@require(Permission.view_cases)
+def evidence_file(evidence_id: int):  # type: ignore[no-untyped-def]
+    e = db.session.get(Evidence, evidence_id)  # scoped: only who may see the case or transfer
+    if e is None or not path_of(e).exists():
+        abort(404)
+    inline = e.is_image and request.args.get("download") is None
+    response = send_file(
+        path_of(e), mimetype=e.content_type, as_attachment=not inline, download_name=e.filename, max_age=0
+    )
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    return response
+
+
+@bp.post("/<int:case_id>/escalate")
+@require(Permission.supervise_cases)
+def escalate(case_id: int):  # type: ignore[no-untyped-def]
+    case = _case_or_404(case_id)
+    if g.user.bureau_id == case.responsible_bureau_id:
+        raise ServiceError(_("不能对本单位的线索升级督办。"))
+    step = workflow.escalate(db.session(), case, g.user)
+    flash(_("已升级为“%(s)s”。", s=label(step)))
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+# --- transfers -------------------------------------------------------------------------------------------
+
+
+@bp.post("/transfers")
+@require(Permission.handle_cases)
+def create_transfer():  # type: ignore[no-untyped-def]
+    ids = [int(i) for i in request.form.getlist("case_id") if i.isdigit()]
+    to = request.form.get("to_bureau", type=int)
+    transfer = records.create_transfer(db.session(), g.user, ids, to or 0)
+    flash(_("已生成移交单 %(n)s，请打印、签章后移送。", n=transfer.number))
+    return redirect(url_for("cases.transfer", transfer_id=transfer.id))
+
+
+@bp.get("/transfers/<int:transfer_id>")
+@require(Permission.view_cases)
+def transfer(transfer_id: int):  # type: ignore[no-untyped-def]
+    s = db.session()
+    t = s.get(CaseTransfer, transfer_id)
+    if t is None:
+        abort(404)
+    scans = list(s.scalars(select(Evidence).where(Evidence.transfer_id == t.id).order_by(Evidence.id)))
+    with unscoped(s):
+        items = [(i.ordinal, i.case) for i in t.items]
+    return render_template(
+        "cases/transfer.html", transfer=t, items=items, scans=scans,
+        names=bureau_names({t.from_bureau_id, t.to_bureau_id}),
+        can_upload=g.user.bureau_id in (t.from_bureau_id, t.to_bureau_id) and g.user.can(Permission.handle_cases),
+    )  # fmt: skip
+
+
+@bp.get("/transfers/<int:transfer_id>.pdf")
+@require(Permission.view_cases)
+def transfer_pdf(transfer_id: int):  # type: ignore[no-untyped-def]
+    from app.printing import PrintError, render_pdf
+
+    s = db.session()
+    t = s.get(CaseTransfer, transfer_id)
+    if t is None:
+        abort(404)
+    context, images = records.transfer_context(s, t)
+    try:
+        pdf = render_pdf("transfer_form", context, allowed_files=images)
+    except PrintError as e:
+        raise ServiceError(_("移交单生成失败：%(e)s", e=str(e))) from e
+    record(s, "case_transfer.print", obj=t, detail={"pages_bytes": len(pdf)})
+    return Response(
+        pdf, mimetype="application/pdf",
+        headers={"Content-Disposition": f"inline; filename={t.number}.pdf", "Cache-Control": "no-store"},
+    )  # fmt: skip
+
+
+@bp.post("/transfers/<int:transfer_id>/scan")
+@require(Permission.handle_cases)
+def transfer_scan(transfer_id: int):  # type: ignore[no-untyped-def]
+    from app.cases.services.evidence import store
+
+    s = db.session()
+    t = s.get(CaseTransfer, transfer_id)
+    if t is None:
+        abort(404)
+    if g.user.bureau_id not in (t.from_bureau_id, t.to_bureau_id):
+        raise ServiceError(_("只有移交单位和接收单位可以上传签章扫描件。"))
+    files = [f for f in request.files.getlist("files") if f.filename]
+    if not files:
+        raise ServiceError(_("请选择签章后的移交单扫描件。"), field="files")
+    stored: list[Evidence] = []
+    try:
+        with unscoped(s):
+            for f in files:
+                stored.append(store(s, f.stream, f.filename, EvidenceKind.transfer_scan, g.user.id, transfer=t))
+    except ServiceError:
+        discard_files(stored)
+        raise
+    record(s, "case_transfer.scan", obj=t, after={"files": [{"name": e.filename, "sha256": e.sha256} for e in stored]})
+    flash(_("签章扫描件已上传。"))
+    return redirect(url_for("cases.transfer", transfer_id=t.id))
+
+
+@bp.get("/inspections")
+@require(Permission.view_cases)
+def inspections():  # type: ignore[no-untyped-def]
+    rows = db.session.scalars(select(Inspection).order_by(Inspection.inspected_at.desc()).limit(200)).all()
+    return render_template("cases/inspections.html", rows=rows)
