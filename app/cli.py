@@ -44,6 +44,24 @@ users_cli = AppGroup("users", help="Accounts and API tokens.")
 audit_cli = AppGroup("audit", help="The audit log.")
 demo_cli = AppGroup("demo", help="Demo data for development (refused in production).")
 db_cli = AppGroup("db", help="Schema migrations (Alembic).")
+cases_cli = AppGroup("cases", help="Cases (问题线索).")
+
+
+@cases_cli.command("escalate")
+@transactional
+def cases_escalate(s) -> None:  # type: ignore[no-untyped-def]
+    """Step up every overdue case one level (warning → exposure → supervised → summons); run it hourly."""
+    from app.cases.services import queries, workflow
+    from app.cases.vocabulary import Escalation
+
+    count = 0
+    for case in s.scalars(queries.overdue()):
+        if case.escalation is Escalation.summons:
+            continue
+        step = workflow.escalate(s, case, None)
+        click.echo(f"{case.number}: {step.value}")
+        count += 1
+    click.echo(f"escalated {count} overdue case(s)")
 
 
 @inventories_cli.command("load")
@@ -177,5 +195,5 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
 
 
 def register(app: Flask) -> None:
-    for group in (inventories_cli, users_cli, audit_cli, demo_cli, db_cli):
+    for group in (inventories_cli, users_cli, audit_cli, demo_cli, db_cli, cases_cli):
         app.cli.add_command(group)

@@ -8,6 +8,7 @@ from flask import Flask, current_app, g, jsonify, redirect, render_template, req
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from app.audit.models import Outcome
@@ -154,6 +155,7 @@ ERROR_TITLES = {
 }
 
 ERROR_MESSAGES = {
+    409: "操作冲突，请刷新后重试。",
     400: "提交的内容无法处理，请返回检查后重试。",
     404: "您访问的页面不存在，或您无权查看。",
     405: "该地址不接受这种请求。",
@@ -187,7 +189,15 @@ def register(app: Flask) -> None:
         db.session.rollback()
         if e.status == 403:
             return deny(e.message)
+        if is_api():
+            extra = {"field": e.field} if e.field else {}
+            return json_error(e.status, type(e).__name__.lower(), e.message, **extra)
         return error_response(e.status, e.message)
+
+    @app.errorhandler(StaleDataError)
+    def _stale(e: StaleDataError):  # type: ignore[no-untyped-def]
+        db.session.rollback()
+        return error_response(409, _("该记录已被他人修改，请刷新后重试。"))
 
     @app.errorhandler(ScopeViolation)
     def _scope(e: ScopeViolation):  # type: ignore[no-untyped-def]
