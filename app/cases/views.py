@@ -353,4 +353,12 @@ def transfer_scan(transfer_id: int):  # type: ignore[no-untyped-def]
 @require(Permission.view_cases)
 def inspections():  # type: ignore[no-untyped-def]
     rows = db.session.scalars(select(Inspection).order_by(Inspection.inspected_at.desc()).limit(200)).all()
-    return render_template("cases/inspections.html", rows=rows)
+    return render_template("cases/inspections.html", rows=rows, home=g.user.jurisdiction.code)
+
+
+@bp.post("/inspections")
+@require(Permission.handle_cases)
+def record_inspection():  # type: ignore[no-untyped-def]
+    records.record_inspection(db.session(), g.user, request.form)
+    flash(_("检查记录已保存（未发现问题）。"))
+    return redirect(url_for("cases.inspections"))
