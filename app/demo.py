@@ -83,4 +83,34 @@ def load(session: Session) -> list[str]:
                 password=DEMO_PASSWORD, roles=set(roles), via_cli=True,
             )  # fmt: skip
         lines.append(f"  {username:<14} {bureau} · {', '.join(sorted(r.value for r in roles))}")
+    lines += demo_cases(session, bureaus)
     return lines
+
+
+def demo_cases(session: Session, bureaus: dict[str, Bureau]) -> list[str]:
+    """A few cases so that inboxes are not empty: 荣昌 found problems in 内江 and transferred one."""
+    from datetime import timedelta
+
+    from app.cases.models import Case
+    from app.cases.services.records import create_case, create_transfer
+    from app.db import utcnow
+
+    if session.scalars(select(Case).limit(1)).first() is not None:
+        return []
+    inspector = session.scalars(select(User).where(User.username == "rc_inspector")).one()
+    when = (utcnow() - timedelta(hours=3)).isoformat()
+    first = create_case(session, inspector, {
+        "source_type": "industrial", "topic": "未落实应急减排措施", "source_name": "隆昌市某陶瓷有限公司",
+        "source_address": "隆昌市古湖街道", "place": "511083", "inspected_at": when,
+        "problem": "橙色预警期间辊道窑未按一厂一策限产，用电监控显示负荷与预警前持平。",
+    })  # fmt: skip
+    create_case(session, inspector, {
+        "source_type": "dust", "topic": "物料堆场未覆盖", "source_name": "隆昌市某砂石场", "place": "511083",
+        "problem": "砂石堆场未苫盖，装卸未喷淋。", "inspected_at": when,
+    })  # fmt: skip
+    create_case(session, inspector, {
+        "source_type": "mobile", "topic": "柴油货车冒黑烟", "source_name": "荣昌区某物流园", "place": "500153",
+        "problem": "园区内两辆国Ⅲ柴油货车作业。", "inspected_at": when,
+    })  # fmt: skip
+    create_transfer(session, inspector, [first.id], bureaus["内江市生态环境局"].id)
+    return ["demo cases: 3 logged by rc_inspector, one transferred to 内江市生态环境局 (nj_staff signs for it)"]
