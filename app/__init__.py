@@ -59,7 +59,8 @@ def register_request_cycle(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.audit.views import bp as audit_bp
-    from app.auth.views import admin_bp, bp as auth_bp
+    from app.auth.views import admin_bp
+    from app.auth.views import bp as auth_bp
     from app.cases.views import bp as cases_bp
     from app.core.views import bp as core_bp
     from app.places.views import bp as places_bp

@@ -75,7 +75,9 @@ def inventories_load(s, root: Path) -> None:  # type: ignore[no-untyped-def]
     try:
         report = load(s, root)
     except InventoryError as e:
-        raise click.ClickException("inventory files have problems, nothing was loaded:\n  " + "\n  ".join(e.problems)) from e
+        raise click.ClickException(
+            "inventory files have problems, nothing was loaded:\n  " + "\n  ".join(e.problems)
+        ) from e
     if not report.changes:
         click.echo("inventories: up to date, nothing changed")
     for kind in ("added", "changed", "removed"):
@@ -121,7 +123,7 @@ def users_token(s, username: str, name: str, days: int) -> None:  # type: ignore
     user = s.scalars(select(User).where(User.username == username)).first()
     if user is None:
         raise click.ClickException(f"no user {username!r}")
-    token, raw = auth.create_token(s, user, name, days=days)
+    _token, raw = auth.create_token(s, user, name, days=days)
     click.echo(raw)
 
 

@@ -70,7 +70,11 @@ def enum_type(enum_cls: type[enum.Enum], length: int = 32, *, name: str | None =
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JsonType, str: String()}
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads it once
+        datetime: UtcDateTime(),
+        dict[str, Any]: JsonType,
+        str: String(),
+    }
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -74,7 +74,7 @@ def ensure_bureaus(session: Session) -> dict[str, Bureau]:
 
 def load(session: Session) -> list[str]:
     bureaus = ensure_bureaus(session)
-    lines = ["demo logins (password for all: %s):" % DEMO_PASSWORD]
+    lines = [f"demo logins (password for all: {DEMO_PASSWORD}):"]
     for username, display, bureau, roles in USERS:
         exists = session.scalars(select(User).where(User.username == username)).first()
         if exists is None:

@@ -3,18 +3,57 @@
 from app.audit.models import AuditEntry, AuditHead
 from app.auth.models import ApiToken, Bureau, BureauScopeRoot, User, UserRole, UserSession
 from app.cases.models import (
-    Case, CaseEvent, CaseShare, CaseTransfer, Evidence, Inspection, SerialCounter, TransferItem,
+    Case,
+    CaseEvent,
+    CaseShare,
+    CaseTransfer,
+    Evidence,
+    Inspection,
+    SerialCounter,
+    TransferItem,
 )
 from app.places.models import Adjacency, InventoryFile, Jurisdiction, LinkageZone, ZoneMember
 from app.plans.models import Plan
 from app.reduction.models import (
-    ControlFacility, Enterprise, Measure, Meter, ProcessUnit, ReductionList, StaggeredPeriod, TotalEmissions,
+    ControlFacility,
+    Enterprise,
+    Measure,
+    Meter,
+    ProcessUnit,
+    ReductionList,
+    StaggeredPeriod,
+    TotalEmissions,
 )
 
 __all__ = [
-    "Adjacency", "ApiToken", "AuditEntry", "AuditHead", "Bureau", "BureauScopeRoot", "InventoryFile",
-    "Jurisdiction", "LinkageZone", "Plan", "User", "UserRole", "UserSession", "ZoneMember",
-    "ControlFacility", "Enterprise", "Measure", "Meter", "ProcessUnit", "ReductionList", "StaggeredPeriod",
-    "TotalEmissions", "Case", "CaseEvent", "CaseShare", "CaseTransfer", "Evidence", "Inspection", "SerialCounter",
+    "Adjacency",
+    "ApiToken",
+    "AuditEntry",
+    "AuditHead",
+    "Bureau",
+    "BureauScopeRoot",
+    "Case",
+    "CaseEvent",
+    "CaseShare",
+    "CaseTransfer",
+    "ControlFacility",
+    "Enterprise",
+    "Evidence",
+    "Inspection",
+    "InventoryFile",
+    "Jurisdiction",
+    "LinkageZone",
+    "Measure",
+    "Meter",
+    "Plan",
+    "ProcessUnit",
+    "ReductionList",
+    "SerialCounter",
+    "StaggeredPeriod",
+    "TotalEmissions",
     "TransferItem",
+    "User",
+    "UserRole",
+    "UserSession",
+    "ZoneMember",
 ]  # fmt: skip

@@ -139,7 +139,9 @@ def runner(app: Flask) -> Any:
 
 def place(code: str) -> Jurisdiction:
     s = db.session()
-    j = s.scalars(select(Jurisdiction).where(Jurisdiction.code == code).execution_options(include_all_jurisdictions=True)).one()
+    j = s.scalars(
+        select(Jurisdiction).where(Jurisdiction.code == code).execution_options(include_all_jurisdictions=True)
+    ).one()
     return j
 
 
@@ -147,7 +149,9 @@ def place(code: str) -> Jurisdiction:
 def make_bureau(app: Flask) -> Callable[..., Bureau]:
     counter = {"n": 0}
 
-    def make(code: str, name: str | None = None, kind: BureauKind = BureauKind.bureau, roots: tuple[str, ...] = ()) -> Bureau:
+    def make(
+        code: str, name: str | None = None, kind: BureauKind = BureauKind.bureau, roots: tuple[str, ...] = ()
+    ) -> Bureau:
         with app.app_context():
             s = db.session()
             set_scope(s, Scope.everything())

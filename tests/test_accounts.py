@@ -17,18 +17,47 @@ def test_admin_creates_a_user_who_can_log_in(app, make_bureau, make_user, login_
     client = login_as(admin)
     form = client.get("/admin/users/new").get_data(as_text=True)
     assert "内江测试局" in form and "审计管理员" not in form  # audit admins come from the CLI only
-    weak = post_form(client, "/admin/users/new", {"username": "newbie", "display_name": "新人", "bureau_id": bureau.id,
-                                                  "roles": ["city_staff"], "password": "password1"})
+    weak = post_form(
+        client,
+        "/admin/users/new",
+        {
+            "username": "newbie",
+            "display_name": "新人",
+            "bureau_id": bureau.id,
+            "roles": ["city_staff"],
+            "password": "password1",
+        },
+    )
     assert weak.status_code == 400 and "至少三类" in weak.get_data(as_text=True)
-    ok = post_form(client, "/admin/users/new", {"username": "newbie", "display_name": "新人", "bureau_id": bureau.id,
-                                                "roles": ["city_staff"], "password": "Huanbao-Lf-7#q"})
+    ok = post_form(
+        client,
+        "/admin/users/new",
+        {
+            "username": "newbie",
+            "display_name": "新人",
+            "bureau_id": bureau.id,
+            "roles": ["city_staff"],
+            "password": "Huanbao-Lf-7#q",
+        },
+    )
     assert ok.status_code == 302
     fresh = app.test_client()
-    login = fresh.post("/login", data={"csrf_token": csrf_token(fresh), "username": "newbie", "password": "Huanbao-Lf-7#q"})
+    login = fresh.post(
+        "/login", data={"csrf_token": csrf_token(fresh), "username": "newbie", "password": "Huanbao-Lf-7#q"}
+    )
     assert login.status_code == 302, re.findall(r'error-message">([^<]+)', login.get_data(as_text=True))
     assert "您好，新人" in fresh.get("/").get_data(as_text=True)
-    duplicate = post_form(client, "/admin/users/new", {"username": "newbie", "display_name": "重名", "bureau_id": bureau.id,
-                                                       "roles": ["city_staff"], "password": "Huanbao-Lf-7#q"})
+    duplicate = post_form(
+        client,
+        "/admin/users/new",
+        {
+            "username": "newbie",
+            "display_name": "重名",
+            "bureau_id": bureau.id,
+            "roles": ["city_staff"],
+            "password": "Huanbao-Lf-7#q",
+        },
+    )
     assert duplicate.status_code == 400 and "已被使用" in duplicate.get_data(as_text=True)
 
 
@@ -37,15 +66,25 @@ def test_admin_cannot_create_users_in_another_jurisdiction(make_bureau, make_use
     other = make_bureau("500153")
     client = login_as(make_user("scoped_admin", bureau=own, roles=(Role.system_admin,)))
     assert other.name not in client.get("/admin/users/new").get_data(as_text=True)
-    response = post_form(client, "/admin/users/new", {"username": "smuggled", "display_name": "x", "bureau_id": other.id,
-                                                      "roles": ["district_staff"], "password": "Huanbao-Lf-7#q"})
+    response = post_form(
+        client,
+        "/admin/users/new",
+        {
+            "username": "smuggled",
+            "display_name": "x",
+            "bureau_id": other.id,
+            "roles": ["district_staff"],
+            "password": "Huanbao-Lf-7#q",
+        },
+    )
     assert response.status_code == 400
     assert session.scalars(select(User).where(User.username == "smuggled")).first() is None
 
 
 def test_admin_unlocks_and_resets_password(app, make_bureau, make_user, login_as, session) -> None:  # type: ignore[no-untyped-def]
-    from app.db import utcnow
     from datetime import timedelta
+
+    from app.db import utcnow
 
     bureau = make_bureau("511000")
     admin = make_user("unlocker", bureau=bureau, roles=(Role.system_admin,))
@@ -55,8 +94,12 @@ def test_admin_unlocks_and_resets_password(app, make_bureau, make_user, login_as
     assert post_form(client, f"/admin/users/{locked.id}/status", {"action": "unlock"}).status_code == 302
     assert post_form(client, f"/admin/users/{locked.id}/password", {"password": "Reset-Lf-2026#"}).status_code == 302
     fresh = app.test_client()
-    assert fresh.post("/login", data={"csrf_token": csrf_token(fresh), "username": "locked_one",
-                                      "password": "Reset-Lf-2026#"}).status_code == 302
+    assert (
+        fresh.post(
+            "/login", data={"csrf_token": csrf_token(fresh), "username": "locked_one", "password": "Reset-Lf-2026#"}
+        ).status_code
+        == 302
+    )
     assert {"account.unlock", "password.reset"} <= {e.action for e in audit_actions() if e.object_id == str(locked.id)}
 
 
@@ -111,18 +154,76 @@ def test_bearer_token_from_cli_and_bad_tokens(app, make_user, runner) -> None:  
 
 def test_cli_creates_an_audit_admin_and_refuses_bad_input(app, make_bureau, runner, session) -> None:  # type: ignore[no-untyped-def]
     bureau = make_bureau("510000", name="四川测试厅")
-    ok = runner.invoke(args=["users", "create", "--username", "auditor2", "--name", "审计员", "--bureau", "四川测试厅",
-                             "--role", "audit_admin", "--password", "Audit-Lf-2026#"])
+    ok = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--username",
+            "auditor2",
+            "--name",
+            "审计员",
+            "--bureau",
+            "四川测试厅",
+            "--role",
+            "audit_admin",
+            "--password",
+            "Audit-Lf-2026#",
+        ]
+    )
     assert ok.exit_code == 0, ok.output
     assert session.scalars(select(User).where(User.username == "auditor2")).one().roles == {Role.audit_admin}
-    both = runner.invoke(args=["users", "create", "--username", "both", "--name", "x", "--bureau", "四川测试厅",
-                               "--role", "audit_admin", "--role", "system_admin", "--password", "Audit-Lf-2026#"])
+    both = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--username",
+            "both",
+            "--name",
+            "x",
+            "--bureau",
+            "四川测试厅",
+            "--role",
+            "audit_admin",
+            "--role",
+            "system_admin",
+            "--password",
+            "Audit-Lf-2026#",
+        ]
+    )
     assert both.exit_code != 0 and "不能由同一人担任" in both.output
-    nobureau = runner.invoke(args=["users", "create", "--username", "nb", "--name", "x", "--bureau", "不存在的局",
-                                   "--role", "city_staff", "--password", "Audit-Lf-2026#"])
+    nobureau = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--username",
+            "nb",
+            "--name",
+            "x",
+            "--bureau",
+            "不存在的局",
+            "--role",
+            "city_staff",
+            "--password",
+            "Audit-Lf-2026#",
+        ]
+    )
     assert nobureau.exit_code != 0 and "没有名为" in nobureau.output
-    badrole = runner.invoke(args=["users", "create", "--username", "br", "--name", "x", "--bureau", "四川测试厅",
-                                  "--role", "king", "--password", "Audit-Lf-2026#"])
+    badrole = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--username",
+            "br",
+            "--name",
+            "x",
+            "--bureau",
+            "四川测试厅",
+            "--role",
+            "king",
+            "--password",
+            "Audit-Lf-2026#",
+        ]
+    )
     assert badrole.exit_code != 0 and "unknown role" in badrole.output
     assert session.scalars(select(User).where(User.username.in_(["both", "nb", "br"]))).all() == []
     assert bureau.id

@@ -57,7 +57,7 @@ def test_login_and_logout_are_audited(client, make_user) -> None:  # type: ignor
 
 def test_the_audit_admin_searches_and_exports_formula_safe(make_bureau, make_user, login_as, session) -> None:  # type: ignore[no-untyped-def]
     auditor = make_user("the_auditor", code="510000", roles=(Role.audit_admin,))
-    record(session, "test.formula", detail={"note": "=HYPERLINK(\"http://evil\")"}, object_type="=cmd|' /C calc'!A0")
+    record(session, "test.formula", detail={"note": '=HYPERLINK("http://evil")'}, object_type="=cmd|' /C calc'!A0")
     session.commit()
     client = login_as(auditor)
     page = client.get("/audit/?action=test.").get_data(as_text=True)
@@ -66,7 +66,7 @@ def test_the_audit_admin_searches_and_exports_formula_safe(make_bureau, make_use
     assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0][0] == "序号"
-    data = [r for r in rows[1:] if r[4] == "test.formula"][0]
+    data = next(r for r in rows[1:] if r[4] == "test.formula")
     assert data[5].startswith("'=")  # the object type cell cannot run as a formula
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
     assert audit_actions("audit.export")[-1].username == "the_auditor"
@@ -112,7 +112,9 @@ def test_verify_reports_an_edited_entry(app, session, runner) -> None:  # type: 
     assert ok.exit_code == 0 and "audit log intact" in ok.output
     target = session.query(AuditEntry).filter(AuditEntry.action == "test.chain").order_by(AuditEntry.seq).all()[1]
     _disable_trigger(session)
-    changed = session.execute(text("UPDATE audit_entry SET action = 'test.forged' WHERE seq = :s").bindparams(s=target.seq))
+    changed = session.execute(
+        text("UPDATE audit_entry SET action = 'test.forged' WHERE seq = :s").bindparams(s=target.seq)
+    )
     assert changed.rowcount == 1
     session.commit()
     result = runner.invoke(args=["audit", "verify"])

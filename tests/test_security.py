@@ -244,4 +244,6 @@ def test_denials_are_audited(client, make_user, login_as) -> None:  # type: igno
     entry = audit_actions("access.denied")[-1]
     assert entry.user_id == user.id and entry.outcome is Outcome.denied
     assert entry.detail["path"] == "/admin/users"
-    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "access.denied")) >= 1
+    assert (
+        db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "access.denied")) >= 1
+    )

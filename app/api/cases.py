@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import g, request
 
-
 from app.api import bp
 from app.auth.roles import Permission
 from app.cases.models import Case
@@ -101,7 +100,9 @@ def case_transition(case_id: int):  # type: ignore[no-untyped-def]
     try:
         action = workflow.Action(str(data.get("action", "")))
     except ValueError:
-        raise ServiceError(f"action must be one of {', '.join(a.value for a in workflow.Action)}", field="action") from None
+        raise ServiceError(
+            f"action must be one of {', '.join(a.value for a in workflow.Action)}", field="action"
+        ) from None
     if action is workflow.Action.transfer:
         transfer = records.create_transfer(db.session(), g.user, [case.id], int(data.get("to_bureau_id") or 0))
         db.session.refresh(case)
@@ -111,5 +112,3 @@ def case_transition(case_id: int):  # type: ignore[no-untyped-def]
     workflow.transition(db.session(), case, action, g.user, data,
                         expected_version=int(version) if isinstance(version, int) else None)  # fmt: skip
     return case_json(case, bureau_names({case.discovered_bureau_id, case.responsible_bureau_id}), full=True)
-
-

@@ -22,8 +22,9 @@ def places():  # type: ignore[no-untyped-def]
     level = request.args.get("level")
     if level:
         if level not in {lv.value for lv in JurisdictionLevel}:
-            return json_error(400, "invalid_parameter", f"level must be one of province, city, county; got {level!r}",
-                              field="level")
+            return json_error(
+                400, "invalid_parameter", f"level must be one of province, city, county; got {level!r}", field="level"
+            )
         stmt = stmt.where(Jurisdiction.level == JurisdictionLevel(level))
     under = request.args.get("under")
     if under:

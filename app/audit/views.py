@@ -11,10 +11,10 @@ from sqlalchemy import Select, func, select
 
 from app.audit.models import AuditEntry, Outcome
 from app.audit.services import record
+from app.auth.roles import Permission
 from app.core.access import require
 from app.core.exports import csv_bytes
 from app.core.templating import LOCAL_TZ, local_time
-from app.auth.roles import Permission
 from app.extensions import db
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -36,7 +36,10 @@ def _date(name: str) -> datetime | None:
 
 
 def _filtered() -> tuple[Select, dict[str, str]]:
-    args = {k: (request.args.get(k) or "").strip()[:64] for k in ("username", "action", "outcome", "object_type", "object_id", "start", "end")}
+    args = {
+        k: (request.args.get(k) or "").strip()[:64]
+        for k in ("username", "action", "outcome", "object_type", "object_id", "start", "end")
+    }
     stmt = select(AuditEntry)
     if args["username"]:
         stmt = stmt.where(AuditEntry.username == args["username"])
@@ -64,7 +67,9 @@ def search():  # type: ignore[no-untyped-def]
     total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = s.scalars(stmt.order_by(AuditEntry.seq.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    return render_template("audit/search.html", rows=rows, total=total, page=page, pages=pages, args=args, outcomes=list(Outcome))
+    return render_template(
+        "audit/search.html", rows=rows, total=total, page=page, pages=pages, args=args, outcomes=list(Outcome)
+    )
 
 
 @bp.get("/export.csv")
@@ -74,7 +79,20 @@ def export():  # type: ignore[no-untyped-def]
     stmt, args = _filtered()
     rows = s.scalars(stmt.order_by(AuditEntry.seq).limit(EXPORT_LIMIT)).all()
     record(s, "audit.export", detail={"filters": {k: v for k, v in args.items() if v}, "rows": len(rows)})
-    header = [_("序号"), _("时间"), _("用户"), _("IP"), _("操作"), _("对象类型"), _("对象"), _("结果"), _("变更前"), _("变更后"), _("详情"), _("哈希")]
+    header = [
+        _("序号"),
+        _("时间"),
+        _("用户"),
+        _("IP"),
+        _("操作"),
+        _("对象类型"),
+        _("对象"),
+        _("结果"),
+        _("变更前"),
+        _("变更后"),
+        _("详情"),
+        _("哈希"),
+    ]
     body = csv_bytes(
         header,
         ([e.seq, local_time(e.at, "%Y-%m-%d %H:%M:%S"), e.username, e.ip, e.action, e.object_type, e.object_id,

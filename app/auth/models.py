@@ -115,7 +115,7 @@ class SessionEnd(enum.StrEnum):
     idle = "idle"
     expired = "expired"
     disabled = "disabled"
-    password_changed = "password_changed"
+    password_changed = "password_changed"  # noqa: S105 - a reason, not a password
     revoked = "revoked"
 
 
@@ -123,9 +123,7 @@ class UserSession(Base):
     """A server-side login session: the cookie holds only a random id whose hash is stored here."""
 
     __tablename__ = "user_session"
-    __table_args__ = (
-        CheckConstraint("(ended_at IS NULL) = (end_reason IS NULL)", name="ended_has_reason"),
-    )
+    __table_args__ = (CheckConstraint("(ended_at IS NULL) = (end_reason IS NULL)", name="ended_has_reason"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

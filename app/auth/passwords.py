@@ -27,9 +27,7 @@ def _common() -> frozenset[str]:
 
 
 def _classes(password: str) -> int:
-    return sum(
-        bool(re.search(p, password)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]")
-    )
+    return sum(bool(re.search(p, password)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]"))
 
 
 def policy_errors(password: str, username: str = "") -> list[str]:

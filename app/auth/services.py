@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask_babel import gettext as _
@@ -21,7 +21,7 @@ from app.core.scoping import Scope, unscoped
 from app.db import utcnow
 from app.places.models import Jurisdiction
 
-TOKEN_PREFIX = "lf_"
+TOKEN_PREFIX = "lf_"  # noqa: S105 - marks Lianfang tokens, not a secret
 
 
 def token_hash(raw: str) -> str:
@@ -92,9 +92,7 @@ def authenticate(session: Session, username: str, password: str, *, lock_after: 
 def start_session(session: Session, user: User, *, ip: str | None, user_agent: str | None) -> str:
     """Create a fresh server-side session; the raw id goes into the signed cookie, only its hash is kept."""
     raw = secrets.token_urlsafe(32)
-    session.add(
-        UserSession(token_hash=token_hash(raw), user_id=user.id, ip=ip, user_agent=(user_agent or "")[:255])
-    )
+    session.add(UserSession(token_hash=token_hash(raw), user_id=user.id, ip=ip, user_agent=(user_agent or "")[:255]))
     record(session, "login", obj=user, user=user)
     return raw
 
@@ -214,8 +212,12 @@ def check_roles(bureau: Bureau, roles: set[Role], *, via_cli: bool) -> None:
     for role, needed in LEVEL_OF_ROLE.items():
         if role in roles and level != needed:
             raise ServiceError(
-                _("角色“%(role)s”只适用于%(level)s级单位，而%(bureau)s不是。",
-                  role=role_label(role), level=level_label(needed), bureau=bureau.name),
+                _(
+                    "角色“%(role)s”只适用于%(level)s级单位，而%(bureau)s不是。",
+                    role=role_label(role),
+                    level=level_label(needed),
+                    bureau=bureau.name,
+                ),
                 field="roles",
             )
 
@@ -275,7 +277,12 @@ def update_user(
     session: Session, user: User, *, display_name: str, phone: str | None, roles: set[Role], actor: User | None
 ) -> None:
     before = user_snapshot(user)
-    if actor is not None and actor.id == user.id and Role.system_admin in before["roles"] and Role.system_admin not in roles:
+    if (
+        actor is not None
+        and actor.id == user.id
+        and Role.system_admin in before["roles"]
+        and Role.system_admin not in roles
+    ):
         raise ServiceError(_("不能取消自己的系统管理员角色。"), field="roles")
     via_cli = actor is None
     # A role only the CLI grants may be kept, but not added from the web.

@@ -112,7 +112,7 @@ class Case(_CaseVisible, SharedWritable, Base):
     escalation: Mapped[Escalation | None] = mapped_column(enum_type(Escalation, 16))
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
 
-    __mapper_args__ = {"version_id_col": lock_version}
+    __mapper_args__ = {"version_id_col": lock_version}  # noqa: RUF012 - SQLAlchemy reads it once
 
     discovered_bureau = relationship("Bureau", foreign_keys=[discovered_bureau_id])
     responsible_bureau = relationship("Bureau", foreign_keys=[responsible_bureau_id])

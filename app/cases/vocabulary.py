@@ -58,7 +58,13 @@ class EvidenceKind(enum.StrEnum):
 
 # Topics per source type (seed 000 (六)3): the phone form offers these, free text is allowed too.
 TOPICS: dict[SourceType, tuple[str, ...]] = {
-    SourceType.industrial: ("未落实应急减排措施", "治污设施未正常运行", "超标排放", "未按要求错峰生产", "在线监测数据异常"),
+    SourceType.industrial: (
+        "未落实应急减排措施",
+        "治污设施未正常运行",
+        "超标排放",
+        "未按要求错峰生产",
+        "在线监测数据异常",
+    ),
     SourceType.dust: ("施工工地扬尘管控不到位", "道路扬尘", "物料堆场未覆盖", "渣土车未密闭运输"),
     SourceType.mobile: ("违反限行管控", "门禁系统未运行或数据缺失", "柴油货车冒黑烟", "非道路移动机械违规使用"),
     SourceType.area: ("汽修喷涂无治理设施", "加油站油气回收异常", "餐饮油烟直排", "秸秆露天焚烧", "烟花爆竹燃放"),

@@ -113,7 +113,7 @@ def _limit_writes(session: Session, _ctx: Any, _instances: Any) -> None:
             raise ScopeViolation(f"{type(obj).__name__} outside the user's jurisdiction")
 
 
-class unscoped:  # noqa: N801 - reads like a statement: `with unscoped(session):`
+class unscoped:
     """Lift the scope for system work inside a request (authentication, audit), then restore it."""
 
     def __init__(self, session: Session) -> None:

@@ -124,7 +124,8 @@ def _read_jurisdictions(path: Path, data: Places, problems: list[str]) -> None:
         if official and not code.isdigit():
             problems.append(f"{where}: an official code is 6 digits")
         data.places[code] = PlaceRow(
-            code, row["name"].strip(), row["short_name"].strip(), row["level"], (row["parent_code"] or "").strip() or None,
+            code, row["name"].strip(), row["short_name"].strip(), row["level"],
+            (row["parent_code"] or "").strip() or None,
             row["kind"], official,
         )  # fmt: skip
     order = {lvl: n for n, lvl in enumerate(LEVELS)}
@@ -198,7 +199,7 @@ def _read_plan(path: Path, data: Places, problems: list[str]) -> None:
         zones.append(ZoneRow(str(z["code"]), str(z["name"]), members))
     deadline = doc.get("list_deadline")
     if deadline is not None and not _valid_month_day(deadline):
-        problems.append(f"{name}: list_deadline must be \"MM-DD\", not {deadline!r}")
+        problems.append(f'{name}: list_deadline must be "MM-DD", not {deadline!r}')
     if not problems:
         data.plans.append(PlanRow(doc["code"], doc["name"], doc["source"], tuple(zones), name, deadline))
 

@@ -25,9 +25,7 @@ class Jurisdiction(Base):
     """A node of province → city → county; Chongqing is a province whose districts sit directly below."""
 
     __tablename__ = "jurisdiction"
-    __table_args__ = (
-        CheckConstraint("(level = 'province') = (parent_id IS NULL)", name="root_is_province"),
-    )
+    __table_args__ = (CheckConstraint("(level = 'province') = (parent_id IS NULL)", name="root_is_province"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(12), unique=True)

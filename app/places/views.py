@@ -19,7 +19,9 @@ bp = Blueprint("places", __name__, url_prefix="/places")
 @require(Permission.view_places)
 def index():  # type: ignore[no-untyped-def]
     s = db.session()
-    provinces = s.scalars(select(Jurisdiction).where(Jurisdiction.parent_id.is_(None)).order_by(Jurisdiction.code)).all()
+    provinces = s.scalars(
+        select(Jurisdiction).where(Jurisdiction.parent_id.is_(None)).order_by(Jurisdiction.code)
+    ).all()
     plans = s.scalars(select(Plan).order_by(Plan.code)).all()
     return render_template("places/index.html", provinces=provinces, plans=plans)
 

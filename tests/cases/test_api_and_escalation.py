@@ -39,7 +39,9 @@ def test_api_create_transfer_receive(app, world, runner) -> None:  # type: ignor
     version = moved.get_json()["version"]
     ok = api.post(f"/api/v1/cases/{case['id']}/transitions", headers=nj, json={"action": "receive", "version": version})
     assert ok.status_code == 200 and ok.get_json()["state"] == "received"
-    again = api.post(f"/api/v1/cases/{case['id']}/transitions", headers=nj, json={"action": "receive", "version": version})
+    again = api.post(
+        f"/api/v1/cases/{case['id']}/transitions", headers=nj, json={"action": "receive", "version": version}
+    )
     assert again.status_code == 409 and again.is_json
     zg = {"Authorization": f"Bearer {token_for(runner, 'zg_st')}"}
     assert api.get(f"/api/v1/cases/{case['id']}", headers=zg).status_code == 404
@@ -50,8 +52,17 @@ def test_overdue_cases_escalate_step_by_step(app, world, login_as, runner, sessi
     from tests.cases.test_loop import post
 
     inspector = login_as(world.inspector, app.test_client())
-    created = post(inspector, "/cases/new", {"source_type": "mobile", "topic": "柴油货车冒黑烟", "source_name": "某物流",
-                                             "place": "511083", "problem": "冒黑烟"})
+    created = post(
+        inspector,
+        "/cases/new",
+        {
+            "source_type": "mobile",
+            "topic": "柴油货车冒黑烟",
+            "source_name": "某物流",
+            "place": "511083",
+            "problem": "冒黑烟",
+        },
+    )
     case_id = int(created.headers["Location"].rsplit("/", 1)[1])
     post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id})
     # 内江 did not sign within the time limit.
@@ -83,8 +94,19 @@ def test_board_and_figures(app, world, login_as) -> None:  # type: ignore[no-unt
 
     inspector = login_as(world.inspector, app.test_client())
     for name in ("甲厂", "乙厂"):
-        post(inspector, "/cases/new", {"source_type": "industrial", "topic": "超标排放", "source_name": name,
-                                       "place": "500153", "problem": "p", "staff": "3", "round_label": "第一轮"})
+        post(
+            inspector,
+            "/cases/new",
+            {
+                "source_type": "industrial",
+                "topic": "超标排放",
+                "source_name": name,
+                "place": "500153",
+                "problem": "p",
+                "staff": "3",
+                "round_label": "第一轮",
+            },
+        )
     board = inspector.get("/cases/board").get_data(as_text=True)
     assert "已发现" in board and "甲厂" in board
     figures = inspector.get("/cases/figures").get_data(as_text=True)

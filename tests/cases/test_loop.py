@@ -30,8 +30,12 @@ def act(client, case_id, action, **fields):  # type: ignore[no-untyped-def]
 
 
 def upload(client, case_id, kind, name="photo.png"):  # type: ignore[no-untyped-def]
-    return post(client, f"/cases/{case_id}/evidence",
-                {"kind": kind, "files": (io.BytesIO(png_bytes()), name)}, content_type="multipart/form-data")
+    return post(
+        client,
+        f"/cases/{case_id}/evidence",
+        {"kind": kind, "files": (io.BytesIO(png_bytes()), name)},
+        content_type="multipart/form-data",
+    )
 
 
 def test_the_closed_loop_across_the_border(app, world, login_as, session) -> None:  # type: ignore[no-untyped-def]
@@ -72,8 +76,19 @@ def test_the_closed_loop_across_the_border(app, world, login_as, session) -> Non
     refused = act(nj, case_id, "order", enforcement_action="责令限产", rectify_plan="窑炉按B级限产")
     assert refused.status_code == 400 and "请填写整改期限" in refused.get_data(as_text=True)
     deadline = (date.today() + timedelta(days=7)).isoformat()
-    assert act(nj, case_id, "order", enforcement_action="立案查处并责令改正", decision_number="内环罚〔2026〕12号",
-               penalty_amount="50000", rectify_deadline=deadline, rectify_plan="窑炉按B级限产").status_code == 302
+    assert (
+        act(
+            nj,
+            case_id,
+            "order",
+            enforcement_action="立案查处并责令改正",
+            decision_number="内环罚〔2026〕12号",
+            penalty_amount="50000",
+            rectify_deadline=deadline,
+            rectify_plan="窑炉按B级限产",
+        ).status_code
+        == 302
+    )
     no_evidence = act(nj, case_id, "report")
     assert no_evidence.status_code == 400 and "整改材料" in no_evidence.get_data(as_text=True)
     assert upload(nj, case_id, "rectification").status_code == 302
@@ -91,7 +106,9 @@ def test_the_closed_loop_across_the_border(app, world, login_as, session) -> Non
     closed = rc.get(f"/cases/{case_id}").get_data(as_text=True)
     assert "已销号" in closed
 
-    events = [e.action for e in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id))]
+    events = [
+        e.action for e in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id))
+    ]
     assert events == ["create", "transfer", "receive", "handle", "order", "report", "verify", "close"]
     assert {e.action for e in audit_actions("case.")} >= {"case.create", "case.transfer", "case.receive", "case.close"}
 
@@ -112,8 +129,11 @@ def test_the_closed_loop_across_the_border(app, world, login_as, session) -> Non
 
 def test_return_and_reroute_and_reopen(app, world, login_as, session) -> None:  # type: ignore[no-untyped-def]
     inspector = login_as(world.inspector, app.test_client())
-    created = post(inspector, "/cases/new", {"source_type": "dust", "topic": "道路扬尘", "source_name": "某工地",
-                                             "place": "511083", "problem": "未洒水"})
+    created = post(
+        inspector,
+        "/cases/new",
+        {"source_type": "dust", "topic": "道路扬尘", "source_name": "某工地", "place": "511083", "problem": "未洒水"},
+    )
     case_id = int(created.headers["Location"].rsplit("/", 1)[1])
     post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id})
     nj = login_as(world.nj_staff, app.test_client())
@@ -128,8 +148,11 @@ def test_return_and_reroute_and_reopen(app, world, login_as, session) -> None:  
 
 def test_stale_form_gets_a_conflict_and_changes_nothing(app, world, login_as, session) -> None:  # type: ignore[no-untyped-def]
     inspector = login_as(world.inspector, app.test_client())
-    created = post(inspector, "/cases/new", {"source_type": "area", "topic": "秸秆露天焚烧", "source_name": "某村",
-                                             "place": "511083", "problem": "焚烧"})
+    created = post(
+        inspector,
+        "/cases/new",
+        {"source_type": "area", "topic": "秸秆露天焚烧", "source_name": "某村", "place": "511083", "problem": "焚烧"},
+    )
     case_id = int(created.headers["Location"].rsplit("/", 1)[1])
     post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id})
     nj = login_as(world.nj_staff, app.test_client())
@@ -158,17 +181,35 @@ def test_bad_uploads_are_refused_and_nothing_is_written(app, world, login_as, se
 ])  # fmt: skip
 def test_phone_form_names_the_field(app, world, login_as, field, value, message) -> None:  # type: ignore[no-untyped-def]
     inspector = login_as(world.inspector, app.test_client())
-    data = {"source_type": "industrial", "topic": "超标排放", "source_name": "某厂", "place": "500153",
-            "problem": "p", "longitude": "105", field: value}
+    data = {
+        "source_type": "industrial",
+        "topic": "超标排放",
+        "source_name": "某厂",
+        "place": "500153",
+        "problem": "p",
+        "longitude": "105",
+        field: value,
+    }
     response = post(inspector, "/cases/new", data)
     assert response.status_code == 400 and message in response.get_data(as_text=True)
 
 
 def test_complainant_is_masked_outside_the_handling_bureau(app, world, login_as) -> None:  # type: ignore[no-untyped-def]
     rc = login_as(world.rc_staff, app.test_client())
-    created = post(rc, "/cases/new", {"source_type": "area", "topic": "餐饮油烟直排", "source_name": "某餐馆",
-                                      "place": "511083", "problem": "油烟直排", "origin": "complaint",
-                                      "complainant_name": "张三丰", "complainant_phone": "13800000000"})
+    created = post(
+        rc,
+        "/cases/new",
+        {
+            "source_type": "area",
+            "topic": "餐饮油烟直排",
+            "source_name": "某餐馆",
+            "place": "511083",
+            "problem": "油烟直排",
+            "origin": "complaint",
+            "complainant_name": "张三丰",
+            "complainant_phone": "13800000000",
+        },
+    )
     case_id = int(created.headers["Location"].rsplit("/", 1)[1])
     post(rc, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id})
     assert "张三丰" not in rc.get(f"/cases/{case_id}").get_data(as_text=True)

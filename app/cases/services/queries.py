@@ -172,7 +172,8 @@ def figures(session: Session, start: datetime, end: datetime) -> list[Figures]:
     for bid in sorted(ids, key=lambda i: names.get(i, "")):
         n, staff, rounds, enterprises = insp.get(bid, (0, 0, 0, 0))
         out.append(Figures(bid, names.get(bid, str(bid)), int(n), int(staff), int(rounds), int(enterprises),
-                           int(found.get(bid, 0)), int(transferred.get(bid, 0)), int(violations.get(bid, 0))))  # fmt: skip
+                           int(found.get(bid, 0)), int(transferred.get(bid, 0)),
+                           int(violations.get(bid, 0))))  # fmt: skip
     return out
 
 

@@ -263,7 +263,8 @@ def add_evidence(session: Session, case: Case, user: User, files: Sequence[Any],
         raise
     if stored:
         record(session, "case.evidence", obj=case,
-               after={"kind": kind.value, "files": [{"name": e.filename, "sha256": e.sha256} for e in stored]})  # fmt: skip
+               after={"kind": kind.value,
+                      "files": [{"name": e.filename, "sha256": e.sha256} for e in stored]})  # fmt: skip
     return stored
 
 

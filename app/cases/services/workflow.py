@@ -75,8 +75,10 @@ def _discoverer(case: Case, user: User) -> bool:
 
 
 def _responsible(case: Case, user: User) -> bool:
-    return case.responsible_bureau_id is not None and user.bureau_id == case.responsible_bureau_id and bool(
-        user.roles & WORKERS
+    return (
+        case.responsible_bureau_id is not None
+        and user.bureau_id == case.responsible_bureau_id
+        and bool(user.roles & WORKERS)
     )
 
 
@@ -133,7 +135,9 @@ def _in_own_area(case: Case, user: User) -> bool:
     return scope is not None and scope.can_write(case.jurisdiction_id)
 
 
-def _text(data: Mapping[str, Any], key: str, field_label: str, *, required: bool = True, limit: int = 1000) -> str | None:
+def _text(
+    data: Mapping[str, Any], key: str, field_label: str, *, required: bool = True, limit: int = 1000
+) -> str | None:
     value = str(data.get(key) or "").strip()
     if required and not value:
         raise ServiceError(_("请填写%(what)s。", what=field_label), field=key)
@@ -141,9 +145,12 @@ def _text(data: Mapping[str, Any], key: str, field_label: str, *, required: bool
 
 
 def _evidence_count(session: Session, case: Case, kind: EvidenceKind) -> int:
-    return session.scalar(
-        select(func.count()).select_from(Evidence).where(Evidence.case_id == case.id, Evidence.kind == kind)
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count()).select_from(Evidence).where(Evidence.case_id == case.id, Evidence.kind == kind)
+        )
+        or 0
+    )
 
 
 def limits_for(case: Case, plan_limits: Mapping[str, int] | None = None) -> dict[CaseState, int]:
