@@ -83,6 +83,9 @@ def load(session: Session) -> list[str]:
                 password=DEMO_PASSWORD, roles=set(roles), via_cli=True,
             )  # fmt: skip
         lines.append(f"  {username:<14} {bureau} · {', '.join(sorted(r.value for r in roles))}")
+    from app.reduction.demo import load as load_reduction
+
+    lines += load_reduction(session)
     lines += demo_cases(session, bureaus)
     return lines
 

@@ -20,6 +20,7 @@ from app.auth.roles import Role, roles_allow
 from app.core.access import access_of
 from app.db import Base
 from app.extensions import db
+from tests.cases.walk import CASE_PARAMS, add_case_objects
 
 # Actor's bureau sits at 内江市; targets around it.
 OWN, CHILD, SIBLING, PARENT, OTHER = "511000", "511002", "510300", "510000", "500153"
@@ -36,16 +37,55 @@ class Target:
 
 @pytest.fixture
 def world(app, make_bureau, make_user, session):  # type: ignore[no-untyped-def]
-    """A user and an API token in each jurisdiction around the actor's."""
+    """A user and an API token in each jurisdiction around the actor's, and a draft reduction list with one
+    enterprise (a unit and a measure) in each."""
+    from app.reduction.demo import MeasureSpec, UnitSpec, add_enterprise
+    from app.reduction.domain.uscc import generate
+    from app.reduction.models import ReductionList
+
     objects: dict[str, dict[str, Any]] = {}
-    for code in (OWN, CHILD, SIBLING, PARENT, OTHER):
+    for n, code in enumerate((OWN, CHILD, SIBLING, PARENT, OTHER)):
         bureau = make_bureau(code)
         user = make_user(f"target_{code}", bureau=bureau, roles=(Role.district_staff,))
         token = ApiToken(user_id=user.id, name="t", prefix=f"lf_{code}", token_hash=f"{code:0<64}")
         session.add(token)
+        lst = ReductionList(jurisdiction_id=bureau.jurisdiction_id, bureau_id=bureau.id, year=2026)
+        session.add(lst)
+        session.flush()
+        enterprise = add_enterprise(
+            session, lst, uscc=generate(900 + n, region=code), name=f"走查企业{code}", category="key",
+            grade="B", industry="cement_clinker", contact_phone="13812345678",
+            units=[UnitSpec("L1", "1号线", {"so2": 1.0, "nox": 1.0, "pm": 1.0}, 100, 90, 80)],
+            measures={"yellow": [MeasureSpec("truck_ban", "gate_records")]},
+        )  # fmt: skip
         session.commit()
-        objects[code] = {"bureau": bureau, "user": user, "token": token}
+        objects[code] = {
+            "bureau": bureau, "user": user, "token": token, "list": lst, "enterprise": enterprise,
+        }  # fmt: skip
+    add_case_objects(app, session, make_bureau, objects)
     return objects
+
+
+# Who may change what, beyond the scope: a list's content and its submission belong to the owning bureau,
+# the decision to the bureau one level up, publishing to either. Routes not named here: the scope decides.
+OWNER_ONLY = {
+    "reduction.submit", "reduction.new_version", "reduction.save_policy", "reduction.staggered_add",
+    "reduction.staggered_remove", "api.reduction_list_submit", "api.reduction_list_new_version",
+    "api.reduction_enterprise_policy",
+}  # fmt: skip
+ABOVE_ONLY = {"reduction.decide", "api.reduction_list_decide"}
+OWNER_OR_ABOVE = {"reduction.publish", "api.reduction_list_publish"}
+DECIDERS = {Role.city_staff, Role.province_staff, Role.approver, Role.reviewer}
+
+
+def reachable(rule, code: str, actor) -> bool:  # type: ignore[no-untyped-def]
+    if rule.endpoint in OWNER_ONLY:
+        return code == OWN
+    if rule.endpoint in ABOVE_ONLY:
+        return code == CHILD
+    if rule.endpoint in OWNER_OR_ABOVE:
+        return code == OWN or (code == CHILD and actor is not None and bool(actor.roles & DECIDERS))
+    return code in IN_SCOPE
 
 
 def targets_for(rule, world, actor, actor_token) -> list[Target]:  # type: ignore[no-untyped-def]
@@ -63,6 +103,19 @@ def targets_for(rule, world, actor, actor_token) -> list[Target]:  # type: ignor
     if args == {"code"}:
         # Places are reference data every logged-in user may read.
         return [Target(code, {"code": code}, True) for code in world]
+    # Reduction lists: a draft list with one enterprise in each jurisdiction around the actor.
+    params = {
+        frozenset({"list_id"}): lambda o: {"list_id": o["list"].id},
+        frozenset({"enterprise_id"}): lambda o: {"enterprise_id": o["enterprise"].id},
+        frozenset({"enterprise_id", "level"}): lambda o: {"enterprise_id": o["enterprise"].id,
+                                                          "level": "yellow"},
+    }.get(frozenset(args))
+    if params is not None:
+        return [Target(code, params(o), reachable(rule, code, actor)) for code, o in world.items()]
+    # Cases, their evidence and transfers: a case found in each jurisdiction by its own bureau.
+    params = CASE_PARAMS.get(frozenset(args))
+    if params is not None:
+        return [Target(code, params(o), code in IN_SCOPE) for code, o in world.items()]
     raise AssertionError(f"route {rule.rule} has URL parameters {args} this test cannot resolve: extend it")
 
 
@@ -86,7 +139,8 @@ def login(app, user: User):  # type: ignore[no-untyped-def]
 
 def row_counts(session) -> dict[str, int]:  # type: ignore[no-untyped-def]
     skip = {"audit_entry", "audit_head", "user_session"}
-    return {t.name: session.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables if t.name not in skip}
+    tables = [t for t in Base.metadata.sorted_tables if t.name not in skip]
+    return {t.name: session.scalar(select(func.count()).select_from(t)) for t in tables}
 
 
 def request(client, method: str, url: str, token: str | None):  # type: ignore[no-untyped-def]

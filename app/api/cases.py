@@ -93,10 +93,10 @@ def case_create():  # type: ignore[no-untyped-def]
 @bp.post("/cases/<int:case_id>/transitions")
 @require(Permission.handle_cases)
 def case_transition(case_id: int):  # type: ignore[no-untyped-def]
+    case = _case(case_id)  # a case out of reach is not found, whatever the body says
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ServiceError("send a JSON object", field="body")
-    case = _case(case_id)
     try:
         action = workflow.Action(str(data.get("action", "")))
     except ValueError:

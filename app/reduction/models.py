@@ -137,6 +137,8 @@ class Enterprise(Scoped, Base):
         UniqueConstraint("list_id", "uscc"),
         UniqueConstraint("id", "jurisdiction_id"),
         Index("ix_enterprise_list_name", "list_id", "name"),
+        # The list page filters a list by county and sorts by name.
+        Index("ix_enterprise_list_jurisdiction_name", "list_id", "jurisdiction_id", "name"),
         CheckConstraint("so2 >= 0 AND nox >= 0 AND pm >= 0 AND vocs >= 0", name="emissions_non_negative"),
         CheckConstraint("truck_visits_per_day >= 0", name="truck_visits_non_negative"),
         CheckConstraint("operating_days BETWEEN 1 AND 366", name="operating_days_range"),

@@ -4,19 +4,23 @@ a published list is never edited, a change makes a new version. One transition f
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session, joinedload
 
 from app.audit.services import record
 from app.auth.models import Bureau, User
-from app.core.errors import Conflict, Forbidden, ServiceError
+from app.core.errors import Conflict, Forbidden, NotFound, ServiceError
+from app.core.templating import LOCAL_TZ
 from app.db import utcnow
-from app.reduction.models import ListState, ReductionList
+from app.places.models import Jurisdiction, ZoneMember
+from app.plans.models import Plan
+from app.reduction.models import Enterprise, ListState, ReductionList, _above, _is_staff, _owner
 
 
 class ListAction(enum.StrEnum):
@@ -24,6 +28,7 @@ class ListAction(enum.StrEnum):
     return_ = "return"
     approve = "approve"
     publish = "publish"
+    new_version = "new_version"  # not a transition of this list: it starts the next version
 
 
 # (action, allowed from, to, the permission method on the list)
@@ -32,6 +37,16 @@ TRANSITIONS: dict[ListAction, tuple[frozenset[ListState], ListState, str]] = {
     ListAction.return_: (frozenset({ListState.submitted}), ListState.returned, "can_decide"),
     ListAction.approve: (frozenset({ListState.submitted}), ListState.approved, "can_decide"),
     ListAction.publish: (frozenset({ListState.approved}), ListState.published, "can_publish"),
+}
+
+# Who may act, whatever the state: checked before the state, so that a bureau that may never act is refused
+# (403) rather than told the state is wrong.
+WHO = {
+    ListAction.submit: lambda lst, user: _owner(lst, user),
+    ListAction.return_: lambda lst, user: _above(lst, user),
+    ListAction.approve: lambda lst, user: _above(lst, user),
+    ListAction.publish: lambda lst, user: _owner(lst, user) or _above(lst, user),
+    ListAction.new_version: lambda lst, user: _owner(lst, user),
 }
 
 STATE_LABELS = {
@@ -47,14 +62,15 @@ def transition(
     session: Session, lst: ReductionList, action: ListAction, user: User, *, reason: str = "",
     expected_version: int | None = None,
 ) -> ReductionList:  # fmt: skip
-    """Move a list along its lifecycle, checking state, role and data; audited."""
+    """Move a list along its lifecycle, checking who acts, the version seen, the state and the data;
+    audited."""
     allowed_from, target, check = TRANSITIONS[action]
+    if not WHO[action](lst, user):
+        raise Forbidden(_("您所在单位无权对该清单执行此操作。"))
     if expected_version is not None and expected_version != lst.lock_version:
         raise Conflict(_("清单已被他人修改，请刷新后重试。"))
     if lst.state not in allowed_from:
-        raise Conflict(
-            _("清单当前状态为“%(state)s”，不能执行该操作。", state=STATE_LABELS[lst.state])
-        )
+        raise Conflict(_("清单当前状态为“%(state)s”，不能执行该操作。", state=_(STATE_LABELS[lst.state])))
     if not getattr(lst, check)(user):
         raise Forbidden(_("您所在单位无权对该清单执行此操作。"))
     before = {"state": lst.state.value}
@@ -76,7 +92,8 @@ def transition(
     session.flush()
     record(
         session, f"reduction_list.{action.value}", obj=lst, before=before,
-        after={"state": target.value, **({"reason": lst.return_reason} if action is ListAction.return_ else {})},
+        after={"state": target.value,
+               **({"reason": lst.return_reason} if action is ListAction.return_ else {})},
     )  # fmt: skip
     return lst
 
@@ -98,7 +115,11 @@ def open_list(session: Session, bureau: Bureau, year: int, user: User) -> Reduct
     if versions:
         return new_version(session, versions[0], user)
     lst = ReductionList(
-        jurisdiction_id=bureau.jurisdiction_id, bureau_id=bureau.id, year=year, version=1, created_by_id=user.id
+        jurisdiction_id=bureau.jurisdiction_id,
+        bureau_id=bureau.id,
+        year=year,
+        version=1,
+        created_by_id=user.id,
     )
     session.add(lst)
     session.flush()
@@ -109,14 +130,14 @@ def open_list(session: Session, bureau: Bureau, year: int, user: User) -> Reduct
 # Columns copied from one version to the next, per table (everything but keys and owners).
 _COPY = {
     "enterprise": (
-        "uscc, name, address, latitude, longitude, industry_code, industry, category, grade, graded_on, so2, nox, "
-        "pm, vocs, uses_coal, uses_oil, toxic, ultra_low, output_basis, truck_visits_per_day, machinery, "
-        "truck_emissions, machinery_emissions, "
+        "uscc, name, address, latitude, longitude, industry_code, industry, category, grade, graded_on, "
+        "so2, nox, pm, vocs, uses_coal, uses_oil, toxic, ultra_low, output_basis, truck_visits_per_day, "
+        "machinery, truck_emissions, machinery_emissions, "
         "operating_days, contact_name, contact_phone, notes, jurisdiction_id"
     ),
     "process_unit": (
-        "code, name, share_so2, share_nox, share_pm, share_vocs, eia_capacity, permit_capacity, last_year_output, "
-        "capacity_unit, outdoor, under_rectification"
+        "code, name, share_so2, share_nox, share_pm, share_vocs, eia_capacity, permit_capacity, "
+        "last_year_output, capacity_unit, outdoor, under_rectification"
     ),
     "control_facility": "code, name, kind, pollutants",
     "staggered_period": "starts_on, ends_on, reason",
@@ -125,8 +146,18 @@ _COPY = {
 
 def new_version(session: Session, published: ReductionList, user: User) -> ReductionList:
     """Copy a published list into a new draft version, in SQL (a list may hold 100,000 enterprises)."""
-    if not published.can_new_version(user):
+    if not WHO[ListAction.new_version](published, user):
         raise Forbidden(_("只有清单所属单位可以建立新版本。"))
+    if published.state is not ListState.published:
+        raise Conflict(_("只有已发布的清单可以建立新版本；未发布的清单直接修改即可。"))
+    newer = session.scalar(
+        select(ReductionList.id).where(
+            ReductionList.jurisdiction_id == published.jurisdiction_id, ReductionList.year == published.year,
+            ReductionList.version > published.version,
+        )
+    )  # fmt: skip
+    if newer is not None:
+        raise Conflict(_("该年度已有更新的版本，请在最新版本上修改。"))
     lst = ReductionList(
         jurisdiction_id=published.jurisdiction_id, bureau_id=published.bureau_id, year=published.year,
         version=published.version + 1, based_on_id=published.id, created_by_id=user.id,
@@ -136,7 +167,10 @@ def new_version(session: Session, published: ReductionList, user: User) -> Reduc
     params = {"old": published.id, "new": lst.id}
     cols = _COPY["enterprise"]
     session.execute(
-        text(f"INSERT INTO enterprise (list_id, {cols}) SELECT :new, {cols} FROM enterprise WHERE list_id = :old"),
+        text(
+            f"INSERT INTO enterprise (list_id, {cols}) SELECT :new, {cols} FROM enterprise "  # noqa: S608
+            "WHERE list_id = :old"
+        ),
         params,
     )
     # Children follow their enterprise by credit code, and their unit or facility by code.
@@ -149,17 +183,17 @@ def new_version(session: Session, published: ReductionList, user: User) -> Reduc
         prefixed = ", ".join(f"c.{c.strip()}" for c in cols.split(","))
         session.execute(
             text(
-                f"INSERT INTO {table} (enterprise_id, jurisdiction_id, {cols}) "
+                f"INSERT INTO {table} (enterprise_id, jurisdiction_id, {cols}) "  # noqa: S608 - constants
                 f"SELECT ne.id, ne.jurisdiction_id, {prefixed} FROM {table} c {join}"
             ),
             params,
         )
     session.execute(
         text(
-            "INSERT INTO measure (enterprise_id, jurisdiction_id, level, process_unit_id, kind, percent, verification,"
-            " max_stage, basis, note) "
-            "SELECT ne.id, ne.jurisdiction_id, c.level, nu.id, c.kind, c.percent, c.verification, c.max_stage, c.basis,"
-            f" c.note FROM measure c {join} "
+            "INSERT INTO measure (enterprise_id, jurisdiction_id, level, process_unit_id, kind, percent, "  # noqa: S608
+            "verification, max_stage, basis, note) "
+            "SELECT ne.id, ne.jurisdiction_id, c.level, nu.id, c.kind, c.percent, c.verification, "
+            f"c.max_stage, c.basis, c.note FROM measure c {join} "
             "LEFT JOIN process_unit ou ON ou.id = c.process_unit_id "
             "LEFT JOIN process_unit nu ON nu.enterprise_id = ne.id AND nu.code = ou.code"
         ),
@@ -167,7 +201,8 @@ def new_version(session: Session, published: ReductionList, user: User) -> Reduc
     )
     session.execute(
         text(
-            "INSERT INTO meter (enterprise_id, jurisdiction_id, kind, number, process_unit_id, control_facility_id) "
+            "INSERT INTO meter (enterprise_id, jurisdiction_id, kind, number, process_unit_id, "  # noqa: S608
+            "control_facility_id) "
             f"SELECT ne.id, ne.jurisdiction_id, c.kind, c.number, nu.id, nf.id FROM meter c {join} "
             "LEFT JOIN process_unit ou ON ou.id = c.process_unit_id "
             "LEFT JOIN process_unit nu ON nu.enterprise_id = ne.id AND nu.code = ou.code "
@@ -190,12 +225,14 @@ class Deadline:
     days_left: int
 
 
-def submission_deadline(lst: ReductionList, plan_deadline: tuple[int, int] | None, today: date) -> Deadline | None:
+def submission_deadline(
+    lst: ReductionList, plan_deadline: tuple[int, int] | None, today: date
+) -> Deadline | None:
     """The plan's yearly submission deadline (Kashgar: 15 September) and whether the list is late."""
     if plan_deadline is None:
         return None
     due = date(lst.year, *plan_deadline)
-    done = lst.submitted_at.date() if lst.submitted_at else None
+    done = lst.submitted_at.astimezone(LOCAL_TZ).date() if lst.submitted_at else None
     late = (done or today) > due
     return Deadline(due=due, late=late, days_left=(due - today).days)
 
@@ -211,3 +248,193 @@ def list_summary(lst: ReductionList) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+# --- reading lists: what a user sees, may do, and by when -------------------------------------------------
+
+
+def get_list(session: Session, list_id: int) -> ReductionList:
+    """A list the user may read (central scoping: outside the scope it does not exist)."""
+    lst = session.get(
+        ReductionList,
+        list_id,
+        options=[joinedload(ReductionList.jurisdiction), joinedload(ReductionList.bureau)],
+    )
+    if lst is None:
+        raise NotFound(_("清单不存在，或不在您的辖区范围内。"))
+    return lst
+
+
+def get_list_and_versions(session: Session, list_id: int) -> tuple[ReductionList, list[ReductionList]]:
+    """A list and every version of its jurisdiction (newest first), in one scoped query (the list page)."""
+    same = select(ReductionList.jurisdiction_id).where(ReductionList.id == list_id).scalar_subquery()
+    versions = list(
+        session.scalars(
+            select(ReductionList)
+            .where(ReductionList.jurisdiction_id == same)
+            .options(joinedload(ReductionList.jurisdiction), joinedload(ReductionList.bureau))
+            .order_by(ReductionList.year.desc(), ReductionList.version.desc())
+        ).unique()
+    )
+    lst = next((v for v in versions if v.id == list_id), None)
+    if lst is None:
+        raise NotFound(_("清单不存在，或不在您的辖区范围内。"))
+    return lst, versions
+
+
+def touch(session: Session, lst: ReductionList) -> None:
+    """Mark the list's content as changed (an enterprise, a measure, a period): its version moves on, so that
+    forms rendered before the change are refused and the flag index (services/policies) is rebuilt.
+
+    A plain UPDATE of the counter rather than an ORM change of the list row: two bureaus' users editing two
+    enterprises of one list must not refuse each other."""
+    session.execute(
+        update(ReductionList)
+        .where(ReductionList.id == lst.id)
+        .values(lock_version=ReductionList.lock_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(lst, ["lock_version"])
+
+
+def require_editable(lst: ReductionList, user: User) -> None:
+    """Refuse a change to the list's content: another bureau (403) or a list that is not open for editing
+    (409, with the state named)."""
+    if not _owner(lst, user):
+        raise Forbidden(_("只有清单所属单位的业务人员可以修改该清单。"))
+    if not lst.editable:
+        raise Conflict(
+            _(
+                "清单当前状态为“%(state)s”，不能修改。已报送的清单需退回后修改；已发布的清单请建立新版本。",
+                state=_(STATE_LABELS[lst.state]),
+            )
+        )
+
+
+def available_actions(lst: ReductionList, user: User) -> list[ListAction]:
+    """The lifecycle actions the user may take on the list now (the transition function's view)."""
+    found = []
+    for action, (allowed_from, _target, check) in TRANSITIONS.items():
+        if lst.state in allowed_from and WHO[action](lst, user) and getattr(lst, check)(user):
+            found.append(action)
+    if lst.can_new_version(user):
+        found.append(ListAction.new_version)
+    return found
+
+
+def visible_lists(session: Session, user: User, year: int | None = None) -> dict[str, list[ReductionList]]:
+    """The user's bureau's lists (every year and version), and the lists one level down that the user's
+    bureau decides on (the county lists for a city bureau)."""
+    stmt = select(ReductionList).order_by(ReductionList.year.desc(), ReductionList.version.desc())
+    if year is not None:
+        stmt = stmt.where(ReductionList.year == year)
+    own = session.scalars(stmt.where(ReductionList.jurisdiction_id == user.jurisdiction_id)).all()
+    below = session.scalars(
+        stmt.join(Jurisdiction, Jurisdiction.id == ReductionList.jurisdiction_id)
+        .where(Jurisdiction.parent_id == user.jurisdiction_id)
+        .order_by(Jurisdiction.code)
+    ).all()
+    return {"own": list(own), "below": list(below)}
+
+
+def may_open(user: User) -> bool:
+    return _is_staff(user)
+
+
+def versions_of(session: Session, lst: ReductionList) -> list[ReductionList]:
+    """Every version of every year of the list's jurisdiction, newest first (what a diff compares with)."""
+    return list(
+        session.scalars(
+            select(ReductionList)
+            .where(ReductionList.jurisdiction_id == lst.jurisdiction_id)
+            .order_by(ReductionList.year.desc(), ReductionList.version.desc())
+        )
+    )
+
+
+def default_comparison(session: Session, lst: ReductionList) -> ReductionList | None:
+    """The version this one was based on, else the previous version of the year, else last year's latest."""
+    if lst.based_on_id is not None:
+        base = session.get(ReductionList, lst.based_on_id)
+        if base is not None:
+            return base
+    others = [v for v in versions_of(session, lst) if v.id != lst.id]
+    older = [v for v in others if (v.year, v.version) < (lst.year, lst.version)]
+    if older:
+        return older[0]
+    return others[-1] if others else None  # the oldest newer one: what this version became
+
+
+def plan_deadline(session: Session, jurisdiction: Jurisdiction) -> tuple[Plan, tuple[int, int]] | None:
+    """The yearly list deadline of the plan the jurisdiction belongs to, through the zone membership of the
+    jurisdiction or of an ancestor (a Kashgar county through its prefecture, or itself); the earliest when
+    several plans name one."""
+    codes = [c for c in jurisdiction.path.strip("/").split("/") if c]
+    plans = session.scalars(
+        select(Plan)
+        .join(ZoneMember, ZoneMember.plan_id == Plan.id)
+        .join(Jurisdiction, Jurisdiction.id == ZoneMember.jurisdiction_id)
+        .where(Jurisdiction.code.in_(codes), Plan.list_deadline.is_not(None))
+    ).all()
+    found = [(p, p.list_deadline_tuple) for p in plans if p.list_deadline_tuple]
+    if not found:
+        return None
+    return min(found, key=lambda pair: pair[1])  # type: ignore[return-value,arg-type]
+
+
+_DEADLINES: dict[str, tuple[float, dict[str, tuple[int, int]]]] = {}
+DEADLINES_TTL = 300.0
+
+
+def _deadlines(session: Session) -> dict[str, tuple[int, int]]:
+    """Jurisdiction code → the earliest list deadline of the plans it is a member of (plan data, cached)."""
+    key = str(session.get_bind().engine.url)
+    cached = _DEADLINES.get(key)
+    if cached is None or time.monotonic() - cached[0] > DEADLINES_TTL:
+        found: dict[str, tuple[int, int]] = {}
+        for code, plan in session.execute(
+            select(Jurisdiction.code, Plan)
+            .join(ZoneMember, ZoneMember.jurisdiction_id == Jurisdiction.id)
+            .join(Plan, Plan.id == ZoneMember.plan_id)
+            .where(Plan.list_deadline.is_not(None))
+        ):
+            due = plan.list_deadline_tuple
+            if due is not None:
+                found[code] = min(found.get(code, due), due)
+        cached = _DEADLINES[key] = (time.monotonic(), found)
+    return cached[1]
+
+
+def deadline_for(session: Session, lst: ReductionList, today: date) -> Deadline | None:
+    """The deadline of the plan the list's jurisdiction belongs to, through itself or an ancestor."""
+    from app.reduction.services.enterprises import places
+
+    place = places(session).by_id.get(lst.jurisdiction_id)
+    path = place.path if place is not None else lst.jurisdiction.path
+    known = _deadlines(session)
+    dues = [known[c] for c in path.strip("/").split("/") if c in known]
+    return submission_deadline(lst, min(dues) if dues else None, today)
+
+
+def history(lst: ReductionList) -> list[dict[str, Any]]:
+    """The lifecycle so far, oldest first, from the list's own timestamps."""
+    steps: list[dict[str, Any]] = [{"action": "create", "at": _iso(lst.created_at)}]
+    if lst.submitted_at:
+        steps.append({"action": "submit", "at": _iso(lst.submitted_at)})
+    if lst.decided_at:
+        kind = "approve" if lst.state in (ListState.approved, ListState.published) else "return"
+        steps.append({"action": kind, "at": _iso(lst.decided_at), "reason": lst.return_reason})
+    if lst.published_at:
+        steps.append({"action": "publish", "at": _iso(lst.published_at)})
+    return steps
+
+
+def enterprise_counts(session: Session, list_ids: list[int]) -> dict[int, int]:
+    if not list_ids:
+        return {}
+    rows = session.execute(
+        select(Enterprise.list_id, func.count(Enterprise.id))
+        .where(Enterprise.list_id.in_(list_ids))
+        .group_by(Enterprise.list_id)
+    )
+    return {list_id: n for list_id, n in rows}

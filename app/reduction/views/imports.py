@@ -1,1 +1,190 @@
-"""Routes: imports (being written)."""
+"""Routes: Excel import (upload → preview → commit), the template, and the export of a list."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from app.auth.roles import Permission
+from app.core.access import require
+from app.core.errors import NotFound, ServiceError
+from app.core.exports import csv_bytes
+from app.extensions import db
+from app.reduction.excel import exporter, importer, safety
+from app.reduction.models import ReductionList
+from app.reduction.views import bp
+
+PROBLEMS_SHOWN = 1000  # on the page; the CSV has them all
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _year(value: Any) -> int:
+    try:
+        year = int(value)
+    except (TypeError, ValueError):
+        return date.today().year
+    return year if 2000 <= year <= 2100 else date.today().year
+
+
+def _page(year: int, error: str | None = None, status: int = 200) -> Any:
+    s = db.session()
+    lst = importer.current_list(s, g.user, year)
+    limits = safety.Limits.from_config(current_app.config)
+    return render_template(
+        "reduction/import.html",
+        year=year,
+        lst=lst,
+        blocked=importer.blocked(lst, g.user),
+        error=error,
+        target=importer.target_words(lst, year),
+        max_mb=f"{limits.max_bytes / safety.MB:.0f}",
+        years=range(date.today().year + 1, date.today().year - 4, -1),
+    ), status
+
+
+@bp.get("/import")
+@require(Permission.edit_lists)
+def import_page():  # type: ignore[no-untyped-def]
+    return _page(_year(request.args.get("year")))
+
+
+@bp.post("/import")
+@require(Permission.edit_lists)
+def import_upload():  # type: ignore[no-untyped-def]
+    year = _year(request.form.get("year"))
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        return _page(year, _("请选择要导入的 Excel 文件（.xlsx 或 .xls）。"), 400)
+    cfg = current_app.config
+    try:
+        upload = importer.store(
+            file.stream, file.filename, cfg["UPLOAD_DIR"], g.user.id, year, safety.Limits.from_config(cfg)
+        )
+    except safety.ExcelRefused as e:
+        return _page(year, e.message, 400)
+    return redirect(url_for("reduction.import_preview", token=upload.token))
+
+
+def _upload() -> importer.Upload:
+    token = request.values.get("token", "")
+    return importer.load_upload(current_app.config["UPLOAD_DIR"], token, g.user.id)
+
+
+@bp.get("/import/preview")
+@require(Permission.edit_lists)
+def import_preview():  # type: ignore[no-untyped-def]
+    if not request.args.get("token"):
+        return redirect(url_for("reduction.import_page"))
+    upload = _upload()
+    try:
+        preview = importer.preview(db.session(), g.user, upload, current_app.config)
+    except safety.ExcelRefused as e:
+        importer.discard(upload)
+        return _page(upload.year, e.message, 400)
+    return render_template(
+        "reduction/import_preview.html",
+        p=preview,
+        shown=preview.issues[:PROBLEMS_SHOWN],
+        limit=PROBLEMS_SHOWN,
+    )
+
+
+@bp.get("/import/problems.csv")
+@require(Permission.edit_lists)
+def import_problems():  # type: ignore[no-untyped-def]
+    if not request.args.get("token"):
+        return redirect(url_for("reduction.import_page"))
+    upload = _upload()
+    preview = importer.preview(db.session(), g.user, upload, current_app.config)
+    header = [_("工作表"), _("行"), _("列"), _("列名"), _("类型"), _("问题")]
+    rows = [
+        (i.sheet, i.row or "", i.column or "", i.header or "", _("错误") if i.error else _("提醒"), i.message)
+        for i in preview.issues
+    ]
+    return Response(
+        csv_bytes(header, rows),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=import-problems.csv"},
+    )
+
+
+@bp.post("/import/commit")
+@require(Permission.edit_lists)
+def import_commit():  # type: ignore[no-untyped-def]
+    if not request.form.get("token"):
+        return _page(_year(request.form.get("year")), _("没有待导入的文件，请先上传。"), 400)
+    upload = _upload()
+    s = db.session()
+    try:
+        result = importer.commit(s, g.user, upload, current_app.config)
+    except NotFound:
+        raise
+    except ServiceError as e:
+        s.rollback()
+        if e.status == 403:
+            raise
+        return _page(upload.year, e.message, e.status)
+    importer.discard(upload)
+    c = result.counts
+    if c["new"] or c["changed"] or c["removed"]:
+        flash(
+            _(
+                "导入完成：新增 %(new)d 家、更新 %(changed)d 家、"
+                "未变 %(unchanged)d 家、删除 %(removed)d 家企业。",
+                new=c["new"],
+                changed=c["changed"],
+                unchanged=c["unchanged"],
+                removed=c["removed"],
+            )
+        )
+    else:
+        flash(_("文件内容与清单一致，未做任何修改。"))
+    return redirect(url_for("reduction.import_page", year=upload.year))
+
+
+@bp.get("/import/template.xlsx")
+@require(Permission.view_lists)
+def import_template():  # type: ignore[no-untyped-def]
+    return _send(exporter.write_template, "应急减排清单模板.xlsx")
+
+
+@bp.get("/export.xlsx")
+@require(Permission.view_lists)
+def export_list():  # type: ignore[no-untyped-def]
+    raw = request.args.get("list_id", "")
+    if not raw.isdigit():
+        message = _("请指定要导出的清单。")
+        return render_template("errors/error.html", code=400, title=_("请求有误"), message=message), 400
+    s = db.session()
+    lst = s.get(ReductionList, int(raw))  # scoped: a list outside the user's jurisdiction is not found
+    if lst is None:
+        raise NotFound(_("清单不存在，或您无权查看。"))
+    name = f"应急减排清单_{lst.jurisdiction.name}_{lst.year}_v{lst.version}.xlsx"
+    return _send(lambda out: exporter.export_list(s, lst, g.user, out), name)
+
+
+def _send(write: Any, download_name: str) -> Any:
+    """Write the workbook to a temporary file (xlsxwriter streams rows to disk), then send its bytes."""
+    with tempfile.TemporaryDirectory(prefix="lianfang-export-") as tmp:
+        path = Path(tmp) / "export.xlsx"
+        write(str(path))
+        data = path.read_bytes()
+    return send_file(
+        io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=download_name, max_age=0
+    )

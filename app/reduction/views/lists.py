@@ -1,13 +1,203 @@
-"""Routes: the lists of a bureau and their lifecycle (being written)."""
+"""Routes: the lists of a bureau, one list's page (lifecycle, deadline, enterprises table) and the diff."""
 
-from flask import redirect, url_for
+from __future__ import annotations
 
+from datetime import datetime
+
+from flask import g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.auth.models import Bureau
 from app.auth.roles import Permission
 from app.core.access import require
+from app.core.errors import Forbidden, NotFound, ServiceError
+from app.core.templating import LOCAL_TZ
+from app.extensions import db
+from app.reduction import forms
+from app.reduction.domain.vocabulary import Category, Grade
+from app.reduction.models import ReductionList
+from app.reduction.services import diff as diff_service
+from app.reduction.services import enterprises as enterprise_service
+from app.reduction.services import lists as list_service
+from app.reduction.services.lists import STATE_LABELS, ListAction
 from app.reduction.views import bp
+
+
+def today():  # type: ignore[no-untyped-def]
+    return datetime.now(LOCAL_TZ).date()
 
 
 @bp.get("/")
 @require(Permission.view_lists)
 def index():  # type: ignore[no-untyped-def]
-    return redirect(url_for("core.index"))
+    s = db.session()
+    found = list_service.visible_lists(s, g.user)
+    deadlines = {lst.id: list_service.deadline_for(s, lst, today()) for lst in found["own"] + found["below"]}
+    return render_template(
+        "reduction/index.html",
+        own=found["own"],
+        below=found["below"],
+        deadlines=deadlines,
+        counts=list_service.enterprise_counts(s, [lst.id for lst in found["own"] + found["below"]]),
+        state_labels=STATE_LABELS,
+        may_open=g.user.can(Permission.edit_lists) and list_service.may_open(g.user),
+        this_year=today().year,
+    )
+
+
+@bp.post("/open")
+@require(Permission.edit_lists)
+def open_list():  # type: ignore[no-untyped-def]
+    s = db.session()
+    year = forms.year(request.form.get("year"))
+    bureau = s.get(Bureau, g.user.bureau_id)
+    if bureau is None:
+        raise NotFound(_("单位不存在。"))
+    lst = list_service.open_list(s, bureau, year, g.user)
+    return redirect(url_for("reduction.show", list_id=lst.id))
+
+
+def render_list(
+    lst: ReductionList,
+    filters: enterprise_service.Filters | None = None,
+    *,
+    error: ServiceError | None = None,
+    status: int = 200,
+    versions: list[ReductionList] | None = None,
+):  # type: ignore[no-untyped-def]
+    s = db.session()
+    f = filters or enterprise_service.Filters()
+    page = None
+    filter_error = None
+    try:
+        page = enterprise_service.search(s, lst, f)
+    except ServiceError as e:
+        filter_error, status = e, max(status, e.status)
+        f = enterprise_service.Filters()
+        page = enterprise_service.search(s, lst, f)
+    actions = list_service.available_actions(lst, g.user)
+    return (
+        render_template(
+            "reduction/list.html",
+            lst=lst,
+            f=f,
+            page=page,
+            error=error or filter_error,
+            actions=actions,
+            ListAction=ListAction,
+            state_labels=STATE_LABELS,
+            deadline=list_service.deadline_for(s, lst, today()),
+            versions=versions if versions is not None else list_service.versions_of(s, lst),
+            counties=enterprise_service.counties(s, lst),
+            industries=enterprise_service.industries(),
+            categories=list(Category),
+            grades=list(Grade),
+            category_labels={c.value: c.label for c in Category},
+            grade_labels={gr.value: gr.label for gr in Grade},
+            sorts=enterprise_service.SORT_LABELS,
+            can_edit=lst.can_edit(g.user) and g.user.can(Permission.edit_lists),
+        ),
+        status,
+    )
+
+
+@bp.get("/<int:list_id>")
+@require(Permission.view_lists)
+def show(list_id: int):  # type: ignore[no-untyped-def]
+    lst, versions = list_service.get_list_and_versions(db.session(), list_id)
+    try:
+        f = enterprise_service.parse_filters(request.args)
+    except ServiceError as e:
+        return render_list(lst, error=e, status=400, versions=versions)
+    return render_list(lst, f, versions=versions)
+
+
+def _act(list_id: int, action: ListAction, reason: str = ""):  # type: ignore[no-untyped-def]
+    s = db.session()
+    lst = list_service.get_list(s, list_id)
+    version = request.form.get("version", "")
+    try:
+        expected = int(version) if version.isdigit() else None
+        if action is ListAction.new_version:
+            new = list_service.new_version(s, lst, g.user)
+            return redirect(url_for("reduction.show", list_id=new.id))
+        list_service.transition(s, lst, action, g.user, reason=reason, expected_version=expected)
+    except Forbidden:
+        raise
+    except ServiceError as e:
+        s.rollback()
+        return render_list(list_service.get_list(s, list_id), error=e, status=e.status)
+    return redirect(url_for("reduction.show", list_id=lst.id))
+
+
+@bp.post("/<int:list_id>/submit")
+@require(Permission.edit_lists)
+def submit(list_id: int):  # type: ignore[no-untyped-def]
+    return _act(list_id, ListAction.submit)
+
+
+@bp.post("/<int:list_id>/decide")
+@require(Permission.decide_lists)
+def decide(list_id: int):  # type: ignore[no-untyped-def]
+    s = db.session()
+    lst = list_service.get_list(s, list_id)
+    if not list_service.WHO[ListAction.approve](lst, g.user):
+        raise Forbidden(_("只有上一级生态环境部门可以审核该清单。"))
+    decision = request.form.get("decision", "")
+    if decision not in ("approve", "return"):
+        return render_list(
+            lst, error=ServiceError(_("请选择“审核通过”或“退回”。"), field="decision"), status=400
+        )
+    action = ListAction.approve if decision == "approve" else ListAction.return_
+    return _act(list_id, action, reason=request.form.get("reason", "")[:2000])
+
+
+@bp.post("/<int:list_id>/publish")
+@require(Permission.edit_lists)
+def publish(list_id: int):  # type: ignore[no-untyped-def]
+    return _act(list_id, ListAction.publish)
+
+
+@bp.post("/<int:list_id>/new-version")
+@require(Permission.edit_lists)
+def new_version(list_id: int):  # type: ignore[no-untyped-def]
+    return _act(list_id, ListAction.new_version)
+
+
+@bp.get("/<int:list_id>/diff")
+@require(Permission.view_lists)
+def diff(list_id: int):  # type: ignore[no-untyped-def]
+    s = db.session()
+    lst = list_service.get_list(s, list_id)
+    versions = [v for v in list_service.versions_of(s, lst) if v.id != lst.id]
+    against_id = request.args.get("against", "")
+    error = None
+    other = None
+    if against_id:
+        other = (
+            s.scalar(select(ReductionList).where(ReductionList.id == int(against_id)))
+            if against_id.isdigit()
+            else None
+        )
+        if other is None or other.jurisdiction_id != lst.jurisdiction_id:
+            error = ServiceError(_("请选择同一行政区的另一版本清单。"), field="against")
+            other = None
+    else:
+        other = list_service.default_comparison(s, lst)
+    result = None
+    if other is not None:
+        older, newer = (other, lst) if (other.year, other.version) < (lst.year, lst.version) else (lst, other)
+        result = diff_service.diff_lists(s, older, newer)
+    return (
+        render_template(
+            "reduction/diff.html",
+            lst=lst,
+            other=other,
+            versions=versions,
+            result=result,
+            error=error,
+            state_labels=STATE_LABELS,
+        ),
+        400 if error else 200,
+    )

@@ -1,0 +1,391 @@
+"""Reading enterprises: the list page's search, filters, sort and pagination (fast over 100,000 rows), and
+one enterprise with everything the enterprise page and the API show.
+
+Every query goes through central scoping (an enterprise outside the user's scope is simply not found). The
+flags column and the "flagged" filter come from the list's flag index (services/policies): the filter needs
+every enterprise of the list checked, so it builds the index when it is not current; the plain table uses
+the index when it is current and otherwise checks just the rows of the page.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import String, func, or_, select, type_coerce
+from sqlalchemy.orm import Session, selectinload
+
+from app.core.errors import NotFound, ServiceError
+from app.places.models import Jurisdiction
+from app.reduction.domain import uscc as uscc_rules
+from app.reduction.domain.vocabulary import Category, Grade
+from app.reduction.models import Enterprise, ReductionList
+from app.reduction.services import policies
+
+PER_PAGE = 50
+MAX_PER_PAGE = 200
+SMALL_LIST = 3000  # a list this small is checked whole when its page is shown (well under a second)
+_S = String()
+
+SORTS: dict[str, tuple[Any, ...]] = {
+    "name": (Enterprise.name.asc(),),
+    "-name": (Enterprise.name.desc(),),
+    "uscc": (Enterprise.uscc.asc(),),
+    "county": (Enterprise.jurisdiction_id.asc(), Enterprise.name.asc()),
+    "so2": (Enterprise.so2.desc(),),
+    "nox": (Enterprise.nox.desc(),),
+    "pm": (Enterprise.pm.desc(),),
+    "vocs": (Enterprise.vocs.desc(),),
+}
+SORT_LABELS = {
+    "name": "名称（升序）",
+    "-name": "名称（降序）",
+    "uscc": "统一社会信用代码",
+    "county": "区县",
+    "so2": "二氧化硫排放量",
+    "nox": "氮氧化物排放量",
+    "pm": "颗粒物排放量",
+    "vocs": "挥发性有机物排放量",
+}
+FLAG_FILTERS = ("", "flagged", "clean")
+_CODE_CHARS = re.compile(r"^[0-9A-Z]{4,18}$")
+
+
+@dataclass(frozen=True)
+class Filters:
+    q: str = ""
+    county: str = ""
+    industry: str = ""
+    category: str = ""
+    grade: str = ""
+    flags: str = ""
+    sort: str = "name"
+    page: int = 1
+    per_page: int = PER_PAGE
+
+    def args(self, **changes: Any) -> dict[str, Any]:
+        """Query arguments that reproduce these filters (for links), without empty ones."""
+        values = {
+            "q": self.q,
+            "county": self.county,
+            "industry": self.industry,
+            "category": self.category,
+            "grade": self.grade,
+            "flags": self.flags,
+            "sort": self.sort if self.sort != "name" else "",
+            "per_page": self.per_page if self.per_page != PER_PAGE else "",
+            **changes,
+        }
+        return {k: v for k, v in values.items() if v not in ("", None)}
+
+    @property
+    def active(self) -> bool:
+        return any((self.q, self.county, self.industry, self.category, self.grade, self.flags))
+
+
+def _int(args: Mapping[str, Any], name: str, default: int, low: int, high: int, label: str) -> int:
+    raw = str(args.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ServiceError(
+            _("“%(what)s”应为 %(low)d 到 %(high)d 之间的整数。", what=label, low=low, high=high), field=name
+        )
+    return int(raw)
+
+
+def parse_filters(args: Mapping[str, Any]) -> Filters:
+    """Filters from query arguments; a value outside its vocabulary is refused naming the field."""
+    q = str(args.get("q") or "").strip()[:100]
+    category = str(args.get("category") or "").strip()
+    if category and category not in {c.value for c in Category}:
+        raise ServiceError(_("“企业类别”的取值“%(v)s”无效。", v=category[:20]), field="category")
+    grade = str(args.get("grade") or "").strip()
+    if grade and grade not in {g.value for g in Grade} | {"none"}:
+        raise ServiceError(_("“绩效分级”的取值“%(v)s”无效。", v=grade[:20]), field="grade")
+    flags = str(args.get("flags") or "").strip()
+    if flags not in FLAG_FILTERS:
+        raise ServiceError(_("“问题标记”的取值“%(v)s”无效。", v=flags[:20]), field="flags")
+    sort = str(args.get("sort") or "name").strip()
+    if sort not in SORTS:
+        raise ServiceError(_("“排序”的取值“%(v)s”无效。", v=sort[:20]), field="sort")
+    industry = str(args.get("industry") or "").strip()[:32]
+    if industry and industry not in industries():
+        raise ServiceError(_("“行业”的取值“%(v)s”无效。", v=industry), field="industry")
+    county = str(args.get("county") or "").strip()[:12]
+    if county and not county.isalnum():
+        raise ServiceError(_("“区县”的取值“%(v)s”无效。", v=county), field="county")
+    return Filters(
+        q=q,
+        county=county,
+        industry=industry,
+        category=category,
+        grade=grade,
+        flags=flags,
+        sort=sort,
+        page=_int(args, "page", 1, 1, 1_000_000, _("页码")),
+        per_page=_int(args, "per_page", PER_PAGE, 1, MAX_PER_PAGE, _("每页条数")),
+    )
+
+
+def industries() -> dict[str, str]:
+    """Rule-library industry code → name (the `industry` column's vocabulary)."""
+    library = policies.rule_library()
+    found = {code: ind.name for code, ind in library.industries.items() if code != "*"}
+    return dict(sorted(found.items(), key=lambda kv: (kv[0] == "other", kv[0])))
+
+
+@dataclass(frozen=True)
+class Place:
+    id: int
+    code: str
+    name: str
+    path: str
+
+
+@dataclass
+class Places:
+    """The jurisdiction tree as plain values: reference data, changed only by `flask inventories load`."""
+
+    by_code: dict[str, Place]
+    by_id: dict[int, Place]
+    loaded_at: float
+
+    def subtree(self, path: str) -> list[Place]:
+        return sorted((p for p in self.by_id.values() if p.path.startswith(path)), key=lambda p: p.path)
+
+
+PLACES_TTL = 300.0
+_PLACES: dict[str, Places] = {}
+
+
+def places(session: Session) -> Places:
+    """The jurisdictions, read once per process and database and refreshed every PLACES_TTL seconds."""
+    key = str(session.get_bind().engine.url)
+    found = _PLACES.get(key)
+    if found is None or time.monotonic() - found.loaded_at > PLACES_TTL:
+        rows = session.execute(
+            select(Jurisdiction.id, Jurisdiction.code, Jurisdiction.name, Jurisdiction.path)
+        )
+        every = [Place(*r) for r in rows]
+        found = Places({p.code: p for p in every}, {p.id: p for p in every}, time.monotonic())
+        _PLACES[key] = found
+    return found
+
+
+def counties(session: Session, lst: ReductionList) -> list[Place]:
+    """Jurisdictions below the list's (the counties of a city list); empty for a county's own list."""
+    own = places(session).by_id.get(lst.jurisdiction_id)
+    if own is None:
+        return []
+    return [p for p in places(session).subtree(own.path) if p.id != own.id]
+
+
+@dataclass
+class Row:
+    id: int
+    uscc: str
+    name: str
+    industry: str
+    category: str
+    grade: str | None
+    so2: float
+    nox: float
+    pm: float
+    vocs: float
+    jurisdiction_id: int
+    county: str = ""
+    problems: int | None = None  # None: not checked
+    codes: tuple[str, ...] = ()
+
+    @property
+    def amounts(self) -> tuple[str, str, str, str]:
+        """The four emissions as shown in the table (t/a, two decimals)."""
+        return (f"{self.so2:.2f}", f"{self.nox:.2f}", f"{self.pm:.2f}", f"{self.vocs:.2f}")
+
+
+@dataclass
+class Page:
+    rows: list[Row]
+    total: int
+    page: int
+    per_page: int
+    flagged_total: int | None = None  # flagged enterprises of the whole list, when known
+    list_size: int | None = None
+    index_age: float | None = None  # seconds since the flag index was built
+    checked_page_only: bool = False
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+def _conditions(session: Session, lst: ReductionList, f: Filters) -> list[Any]:
+    e = Enterprise
+    conds: list[Any] = [e.list_id == lst.id]
+    if f.q:
+        code = uscc_rules.normalise(f.q)
+        name_match = e.name.contains(f.q, autoescape=True)
+        conds.append(
+            or_(name_match, e.uscc.startswith(code, autoescape=True))
+            if _CODE_CHARS.match(code)
+            else name_match
+        )
+    if f.county:
+        j = places(session).by_code.get(f.county)
+        if j is None:
+            raise ServiceError(_("“区县”的取值“%(v)s”无效。", v=f.county), field="county")
+        conds.append(e.jurisdiction_id.in_([p.id for p in places(session).subtree(j.path)]))
+    if f.industry:
+        conds.append(e.industry == f.industry)
+    if f.category:
+        conds.append(e.category == Category(f.category))
+    if f.grade == "none":
+        conds.append(e.grade.is_(None))
+    elif f.grade:
+        conds.append(e.grade == Grade(f.grade))
+    return conds
+
+
+_COLUMNS = (
+    Enterprise.id,
+    Enterprise.uscc,
+    Enterprise.name,
+    Enterprise.industry,
+    type_coerce(Enterprise.category, _S),
+    type_coerce(Enterprise.grade, _S),
+    Enterprise.so2,
+    Enterprise.nox,
+    Enterprise.pm,
+    Enterprise.vocs,
+    Enterprise.jurisdiction_id,
+)
+
+
+def search(session: Session, lst: ReductionList, f: Filters) -> Page:
+    """One page of the list's enterprises under the filters, with their flags."""
+    conds = _conditions(session, lst, f)
+    order = (*SORTS[f.sort], Enterprise.id.asc())
+    offset = (f.page - 1) * f.per_page
+    stamp = policies.stamps(session, [lst])[lst.id]
+    index = policies.cached_index(session, lst, stamp)
+    if index is None and f.flags:
+        index = policies.list_index(session, lst)
+    list_size = len(index.counts) if index is not None else None
+    if index is None:
+        list_size = policies.list_size(session, lst, stamp)
+        if list_size <= SMALL_LIST:
+            index = policies.list_index(session, lst)
+    if f.flags and index is not None:
+        ids = session.scalars(select(Enterprise.id).where(*conds).order_by(*order)).all()
+        flagged = index.flagged
+        wanted = f.flags == "flagged"
+        ids = [i for i in ids if (i in flagged) is wanted]
+        total, page_ids = len(ids), ids[offset : offset + f.per_page]
+        by_id = {r[0]: r for r in session.execute(select(*_COLUMNS).where(Enterprise.id.in_(page_ids)))}
+        raw = [by_id[i] for i in page_ids if i in by_id]
+    else:
+        total = session.scalar(select(func.count(Enterprise.id)).where(*conds)) or 0
+        raw = list(
+            session.execute(select(*_COLUMNS).where(*conds).order_by(*order).limit(f.per_page).offset(offset))
+        )
+    rows = [Row(*r) for r in raw]
+    by_id = places(session).by_id
+    for r in rows:
+        found = by_id.get(r.jurisdiction_id)
+        r.county = found.name if found else ""
+    page = Page(rows, total, f.page, f.per_page, list_size=list_size)
+    if index is not None:
+        for r in rows:
+            r.problems = index.counts.get(r.id, 0)
+            r.codes = index.codes.get(r.id, ())
+        page.flagged_total = len(index.flagged)
+        page.index_age = index.age
+    else:
+        found = policies.page_problems(session, lst, [r.id for r in rows])
+        for r in rows:
+            problems = found.get(r.id, [])
+            r.problems = len(problems)
+            r.codes = tuple(dict.fromkeys(p.code for p in problems))
+        page.checked_page_only = True
+    return page
+
+
+# --- one enterprise ---------------------------------------------------------------------------------------
+
+
+def get_enterprise(session: Session, enterprise_id: int) -> Enterprise:
+    e = session.scalar(
+        select(Enterprise)
+        .where(Enterprise.id == enterprise_id)
+        .options(
+            selectinload(Enterprise.units),
+            selectinload(Enterprise.measures),
+            selectinload(Enterprise.facilities),
+            selectinload(Enterprise.meters),
+            selectinload(Enterprise.staggered_periods),
+        )
+    )
+    if e is None:
+        raise NotFound(_("企业不存在，或不在您的辖区范围内。"))
+    return e
+
+
+def sees_contact(user: Any, e: Enterprise) -> bool:
+    """Only the bureau that owns the enterprise's list sees the contact phone in full."""
+    return user is not None and user.bureau_id == e.reduction_list.bureau_id
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678: the first three and last four digits of a mobile number, stars elsewhere."""
+    digits = phone or ""
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    keep_head = 3 if len(digits) >= 11 else 0
+    return digits[:keep_head] + "*" * (len(digits) - keep_head - 4) + digits[-4:]
+
+
+def contact_phone(user: Any, e: Enterprise) -> str:
+    return e.contact_phone if sees_contact(user, e) else mask_phone(e.contact_phone)
+
+
+@dataclass
+class UnitView:
+    code: str
+    name: str
+    shares: dict[str, float]
+    eia_capacity: float | None
+    permit_capacity: float | None
+    last_year_output: float | None
+    reduction_base: float | None
+    capacity_unit: str
+    outdoor: bool
+    under_rectification: bool
+    meters: list[str] = field(default_factory=list)
+
+
+def unit_views(e: Enterprise) -> list[UnitView]:
+    meters: dict[int | None, list[str]] = {}
+    for m in e.meters:
+        meters.setdefault(m.process_unit_id, []).append(m.number)
+    return [
+        UnitView(
+            u.code,
+            u.name,
+            {"so2": u.share_so2, "nox": u.share_nox, "pm": u.share_pm, "vocs": u.share_vocs},
+            u.eia_capacity,
+            u.permit_capacity,
+            u.last_year_output,
+            u.reduction_base,
+            u.capacity_unit,
+            u.outdoor,
+            u.under_rectification,
+            meters.get(u.id, []),
+        )
+        for u in e.units
+    ]

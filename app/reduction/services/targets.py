@@ -1,0 +1,300 @@
+"""Targets for any jurisdiction (county, city, zone, province) and level: the enterprises' expected reductions
+against the jurisdictions' total emissions (app/reduction/domain/targets.py does the arithmetic), and the
+total emissions themselves, entered per jurisdiction and year.
+
+Which list counts: for each jurisdiction and year, its latest version (the open one while it is being edited,
+so that flags and targets move as the bureau works). The enterprises' expected reductions come from the
+lists' flag indexes (services/policies): checked once per list version, shared by the list page and here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.audit.services import record
+from app.core.errors import Forbidden, ServiceError
+from app.core.scoping import get_scope
+from app.places.models import Jurisdiction, JurisdictionLevel, LinkageZone, ZoneMember
+from app.reduction.domain import targets as dt
+from app.reduction.domain.vocabulary import AlertLevel, Category, Grade, Pollutant
+from app.reduction.models import ReductionList, TotalEmissions
+from app.reduction.services import policies
+
+
+def latest_lists(session: Session, year: int, under: Jurisdiction) -> list[int]:
+    """Ids of the latest list version of each jurisdiction at or below `under` for `year` (scoped)."""
+    latest = (
+        select(ReductionList.jurisdiction_id, func.max(ReductionList.version).label("v"))
+        .join(Jurisdiction, Jurisdiction.id == ReductionList.jurisdiction_id)
+        .where(ReductionList.year == year, Jurisdiction.path.startswith(under.path))
+        .group_by(ReductionList.jurisdiction_id)
+        .subquery()
+    )
+    return list(
+        session.scalars(
+            select(ReductionList.id)
+            .join(
+                latest,
+                (latest.c.jurisdiction_id == ReductionList.jurisdiction_id)
+                & (latest.c.v == ReductionList.version),
+            )
+            .where(ReductionList.year == year)
+        )
+    )
+
+
+def totals_for(session: Session, year: int, jurisdictions: Sequence[Jurisdiction]) -> dict[Pollutant, float]:
+    """Total emissions (t/a) of the jurisdictions: each one's own figure, or the sum of its children's when
+    it has none; a jurisdiction with neither is named in the error."""
+    rows = {
+        t.jurisdiction_id: t
+        for t in session.scalars(select(TotalEmissions).where(TotalEmissions.year == year))
+    }
+    result = dict.fromkeys(Pollutant, 0.0)
+    missing: list[str] = []
+
+    def add(j: Jurisdiction) -> None:
+        own = rows.get(j.id)
+        if own is not None:
+            for p in Pollutant:
+                result[p] += float(getattr(own, p.value))
+        elif j.children:
+            for child in j.children:
+                add(child)
+        else:
+            missing.append(j.name)
+
+    for j in jurisdictions:
+        add(j)
+    if missing:
+        raise ServiceError(
+            _(
+                "缺少 %(year)d 年以下行政区的全社会总排放量：%(names)s。请先在“全社会总排放量”中录入。",
+                year=year,
+                names="、".join(missing[:20]) + ("等" if len(missing) > 20 else ""),
+            ),
+            field="totals",
+        )
+    return result
+
+
+@dataclass
+class Targets:
+    result: dt.TargetResult
+    totals: dict[Pollutant, float]
+    names: dict[Any, str]
+    lists: list[ReductionList] = field(default_factory=list)
+    frame: pd.DataFrame | None = None
+
+
+def compute(
+    session: Session,
+    year: int,
+    jurisdictions: Sequence[Jurisdiction],
+    level: AlertLevel,
+    *,
+    combine_so2_nox: bool = False,
+    ozone: bool = False,
+) -> Targets:
+    """Targets of a set of jurisdictions (a county, a city, a zone's members, a province)."""
+    if ozone and combine_so2_nox:
+        raise ServiceError(
+            _("臭氧方案只计氮氧化物和挥发性有机物，不能同时选择二氧化硫与氮氧化物合并计算。"), field="ozone"
+        )
+    list_ids: set[int] = set()
+    for j in jurisdictions:
+        list_ids.update(latest_lists(session, year, j))
+    lists = list(session.scalars(select(ReductionList).where(ReductionList.id.in_(sorted(list_ids)))))
+    indexes = policies.list_indexes(session, lists)
+    frames = [indexes[lst.id].frame for lst in lists if len(indexes[lst.id].frame)]
+    frame = pd.concat(frames, ignore_index=True) if frames else dt.frame([])
+    totals = totals_for(session, year, jurisdictions)
+    result = dt.assess(frame, totals, level, combine_so2_nox=combine_so2_nox, ozone=ozone)
+    names = dict(zip(frame[dt.ID].tolist(), frame[dt.NAME].tolist(), strict=True))
+    return Targets(result, totals, names, lists, frame)
+
+
+def exempt(category: Category, grade: Grade | None) -> bool:
+    return category is Category.guarantee or grade in (Grade.A, Grade.leading)
+
+
+# --- choosing what to compute ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str  # "j:511002" or "z:<zone id>"
+    label: str
+    group: str  # province / city / county / zone
+
+
+def choices(session: Session) -> list[Choice]:
+    """Jurisdictions and linkage zones the user may compute targets for: readable jurisdictions, and zones
+    whose every member is readable."""
+    scope = get_scope(session)
+    stmt = select(Jurisdiction).order_by(Jurisdiction.path)
+    if scope is not None and not scope.unrestricted:
+        stmt = stmt.where(Jurisdiction.id.in_(sorted(scope.readable)))
+    found = [Choice(f"j:{j.code}", f"{j.name}（{j.code}）", j.level.value) for j in session.scalars(stmt)]
+    members: dict[int, set[int]] = {}
+    zones = {
+        z.id: z
+        for z in session.scalars(select(LinkageZone).order_by(LinkageZone.plan_id, LinkageZone.ordering))
+    }
+    for zone_id, jurisdiction_id in session.execute(select(ZoneMember.zone_id, ZoneMember.jurisdiction_id)):
+        members.setdefault(zone_id, set()).add(jurisdiction_id)
+    for zone_id, zone in zones.items():
+        ids = members.get(zone_id, set())
+        if ids and (scope is None or scope.unrestricted or ids <= scope.readable):
+            found.append(Choice(f"z:{zone_id}", f"{zone.name}（{zone.plan.name}）", "zone"))
+    return found
+
+
+def resolve(session: Session, value: str) -> tuple[str, list[Jurisdiction]]:
+    """The label and the jurisdictions of a choice; out of scope or unknown → NotFound naming the field."""
+    kind, _sep, key = (value or "").partition(":")
+    scope = get_scope(session)
+    if kind == "j":
+        j = session.scalar(select(Jurisdiction).where(Jurisdiction.code == key[:12]))
+        if j is None or (scope is not None and not scope.can_read(j.id)):
+            raise ServiceError(
+                _("行政区“%(code)s”不存在或不在您的辖区内。", code=key[:12]), field="jurisdiction"
+            )
+        return j.name, [j]
+    if kind == "z" and key.isdigit():
+        zone = session.get(LinkageZone, int(key))
+        if zone is not None:
+            js = [m.jurisdiction for m in zone.members]
+            if all(scope is None or scope.can_read(j.id) for j in js):
+                return zone.name, sorted(js, key=lambda j: j.code)
+    raise ServiceError(_("请选择辖区内的行政区或联动区域。"), field="jurisdiction")
+
+
+# --- chart -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    percent: float  # achieved, % of the total (NaN: no total)
+    threshold: float
+    passed: bool
+    y: int
+    width: float  # px of the achieved bar
+    threshold_x: float
+
+
+def chart(result: dt.TargetResult, *, width: int = 300, row: int = 34) -> tuple[list[Bar], int, float]:
+    """Bars of a horizontal chart (inline SVG, drawn by the template): achieved % against the threshold."""
+    top = max(
+        [g.threshold_percent * 1.5 for g in result.groups]
+        + [g.percent for g in result.groups if not math.isnan(g.percent)]
+        + [1.0]
+    )
+    scale = width / top
+    bars = [
+        Bar(
+            g.label,
+            g.percent,
+            g.threshold_percent,
+            g.passed,
+            i * row,
+            0.0 if math.isnan(g.percent) else round(g.percent * scale, 1),
+            round(g.threshold_percent * scale, 1),
+        )
+        for i, g in enumerate(result.groups)
+    ]
+    return bars, len(bars) * row, top
+
+
+# --- total emissions -------------------------------------------------------------------------------------
+
+
+FIELD_LABELS = {"so2": "二氧化硫", "nox": "氮氧化物", "pm": "颗粒物", "vocs": "挥发性有机物"}
+
+
+def set_total(
+    session: Session,
+    jurisdiction: Jurisdiction,
+    year: int,
+    values: Mapping[str, float],
+    source: str,
+    user: Any,
+) -> TotalEmissions:
+    """Enter or correct a jurisdiction's total emissions for a year (t/a); audited with before and after."""
+    scope = get_scope(session)
+    if scope is not None and not scope.can_write(jurisdiction.id):
+        raise Forbidden(_("只能录入本辖区的全社会总排放量。"))
+    if not 2000 <= year <= 2100:
+        raise ServiceError(_("年份应在 2000 到 2100 之间。"), field="year")
+    clean: dict[str, float] = {}
+    for p in Pollutant:
+        raw = values.get(p.value)
+        if raw is None:
+            raise ServiceError(_("请填写%(what)s。", what=_(FIELD_LABELS[p.value])), field=p.value)
+        v = float(raw)
+        if not math.isfinite(v) or v < 0 or v > 1e9:
+            raise ServiceError(
+                _("%(what)s应为不小于 0 的数（吨/年）。", what=_(FIELD_LABELS[p.value])), field=p.value
+            )
+        clean[p.value] = v
+    row = session.scalar(
+        select(TotalEmissions).where(
+            TotalEmissions.jurisdiction_id == jurisdiction.id, TotalEmissions.year == year
+        )
+    )
+    before = None
+    if row is None:
+        row = TotalEmissions(jurisdiction_id=jurisdiction.id, year=year, source=source[:300], **clean)
+        session.add(row)
+    else:
+        before = {**{p.value: getattr(row, p.value) for p in Pollutant}, "source": row.source}
+        for k, v in clean.items():
+            setattr(row, k, v)
+        row.source = source[:300]
+    session.flush()
+    record(
+        session,
+        "total_emissions.set",
+        obj=row,
+        before=before,
+        after={**clean, "source": row.source, "year": year, "jurisdiction": jurisdiction.code},
+        user=user,
+    )
+    return row
+
+
+def totals_table(session: Session, year: int) -> list[tuple[Jurisdiction, TotalEmissions]]:
+    rows = session.execute(
+        select(Jurisdiction, TotalEmissions)
+        .join(TotalEmissions, TotalEmissions.jurisdiction_id == Jurisdiction.id)
+        .where(TotalEmissions.year == year)
+        .order_by(Jurisdiction.path)
+    ).all()
+    return [(j, t) for j, t in rows]
+
+
+def writable_jurisdictions(session: Session) -> list[Jurisdiction]:
+    scope = get_scope(session)
+    stmt = select(Jurisdiction).order_by(Jurisdiction.path)
+    if scope is not None and not scope.unrestricted:
+        stmt = stmt.where(Jurisdiction.id.in_(sorted(scope.writable)))
+    return list(session.scalars(stmt))
+
+
+def jurisdiction_by_code(session: Session, code: str) -> Jurisdiction:
+    j = session.scalar(select(Jurisdiction).where(Jurisdiction.code == (code or "")[:12]))
+    if j is None:
+        raise ServiceError(_("请选择行政区。"), field="jurisdiction")
+    return j
+
+
+LEVEL_ORDER = {JurisdictionLevel.province: 0, JurisdictionLevel.city: 1, JurisdictionLevel.county: 2}
