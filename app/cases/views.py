@@ -82,9 +82,9 @@ def _list(view: str):  # type: ignore[no-untyped-def]
     f = queries.Filters.from_args(request.args)
     stmt = queries.filtered(f)
     if view == "inbox":
-        stmt = stmt.where(Case.id.in_(queries.inbox(g.user.bureau_id).with_only_columns(Case.id)))
+        stmt = stmt.where(queries.inbox(g.user.bureau_id).whereclause)
     elif view == "verify":
-        stmt = stmt.where(Case.id.in_(queries.to_verify(g.user.bureau_id).with_only_columns(Case.id)))
+        stmt = stmt.where(queries.to_verify(g.user.bureau_id).whereclause)
     elif view == "overdue":
         stmt = stmt.where(Case.state != CaseState.closed, Case.due_at < datetime.now(UTC))
     page_no = max(request.args.get("page", 1, type=int), 1)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.services import record
 from app.auth.models import User
@@ -187,82 +188,87 @@ def transition(
         )
     if not rule.who(case, user):
         raise Forbidden(_("只有%(who)s可以“%(action)s”。", who=rule.who_text, action=ACTION_LABELS[action]))
-    now = utcnow()
-    before = case.state
-    note = ""
-    change: dict[str, Any] = {}
-    if action is Action.accept:
-        if not _in_own_area(case, user):
-            raise Forbidden(_("该问题不在本单位辖区，应移交所在地生态环境部门。"))
-        case.responsible_bureau_id = user.bureau_id
-        case.transferred_at = case.transferred_at or now
-        case.received_at = now
-    elif action is Action.transfer:
-        raise ServiceError(_("请通过移交单移交线索。"))
-    elif action is Action.receive:
-        case.received_at = now
-    elif action is Action.return_:
-        note = _text(data, "reason", "退回原因") or ""
-        case.return_reason = note
-        case.responsible_bureau_id = None
-        change["reason"] = note
-    elif action is Action.handle:
-        pass
-    elif action is Action.order:
-        case.enforcement_action = _text(data, "enforcement_action", "处置措施（执法行动）")
-        case.decision_number = _text(data, "decision_number", "决定书文号", required=False, limit=64)
-        penalty = data.get("penalty_amount")
-        if penalty not in (None, ""):
-            try:
-                amount = float(penalty)
-            except (TypeError, ValueError):
-                raise ServiceError(_("罚款金额应为数字。"), field="penalty_amount") from None
-            if amount < 0:
-                raise ServiceError(_("罚款金额不能为负数。"), field="penalty_amount")
-            if amount > 0 and not case.decision_number:
-                raise ServiceError(_("有罚款时必须填写处罚决定书文号。"), field="decision_number")
-            case.penalty_amount = amount
-        deadline = data.get("rectify_deadline")
-        if isinstance(deadline, str):
-            try:
-                deadline = date.fromisoformat(deadline)
-            except ValueError:
-                raise ServiceError(_("整改期限格式应为 年-月-日。"), field="rectify_deadline") from None
-        if not isinstance(deadline, date):
-            raise ServiceError(_("请填写整改期限。"), field="rectify_deadline")
-        if deadline < now.astimezone(LOCAL).date():
-            raise ServiceError(_("整改期限不能早于今天。"), field="rectify_deadline")
-        case.rectify_deadline = deadline
-        case.rectify_plan = _text(data, "rectify_plan", "整改方案", limit=4000)
-        change = {"enforcement_action": case.enforcement_action, "decision_number": case.decision_number,
-                  "penalty_amount": case.penalty_amount, "rectify_deadline": deadline.isoformat()}  # fmt: skip
-    elif action is Action.report:
-        if _evidence_count(session, case, EvidenceKind.rectification) == 0:
-            raise ServiceError(_("请先上传整改材料（照片或文件）。"), field="evidence")
-        case.rectified_at = now
-        note = _text(data, "note", "整改情况说明", required=False) or ""
-    elif action is Action.verify:
-        if case.rectified_at is None:
-            raise Conflict(_("接收单位尚未报告整改完成。"))
-        if _evidence_count(session, case, EvidenceKind.verification) == 0:
-            raise ServiceError(_("核查须上传核查佐证（现场照片或文件）。"), field="evidence")
-        case.verification_note = _text(data, "note", "核查意见")
-        case.verified_at, case.verified_by_id = now, user.id
-        note = case.verification_note or ""
-    elif action is Action.reopen:
-        note = _text(data, "reason", "退回整改的原因") or ""
-        case.rectified_at = None
-        case.verified_at = case.verified_by_id = case.verification_note = None
-        change["reason"] = note
-    elif action is Action.close:
-        if _evidence_count(session, case, EvidenceKind.verification) == 0:
-            raise ServiceError(_("销号须有核查佐证。"), field="evidence")
-        case.closed_at = now
-    case.state = rule.target
-    case.escalation = None if case.state is not before else case.escalation
-    case.due_at = due_for(case, now)
-    add_event(session, case, user, action.value, before, case.state, note=note, data=change)
-    session.flush()
+    # No autoflush: the row is written once, at the end, where a concurrent winner shows as a stale version.
+    with session.no_autoflush:
+        now = utcnow()
+        before = case.state
+        note = ""
+        change: dict[str, Any] = {}
+        if action is Action.accept:
+            if not _in_own_area(case, user):
+                raise Forbidden(_("该问题不在本单位辖区，应移交所在地生态环境部门。"))
+            case.responsible_bureau_id = user.bureau_id
+            case.transferred_at = case.transferred_at or now
+            case.received_at = now
+        elif action is Action.transfer:
+            raise ServiceError(_("请通过移交单移交线索。"))
+        elif action is Action.receive:
+            case.received_at = now
+        elif action is Action.return_:
+            note = _text(data, "reason", "退回原因") or ""
+            case.return_reason = note
+            case.responsible_bureau_id = None
+            change["reason"] = note
+        elif action is Action.handle:
+            pass
+        elif action is Action.order:
+            case.enforcement_action = _text(data, "enforcement_action", "处置措施（执法行动）")
+            case.decision_number = _text(data, "decision_number", "决定书文号", required=False, limit=64)
+            penalty = data.get("penalty_amount")
+            if penalty not in (None, ""):
+                try:
+                    amount = float(penalty)
+                except (TypeError, ValueError):
+                    raise ServiceError(_("罚款金额应为数字。"), field="penalty_amount") from None
+                if amount < 0:
+                    raise ServiceError(_("罚款金额不能为负数。"), field="penalty_amount")
+                if amount > 0 and not case.decision_number:
+                    raise ServiceError(_("有罚款时必须填写处罚决定书文号。"), field="decision_number")
+                case.penalty_amount = amount
+            deadline = data.get("rectify_deadline")
+            if isinstance(deadline, str):
+                try:
+                    deadline = date.fromisoformat(deadline)
+                except ValueError:
+                    raise ServiceError(_("整改期限格式应为 年-月-日。"), field="rectify_deadline") from None
+            if not isinstance(deadline, date):
+                raise ServiceError(_("请填写整改期限。"), field="rectify_deadline")
+            if deadline < now.astimezone(LOCAL).date():
+                raise ServiceError(_("整改期限不能早于今天。"), field="rectify_deadline")
+            case.rectify_deadline = deadline
+            case.rectify_plan = _text(data, "rectify_plan", "整改方案", limit=4000)
+            change = {"enforcement_action": case.enforcement_action, "decision_number": case.decision_number,
+                      "penalty_amount": case.penalty_amount, "rectify_deadline": deadline.isoformat()}  # fmt: skip
+        elif action is Action.report:
+            if _evidence_count(session, case, EvidenceKind.rectification) == 0:
+                raise ServiceError(_("请先上传整改材料（照片或文件）。"), field="evidence")
+            case.rectified_at = now
+            note = _text(data, "note", "整改情况说明", required=False) or ""
+        elif action is Action.verify:
+            if case.rectified_at is None:
+                raise Conflict(_("接收单位尚未报告整改完成。"))
+            if _evidence_count(session, case, EvidenceKind.verification) == 0:
+                raise ServiceError(_("核查须上传核查佐证（现场照片或文件）。"), field="evidence")
+            case.verification_note = _text(data, "note", "核查意见")
+            case.verified_at, case.verified_by_id = now, user.id
+            note = case.verification_note or ""
+        elif action is Action.reopen:
+            note = _text(data, "reason", "退回整改的原因") or ""
+            case.rectified_at = None
+            case.verified_at = case.verified_by_id = case.verification_note = None
+            change["reason"] = note
+        elif action is Action.close:
+            if _evidence_count(session, case, EvidenceKind.verification) == 0:
+                raise ServiceError(_("销号须有核查佐证。"), field="evidence")
+            case.closed_at = now
+        case.state = rule.target
+        case.escalation = None if case.state is not before else case.escalation
+        case.due_at = due_for(case, now)
+        add_event(session, case, user, action.value, before, case.state, note=note, data=change)
+    try:
+        session.flush()
+    except StaleDataError:
+        raise Conflict(_("该线索已被他人处理，请刷新后再试。")) from None
     record(
         session, f"case.{action.value}", obj=case, before={"state": before.value},
         after={"state": case.state.value, **change},
