@@ -46,7 +46,7 @@ browser-deps:
 	fi
 
 translations: $(VENV)/.installed
-	@$(VENV)/bin/pybabel compile -q -d app/translations
+	@$(VENV)/bin/pybabel compile -d app/translations > /dev/null
 
 $(INSTANCE)/secret_key:
 	@mkdir -p $(INSTANCE)
