@@ -72,7 +72,8 @@ class SharedWritable:
     verifies a transferred case): it answers for itself."""
 
     def writable_by(self, scope: Scope) -> bool:
-        raise NotImplementedError
+        # The default is the jurisdiction rule; a model widens it for the bureaus it names.
+        return scope.can_write(self.jurisdiction_id)  # type: ignore[attr-defined]
 
 
 def set_scope(session: Session, scope: Scope) -> None:

@@ -22,15 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from app import create_app
 from app.core.scoping import Scope, set_scope
 from app.extensions import db
-from tests.conftest import ROOT, migrate
+from tests.conftest import ROOT, migrate, scratch_database
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page
@@ -60,28 +59,9 @@ document.addEventListener("securitypolicyviolation", function (e) {
 # --- the live server ------------------------------------------------------------------------------
 
 
-@contextmanager
-def own_database(tmp_dir: Path) -> Iterator[str]:
-    """An empty database for the live server: a SQLite file, or `<name>_browser` beside TEST_DATABASE_URL."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base:
-        yield f"sqlite:///{tmp_dir / 'browser.db'}"
-        return
-    url = make_url(base)
-    name = f"{url.database}_browser"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    quoted = admin.dialect.identifier_preparer.quote(name)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))  # left by a killed run
-            conn.execute(text(f"CREATE DATABASE {quoted}"))
-        try:
-            yield url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
-    finally:
-        admin.dispose()
+def own_database(tmp_dir: Path):  # type: ignore[no-untyped-def]
+    """An empty database for the live server, beside the test run's."""
+    return scratch_database("browser", tmp_dir)
 
 
 @contextmanager

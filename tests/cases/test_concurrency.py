@@ -12,15 +12,13 @@ database of its own on the same server, created for it and dropped afterwards: a
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit.models import AuditEntry
@@ -34,7 +32,7 @@ from app.core.errors import Conflict
 from app.core.scoping import Scope, set_scope
 from app.db import make_engine
 from app.places.models import Jurisdiction
-from tests.conftest import ROOT, migrate
+from tests.conftest import ROOT, migrate, scratch_database
 
 pytestmark = pytest.mark.no_transaction
 
@@ -45,25 +43,8 @@ NO_LOGIN = "!"  # nobody logs in: the attempts call the transition function dire
 
 @pytest.fixture
 def private_database(tmp_path: Path) -> Iterator[str]:
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base:
-        yield f"sqlite:///{tmp_path / 'concurrency.db'}"
-        return
-    url = make_url(base)
-    name = f"{url.database}_concurrency"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    quoted = admin.dialect.identifier_preparer.quote(name)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))  # left by a killed run
-            conn.execute(text(f"CREATE DATABASE {quoted}"))
-        try:
-            yield url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
-    finally:
-        admin.dispose()
+    with scratch_database("concurrency", tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
