@@ -14,10 +14,12 @@ ONLY ?=
 # the browser tests; poppler-utils lets the tests read the PDFs' text.
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
 BROWSER_PACKAGES := chromium fonts-noto-cjk
+# wrk drives the benchmarks' concurrent clients from a process of its own (bench/load.py).
+BENCH_PACKAGES := wrk
 
 export FLASK_APP := wsgi.py
 
-.PHONY: run test test-sqlite test-postgres bench install system-deps browser-deps translations lint migrate clean
+.PHONY: run test test-sqlite test-postgres bench bench-deps install system-deps browser-deps translations lint migrate clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -75,7 +77,14 @@ test-postgres:
 	@echo "== tests on PostgreSQL =="
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-bench: install system-deps
+bench-deps:
+	@if ! command -v wrk >/dev/null; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_PACKAGES); \
+	  else echo "please install these system packages: $(BENCH_PACKAGES)" >&2; exit 1; fi; \
+	fi
+
+bench: install system-deps bench-deps
 	$(PY) -m bench $(if $(ONLY),--only $(ONLY),)
 
 lint: install

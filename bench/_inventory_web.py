@@ -16,23 +16,22 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bench.harness import ROOT, Context, Result, stopwatch
+from bench.load import CLIENTS, Load, merge, run_load
 
 YEAR = 2031  # apart from any list another benchmark of the same database imports
 PROVINCES = {"500000": 50_000, "510000": 20_000, "650000": 15_000, "210000": 15_000}
 PAGE_LIST, CHECK_PROVINCE = "500000", "510000"
 UNITS_PER_ENTERPRISE = 3
-CLIENTS = 16
 WORKERS = 4
 PHASE_SECONDS = 6.0
 ROUNDS = 2  # alternating phases per page kind
-WARM_UP_ROUNDS = 20
+WARM_UP_SECONDS = 2.0
 SEED = 20261123
 PASSWORD_HASH = (  # hash_password("bench-password-not-secret"), as in bench/foundation.py
     "scrypt:32768:8:1$2MTjtqXcNyLZhMq8$de864384a9a2b75bc3a7012ebbf37ad2889a1a427ba1d2e86f41639228a760fb"
@@ -414,17 +413,6 @@ def _cookie(ctx: Context, user_id: int) -> str:
     return f"{app.config['SESSION_COOKIE_NAME']}={value}"
 
 
-@dataclass
-class Phase:
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-    seconds: float = 0.0
-
-    @property
-    def rps(self) -> float:
-        return len(self.latencies) / self.seconds if self.seconds else 0.0
-
-
 def _get(port: int, path: str, cookie: str) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
@@ -435,50 +423,13 @@ def _get(port: int, path: str, cookie: str) -> tuple[int, bytes]:
         conn.close()
 
 
-def _phase(port: int, cookies: Sequence[str], paths: Callable[[random.Random], str], seconds: float) -> Phase:
-    out = Phase()
-    lock = threading.Lock()
-    start = time.perf_counter()
-    deadline = start + seconds
-
-    def client(i: int) -> None:
-        rng = random.Random(SEED + i)
-        mine: list[float] = []
-        errors = 0
-        while time.perf_counter() < deadline:
-            path = paths(rng)
-            t0 = time.perf_counter()
-            try:
-                status, _body = _get(port, path, cookies[i])
-            except (OSError, http.client.HTTPException):
-                status = 0  # a timeout or a dropped connection counts as an error, not a crash
-            mine.append(time.perf_counter() - t0)
-            errors += status != 200
-        with lock:
-            out.latencies.extend(mine)
-            out.errors += errors
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(cookies))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    out.seconds = time.perf_counter() - start
-    return out
-
-
-def _p(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
 def web(ctx: Context, data: Data) -> list[Result]:
     """The list page (filtered, paginated, flags column from the list's index) against a one-row primary-key
     page (a list's lifecycle actions by id, JSON), 16 clients, 4 gunicorn workers.
 
     Also reported: the page against one enterprise by id (JSON with units, measures, reductions and flags),
-    /healthz under the same load (the stack's floor: session, scope, commit), the "flagged" filter, and the
-    page while the list's index is not built yet (flags checked for the page's rows only)."""
+    /healthz under the same load (the stack's floor: session, scope, commit) and the "flagged" filter. The
+    clients are wrk's (bench/load.py), in a process of their own."""
     port = _free_port()
     wsgi = ctx.tmp / "bench_inventory_wsgi.py"
     config = {
@@ -525,67 +476,43 @@ def web(ctx: Context, data: Data) -> list[Result]:
         return "/healthz"
 
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    phases: dict[str, Phase] = {}
+    pages = {"list": list_page, "enterprise": enterprise, "tiny": tiny, "health": health, "flagged": flagged_page}
+    phases: dict[str, list[Load]] = {name: [] for name in pages}
     try:
         _wait_ready(port, server)
         sample = _get(port, list_page(random.Random(1)), cookies[0])
         assert sample[0] == 200 and b'data-testid="enterprise-table"' in sample[1], sample[1][:300]
-        # the page while the list's index is not built yet (after a change): the page's rows are checked
-        phases["cold"] = _phase(port, cookies, list_page, 3.0)
-        with stopwatch() as elapsed:  # every worker checks the 50,000 enterprises once (the flag index)
-            for _ in range(WARM_UP_ROUNDS):
-                warm = _phase(port, cookies, flagged_page, 1.0)
-                if not warm.errors and _p(warm.latencies, 1.0) < 1000:  # every worker answers from its index
-                    break
-            for paths in (list_page, enterprise, tiny):
-                _phase(port, cookies, paths, 1.5)
+        with stopwatch() as elapsed:  # every worker has loaded its templates, places and connections
+            for paths in pages.values():
+                run_load(port, paths, cookies, WARM_UP_SECONDS, workdir=ctx.tmp, seed=SEED)
         ctx.log(f"warm-up {elapsed():.1f} s")
-        for name in ("list", "enterprise", "tiny", "health", "flagged"):
-            phases[name] = Phase()
         for i in range(ROUNDS):  # the two judged pages alternate, so that drift hits both
-            order = [("enterprise", enterprise), ("list", list_page)]
+            order = [("tiny", tiny), ("list", list_page)]
             for name, paths in order if i % 2 == 0 else order[::-1]:
-                _merge(phases[name], _phase(port, cookies, paths, PHASE_SECONDS))
-        for name, paths in (("tiny", tiny), ("health", health), ("flagged", flagged_page)):
-            _merge(phases[name], _phase(port, cookies, paths, PHASE_SECONDS / 2))
+                phases[name].append(run_load(port, paths, cookies, PHASE_SECONDS, workdir=ctx.tmp, seed=SEED + i))
+        for name in ("enterprise", "health", "flagged"):
+            phases[name].append(run_load(port, pages[name], cookies, PHASE_SECONDS, workdir=ctx.tmp, seed=SEED))
     finally:
         server.terminate()
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
-    errors = {name: p.errors for name, p in phases.items() if p.errors}
+    loads = {name: merge(parts) for name, parts in phases.items()}
+    errors = {name: p.errors for name, p in loads.items() if p.errors}
     assert not errors, f"requests failed: {errors}"
-    lists, one, tiny_, health_, flagged, cold = (
-        phases[n] for n in ("list", "enterprise", "tiny", "health", "flagged", "cold")
-    )
-    for name, p in phases.items():
-        ctx.log(
-            f"{name:>10}: {p.rps:6.1f} req/s, p50 {_p(p.latencies, 0.5):6.1f} ms, p99 {_p(p.latencies, 0.99):6.1f} ms"
-            f" ({len(p.latencies)} requests, {CLIENTS} clients, {WORKERS} workers)"
-        )
-    p99 = _p(lists.latencies, 0.99)
+    for name, p in loads.items():
+        ctx.log(p.line(name) + f", {CLIENTS} clients, {WORKERS} workers")
+    lists, one, tiny_, health_, flagged = (loads[n] for n in ("list", "enterprise", "tiny", "health", "flagged"))
     return [
-        Result(
-            f"list page p99, {CLIENTS} clients, gunicorn ×{WORKERS}",
-            p99,
-            _p(tiny_.latencies, 0.99),
-            "ms",
-            "≤ 50 ms",
-            p99 <= 50.0,
-        ),
+        Result(f"list page p99, {CLIENTS} clients, gunicorn ×{WORKERS}", lists.p99, tiny_.p99, "ms", "≤ 50 ms",
+               lists.p99 <= 50.0),
         Result.at_least("list page req/s vs one-row page (JSON by id)", lists.rps, tiny_.rps, "req/s", 0.5),
         Result.info("list page req/s vs one enterprise by id (JSON)", lists.rps, one.rps, "req/s"),
-        Result.info("/healthz p99 under the same load (the floor)", _p(health_.latencies, 0.99), p99, "ms"),
+        Result.info("/healthz p99 under the same load (the floor)", health_.p99, lists.p99, "ms"),
         Result.info("flagged-filter page req/s vs one-row page", flagged.rps, tiny_.rps, "req/s"),
-        Result.info("list page before its index is built, req/s", cold.rps, lists.rps, "req/s"),
-    ]
-
-
-def _merge(total: Phase, part: Phase) -> None:
-    total.latencies += part.latencies
-    total.errors += part.errors
-    total.seconds += part.seconds
+        Result.info("flagged-filter page p99 vs list page", flagged.p99, lists.p99, "ms"),
+    ]  # fmt: skip
 
 
 def _wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:

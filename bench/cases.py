@@ -21,17 +21,16 @@ from typing import Any
 from sqlalchemy import event, func, insert, select, text
 
 from bench.harness import ROOT, Context, Result, compare, stopwatch
+from bench.load import CLIENTS, Load, merge, run_load
 
 NAME = "cases"
 
 CASES = {"postgresql": 1_000_000, "sqlite": 50_000}
 SEED = 20260113
 HOME = "511083"  # 隆昌市: the district user's bureau (a border county, transfers in and out)
-CLIENTS = 16
 WORKERS = 4
-REQUESTS = 600  # per path and round
 ROUNDS = 3  # the paths take turns, so drift in the machine falls on all of them
-PHASE_SECONDS = 20.0  # a round of one path stops here even when REQUESTS are not done
+PHASE_SECONDS = 5.0  # per path and round, wrk's 16 clients (bench/load.py)
 SEQUENTIAL = 30  # requests one at a time per path: the service time without queueing (logged)
 P99_MS = 50.0
 ATTEMPTS = 10  # concurrent 签收
@@ -445,39 +444,6 @@ def get(port: int, path: str, cookie: str) -> tuple[int, bytes, float]:
         conn.close()
 
 
-def hammer(port: int, path: str, cookie: str, requests: int) -> tuple[list[float], list[str]]:
-    """CLIENTS threads issue `requests` GETs in all (or stop at PHASE_SECONDS); the latencies and errors."""
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    issued = [0]
-    deadline = time.monotonic() + PHASE_SECONDS
-
-    def client() -> None:
-        while True:
-            with lock:
-                if issued[0] >= requests or time.monotonic() > deadline:
-                    return
-                issued[0] += 1
-            try:
-                status, _body, seconds = get(port, path, cookie)
-            except OSError as exc:
-                with lock:
-                    errors.append(f"{type(exc).__name__}: {exc}")
-                continue
-            with lock:
-                latencies.append(seconds)
-                if status != 200:
-                    errors.append(f"HTTP {status}")
-
-    threads = [threading.Thread(target=client, name=f"bench-client-{i}") for i in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return latencies, errors
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
@@ -567,25 +533,24 @@ def lists_under_gunicorn(ctx: Context, data: dict[str, Any]) -> list[Result]:
             alone = [get(server.port, path, cookie)[2] for _ in range(SEQUENTIAL)]
             ctx.log(f"{label}: one client, median {percentile(alone, 0.5) * 1e3:.1f} ms, "
                     f"max {max(alone) * 1e3:.1f} ms")  # fmt: skip
-        latencies: dict[str, list[float]] = {label: [] for label in paths}
-        for _ in range(ROUNDS):
+        loads: dict[str, list[Load]] = {label: [] for label in paths}
+        for i in range(ROUNDS):
             for label, path in paths.items():
-                times, errors = hammer(server.port, path, cookie, REQUESTS)
-                assert not errors, f"{path}: {errors[:5]}"
-                latencies[label].extend(times)
+                loads[label].append(run_load(server.port, [path], [cookie], PHASE_SECONDS, workdir=ctx.tmp, seed=i))
     finally:
         server.stop()
-    for label, times in latencies.items():
-        ctx.log(f"{label}: {len(times)} requests at {CLIENTS} clients, p50 {percentile(times, 0.5) * 1e3:.1f} ms, "
-                f"p99 {percentile(times, 0.99) * 1e3:.1f} ms")  # fmt: skip
-    base = percentile(latencies["case page"], 0.99) * 1e3
+    merged = {label: merge(parts) for label, parts in loads.items()}
+    for label, load in merged.items():
+        assert not load.errors, f"{paths[label]}: {load.errors} requests failed"
+        ctx.log(load.line(label) + f", {CLIENTS} clients, {WORKERS} workers")
+    base = merged["case page"].p99
     size = f"{data['n'] // 1000:,}k" if data["n"] < 1_000_000 else f"{data['n'] // 1_000_000}M"
     rows = []
     for label in ("inbox", "overdue"):
-        p99 = percentile(latencies[label], 0.99) * 1e3
+        p99 = merged[label].p99
         rows.append(Result(f"{label} p99, {size} cases, {CLIENTS} clients (base: case page)", p99, base, "ms",
                            f"p99 ≤ {P99_MS:g} ms", p99 <= P99_MS))  # fmt: skip
-    rows.append(Result.info("healthz p99 (base: case page)", percentile(latencies["healthz"], 0.99) * 1e3, base, "ms"))
+    rows.append(Result.info("healthz p99 (base: case page)", merged["healthz"].p99, base, "ms"))
     return rows
 
 

@@ -1,0 +1,163 @@
+"""Load from a second process: wrk (C, epoll) drives N concurrent clients against a local server.
+
+The benchmarks used to run their clients as Python threads inside the benchmark process. On a 2-core machine
+those threads took a large share of the CPU the server needed and added their own GIL waits to every latency,
+so the p99 measured the client as much as the server. wrk costs a few percent of one core at these rates.
+
+`run_load` sends GETs to paths drawn beforehand (deterministically, by the caller's generator), one session
+cookie per wrk thread, and counts every answer that is not 200 as an error (a redirect to the login page is
+an error here, not a fast success).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+CLIENTS = 16  # concurrent connections
+THREADS = 2  # wrk's own threads (one per core here)
+PATHS_PER_PHASE = 4000  # distinct paths drawn per phase; wrk cycles through them
+
+_SCRIPT = r"""
+local paths = {%(paths)s}
+local cookies = {%(cookies)s}
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  counter = counter + 1
+  thread:set("cookie", cookies[(counter - 1) %% #cookies + 1])
+  thread:set("offset", (counter - 1) * 7919)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  bad = 0
+  n = offset
+  headers = {["Accept-Language"] = "zh-CN"}
+  if cookie ~= "" then headers["Cookie"] = cookie end
+end
+
+function request()
+  n = n + 1
+  return wrk.format("GET", paths[n %% #paths + 1], headers)
+end
+
+function response(status, hdrs, body)
+  if status ~= 200 then bad = bad + 1 end
+end
+
+function done(summary, latency, requests)
+  local errors = 0
+  for _, t in ipairs(threads) do errors = errors + t:get("bad") end
+  io.write(string.format(
+    'RESULT {"requests": %%d, "seconds": %%f, "p50": %%f, "p90": %%f, "p99": %%f, "max": %%f, ' ..
+    '"bad_status": %%d, "socket_errors": %%d}\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3, latency:percentile(90) / 1e3,
+    latency:percentile(99) / 1e3, latency.max / 1e3, errors,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+@dataclass
+class Load:
+    """What one phase measured: latencies in milliseconds, as wrk's histogram gives them."""
+
+    requests: int
+    seconds: float
+    p50: float
+    p90: float
+    p99: float
+    max: float
+    bad_status: int
+    socket_errors: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def errors(self) -> int:
+        return self.bad_status + self.socket_errors
+
+    def line(self, label: str) -> str:
+        return (
+            f"{label:>12}: {self.rps:7.1f} req/s, p50 {self.p50:6.1f} ms, p90 {self.p90:6.1f} ms, "
+            f"p99 {self.p99:6.1f} ms, max {self.max:6.1f} ms ({self.requests} requests, {self.errors} errors)"
+        )
+
+
+def wrk_path() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        raise RuntimeError("wrk is not installed: `apt-get install wrk` (make bench installs it)")
+    return found
+
+
+def _lua_string(value: str) -> str:
+    return json.dumps(value, ensure_ascii=True)  # a JSON string literal is a valid Lua string literal here
+
+
+def run_load(
+    port: int,
+    paths: Callable[[random.Random], str] | Sequence[str],
+    cookies: Sequence[str],
+    seconds: float,
+    *,
+    workdir: Path,
+    clients: int = CLIENTS,
+    seed: int = 1,
+    timeout_s: int = 30,
+) -> Load:
+    """`clients` connections for `seconds` against 127.0.0.1:`port`; `paths` is a list, or a generator drawn
+    PATHS_PER_PHASE times with a seeded random.Random."""
+    if callable(paths):
+        rng = random.Random(seed)
+        drawn = [paths(rng) for _ in range(PATHS_PER_PHASE)]
+    else:
+        drawn = list(paths)
+    script = workdir / f"wrk-{seed}-{abs(hash(tuple(drawn[:3])))}.lua"
+    script.write_text(
+        _SCRIPT
+        % {
+            "paths": ", ".join(_lua_string(p) for p in drawn),
+            "cookies": ", ".join(_lua_string(c) for c in cookies) or '""',
+        },
+        encoding="utf-8",
+    )
+    threads = max(1, min(THREADS, clients))
+    done = subprocess.run(
+        [wrk_path(), f"-t{threads}", f"-c{clients}", f"-d{max(1, round(seconds))}s", f"--timeout={timeout_s}s",
+         "-s", str(script), f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, timeout=seconds + timeout_s + 30, check=False,
+    )  # fmt: skip
+    found = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
+    if done.returncode != 0 or not found:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr[-2000:]}{done.stdout[-2000:]}")
+    return Load(**json.loads(found[-1].removeprefix("RESULT ")))
+
+
+def merge(parts: Sequence[Load]) -> Load:
+    """Several phases of the same page as one: counts add up; p50 and p90 are request-weighted means of the
+    phases' (wrk gives no raw samples); p99 and max are the worst phase's, so a judged p99 is never flattered."""
+    total = sum(p.requests for p in parts) or 1
+
+    def weighted(attr: str) -> float:
+        return sum(getattr(p, attr) * p.requests for p in parts) / total
+
+    return Load(
+        requests=sum(p.requests for p in parts),
+        seconds=sum(p.seconds for p in parts),
+        p50=weighted("p50"),
+        p90=weighted("p90"),
+        p99=max((p.p99 for p in parts), default=0.0),
+        max=max((p.max for p in parts), default=0.0),
+        bad_status=sum(p.bad_status for p in parts),
+        socket_errors=sum(p.socket_errors for p in parts),
+    )
