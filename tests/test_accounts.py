@@ -227,3 +227,19 @@ def test_cli_creates_an_audit_admin_and_refuses_bad_input(app, make_bureau, runn
     assert badrole.exit_code != 0 and "unknown role" in badrole.output
     assert session.scalars(select(User).where(User.username.in_(["both", "nb", "br"]))).all() == []
     assert bureau.id
+
+
+def test_token_use_is_recorded_at_most_once_a_minute(app, make_user, runner, session) -> None:  # type: ignore[no-untyped-def]
+    make_user("busy_client", code="500153", roles=(Role.district_staff,))
+    raw = runner.invoke(args=["users", "token", "busy_client", "--name", "批量对接"]).output.strip().splitlines()[-1]
+    api, auth = app.test_client(), {"Authorization": f"Bearer {raw}"}
+
+    def last_used() -> object:
+        session.expire_all()
+        return session.scalars(select(ApiToken).where(ApiToken.name == "批量对接")).one().last_used_at
+
+    assert api.get("/api/v1/me", headers=auth).status_code == 200
+    first = last_used()
+    assert first is not None  # the account page shows when a token was last used
+    assert api.get("/api/v1/me", headers=auth).status_code == 200
+    assert last_used() == first  # a second call within the minute writes nothing to the token row

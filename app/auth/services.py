@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, bindparam, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from app.audit.models import Outcome
 from app.audit.services import diff, record
@@ -31,17 +32,25 @@ def token_hash(raw: str) -> str:
 # --- scope -----------------------------------------------------------------------------------------------
 
 
+@cache
+def _scope_statement() -> Select[tuple[int]]:
+    # Built once: constructing it costs more than running it.
+    roots = select(BureauScopeRoot.jurisdiction_id).where(BureauScopeRoot.bureau_id == bindparam("bureau_id"))
+    root = aliased(Jurisdiction)
+    return (
+        select(Jurisdiction.id)
+        .join(root, Jurisdiction.path.startswith(root.path))
+        .where(or_(root.id.in_(roots), and_(~exists(roots), root.id == bindparam("jurisdiction_id"))))
+    )
+
+
 def scope_for(session: Session, user: User) -> Scope:
-    """A user reads and writes their bureau's jurisdiction subtree (or the subtrees of its scope roots)."""
-    roots = session.scalars(
-        select(Jurisdiction.path)
-        .join(BureauScopeRoot, BureauScopeRoot.jurisdiction_id == Jurisdiction.id)
-        .where(BureauScopeRoot.bureau_id == user.bureau_id)
-    ).all()
-    if not roots:
-        roots = [session.scalars(select(Jurisdiction.path).where(Jurisdiction.id == user.jurisdiction_id)).one()]
+    """A user reads and writes their bureau's jurisdiction subtree (or the subtrees of its scope roots).
+
+    One statement, because it runs on every request: the roots are the bureau's scope roots, or the user's
+    own jurisdiction when the bureau has none."""
     ids = frozenset(
-        session.scalars(select(Jurisdiction.id).where(or_(*[Jurisdiction.path.startswith(p) for p in roots])))
+        session.scalars(_scope_statement(), {"bureau_id": user.bureau_id, "jurisdiction_id": user.jurisdiction_id})
     )
     return Scope(readable=ids, writable=ids, bureau_id=user.bureau_id)
 
@@ -103,7 +112,16 @@ def resume_session(
     """The user behind a session id, or None when it is unknown, ended, idle or too old (then ended)."""
     now = utcnow()
     with unscoped(session):
-        row = session.scalars(select(UserSession).where(UserSession.token_hash == token_hash(raw))).first()
+        # the user, bureau and roles come with the session row: this runs on every request
+        row = (
+            session.scalars(
+                select(UserSession)
+                .where(UserSession.token_hash == token_hash(raw))
+                .options(joinedload(UserSession.user).options(joinedload(User.bureau), joinedload(User.role_rows)))
+            )
+            .unique()
+            .first()
+        )
         if row is None or row.ended_at is not None:
             return None, None
         reason = None
@@ -175,13 +193,24 @@ def user_for_token(session: Session, raw: str) -> tuple[User | None, ApiToken | 
     if not raw.startswith(TOKEN_PREFIX):
         return None, None
     with unscoped(session):
-        token = session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash(raw))).first()
-        if token is None or not token.is_usable(utcnow()):
+        token = (
+            session.scalars(
+                select(ApiToken)
+                .where(ApiToken.token_hash == token_hash(raw))
+                .options(joinedload(ApiToken.user).options(joinedload(User.bureau), joinedload(User.role_rows)))
+            )
+            .unique()
+            .first()
+        )
+        now = utcnow()
+        if token is None or not token.is_usable(now):
             return None, token
         user = token.user
         if not user.active or not user.bureau.active:
             return None, token
-        token.last_used_at = utcnow()
+        # As with sessions: a write per API call would serialise a client's parallel calls on this row.
+        if token.last_used_at is None or now - token.last_used_at > timedelta(seconds=60):
+            token.last_used_at = now
         return user, token
 
 

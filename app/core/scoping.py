@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ForeignKey, event
@@ -65,6 +66,7 @@ EXTRA_CRITERIA: list[Callable[[list[int], int], Any]] = []
 
 def register_criteria(factory: Callable[[list[int], int], Any]) -> None:
     EXTRA_CRITERIA.append(factory)
+    _criteria_for.cache_clear()
 
 
 class SharedWritable:
@@ -91,11 +93,21 @@ def _limit_reads(state: ORMExecuteState) -> None:
         return
     if state.execution_options.get("include_all_jurisdictions"):
         return
-    readable = sorted(scope.readable)
+    # The options are built once per scope and session: a request runs many statements under one scope.
+    cached = state.session.info.get("scope_criteria")
+    if cached is None or cached[0] is not scope:
+        cached = (scope, _criteria_for(scope.readable, scope.bureau_id or 0))
+        state.session.info["scope_criteria"] = cached
+    state.statement = state.statement.options(*cached[1])
+
+
+@lru_cache(maxsize=512)
+def _criteria_for(readable_ids: frozenset[int], bureau_id: int) -> tuple[Any, ...]:
+    # Shared by every request with the same reach: building the lambdas costs about half a millisecond.
+    readable = sorted(readable_ids)
     # The list must appear directly in the lambda so that SQLAlchemy caches the statement with the list as
     # an expanding bound parameter, not baked into the cached SQL.
-    bureau_id = scope.bureau_id or 0
-    state.statement = state.statement.options(
+    return (
         with_loader_criteria(Scoped, lambda cls: cls.jurisdiction_id.in_(readable), include_aliases=True),
         *(factory(readable, bureau_id) for factory in EXTRA_CRITERIA),
     )
