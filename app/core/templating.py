@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, g
-from flask_babel import get_locale
+from flask import Flask, g, has_request_context
+from flask_babel import get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 
 from app.auth.labels import LEVEL_LABELS, ROLE_LABELS
@@ -35,7 +36,24 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(LOCAL_TZ).strftime(fmt)
 
 
+def _translations() -> Any:
+    # Flask-Babel looks the catalog up again for every string; a page has dozens, so keep it for the request.
+    if not has_request_context():
+        return get_translations()
+    found = g.get("_translations")
+    if found is None:
+        found = g._translations = get_translations()
+    return found
+
+
 def register(app: Flask) -> None:
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: _translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+    )
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["get_locale"] = get_locale
 
