@@ -157,9 +157,7 @@ def test_a_bad_rule_or_schedule_file_stops_the_load(session, tmp_path: Path, run
     result = runner.invoke(args=["inventories", "load", "--root", str(root)])
     assert result.exit_code != 0 and "nothing was loaded" in result.output
     assert "measure_rules/brick.yaml rule brick.B orange measure 1: limit needs a percent" in result.output
-    assert (
-        "staggered/chuanyu_2025.yaml industries.brick.days.C.days: 10 is fewer than grade B's 30" in result.output
-    )
+    assert "staggered/chuanyu_2025.yaml industries.brick.days.C.days: 10 is fewer than grade B's 30" in result.output
 
 
 def test_cli_load_twice_reports_nothing_changed(runner) -> None:  # type: ignore[no-untyped-def]
