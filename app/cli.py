@@ -68,11 +68,16 @@ def cases_escalate(s) -> None:  # type: ignore[no-untyped-def]
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=ROOT / "inventories")
 @transactional
 def inventories_load(s, root: Path) -> None:  # type: ignore[no-untyped-def]
-    """Validate and load places, adjacency and plans' zones; a second run changes nothing."""
+    """Validate and load places, adjacency and plans' zones; a second run changes nothing. The measure rules
+    and staggered-production schedules are read from their files at run time: they are checked here too, so a
+    deployment with a bad file stops before anything is loaded."""
     from app.places.inventory import InventoryError
     from app.places.services import load
 
+    problems = _file_read_problems(root)
     try:
+        if problems:
+            raise InventoryError(problems)
         report = load(s, root)
     except InventoryError as e:
         raise click.ClickException(
@@ -85,6 +90,25 @@ def inventories_load(s, root: Path) -> None:  # type: ignore[no-untyped-def]
             click.echo(f"inventories: {kind} {n} {what}")
     for note in report.kept:
         click.echo(f"inventories: {note}")
+
+
+def _file_read_problems(root: Path) -> list[str]:
+    """Problems of root/measure_rules and root/staggered (each checked when the folder is there)."""
+    from app.reduction.domain import rules, staggered
+
+    problems: list[str] = []
+    known = None
+    if (root / "measure_rules").is_dir():
+        try:
+            known = {code for code in rules.load(root / "measure_rules").industries if code != "*"}
+        except rules.RuleError as e:
+            problems += e.problems
+    if (root / "staggered").is_dir():
+        try:
+            staggered.load(root / "staggered", known)
+        except staggered.ScheduleError as e:
+            problems += e.problems
+    return problems
 
 
 @users_cli.command("create")

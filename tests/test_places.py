@@ -144,6 +144,22 @@ def test_a_bad_file_loads_nothing(session, tmp_path: Path, runner) -> None:  # t
     assert "nothing was loaded" in result.output
 
 
+def test_a_bad_rule_or_schedule_file_stops_the_load(session, tmp_path: Path, runner) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "inv"
+    shutil.copytree(ROOT, root)
+    schedule = root / "staggered" / "chuanyu_2025.yaml"
+    schedule.write_text(
+        schedule.read_text(encoding="utf-8").replace("C: {days: 45, ultra_low: 30}", "C: {days: 10}"),
+        encoding="utf-8",
+    )
+    rule = root / "measure_rules" / "brick.yaml"
+    rule.write_text(rule.read_text(encoding="utf-8").replace("kind: limit, percent: 30", "kind: limit"), "utf-8")
+    result = runner.invoke(args=["inventories", "load", "--root", str(root)])
+    assert result.exit_code != 0 and "nothing was loaded" in result.output
+    assert "measure_rules/brick.yaml rule brick.B orange measure 1: limit needs a percent" in result.output
+    assert "staggered/chuanyu_2025.yaml industries.brick.days.C.days: 10 is fewer than grade B's 30" in result.output
+
+
 def test_cli_load_twice_reports_nothing_changed(runner) -> None:  # type: ignore[no-untyped-def]
     result = runner.invoke(args=["inventories", "load"])
     assert result.exit_code == 0, result.output

@@ -242,7 +242,10 @@ def enterprise_json(e: Enterprise) -> dict[str, Any]:
             "fingerprint": policies.fingerprint(rows),
             "expected_reduction_t_per_day": {p.value: assessment.reductions[level][p] for p in POLLUTANTS},
             "production_cut": assessment.production_cuts.get(level),
-            "required": [{"measure": q.requirement.describe(), "rule": q.rule.ref} for q in match.at(level)],
+            "required": [
+                {"measure": q.requirement.describe(), "rule": q.rule.ref, "verified": q.rule.verified}
+                for q in match.at(level)
+            ],
         }
     return {
         "id": e.id,
@@ -310,6 +313,14 @@ def enterprise_json(e: Enterprise) -> dict[str, Any]:
         "staggered_production": {
             "applies": status.applies,
             "required_days": status.required,
+            "schedule": None
+            if status.schedule is None
+            else {
+                "ref": status.schedule.ref,
+                "source": status.schedule.source,
+                "verified": status.schedule.verified,
+                "note": status.schedule.note,
+            },
             "planned_days": status.planned,
             "campaign": [status.campaign[0].isoformat(), status.campaign[1].isoformat()],
             "base_counted": status.base.counted,

@@ -105,3 +105,21 @@ def test_district_user_edits_a_level_and_a_weaker_level_is_refused(
     expect(page.get_by_test_id("level-orange").locator(".measure-row:not(.removed)")).to_have_count(kept)
     no_sideways_scroll(page)
     console.assert_clean()
+
+
+def test_brick_plant_shows_where_its_staggered_days_come_from(
+    page: Page, demo_login: Callable[..., Page], console: Console, reduction_demo: None
+) -> None:
+    """The staggered-production card names the schedule file and, while its days are placeholders, says so;
+    the long source and note wrap at phone width."""
+    demo_login("njsz_staff")
+    page.goto("/lists/")
+    page.get_by_role("link", name="市中区 2026 年应急减排清单（第 1 版）").click()
+    page.get_by_label("行业").select_option("brick")
+    page.get_by_role("button", name="筛选").click()
+    page.get_by_test_id("enterprise-table").locator("tbody tr a").first.click()
+    source = page.get_by_test_id("staggered-source")
+    expect(source).to_contain_text("staggered/chuanyu_2025.yaml#brick")
+    expect(source).to_contain_text("天数未核实")
+    no_sideways_scroll(page)
+    console.assert_clean()

@@ -230,6 +230,8 @@ def test_staggered_production_by_grade_ultra_low_and_rectification(people, login
     assert len(periods) == 1 and (periods[0].ends_on - periods[0].starts_on).days + 1 == 45
     page = html(client.get(url))
     assert 'data-testid="staggered-planned">45' in page
+    # the days come from inventories/staggered, which says they are not yet the plans' own figures
+    assert "staggered/chuanyu_2025.yaml#brick" in page and "天数未核实" in page
     overlap = client.post(
         f"{url}/staggered",
         data={

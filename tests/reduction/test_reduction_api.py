@@ -81,8 +81,11 @@ def test_one_enterprise_with_policy_reductions_and_flags(client, people, world, 
     assert [m["kind"] for m in yellow["measures"]] == ["limit", "truck_ban", "outdoor_work_ban"]
     assert yellow["expected_reduction_t_per_day"]["so2"] == pytest.approx(18.25 * 0.3 / 365)
     assert yellow["required"][0]["rule"] == "measure_rules/brick.yaml#brick.C"
+    assert yellow["required"][0]["verified"] is False  # brick's numbers are not yet checked against the guide
     assert [f["rule"] for f in own["flags"]] == ["measure_rules/brick.yaml#brick.C"]
     assert own["staggered_production"]["excluded_units"] == ["原料陈化"]
+    schedule = own["staggered_production"]["schedule"]
+    assert schedule["ref"] == "staggered/chuanyu_2025.yaml#brick" and schedule["verified"] is False
     city = client.get(
         f"/api/v1/reduction/enterprises/{world.brick.id}", headers=bearer(session, people.city_user)
     ).json

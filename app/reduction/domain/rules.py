@@ -9,6 +9,9 @@ Which rules apply to an enterprise (`RuleLibrary.match`):
    fallback industry), matching its category and, for key enterprises, its grade;
 2. every *addition* rule (`mode: addition`) whose categories and grades include the enterprise.
 A voluntary base rule (A-grade, leading) has no minimum and takes no additions.
+
+A rule marked `verified: false` (with a `note`) still applies; its flags say that its minimum has not been
+checked against the guide's text, so a bureau knows which numbers are the library's own.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ from app.reduction.domain.policy import (
 from app.reduction.domain.vocabulary import LEVELS, AlertLevel, Category, Grade, MachineryStage, MeasureKind
 
 GENERAL, FALLBACK = "*", "other"
-_ENTRY_KEYS = {"id", "category", "categories", "grade", "grades", "mode", "voluntary", "source", *AlertLevel}
+_ENTRY_KEYS = {
+    "id", "category", "categories", "grade", "grades", "mode", "voluntary", "source", "verified", "note", *AlertLevel,
+}  # fmt: skip
 _REQUIREMENT_KEYS = {"kind", "percent", "max_stage", "min_truck_visits", "note"}
 _GRADE_ORDER = (Grade.B, Grade.C, Grade.D)  # each at least as strict as the one before, per level
 
@@ -108,6 +113,9 @@ class Rule:
     source: str
     voluntary: bool = False
     addition: bool = False
+    # False: the minimum was not checked against the text `source` names; `note` says what is missing
+    verified: bool = True
+    note: str = ""
 
     @property
     def ref(self) -> str:
@@ -325,6 +333,13 @@ def _read_entry(name: str, industry: str, i: int, entry: Any, problems: list[str
     voluntary = entry.get("voluntary", False)
     if not isinstance(voluntary, bool) or (voluntary and addition):
         problems.append(f"{where}: voluntary must be true or false, and only on a base rule")
+    verified, note = entry.get("verified", True), entry.get("note", "")
+    if not isinstance(verified, bool):
+        problems.append(f"{where}: verified must be true or false")
+    if not isinstance(note, str):
+        problems.append(f"{where}: note must be text")
+    elif verified is False and not note.strip():
+        problems.append(f"{where}: a rule with verified: false needs a 'note' saying what was not checked")
     levels: dict[AlertLevel, tuple[Requirement, ...]] = {}
     for level in AlertLevel.ascending():
         if level.value not in entry:
@@ -346,8 +361,9 @@ def _read_entry(name: str, industry: str, i: int, entry: Any, problems: list[str
     if len(problems) > before:
         return None
     return Rule(
-        rule_id, name, industry, categories, grades, levels, entry["source"].strip(), voluntary, addition
-    )
+        rule_id, name, industry, categories, grades, levels, entry["source"].strip(), voluntary, addition,
+        verified, note.strip(),
+    )  # fmt: skip
 
 
 def _read_requirement(where: str, item: Any, problems: list[str]) -> Requirement | None:
@@ -487,7 +503,8 @@ def rule_problems(
                 found.append(Problem(
                     "below_rule",
                     f"{level.label}：规则{q.rule.ref}要求“{q.requirement.describe()}”，"
-                    f"{_actual(q.requirement, cut)}（依据：{q.rule.source}）",
+                    f"{_actual(q.requirement, cut)}（依据：{q.rule.source}"
+                    f"{'' if q.rule.verified else '；本条最低要求尚未与指南原文核对'}）",
                     level, rule=q.rule.ref,
                 ))  # fmt: skip
     return found

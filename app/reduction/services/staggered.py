@@ -1,62 +1,74 @@
-"""Staggered production (错峰生产) of cement and brick plants, seed 001 四(一): shutdown periods per
-enterprise, differentiated by performance grade and ultra-low-emission status; capacity of units under
-rectification does not count toward the staggered-production base until the rectification is accepted.
+"""Staggered production (错峰生产), seed 001 四(一): shutdown periods per enterprise, differentiated by performance
+grade and ultra-low-emission status; capacity of units under rectification does not count toward the
+staggered-production base until the rectification is accepted.
 
-The campaign runs from 1 November of the list's year to the end of February of the next (seed 001 三(二):
-2025-11-01 to 2026-02-28). The days required per grade are placeholders of this module (SCHEDULE) until
-the provinces' staggered-production work plans named in seed 001 (一) are entered as plan data under
-inventories/: they follow the plans' principle (A and leading exempt, more days for worse grades, fewer for
-ultra-low emissions) but not yet their exact figures.
+The campaign's dates, the industries it covers and the days owed per grade are plan data read from
+inventories/staggered/*.yaml (schema: inventories/README.md; reader: app/reduction/domain/staggered.py), once per
+process like the measure rule library. A file with a problem is refused as a whole, every problem named with
+its file and key.
 """
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
+from app.config import ROOT
 from app.core.errors import NotFound, ServiceError
+from app.reduction.domain import staggered as ds
 from app.reduction.domain.vocabulary import Grade
 from app.reduction.models import Enterprise, StaggeredPeriod
 from app.reduction.services import lists as list_service
+from app.reduction.services.policies import rule_library
 
-# industry → grade (None: not graded) → (days, days when ultra-low)
-SCHEDULE: dict[str, dict[str | None, tuple[int, int]]] = {
-    "cement_clinker": {
-        "leading": (0, 0),
-        "A": (0, 0),
-        "B": (45, 30),
-        "C": (60, 45),
-        "D": (90, 90),
-        None: (60, 45),
-    },
-    "brick": {"leading": (0, 0), "A": (0, 0), "B": (30, 20), "C": (45, 30), "D": (60, 60), None: (45, 30)},
-}
-INDUSTRY_LABELS = {"cement_clinker": "水泥熟料", "brick": "砖瓦窑"}
+STAGGERED_DIR = ROOT / "inventories" / "staggered"
 
 
-def campaign(year: int) -> tuple[date, date]:
-    end_year = year + 1
-    return date(year, 11, 1), date(end_year, 2, calendar.monthrange(end_year, 2)[1])
+@cache
+def schedules(root: Path = STAGGERED_DIR) -> ds.ScheduleLibrary:
+    """The staggered-production schedules, read once per process (files change only with a deployment); an
+    industry code the measure rule library does not know is refused as a typo."""
+    known = {code for code in rule_library().industries if code != "*"}
+    return ds.load(root, known)
+
+
+def _schedule(e: Enterprise) -> tuple[ds.Schedule, ds.IndustrySchedule] | None:
+    return schedules().for_industry(e.industry)
+
+
+def campaign(year: int, industry: str | None = None) -> tuple[date, date]:
+    """The campaign of a list year for an industry; an industry without a schedule gets the first file's
+    dates (the page still shows periods entered by hand)."""
+    found = schedules().for_industry(industry)
+    schedule = found[0] if found else schedules().schedules[0]
+    return schedule.campaign(year)
 
 
 def applies(e: Enterprise) -> bool:
-    return e.industry in SCHEDULE
+    return _schedule(e) is not None
 
 
 def required_days(e: Enterprise) -> int | None:
-    if not applies(e):
+    found = _schedule(e)
+    if found is None:
         return None
     grade = e.grade.value if isinstance(e.grade, Grade) else e.grade
-    days, ultra = SCHEDULE[e.industry].get(grade, SCHEDULE[e.industry][None])
-    return ultra if e.ultra_low else days
+    return found[1].required(grade, bool(e.ultra_low))
+
+
+def schedule_of(e: Enterprise) -> ds.IndustrySchedule | None:
+    """Where the enterprise's required days come from (source, verified, note), for the page and the API."""
+    found = _schedule(e)
+    return found[1] if found else None
 
 
 @dataclass
@@ -70,13 +82,15 @@ class Base:
 
 
 def base(e: Enterprise) -> Base:
+    found = _schedule(e)
+    rectifying_counts = found[0].rectifying_in_base if found else False
     out = Base()
     for u in e.units:
         value = u.reduction_base
         unit = u.capacity_unit or ""
         if value is None:
             out.missing_units.append(u.name)
-        elif u.under_rectification:
+        elif u.under_rectification and not rectifying_counts:
             out.excluded[unit] = out.excluded.get(unit, 0.0) + value
             out.excluded_units.append(u.name)
         else:
@@ -100,19 +114,18 @@ class Status:
     campaign: tuple[date, date]
     base: Base
     problems: list[str]
+    schedule: ds.IndustrySchedule | None = None
 
 
 def status(e: Enterprise) -> Status:
     year = e.reduction_list.year
-    start, end = campaign(year)
+    start, end = campaign(year, e.industry)
     periods = sorted(e.staggered_periods, key=lambda p: p.starts_on)
     planned = _days(periods, start, end)
     needed = required_days(e)
     problems: list[str] = []
     if needed and planned < needed:
-        problems.append(
-            _("错峰生产期间共 %(planned)d 天，少于要求的 %(needed)d 天。", planned=planned, needed=needed)
-        )
+        problems.append(_("错峰生产期间共 %(planned)d 天，少于要求的 %(needed)d 天。", planned=planned, needed=needed))
     for p in periods:
         if p.ends_on < start or p.starts_on > end:
             problems.append(
@@ -127,7 +140,7 @@ def status(e: Enterprise) -> Status:
     for a, b in pairwise(periods):
         if b.starts_on <= a.ends_on:
             problems.append(_("错峰时段 %(a)s 与 %(b)s 重叠。", a=a.starts_on, b=b.starts_on))
-    return Status(applies(e), needed, planned, (start, end), base(e), problems)
+    return Status(applies(e), needed, planned, (start, end), base(e), problems, schedule_of(e))
 
 
 def propose(e: Enterprise) -> list[tuple[date, date]]:
@@ -136,7 +149,7 @@ def propose(e: Enterprise) -> list[tuple[date, date]]:
     needed = required_days(e) or 0
     if not needed:
         return []
-    start, end = campaign(e.reduction_list.year)
+    start, end = campaign(e.reduction_list.year, e.industry)
     shift = sum(map(ord, e.uscc or "")) % 15
     begin = min(start + timedelta(days=44 + shift), end - timedelta(days=needed - 1))
     begin = max(begin, start)
@@ -204,7 +217,8 @@ def apply_proposal(session: Session, e: Enterprise, user: Any) -> list[Staggered
     """Add the proposed shutdown when the enterprise has no period yet."""
     list_service.require_editable(e.reduction_list, user)
     if not applies(e):
-        raise ServiceError(_("只有水泥熟料和砖瓦窑企业实施错峰生产。"), field="industry")
+        names = "、".join(i.name for i in schedules().industries.values())
+        raise ServiceError(_("只有%(names)s企业实施错峰生产。", names=names), field="industry")
     if e.staggered_periods:
         raise ServiceError(_("该企业已有错峰时段，请逐条修改。"), field="starts_on")
     added = [add_period(session, e, a, b, _("按绩效分级和超低排放情况生成"), user) for a, b in propose(e)]
