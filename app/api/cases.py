@@ -76,7 +76,7 @@ def _int_arg(name: str, default: int | None, high: int) -> int | None:
     raw = request.args.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= high:  # "²".isdigit(), but int() refuses it
         raise ServiceError(
             _("“%(what)s”应为 %(low)d 到 %(high)d 之间的整数。", what=name, low=1, high=high), field=name
         )
