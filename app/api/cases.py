@@ -1,18 +1,25 @@
-"""Cases over JSON: list and read (scoped, complainants masked), create, and transitions."""
+"""Cases over JSON: list and read (scoped, complainants masked), create, and transitions.
+
+Documented in app/api/openapi.yaml (tests/test_openapi.py keeps the two in step) and docs/api.md. Bad input
+answers 400 naming the field; a query parameter outside its vocabulary is refused rather than ignored, so a
+client never mistakes an unfiltered list for a filtered one."""
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 from flask import g, request
+from flask_babel import gettext as _
 
 from app.api import bp
 from app.auth.roles import Permission
 from app.cases.models import Case
 from app.cases.services import queries, records, workflow
 from app.cases.views import bureau_names, can_see_complainant, mask
+from app.cases.vocabulary import CaseState, Origin, SourceType, label
 from app.core.access import require
-from app.core.errors import NotFound, ServiceError
+from app.core.errors import Conflict, NotFound, ServiceError
 from app.extensions import db
 
 
@@ -38,6 +45,7 @@ def case_json(case: Case, names: dict[int, str], *, full: bool = False) -> dict[
             "rectify_deadline": case.rectify_deadline.isoformat() if case.rectify_deadline else None,
             "rectify_plan": case.rectify_plan, "verification_note": case.verification_note,
             "actions": [a.value for a in workflow.available(case, g.user)],
+            "transfer_to": _transfer_targets(case),
             "timeline": [
                 {"at": e.at.isoformat(), "action": e.action, "by": e.actor_name, "bureau": e.bureau_name,
                  "from": e.from_state.value if e.from_state else None, "to": e.to_state.value if e.to_state else None,
@@ -47,68 +55,133 @@ def case_json(case: Case, names: dict[int, str], *, full: bool = False) -> dict[
     return out
 
 
+VIEWS = ("all", "inbox", "verify", "overdue")
+MAX_ID = 2**63 - 1  # the largest id either database stores: a bigger number cannot name a row
+MAX_INT32 = 2**31 - 1  # bureau ids are 32-bit on PostgreSQL
+MAX_PAGE = 1_000_000
+TRUE, FALSE = ("1", "true", "on"), ("", "0", "false", "off")
+
+
+def _choice(name: str, choices: list[str]) -> str | None:
+    raw = request.args.get(name, "")
+    if raw and raw not in choices:
+        raise ServiceError(
+            _("“%(what)s”的取值“%(v)s”无效，应为：%(choices)s。", what=name, v=raw[:20], choices=", ".join(choices)),
+            field=name,
+        )
+    return raw or None
+
+
+def _int_arg(name: str, default: int | None, high: int) -> int | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= high:  # "²".isdigit(), but int() refuses it
+        raise ServiceError(
+            _("“%(what)s”应为 %(low)d 到 %(high)d 之间的整数。", what=name, low=1, high=high), field=name
+        )
+    return int(raw)
+
+
+def _filters() -> queries.Filters:
+    def vocab(e: type[enum.StrEnum]) -> list[str]:
+        return [v.value for v in e]
+
+    _choice("state", vocab(CaseState))
+    _choice("source_type", vocab(SourceType))
+    _choice("origin", vocab(Origin))
+    _choice("overdue", [*TRUE, *FALSE[1:]])
+    _int_arg("bureau_id", None, MAX_INT32)
+    return queries.Filters.from_args(request.args)
+
+
+def _transfer_targets(case: Case) -> list[dict[str, Any]]:
+    """The bureaus the user may transfer the case to (its place's bureaus, nearest first), as on the case page:
+    the ids a client sends as to_bureau_id."""
+    rule = workflow.RULES[workflow.Action.transfer]
+    if case.state not in rule.sources or not rule.who(case, g.user):
+        return []
+    bureaus = records.bureaus_for(db.session(), case)
+    return [{"id": b.id, "name": b.name} for b in bureaus if b.id != g.user.bureau_id]
+
+
 @bp.get("/cases")
 @require(Permission.view_cases)
 def cases_list():  # type: ignore[no-untyped-def]
-    f = queries.Filters.from_args(request.args)
+    f = _filters()
+    view = _choice("view", list(VIEWS)) or "all"
+    page = _int_arg("page", 1, MAX_PAGE) or 1
     stmt = queries.filtered(f)
-    view = request.args.get("view", "all")
+    # The same selections as the screens (app/cases/views.py), filtered in place rather than by a subquery.
     if view == "inbox":
-        stmt = stmt.where(Case.id.in_(queries.inbox(g.user.bureau_id).with_only_columns(Case.id)))
+        stmt = stmt.where(queries.inbox(g.user.bureau_id).whereclause).order_by(Case.due_at.asc())
+    elif view == "verify":
+        stmt = stmt.where(queries.to_verify(g.user.bureau_id).whereclause)
     elif view == "overdue":
-        stmt = stmt.where(Case.id.in_(queries.overdue().with_only_columns(Case.id)))
-    elif view != "all":
-        raise ServiceError("view must be all, inbox or overdue", field="view")
-    page = max(request.args.get("page", 1, type=int), 1)
-    rows, last = queries.page(db.session(), stmt, page)
+        stmt = stmt.where(queries.overdue().whereclause).order_by(Case.due_at.asc())
+    rows, last = queries.page(db.session(), stmt, page)  # ties (and the other views) newest first
     names = bureau_names({c.discovered_bureau_id for c in rows} | {c.responsible_bureau_id for c in rows})
     return {"page": page, "has_next": last > page, "cases": [case_json(c, names) for c in rows]}
 
 
 def _case(case_id: int) -> Case:
-    case = db.session.get(Case, case_id)
+    case = db.session.get(Case, case_id) if case_id <= MAX_ID else None
     if case is None:
-        raise NotFound("no such case, or not visible to you")
+        raise NotFound(_("该线索不存在，或您无权查看。"))
     return case
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ServiceError(_("请求体应为 JSON 对象。"), field="body")
+    return data
+
+
+def _detail(case: Case) -> dict[str, Any]:
+    return case_json(case, bureau_names({case.discovered_bureau_id, case.responsible_bureau_id}), full=True)
 
 
 @bp.get("/cases/<int:case_id>")
 @require(Permission.view_cases)
 def case_detail(case_id: int):  # type: ignore[no-untyped-def]
-    case = _case(case_id)
-    return case_json(case, bureau_names({case.discovered_bureau_id, case.responsible_bureau_id}), full=True)
+    return _detail(_case(case_id))
 
 
 @bp.post("/cases")
 @require(Permission.handle_cases)
 def case_create():  # type: ignore[no-untyped-def]
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ServiceError("send a JSON object", field="body")
-    case = records.create_case(db.session(), g.user, data)
-    body = case_json(case, bureau_names({case.discovered_bureau_id}), full=True)
-    return body, 201
+    case = records.create_case(db.session(), g.user, _body())
+    return _detail(case), 201
 
 
 @bp.post("/cases/<int:case_id>/transitions")
 @require(Permission.handle_cases)
 def case_transition(case_id: int):  # type: ignore[no-untyped-def]
     case = _case(case_id)  # a case out of reach is not found, whatever the body says
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ServiceError("send a JSON object", field="body")
+    data = _body()
     try:
         action = workflow.Action(str(data.get("action", "")))
     except ValueError:
         raise ServiceError(
-            f"action must be one of {', '.join(a.value for a in workflow.Action)}", field="action"
+            _("action 应为以下之一：%(choices)s。", choices=", ".join(a.value for a in workflow.Action)), field="action"
         ) from None
-    if action is workflow.Action.transfer:
-        transfer = records.create_transfer(db.session(), g.user, [case.id], int(data.get("to_bureau_id") or 0))
-        db.session.refresh(case)
-        body = case_json(case, bureau_names({case.discovered_bureau_id, case.responsible_bureau_id}), full=True)
-        return {**body, "transfer": {"id": transfer.id, "number": transfer.number}}
     version = data.get("version")
-    workflow.transition(db.session(), case, action, g.user, data,
-                        expected_version=int(version) if isinstance(version, int) else None)  # fmt: skip
-    return case_json(case, bureau_names({case.discovered_bureau_id, case.responsible_bureau_id}), full=True)
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise ServiceError(_("version 应为整数（读取线索时得到的 version）。"), field="version")
+    if action is workflow.Action.transfer:
+        if version is not None and version != case.lock_version:
+            raise Conflict(_("该线索已被他人处理（当前状态：%(state)s），请刷新后再试。", state=label(case.state)))
+        to_bureau = data.get("to_bureau_id")
+        if isinstance(to_bureau, bool) or not isinstance(to_bureau, int) or not 1 <= to_bureau <= MAX_INT32:
+            raise ServiceError(_("to_bureau_id 应为接收单位的编号（整数）。"), field="to_bureau_id")
+        try:
+            transfer = records.create_transfer(db.session(), g.user, [case.id], to_bureau)
+        except ServiceError as e:
+            if e.field == "to_bureau":  # the screens' field; the API names its own
+                e.field = "to_bureau_id"
+            raise
+        db.session.refresh(case)
+        return {**_detail(case), "transfer": {"id": transfer.id, "number": transfer.number}}
+    workflow.transition(db.session(), case, action, g.user, data, expected_version=version)
+    return _detail(case)

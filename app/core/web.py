@@ -154,6 +154,19 @@ ERROR_TITLES = {
     500: "服务器内部错误",
 }
 
+# Machine-readable `code` of a JSON error, one per status (clients branch on it; the message is for people).
+ERROR_CODES = {
+    400: "invalid",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    429: "too_many_requests",
+    500: "internal_error",
+}
+
 ERROR_MESSAGES = {
     409: "操作冲突，请刷新后重试。",
     400: "提交的内容无法处理，请返回检查后重试。",
@@ -169,7 +182,7 @@ def error_response(status: int, message: str | None = None) -> object:
     title = _(ERROR_TITLES.get(status, "出错了"))
     message = message or _(ERROR_MESSAGES.get(status, ERROR_MESSAGES[400]))
     if is_api():
-        return json_error(status, ERROR_TITLES.get(status, "error"), message)
+        return json_error(status, ERROR_CODES.get(status, "error"), message)
     return render_template("errors/error.html", code=status, title=title, message=message), status
 
 
@@ -191,7 +204,7 @@ def register(app: Flask) -> None:
             return deny(e.message)
         if is_api():
             extra = {"field": e.field} if e.field else {}
-            return json_error(e.status, type(e).__name__.lower(), e.message, **extra)
+            return json_error(e.status, ERROR_CODES.get(e.status, "error"), e.message, **extra)
         return error_response(e.status, e.message)
 
     @app.errorhandler(StaleDataError)

@@ -40,7 +40,7 @@ class Filters:
         return cls(
             state=enum_or_none(CaseState, "state"), overdue=args.get("overdue") in ("1", "on", "true"),
             source_type=enum_or_none(SourceType, "source_type"), origin=enum_or_none(Origin, "origin"),
-            bureau_id=int(bureau) if bureau.isdigit() else None,
+            bureau_id=int(bureau) if bureau.isascii() and bureau.isdigit() and int(bureau) < 2**31 else None,
             enterprise=(args.get("enterprise") or "").strip()[:64], q=(args.get("q") or "").strip()[:64],
         )  # fmt: skip
 

@@ -62,6 +62,8 @@ def create_case(session: Session, user: User, data: Mapping[str, Any]) -> Case:
             inspected_at = datetime.fromisoformat(inspected_at)
         except ValueError:
             raise ServiceError(_("检查时间格式不正确。"), field="inspected_at") from None
+    if not isinstance(inspected_at, datetime):  # a number or a list sent over the API
+        raise ServiceError(_("检查时间格式不正确。"), field="inspected_at")
     if inspected_at.tzinfo is None:
         inspected_at = inspected_at.replace(tzinfo=LOCAL)
     if inspected_at > utcnow():
@@ -76,8 +78,7 @@ def create_case(session: Session, user: User, data: Mapping[str, Any]) -> Case:
         number=numbering.case_number(session, discoverer_code, year),
         source_type=source_type, topic=topic, origin=origin, inspected_at=inspected_at,
         source_name=source_name, source_address=str(data.get("source_address") or "").strip()[:300],
-        enterprise_uscc=(str(data.get("enterprise_uscc") or "").strip().upper() or None),
-        problem=problem[:4000], latitude=lat, longitude=lon, complainant_name=complainant,
+        enterprise_uscc=_uscc(data), problem=problem[:4000], latitude=lat, longitude=lon, complainant_name=complainant,
         complainant_phone=(str(data.get("complainant_phone") or "").strip()[:32] or None) if complainant else None,
         discovered_bureau_id=user.bureau_id, jurisdiction_id=place.id, created_by_id=user.id,
     )  # fmt: skip
@@ -110,9 +111,18 @@ def _inspection(user: User, place: Jurisdiction, case: Case | None, data: Mappin
     return Inspection(
         bureau_id=user.bureau_id, jurisdiction_id=place.id, inspected_at=at,
         source_name=(case.source_name if case else str(data.get("source_name") or "").strip()[:200]),
-        enterprise_uscc=(str(data.get("enterprise_uscc") or "").strip().upper() or None), staff=staff,
+        enterprise_uscc=_uscc(data), staff=staff,
         round_label=str(data.get("round_label") or "").strip()[:64], case_id=case.id if case else None,
     )  # fmt: skip
+
+
+def _uscc(data: Mapping[str, Any]) -> str | None:
+    """The enterprise's credit code as given (a case may name a plant on no list, so the check digit is not
+    enforced), but never longer than the column: PostgreSQL would refuse the whole request."""
+    code = str(data.get("enterprise_uscc") or "").strip().upper()
+    if len(code) > 18:
+        raise ServiceError(_("统一社会信用代码应为 18 位。"), field="enterprise_uscc")
+    return code or None
 
 
 def record_inspection(session: Session, user: User, data: Mapping[str, Any]) -> Any:

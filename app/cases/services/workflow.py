@@ -11,6 +11,7 @@ event and an audit entry in the same transaction; concurrent transitions of one 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -220,6 +221,8 @@ def transition(
                     amount = float(penalty)
                 except (TypeError, ValueError):
                     raise ServiceError(_("罚款金额应为数字。"), field="penalty_amount") from None
+                if not math.isfinite(amount):  # NaN would pass the >= 0 check on PostgreSQL
+                    raise ServiceError(_("罚款金额应为数字。"), field="penalty_amount")
                 if amount < 0:
                     raise ServiceError(_("罚款金额不能为负数。"), field="penalty_amount")
                 if amount > 0 and not case.decision_number:
