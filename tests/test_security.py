@@ -247,3 +247,12 @@ def test_denials_are_audited(client, make_user, login_as) -> None:  # type: igno
     assert (
         db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "access.denied")) >= 1
     )
+
+
+def test_an_id_too_large_for_the_database_is_not_found(client, make_user, login_as) -> None:  # type: ignore[no-untyped-def]
+    login_as(make_user("huge_id_user", code="500153", roles=(Role.district_staff,)))
+    huge = 2**64
+    api = ("/api/v1/reduction/lists/{}/actions", "/api/v1/cases/{}")
+    for path in (f"/lists/{huge}", f"/cases/{huge}", *(p.format(huge) for p in api)):
+        r = client.get(path)
+        assert r.status_code == 404, (path, r.status_code)
