@@ -51,16 +51,12 @@ def case_json(case: Case, names: dict[int, str], *, full: bool = False) -> dict[
 @require(Permission.view_cases)
 def cases_list():  # type: ignore[no-untyped-def]
     f = queries.Filters.from_args(request.args)
-    stmt = queries.filtered(f)
     view = request.args.get("view", "all")
-    if view == "inbox":
-        stmt = stmt.where(Case.id.in_(queries.inbox(g.user.bureau_id).with_only_columns(Case.id)))
-    elif view == "overdue":
-        stmt = stmt.where(Case.id.in_(queries.overdue().with_only_columns(Case.id)))
-    elif view != "all":
+    if view not in ("all", "inbox", "overdue"):
         raise ServiceError("view must be all, inbox or overdue", field="view")
+    stmt, _order = queries.for_view(view, f, g.user.bureau_id)
     page = max(request.args.get("page", 1, type=int), 1)
-    rows, last = queries.page(db.session(), stmt, page)
+    rows, last = queries.page(db.session(), stmt, page)  # newest first, as before
     names = bureau_names({c.discovered_bureau_id for c in rows} | {c.responsible_bureau_id for c in rows})
     return {"page": page, "has_next": last > page, "cases": [case_json(c, names) for c in rows]}
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Select, and_, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.cases.models import Case, CaseEvent, CaseTransfer, Inspection, TransferItem
+from app.cases.models import INBOX_STATES, Case, CaseEvent, CaseTransfer, Inspection, TransferItem
 from app.cases.vocabulary import CaseState, Origin, SourceType
 from app.db import utcnow
 
@@ -85,11 +85,9 @@ def page(session: Session, stmt: Select[Any], page_no: int, order: Any = None) -
 
 
 def inbox(bureau_id: int) -> Select[Any]:
-    """Cases waiting for the bureau to sign for them (签收) or act on them."""
-    return select(Case).where(
-        Case.responsible_bureau_id == bureau_id,
-        Case.state.in_([CaseState.transferred, CaseState.received, CaseState.handling, CaseState.rectifying]),
-    )
+    """Cases waiting for the bureau to sign for them (签收) or act on them (the partial index
+    ix_case_record_inbox_due holds exactly these states)."""
+    return select(Case).where(Case.responsible_bureau_id == bureau_id, Case.state.in_(INBOX_STATES))
 
 
 def to_verify(bureau_id: int) -> Select[Any]:
@@ -105,6 +103,23 @@ def to_verify(bureau_id: int) -> Select[Any]:
 
 def overdue(now: datetime | None = None) -> Select[Any]:
     return select(Case).where(Case.state != CaseState.closed, Case.due_at < (now or utcnow()))
+
+
+LIST_VIEWS = ("inbox", "verify", "overdue", "all")
+
+
+def for_view(view: str, f: Filters, bureau_id: int | None, now: datetime | None = None) -> tuple[Select[Any], Any]:
+    """A list screen's query with the filters, and its order: the inbox and the overdue list most urgent first
+    (the partial indexes on due_at), the others newest first. The conditions are added to the one statement,
+    not as `id IN (subquery)`: the subquery would carry the scope criterion a second time."""
+    stmt = filtered(f, now)
+    if view == "inbox":
+        stmt = stmt.where(inbox(bureau_id or 0).whereclause)  # type: ignore[arg-type]
+    elif view == "verify":
+        stmt = stmt.where(to_verify(bureau_id or 0).whereclause)  # type: ignore[arg-type]
+    elif view == "overdue":
+        stmt = stmt.where(overdue(now).whereclause)  # type: ignore[arg-type]
+    return stmt, (Case.due_at.asc() if view in ("inbox", "overdue") else Case.id.desc())
 
 
 def board(session: Session, f: Filters) -> dict[CaseState, tuple[int, list[Case]]]:
