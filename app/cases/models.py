@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     any_,
     func,
+    literal_column,
     or_,
     select,
     text,
@@ -154,6 +155,18 @@ class Case(_CaseVisible, SharedWritable, Base):
 
     def overdue(self, now: datetime) -> bool:
         return self.due_at is not None and self.due_at < now and self.state is not CaseState.closed
+
+
+def is_open() -> ColumnElement[bool]:
+    """`state <> 'closed'` with the value written into the SQL, not bound: the planner can then match the partial
+    indexes on open cases (SQLite uses one only for an identical term; a prepared statement's generic plan in
+    PostgreSQL knows no bound values)."""
+    return Case.state != literal_column("'closed'")
+
+
+def in_inbox() -> ColumnElement[bool]:
+    """`state IN ('transferred', ...)` as in ix_case_record_inbox_due's WHERE, written into the SQL likewise."""
+    return Case.state.in_([literal_column(f"'{state.value}'") for state in INBOX_STATES])
 
 
 class CaseEvent(_CaseVisible, Base):

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Select, and_, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.cases.models import INBOX_STATES, Case, CaseEvent, CaseTransfer, Inspection, TransferItem
+from app.cases.models import Case, CaseEvent, CaseTransfer, Inspection, TransferItem, in_inbox, is_open
 from app.cases.vocabulary import CaseState, Origin, SourceType
 from app.db import utcnow
 
@@ -63,7 +63,7 @@ def filtered(f: Filters, now: datetime | None = None) -> Select[Any]:
     if f.state:
         stmt = stmt.where(Case.state == f.state)
     if f.overdue:
-        stmt = stmt.where(Case.state != CaseState.closed, Case.due_at < (now or utcnow()))
+        stmt = stmt.where(is_open(), Case.due_at < (now or utcnow()))
     if f.source_type:
         stmt = stmt.where(Case.source_type == f.source_type)
     if f.origin:
@@ -87,7 +87,7 @@ def page(session: Session, stmt: Select[Any], page_no: int, order: Any = None) -
 def inbox(bureau_id: int) -> Select[Any]:
     """Cases waiting for the bureau to sign for them (签收) or act on them (the partial index
     ix_case_record_inbox_due holds exactly these states)."""
-    return select(Case).where(Case.responsible_bureau_id == bureau_id, Case.state.in_(INBOX_STATES))
+    return select(Case).where(Case.responsible_bureau_id == bureau_id, in_inbox())
 
 
 def to_verify(bureau_id: int) -> Select[Any]:
@@ -102,7 +102,7 @@ def to_verify(bureau_id: int) -> Select[Any]:
 
 
 def overdue(now: datetime | None = None) -> Select[Any]:
-    return select(Case).where(Case.state != CaseState.closed, Case.due_at < (now or utcnow()))
+    return select(Case).where(is_open(), Case.due_at < (now or utcnow()))
 
 
 LIST_VIEWS = ("inbox", "verify", "overdue", "all")
