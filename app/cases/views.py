@@ -8,7 +8,6 @@ from datetime import UTC, datetime, time, timedelta
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import load_only
 
 from app.audit.services import record
 from app.auth.models import Bureau
@@ -26,12 +25,6 @@ from app.places.models import Jurisdiction, JurisdictionLevel
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
-# What a list row shows (templates/cases/list.html): a page reads these, not the whole case; reading another
-# column of a listed case raises instead of quietly querying once per row.
-LIST_COLUMNS = (
-    Case.number, Case.source_name, Case.source_type, Case.topic, Case.state, Case.escalation, Case.due_at,
-    Case.responsible_bureau_id, Case.discovered_bureau_id, Case.jurisdiction_id, Case.lock_version,
-)  # fmt: skip
 VIEWS = {
     "inbox": _("待我单位办理"),
     "verify": _("待我单位核查"),
@@ -89,7 +82,7 @@ def _list(view: str):  # type: ignore[no-untyped-def]
     f = queries.Filters.from_args(request.args)
     stmt, order = queries.for_view(view, f, g.user.bureau_id, datetime.now(UTC))
     page_no = max(request.args.get("page", 1, type=int), 1)
-    rows, last = queries.page(s, stmt.options(load_only(*LIST_COLUMNS, raiseload=True)), page_no, order)
+    rows, last = queries.page(s, queries.list_rows(stmt), page_no, order)
     names = bureau_names({c.responsible_bureau_id for c in rows} | {c.discovered_bureau_id for c in rows})
     return render_template(
         "cases/list.html", rows=rows, view=view, views=VIEWS, filters=f, page=page_no, has_next=last > page_no,

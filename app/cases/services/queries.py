@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, distinct, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from app.cases.models import Case, CaseEvent, CaseTransfer, Inspection, TransferItem, in_inbox, is_open
 from app.cases.vocabulary import CaseState, Origin, SourceType
@@ -105,7 +105,17 @@ def overdue(now: datetime | None = None) -> Select[Any]:
     return select(Case).where(is_open(), Case.due_at < (now or utcnow()))
 
 
-LIST_VIEWS = ("inbox", "verify", "overdue", "all")
+# What a list row shows (templates/cases/list.html): a page reads these, not the whole case.
+LIST_COLUMNS = (
+    Case.number, Case.source_name, Case.source_type, Case.topic, Case.state, Case.escalation, Case.due_at,
+    Case.responsible_bureau_id, Case.discovered_bureau_id, Case.jurisdiction_id, Case.lock_version,
+)  # fmt: skip
+
+
+def list_rows(stmt: Select[Any]) -> Select[Any]:
+    """A list screen's page: only LIST_COLUMNS; reading another column of a listed case raises instead of
+    quietly querying once per row."""
+    return stmt.options(load_only(*LIST_COLUMNS, raiseload=True))
 
 
 def for_view(view: str, f: Filters, bureau_id: int | None, now: datetime | None = None) -> tuple[Select[Any], Any]:
