@@ -304,36 +304,62 @@ def _any_array(element: in_ids, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element.column == any_(func.array(element.subquery.scalar_subquery())), **kw)
 
 
+# Which form the share criterion takes. A narrow scope (a county, a city: 成都, the largest, reads 21
+# jurisdictions) wants `= ANY(ARRAY(...))`: its lists become bitmap scans of its own cases and the shared ones.
+# A province (重庆 42, 四川 134) reads so much that PostgreSQL scans in order or in full, checking every row
+# outside its area against the shared ids — tens of thousands of copies of cross-province transfers: an array
+# is searched element by element (the province's board took 25 s), the IN subquery's hash in one step. Both
+# forms select the same rows.
+WIDE_SCOPE = 30
+
+
 def _case_criteria(readable: list[int], bureau_id: int) -> Any:
-    return with_loader_criteria(
-        Case,
-        lambda cls: or_(
+    def wide(cls: type[Case]) -> Any:
+        return or_(
             cls.jurisdiction_id.in_(readable),
-            in_ids(cls.id, select(CaseShare.case_id).where(CaseShare.bureau_id == bureau_id)),
-        ),
-        include_aliases=True,
-    )
-
-
-def _child_criteria(model: type) -> Any:
-    def factory(readable: list[int], bureau_id: int) -> Any:
-        return with_loader_criteria(
-            model,
-            lambda cls: or_(
-                cls.jurisdiction_id.in_(readable),
-                in_ids(cls.case_id, select(CaseShare.case_id).where(CaseShare.bureau_id == bureau_id)),
-            ),
-            include_aliases=True,
+            cls.id.in_(select(CaseShare.case_id).where(CaseShare.bureau_id == bureau_id)),
         )
 
-    return factory
+    def narrow(cls: type[Case]) -> Any:
+        return or_(
+            cls.jurisdiction_id.in_(readable),
+            in_ids(cls.id, select(CaseShare.case_id).where(CaseShare.bureau_id == bureau_id)),
+        )
+
+    return with_loader_criteria(Case, wide if len(readable) >= WIDE_SCOPE else narrow, include_aliases=True)
+
+
+def _event_criteria(readable: list[int], bureau_id: int) -> Any:
+    def wide(cls: type[CaseEvent]) -> Any:
+        return or_(
+            cls.jurisdiction_id.in_(readable),
+            cls.case_id.in_(select(CaseShare.case_id).where(CaseShare.bureau_id == bureau_id)),
+        )
+
+    def narrow(cls: type[CaseEvent]) -> Any:
+        return or_(
+            cls.jurisdiction_id.in_(readable),
+            in_ids(cls.case_id, select(CaseShare.case_id).where(CaseShare.bureau_id == bureau_id)),
+        )
+
+    return with_loader_criteria(CaseEvent, wide if len(readable) >= WIDE_SCOPE else narrow, include_aliases=True)
 
 
 def _evidence_criteria(readable: list[int], bureau_id: int) -> Any:
     # A scan of a signed transfer form belongs to the transfer, not to one case: both bureaus see it.
-    return with_loader_criteria(
-        Evidence,
-        lambda cls: or_(
+    def wide(cls: type[Evidence]) -> Any:
+        return or_(
+            cls.jurisdiction_id.in_(readable),
+            cls.case_id.in_(select(CaseShare.case_id).where(CaseShare.bureau_id == bureau_id)),
+            cls.transfer_id.in_(
+                select(CaseTransfer.id).where(
+                    or_(CaseTransfer.from_bureau_id == bureau_id, CaseTransfer.to_bureau_id == bureau_id)
+                )
+            ),
+        )
+
+    def narrow(cls: type[Evidence]) -> Any:
+        return or_(
             cls.jurisdiction_id.in_(readable),
             in_ids(cls.case_id, select(CaseShare.case_id).where(CaseShare.bureau_id == bureau_id)),
             cls.transfer_id.in_(
@@ -341,9 +367,9 @@ def _evidence_criteria(readable: list[int], bureau_id: int) -> Any:
                     or_(CaseTransfer.from_bureau_id == bureau_id, CaseTransfer.to_bureau_id == bureau_id)
                 )
             ),
-        ),
-        include_aliases=True,
-    )
+        )
+
+    return with_loader_criteria(Evidence, wide if len(readable) >= WIDE_SCOPE else narrow, include_aliases=True)
 
 
 def _transfer_criteria(readable: list[int], bureau_id: int) -> Any:
@@ -364,7 +390,7 @@ def _inspection_criteria(readable: list[int], bureau_id: int) -> Any:
 
 
 register_criteria(_case_criteria)
-register_criteria(_child_criteria(CaseEvent))
+register_criteria(_event_criteria)
 register_criteria(_evidence_criteria)
 register_criteria(_transfer_criteria)
 register_criteria(_inspection_criteria)
