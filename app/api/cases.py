@@ -111,14 +111,10 @@ def cases_list():  # type: ignore[no-untyped-def]
     f = _filters()
     view = _choice("view", list(VIEWS)) or "all"
     page = _int_arg("page", 1, MAX_PAGE) or 1
-    stmt = queries.filtered(f)
-    # The same selections as the screens (app/cases/views.py), filtered in place rather than by a subquery.
-    if view == "inbox":
-        stmt = stmt.where(queries.inbox(g.user.bureau_id).whereclause).order_by(Case.due_at.asc())
-    elif view == "verify":
-        stmt = stmt.where(queries.to_verify(g.user.bureau_id).whereclause)
-    elif view == "overdue":
-        stmt = stmt.where(queries.overdue().whereclause).order_by(Case.due_at.asc())
+    # The same selections as the screens (app/cases/views.py): most urgent first in the inbox and overdue list.
+    stmt, order = queries.for_view(view, f, g.user.bureau_id)
+    if view in ("inbox", "overdue"):
+        stmt = stmt.order_by(order)
     rows, last = queries.page(db.session(), stmt, page)  # ties (and the other views) newest first
     names = bureau_names({c.discovered_bureau_id for c in rows} | {c.responsible_bureau_id for c in rows})
     return {"page": page, "has_next": last > page, "cases": [case_json(c, names) for c in rows]}

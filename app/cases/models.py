@@ -11,19 +11,29 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
+    ColumnElement,
     Date,
     Float,
     ForeignKey,
     Index,
     Integer,
+    Select,
     String,
     Text,
     UniqueConstraint,
+    any_,
+    func,
+    literal_column,
     or_,
     select,
+    text,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column, relationship, with_loader_criteria
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from app.cases.vocabulary import CaseState, Escalation, EvidenceKind, Origin, SourceType
 from app.core.scoping import Scope, SharedWritable, register_criteria
@@ -33,15 +43,21 @@ AFTER_TRANSFER = "('transferred', 'received', 'handling', 'rectifying', 'verifie
 AFTER_RECEIPT = "('received', 'handling', 'rectifying', 'verified', 'closed')"
 AFTER_ORDER = "('rectifying', 'verified', 'closed')"
 AFTER_VERIFY = "('verified', 'closed')"
+# The states of a bureau's inbox (queries.inbox), and the partial index that serves it.
+INBOX_STATES = (CaseState.transferred, CaseState.received, CaseState.handling, CaseState.rectifying)
+INBOX_WHERE = text("state IN (" + ", ".join(f"'{s.value}'" for s in INBOX_STATES) + ")")
+OPEN_WHERE = text("state <> 'closed'")
 
 
 class CaseShare(Base):
     """A bureau outside the case's jurisdiction that may read it, and why."""
 
     __tablename__ = "case_share"
+    # The scope criterion reads a bureau's case ids from the index alone (no table rows).
+    __table_args__ = (Index("ix_case_share_bureau_case", "bureau_id", "case_id"),)
 
     case_id: Mapped[int] = mapped_column(BigId, ForeignKey("case_record.id", ondelete="CASCADE"), primary_key=True)
-    bureau_id: Mapped[int] = mapped_column(ForeignKey("bureau.id", ondelete="CASCADE"), primary_key=True, index=True)
+    bureau_id: Mapped[int] = mapped_column(ForeignKey("bureau.id", ondelete="CASCADE"), primary_key=True)
     reason: Mapped[str] = mapped_column(String(32))  # discovered_by / copy
 
 
@@ -55,8 +71,20 @@ class Case(_CaseVisible, SharedWritable, Base):
     __tablename__ = "case_record"  # "case" is an SQL keyword
     __table_args__ = (
         Index("ix_case_record_jurisdiction_state", "jurisdiction_id", "state"),
-        Index("ix_case_record_inbox", "responsible_bureau_id", "state"),
-        Index("ix_case_record_due", "state", "due_at"),
+        # Partial indexes on the open cases (four in ten; closed ones have no due_at) for the lists ordered by
+        # due_at: the inbox of a bureau, the overdue cases of a small scope (a bitmap with the shared cases) and
+        # of a wide one (read in due order until a page is full). docs/cases.md, "Speed".
+        Index(
+            "ix_case_record_inbox_due",
+            "responsible_bureau_id",
+            "due_at",
+            postgresql_where=INBOX_WHERE,
+            sqlite_where=INBOX_WHERE,
+        ),
+        Index(
+            "ix_case_record_open_due", "jurisdiction_id", "due_at", postgresql_where=OPEN_WHERE, sqlite_where=OPEN_WHERE
+        ),
+        Index("ix_case_record_overdue", "due_at", postgresql_where=OPEN_WHERE, sqlite_where=OPEN_WHERE),
         CheckConstraint("(latitude IS NULL) = (longitude IS NULL)", name="coordinates_paired"),
         CheckConstraint(f"state NOT IN {AFTER_TRANSFER} OR transferred_at IS NOT NULL", name="transferred_has_time"),
         CheckConstraint("state <> 'returned' OR return_reason IS NOT NULL", name="returned_has_reason"),
@@ -127,6 +155,18 @@ class Case(_CaseVisible, SharedWritable, Base):
 
     def overdue(self, now: datetime) -> bool:
         return self.due_at is not None and self.due_at < now and self.state is not CaseState.closed
+
+
+def is_open() -> ColumnElement[bool]:
+    """`state <> 'closed'` with the value written into the SQL, not bound: the planner can then match the partial
+    indexes on open cases (SQLite uses one only for an identical term; a prepared statement's generic plan in
+    PostgreSQL knows no bound values)."""
+    return Case.state != literal_column("'closed'")
+
+
+def in_inbox() -> ColumnElement[bool]:
+    """`state IN ('transferred', ...)` as in ix_case_record_inbox_due's WHERE, written into the SQL likewise."""
+    return Case.state.in_([literal_column(f"'{state.value}'") for state in INBOX_STATES])
 
 
 class CaseEvent(_CaseVisible, Base):
@@ -232,36 +272,83 @@ class Inspection(_CaseVisible, Base):
     case_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("case_record.id", ondelete="SET NULL"))
 
 
+class in_ids(ColumnElement[bool]):
+    """`column IN (subquery)`, written `column = ANY(ARRAY(subquery))` on PostgreSQL.
+
+    PostgreSQL plans `x OR id IN (subquery)` as a filter (a hashed subplan), so the scope criterion of cases
+    could only be checked row by row: a small bureau's overdue list read the whole table's open cases in
+    due order to fill a page (0.4 s with 1M cases). `id = ANY(ARRAY(...))` runs the subquery once and looks
+    the ids up in the primary key, so both sides of the OR become index scans (a bitmap OR): 1 ms. SQLite
+    plans the IN form as an index lookup already. EXPLAINs in docs/cases.md ("Speed")."""
+
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True  # a condition in itself: no "= 1" on SQLite
+    _traverse_internals = [  # noqa: RUF012 - SQLAlchemy's traversal declaration
+        ("column", InternalTraversal.dp_clauseelement),
+        ("subquery", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], subquery: Select[Any]) -> None:
+        self.column = column
+        self.subquery = subquery
+
+
+@compiles(in_ids)
+def _in_ids(element: in_ids, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.in_(element.subquery), **kw)
+
+
+@compiles(in_ids, "postgresql")
+def _any_array(element: in_ids, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column == any_(func.array(element.subquery.scalar_subquery())), **kw)
+
+
+# Which form the share criterion takes. A narrow scope (a county, a city: 成都, the largest, reads 21
+# jurisdictions) wants `= ANY(ARRAY(...))`: its lists become bitmap scans of its own cases and the shared ones.
+# A province (重庆 42, 四川 134) reads so much that PostgreSQL scans in order or in full, checking every row
+# outside its area against the shared ids — tens of thousands of copies of cross-province transfers: an array
+# is searched element by element (the province's board took 25 s), the IN subquery's hash in one step. Both
+# forms select the same rows.
+WIDE_SCOPE = 30
+
+
 def _case_criteria(readable: list[int], bureau_id: int) -> Any:
-    return with_loader_criteria(
-        Case,
-        lambda cls: or_(
+    def wide(cls: type[Case]) -> Any:
+        return or_(
             cls.jurisdiction_id.in_(readable),
             cls.id.in_(select(CaseShare.case_id).where(CaseShare.bureau_id == bureau_id)),
-        ),
-        include_aliases=True,
-    )
-
-
-def _child_criteria(model: type) -> Any:
-    def factory(readable: list[int], bureau_id: int) -> Any:
-        return with_loader_criteria(
-            model,
-            lambda cls: or_(
-                cls.jurisdiction_id.in_(readable),
-                cls.case_id.in_(select(CaseShare.case_id).where(CaseShare.bureau_id == bureau_id)),
-            ),
-            include_aliases=True,
         )
 
-    return factory
+    def narrow(cls: type[Case]) -> Any:
+        return or_(
+            cls.jurisdiction_id.in_(readable),
+            in_ids(cls.id, select(CaseShare.case_id).where(CaseShare.bureau_id == bureau_id)),
+        )
+
+    return with_loader_criteria(Case, wide if len(readable) >= WIDE_SCOPE else narrow, include_aliases=True)
+
+
+def _event_criteria(readable: list[int], bureau_id: int) -> Any:
+    def wide(cls: type[CaseEvent]) -> Any:
+        return or_(
+            cls.jurisdiction_id.in_(readable),
+            cls.case_id.in_(select(CaseShare.case_id).where(CaseShare.bureau_id == bureau_id)),
+        )
+
+    def narrow(cls: type[CaseEvent]) -> Any:
+        return or_(
+            cls.jurisdiction_id.in_(readable),
+            in_ids(cls.case_id, select(CaseShare.case_id).where(CaseShare.bureau_id == bureau_id)),
+        )
+
+    return with_loader_criteria(CaseEvent, wide if len(readable) >= WIDE_SCOPE else narrow, include_aliases=True)
 
 
 def _evidence_criteria(readable: list[int], bureau_id: int) -> Any:
     # A scan of a signed transfer form belongs to the transfer, not to one case: both bureaus see it.
-    return with_loader_criteria(
-        Evidence,
-        lambda cls: or_(
+    def wide(cls: type[Evidence]) -> Any:
+        return or_(
             cls.jurisdiction_id.in_(readable),
             cls.case_id.in_(select(CaseShare.case_id).where(CaseShare.bureau_id == bureau_id)),
             cls.transfer_id.in_(
@@ -269,9 +356,20 @@ def _evidence_criteria(readable: list[int], bureau_id: int) -> Any:
                     or_(CaseTransfer.from_bureau_id == bureau_id, CaseTransfer.to_bureau_id == bureau_id)
                 )
             ),
-        ),
-        include_aliases=True,
-    )
+        )
+
+    def narrow(cls: type[Evidence]) -> Any:
+        return or_(
+            cls.jurisdiction_id.in_(readable),
+            in_ids(cls.case_id, select(CaseShare.case_id).where(CaseShare.bureau_id == bureau_id)),
+            cls.transfer_id.in_(
+                select(CaseTransfer.id).where(
+                    or_(CaseTransfer.from_bureau_id == bureau_id, CaseTransfer.to_bureau_id == bureau_id)
+                )
+            ),
+        )
+
+    return with_loader_criteria(Evidence, wide if len(readable) >= WIDE_SCOPE else narrow, include_aliases=True)
 
 
 def _transfer_criteria(readable: list[int], bureau_id: int) -> Any:
@@ -292,7 +390,7 @@ def _inspection_criteria(readable: list[int], bureau_id: int) -> Any:
 
 
 register_criteria(_case_criteria)
-register_criteria(_child_criteria(CaseEvent))
+register_criteria(_event_criteria)
 register_criteria(_evidence_criteria)
 register_criteria(_transfer_criteria)
 register_criteria(_inspection_criteria)

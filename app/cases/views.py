@@ -80,16 +80,9 @@ def _list(view: str):  # type: ignore[no-untyped-def]
     view = view if view in VIEWS else "all"
     s = db.session()
     f = queries.Filters.from_args(request.args)
-    stmt = queries.filtered(f)
-    if view == "inbox":
-        stmt = stmt.where(queries.inbox(g.user.bureau_id).whereclause)
-    elif view == "verify":
-        stmt = stmt.where(queries.to_verify(g.user.bureau_id).whereclause)
-    elif view == "overdue":
-        stmt = stmt.where(Case.state != CaseState.closed, Case.due_at < datetime.now(UTC))
+    stmt, order = queries.for_view(view, f, g.user.bureau_id, datetime.now(UTC))
     page_no = max(request.args.get("page", 1, type=int), 1)
-    order = Case.due_at.asc() if view in ("overdue", "inbox") else None
-    rows, last = queries.page(s, stmt, page_no, order)
+    rows, last = queries.page(s, queries.list_rows(stmt), page_no, order)
     names = bureau_names({c.responsible_bureau_id for c in rows} | {c.discovered_bureau_id for c in rows})
     return render_template(
         "cases/list.html", rows=rows, view=view, views=VIEWS, filters=f, page=page_no, has_next=last > page_no,
@@ -112,7 +105,8 @@ def overdue():  # type: ignore[no-untyped-def]
 
 def _bureau_choices() -> list[tuple[int, str]]:
     s = db.session()
-    return [(b.id, b.name) for b in s.scalars(select(Bureau).where(Bureau.active).order_by(Bureau.name))]
+    rows = s.execute(select(Bureau.id, Bureau.name).where(Bureau.active).order_by(Bureau.name))
+    return [(i, name) for i, name in rows]
 
 
 @bp.get("/board")
@@ -187,8 +181,10 @@ def detail(case_id: int):  # type: ignore[no-untyped-def]
     evidence = list(s.scalars(select(Evidence).where(Evidence.case_id == case.id).order_by(Evidence.id)))
     with unscoped(s):
         place = s.get(Jurisdiction, case.jurisdiction_id)
+    limits = workflow.limits_for(s, case)
     return render_template(
         "cases/detail.html", case=case, events=queries.timeline(s, case), evidence=evidence, actions=actions,
+        limit_rows=[(state, limits.get(state)) for state in CaseState if state is not CaseState.closed],
         action_labels=workflow.ACTION_LABELS, transfer_targets=transfer_targets, place=place,
         names=bureau_names({case.responsible_bureau_id, case.discovered_bureau_id}),
         show_complainant=can_see_complainant(case), mask=mask, now=datetime.now(UTC),

@@ -70,37 +70,40 @@ TOPICS: dict[SourceType, tuple[str, ...]] = {
     SourceType.area: ("汽修喷涂无治理设施", "加油站油气回收异常", "餐饮油烟直排", "秸秆露天焚烧", "烟花爆竹燃放"),
 }
 
-LABELS: dict[enum.StrEnum, str] = {
-    SourceType.industrial: "工业源",
-    SourceType.dust: "扬尘源",
-    SourceType.mobile: "移动源",
-    SourceType.area: "面源",
-    Origin.field_inspection: "现场检查",
-    Origin.power_check: "用电核查",
-    Origin.online_monitoring: "在线监测",
-    Origin.inspection_referral: "督察交办",
-    Origin.assistance_visit: "监督帮扶",
-    Origin.media: "媒体曝光",
-    Origin.complaint: "信访投诉",
-    CaseState.discovered: "已发现",
-    CaseState.transferred: "已移交",
-    CaseState.returned: "已退回",
-    CaseState.received: "已签收",
-    CaseState.handling: "处置中",
-    CaseState.rectifying: "整改中",
-    CaseState.verified: "已核查",
-    CaseState.closed: "已销号",
-    Escalation.warning: "警示",
-    Escalation.exposure: "曝光",
-    Escalation.supervised: "督办",
-    Escalation.summons: "约谈",
-    EvidenceKind.discovery: "发现佐证",
-    EvidenceKind.handling: "处置材料",
-    EvidenceKind.rectification: "整改材料",
-    EvidenceKind.verification: "核查佐证",
-    EvidenceKind.transfer_scan: "移交单签章扫描件",
-}
+# Labels by enum and value: the enums share values ("handling" is a state and a kind of evidence), so a dict keyed
+# by the members themselves (equal strings) would keep only the last label of each value.
+_LABELLED: tuple[tuple[enum.StrEnum, str], ...] = (
+    (SourceType.industrial, "工业源"),
+    (SourceType.dust, "扬尘源"),
+    (SourceType.mobile, "移动源"),
+    (SourceType.area, "面源"),
+    (Origin.field_inspection, "现场检查"),
+    (Origin.power_check, "用电核查"),
+    (Origin.online_monitoring, "在线监测"),
+    (Origin.inspection_referral, "督察交办"),
+    (Origin.assistance_visit, "监督帮扶"),
+    (Origin.media, "媒体曝光"),
+    (Origin.complaint, "信访投诉"),
+    (CaseState.discovered, "已发现"),
+    (CaseState.transferred, "已移交"),
+    (CaseState.returned, "已退回"),
+    (CaseState.received, "已签收"),
+    (CaseState.handling, "处置中"),
+    (CaseState.rectifying, "整改中"),
+    (CaseState.verified, "已核查"),
+    (CaseState.closed, "已销号"),
+    (Escalation.warning, "警示"),
+    (Escalation.exposure, "曝光"),
+    (Escalation.supervised, "督办"),
+    (Escalation.summons, "约谈"),
+    (EvidenceKind.discovery, "发现佐证"),
+    (EvidenceKind.handling, "处置材料"),
+    (EvidenceKind.rectification, "整改材料"),
+    (EvidenceKind.verification, "核查佐证"),
+    (EvidenceKind.transfer_scan, "移交单签章扫描件"),
+)
+LABELS: dict[tuple[type, str], str] = {(type(member), member.value): text for member, text in _LABELLED}
 
 
 def label(value: enum.StrEnum | None) -> str:
-    return "" if value is None else LABELS.get(value, str(value))
+    return "" if value is None else LABELS.get((type(value), value.value), str(value))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from app.cases import limits
 from app.places.graph import components
 
 LEVELS = ("province", "city", "county")
@@ -56,6 +57,7 @@ class PlanRow:
     zones: tuple[ZoneRow, ...]
     file: str
     list_deadline: str | None = None
+    case_limits: dict[str, int] | None = None  # hours per case state; None: the defaults
 
 
 @dataclass
@@ -200,8 +202,14 @@ def _read_plan(path: Path, data: Places, problems: list[str]) -> None:
     deadline = doc.get("list_deadline")
     if deadline is not None and not _valid_month_day(deadline):
         problems.append(f'{name}: list_deadline must be "MM-DD", not {deadline!r}')
+    case_limits = None
+    if "case_limits" in doc:
+        case_limits, wrong = limits.check(doc["case_limits"])
+        problems.extend(f"{name}: {problem}" for problem in wrong)
     if not problems:
-        data.plans.append(PlanRow(doc["code"], doc["name"], doc["source"], tuple(zones), name, deadline))
+        data.plans.append(
+            PlanRow(doc["code"], doc["name"], doc["source"], tuple(zones), name, deadline, case_limits or None)
+        )
 
 
 def _valid_month_day(value: object) -> bool:

@@ -98,13 +98,16 @@ def _load_adjacency(
 def _load_plans(session: Session, data: inventory.Places, by_code: dict[str, Jurisdiction], report: LoadReport) -> None:
     for row in data.plans:
         plan = session.scalars(select(Plan).where(Plan.code == row.code)).first()
+        values = {"name": row.name, "source": row.source, "list_deadline": row.list_deadline,
+                  "case_limits": row.case_limits}  # fmt: skip
         if plan is None:
-            plan = Plan(code=row.code, name=row.name, source=row.source, list_deadline=row.list_deadline)
+            plan = Plan(code=row.code, **values)
             session.add(plan)
             session.flush()
             report.count("added", "plan")
-        elif (plan.name, plan.source, plan.list_deadline) != (row.name, row.source, row.list_deadline):
-            plan.name, plan.source, plan.list_deadline = row.name, row.source, row.list_deadline
+        elif any(getattr(plan, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(plan, k, v)
             report.count("changed", "plan")
         zones = {z.code: z for z in plan.zones}
         for order, zrow in enumerate(row.zones):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -24,6 +24,8 @@ class Plan(Base):
     source: Mapped[str] = mapped_column(String(255))
     # Yearly deadline for bureaus' reduction lists, "MM-DD" (Kashgar: 09-15, seed 002 §8.5); None: no deadline.
     list_deadline: Mapped[str | None] = mapped_column(String(5))
+    # Hours a case may stay in a state, {"handling": 48} (inventories/README.md); None: the defaults.
+    case_limits: Mapped[dict[str, Any] | None] = mapped_column()
 
     @property
     def list_deadline_tuple(self) -> tuple[int, int] | None:

@@ -59,9 +59,18 @@ def test_inspector_logs_a_case_on_the_phone_and_neijiang_signs_for_it(
     expect(page.locator("#latitude")).to_have_value("29.339500")
     expect(page.locator("#longitude")).to_have_value("105.287300")
     expect(page.locator("#geo-status")).to_contain_text("已定位")
-    # The script marks the complainant's fields hidden unless the origin is a complaint. (They still show:
-    # `.field { display: flex }` in app.css overrides the `hidden` attribute; see the report.)
-    expect(page.locator(".complainant")).to_have_attribute("hidden", "")
+    # The complainant's fields show only for complaints.
+    expect(page.locator(".complainant")).to_be_hidden()
+    # The location sits on one row at 375 px; the camera is a big button a thumb can hit.
+    lat_box, lon_box = page.locator("#latitude").bounding_box(), page.locator("#longitude").bounding_box()
+    assert (
+        lat_box and lon_box and abs(lat_box["y"] - lon_box["y"]) < 2 and lon_box["x"] > lat_box["x"] + lat_box["width"]
+    )
+    take = page.get_by_test_id("photo-take")
+    expect(take).to_contain_text("拍照")
+    box = take.bounding_box()
+    assert box and box["height"] >= 48 and box["width"] >= 0.8 * page.locator("#case-form").bounding_box()["width"]
+    expect(page.locator("#photos")).to_have_attribute("capture", "environment")
 
     page.locator("label.chip", has_text="工业源").click()
     expect(page.locator("input[name=source_type][value=industrial]")).to_be_checked()
@@ -71,9 +80,12 @@ def test_inspector_logs_a_case_on_the_phone_and_neijiang_signs_for_it(
     expect(page.locator("#place option:checked")).to_have_text("隆昌市")
     page.locator("#source_address").fill("隆昌市响石镇高峰村五组")
     page.locator("#problem").fill("脱硫塔循环泵停运，排气筒可见明显烟尘")
-    page.locator("#photos").set_input_files(
-        files=[{"name": "现场照片-脱硫塔.png", "mimeType": "image/png", "buffer": photo_png()}]
-    )
+    # Two photos taken one after the other: the second does not replace the first.
+    for name in ("现场照片-脱硫塔.png", "现场照片-排气筒.png"):
+        page.locator("#photos").set_input_files(files=[{"name": name, "mimeType": "image/png", "buffer": photo_png()}])
+    expect(page.locator("#photo-status")).to_contain_text("已选择 2 个文件")
+    expect(page.locator("#photo-status")).to_contain_text("现场照片-排气筒.png")
+    expect(page.locator("#photo-clear")).to_be_visible()
 
     no_horizontal_scroll(page)
     page.screenshot(path=SCREENSHOT, full_page=True)
@@ -83,7 +95,7 @@ def test_inspector_logs_a_case_on_the_phone_and_neijiang_signs_for_it(
     case_url = page.url
     expect(page.get_by_test_id("case-state")).to_have_text("已发现")
     expect(page.get_by_role("status")).to_contain_text("已登记")
-    expect(page.get_by_test_id("evidence").locator("img")).to_have_count(1)
+    expect(page.get_by_test_id("evidence").locator("img")).to_have_count(2)
     expect(page.locator("dl.kv")).to_contain_text("29.33950, 105.28730")
     no_horizontal_scroll(page)
 

@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, distinct, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
-from app.cases.models import Case, CaseEvent, CaseTransfer, Inspection, TransferItem
+from app.cases.models import Case, CaseEvent, CaseTransfer, Inspection, TransferItem, in_inbox, is_open
 from app.cases.vocabulary import CaseState, Origin, SourceType
 from app.db import utcnow
 
@@ -63,7 +63,7 @@ def filtered(f: Filters, now: datetime | None = None) -> Select[Any]:
     if f.state:
         stmt = stmt.where(Case.state == f.state)
     if f.overdue:
-        stmt = stmt.where(Case.state != CaseState.closed, Case.due_at < (now or utcnow()))
+        stmt = stmt.where(is_open(), Case.due_at < (now or utcnow()))
     if f.source_type:
         stmt = stmt.where(Case.source_type == f.source_type)
     if f.origin:
@@ -85,11 +85,9 @@ def page(session: Session, stmt: Select[Any], page_no: int, order: Any = None) -
 
 
 def inbox(bureau_id: int) -> Select[Any]:
-    """Cases waiting for the bureau to sign for them (签收) or act on them."""
-    return select(Case).where(
-        Case.responsible_bureau_id == bureau_id,
-        Case.state.in_([CaseState.transferred, CaseState.received, CaseState.handling, CaseState.rectifying]),
-    )
+    """Cases waiting for the bureau to sign for them (签收) or act on them (the partial index
+    ix_case_record_inbox_due holds exactly these states)."""
+    return select(Case).where(Case.responsible_bureau_id == bureau_id, in_inbox())
 
 
 def to_verify(bureau_id: int) -> Select[Any]:
@@ -104,7 +102,34 @@ def to_verify(bureau_id: int) -> Select[Any]:
 
 
 def overdue(now: datetime | None = None) -> Select[Any]:
-    return select(Case).where(Case.state != CaseState.closed, Case.due_at < (now or utcnow()))
+    return select(Case).where(is_open(), Case.due_at < (now or utcnow()))
+
+
+# What a list row shows (templates/cases/list.html): a page reads these, not the whole case.
+LIST_COLUMNS = (
+    Case.number, Case.source_name, Case.source_type, Case.topic, Case.state, Case.escalation, Case.due_at,
+    Case.responsible_bureau_id, Case.discovered_bureau_id, Case.jurisdiction_id, Case.lock_version,
+)  # fmt: skip
+
+
+def list_rows(stmt: Select[Any]) -> Select[Any]:
+    """A list screen's page: only LIST_COLUMNS; reading another column of a listed case raises instead of
+    quietly querying once per row."""
+    return stmt.options(load_only(*LIST_COLUMNS, raiseload=True))
+
+
+def for_view(view: str, f: Filters, bureau_id: int | None, now: datetime | None = None) -> tuple[Select[Any], Any]:
+    """A list screen's query with the filters, and its order: the inbox and the overdue list most urgent first
+    (the partial indexes on due_at), the others newest first. The conditions are added to the one statement,
+    not as `id IN (subquery)`: the subquery would carry the scope criterion a second time."""
+    stmt = filtered(f, now)
+    if view == "inbox":
+        stmt = stmt.where(inbox(bureau_id or 0).whereclause)  # type: ignore[arg-type]
+    elif view == "verify":
+        stmt = stmt.where(to_verify(bureau_id or 0).whereclause)  # type: ignore[arg-type]
+    elif view == "overdue":
+        stmt = stmt.where(overdue(now).whereclause)  # type: ignore[arg-type]
+    return stmt, (Case.due_at.asc() if view in ("inbox", "overdue") else Case.id.desc())
 
 
 def board(session: Session, f: Filters) -> dict[CaseState, tuple[int, list[Case]]]:

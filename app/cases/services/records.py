@@ -89,7 +89,7 @@ def create_case(session: Session, user: User, data: Mapping[str, Any]) -> Case:
         session.flush()
         if not in_own_area:
             session.add(CaseShare(case_id=case.id, bureau_id=user.bureau_id, reason="discovered_by"))
-        case.due_at = due_for(case, utcnow())
+        case.due_at = due_for(session, case, utcnow())
         add_event(session, case, user, "create", None, CaseState.discovered, note=problem[:200])
         if origin is Origin.field_inspection:
             session.add(_inspection(user, place, case, data, inspected_at))
@@ -217,7 +217,7 @@ def create_transfer(session: Session, user: User, case_ids: Sequence[int], to_bu
             case.responsible_bureau_id = to_bureau.id
             case.transferred_at = now
             case.return_reason = None
-            case.due_at = due_for(case, now)
+            case.due_at = due_for(session, case, now)
             _share(session, case, user.bureau_id, "discovered_by")
             for bureau in copies:
                 _share(session, case, bureau.id, "copy")

@@ -24,25 +24,18 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.services import record
-from app.auth.models import User
+from app.auth.models import Bureau, User
 from app.auth.roles import STAFF, Role
+from app.cases import limits
 from app.cases.models import Case, CaseEvent, Evidence
 from app.cases.vocabulary import CaseState, Escalation, EvidenceKind, label
 from app.core.errors import Conflict, Forbidden, ServiceError
 from app.db import utcnow
+from app.places.models import Jurisdiction, ZoneMember
+from app.plans.models import Plan
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 WORKERS = STAFF | {Role.inspector}
-
-# Hours a case may stay in a state before it is overdue (a plan or a bureau may set its own).
-DEFAULT_LIMITS: dict[CaseState, int] = {
-    CaseState.discovered: 24,
-    CaseState.returned: 24,
-    CaseState.transferred: 24,
-    CaseState.received: 24,
-    CaseState.handling: 72,
-    CaseState.verified: 72,
-}
 
 
 class Action(enum.StrEnum):
@@ -155,23 +148,55 @@ def _evidence_count(session: Session, case: Case, kind: EvidenceKind) -> int:
     )
 
 
-def limits_for(case: Case, plan_limits: Mapping[str, int] | None = None) -> dict[CaseState, int]:
-    limits = dict(DEFAULT_LIMITS)
-    for source in (plan_limits or {}, (case.responsible_bureau.case_limits if case.responsible_bureau else None) or {}):
-        for state, hours in source.items():
-            limits[CaseState(state)] = int(hours)
-    return limits
+def plan_limits(session: Session, jurisdiction_id: int) -> list[tuple[str, dict[str, Any] | None]]:
+    """The case limits of the plans whose zones hold the jurisdiction or one of its ancestors (a Sichuan
+    county through its prefecture city, a Chongqing district itself). Plans are reference data; the answer
+    is kept for the session (a request, a CLI run)."""
+    memo: dict[int, list[tuple[str, dict[str, Any] | None]]] = session.info.setdefault("case_plan_limits", {})
+    if jurisdiction_id not in memo:
+        path = session.scalar(select(Jurisdiction.path).where(Jurisdiction.id == jurisdiction_id)) or ""
+        codes = [c for c in path.strip("/").split("/") if c]
+        rows = session.execute(
+            select(Plan.name, Plan.case_limits).distinct()
+            .join(ZoneMember, ZoneMember.plan_id == Plan.id)
+            .join(Jurisdiction, Jurisdiction.id == ZoneMember.jurisdiction_id)
+            .where(Jurisdiction.code.in_(codes), Plan.case_limits.is_not(None))
+            .order_by(Plan.name)
+        ).all() if codes else []  # fmt: skip
+        memo[jurisdiction_id] = [(name, table) for name, table in rows]
+    return memo[jurisdiction_id]
 
 
-def due_for(case: Case, now: datetime) -> datetime | None:
+def limit_bureau_id(case: Case) -> int | None:
+    """Whose own limits apply: the responsible bureau's, or the discovering bureau's while none is."""
+    return case.responsible_bureau_id or case.discovered_bureau_id
+
+
+def limits_for(session: Session, case: Case) -> dict[CaseState, limits.Limit]:
+    """The limit of every limited state for this case, and where each comes from."""
+    bureau = None
+    bureau_id = limit_bureau_id(case)
+    if bureau_id is not None:
+        # The setting of a bureau outside the reader's jurisdiction (the receiving bureau, for the bureau that
+        # verifies) still applies: configuration, read past the scope. Ids, not relationships: a transition
+        # has just changed the responsible bureau, and must not flush before it writes the case once.
+        row = session.execute(
+            select(Bureau.name, Bureau.case_limits).where(Bureau.id == bureau_id)
+            .execution_options(include_all_jurisdictions=True)
+        ).first()  # fmt: skip
+        bureau = (row.name, row.case_limits) if row is not None else None
+    return limits.applicable(plan_limits(session, case.jurisdiction_id), bureau)
+
+
+def due_for(session: Session, case: Case, now: datetime) -> datetime | None:
     if case.state is CaseState.closed:
         return None
     if case.state is CaseState.rectifying and case.rectify_deadline is not None:
         if case.rectified_at is not None:  # waiting for the verifier
-            return now + timedelta(hours=limits_for(case)[CaseState.verified])
+            return now + timedelta(hours=limits_for(session, case)[CaseState.verified].hours)
         return datetime.combine(case.rectify_deadline, time(23, 59, 59), LOCAL).astimezone(UTC)
-    hours = limits_for(case).get(case.state)
-    return now + timedelta(hours=hours) if hours else None
+    limit = limits_for(session, case).get(case.state)
+    return now + timedelta(hours=limit.hours) if limit else None
 
 
 def transition(
@@ -266,7 +291,7 @@ def transition(
             case.closed_at = now
         case.state = rule.target
         case.escalation = None if case.state is not before else case.escalation
-        case.due_at = due_for(case, now)
+        case.due_at = due_for(session, case, now)
         add_event(session, case, user, action.value, before, case.state, note=note, data=change)
     try:
         session.flush()
@@ -304,7 +329,8 @@ def escalate(session: Session, case: Case, user: User | None, *, now: datetime |
         raise Conflict(_("该线索已到最高一级（约谈）。"))
     before = case.escalation
     case.escalation = step
-    hours = limits_for(case).get(case.state) or 24
+    limit = limits_for(session, case).get(case.state)
+    hours = limit.hours if limit else 24
     case.due_at = now + timedelta(hours=hours)  # the next step comes after another full period
     add_event(session, case, user, "escalate", case.state, case.state, note=label(step), data={"step": step.value})
     session.flush()
