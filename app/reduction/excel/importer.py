@@ -2,19 +2,21 @@
 
 - `store()` keeps the upload outside the web root (UPLOAD_DIR/imports, a random name, its sha256 and owner
   in a JSON file beside it) after the safety checks.
-- `preview()` verifies the file against its sha256, reads and validates it (parsing.py), compares it with the
-  list it would replace and returns the counts and every problem. The validated records are kept beside the
-  file as a snapshot (HMAC-signed with the app's key, tied to the file's sha256, the validator version and the
-  list's jurisdiction).
-- `commit()` does it all again against the database as it is now: the file is re-hashed and validated again
-  (see `validate` for the optional snapshot), the list's state, the user's right and scope are checked
-  again, and the list is diffed again. Then, only without errors: enterprises match by credit code; new
-  ones are inserted, changed ones updated (their process units, measures, facilities and meters
-  replaced), unchanged ones left alone, and enterprises missing from the file removed (the import replaces
-  the list's content). PostgreSQL gets COPY and set-based UPDATE/DELETE, SQLite executemany; one audit
-  entry sums it up. A file equal to the list writes nothing (one `reduction_list.import_nochange` note).
+- `preview()` verifies the file against its sha256, runs the safety checks again, reads and validates it
+  (parsing.py), compares it with the list it would replace and returns the counts and every problem. The
+  validated records, and the comparison with the list, are kept beside the file as a snapshot, HMAC-signed
+  with the app's key (see `validated`; IMPORT_REUSE_VALIDATION, on by default).
+- `commit()` checks the list's state, the user's right and scope again, verifies the file against its
+  sha256 and runs the safety checks again, then takes the validated records from the snapshot when it was
+  made for this file, user, year, jurisdiction subtree, rule library and validator version (else it reads
+  and validates the file anew). It locks the list's row and takes the preview's comparison only while the
+  list's stamp (lock_version, last audit entry) is the one the preview saw; otherwise it compares again.
+  Then, only without errors: enterprises match by credit code; new ones are inserted, changed ones updated
+  (their process units, measures, facilities and meters replaced), unchanged ones left alone, and
+  enterprises missing from the file removed (the import replaces the list's content). PostgreSQL gets COPY
+  and set-based UPDATE/DELETE, SQLite executemany; one audit entry sums it up. A file equal to the list
+  writes nothing (one `reduction_list.import_nochange` note).
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
@@ -55,7 +57,7 @@ from app.reduction.models import (
     StaggeredPeriod,
 )
 
-VALIDATOR_VERSION = "excel-import-1"  # change with the parsing rules: older snapshots are then re-validated
+VALIDATOR_VERSION = "excel-import-2"  # change with the parsing rules: older snapshots are then re-validated
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
 KEEP_SECONDS = 24 * 3600
 _JSON_FIELDS = ("machinery", "truck_emissions", "machinery_emissions")
@@ -227,20 +229,83 @@ def _sign(key: str, data: bytes) -> bytes:
     return hmac.new(key.encode(), data, hashlib.sha256).digest()
 
 
-def _save_snapshot(upload: Upload, root_id: int, parsed: Parsed, key: str) -> None:
-    data = marshal.dumps(
-        (
-            VALIDATOR_VERSION,
-            upload.sha256,
-            root_id,
-            [b.dump() for b in parsed.bundles],
-            [i.as_tuple() for i in parsed.issues],
+def _digest(value: Any) -> str:
+    return hashlib.sha256(repr(value).encode()).hexdigest()
+
+
+def parse_key(upload: Upload, root: Jurisdiction, places: Places) -> tuple[Any, ...]:
+    """What a validated parse depends on besides the code (VALIDATOR_VERSION): the file's bytes, whose upload
+    and which year it is, the list's jurisdiction subtree and the rule library's files."""
+    library = _rule_checksums()
+    return (
+        VALIDATOR_VERSION,
+        upload.sha256,
+        upload.user_id,
+        upload.year,
+        root.id,
+        _digest((places.root_is_county, sorted(places.by_key.items()))),
+        _digest(library),
+    )
+
+
+def _rule_checksums() -> tuple[tuple[str, str], ...]:
+    from app.reduction.services.policies import rule_library
+
+    return tuple(sorted(rule_library().checksums.items()))
+
+
+def list_stamp(session: Session, list_id: int, *, lock: bool = False) -> tuple[int, int, int]:
+    """What says the list's content may have changed: its lock_version (moved by every edit through the
+    services) and its latest audit entry (imports, lifecycle steps), read from the database, not the
+    session. With `lock` the list's row is locked until the transaction ends (SELECT … FOR UPDATE on
+    PostgreSQL; SQLite's writers are serialised by BEGIN IMMEDIATE), so no edit can slip in between the
+    comparison and the writes."""
+    from app.audit.models import AuditEntry
+
+    query = select(ReductionList.lock_version).where(ReductionList.id == list_id)
+    version = session.execute(query.with_for_update() if lock else query).scalar_one()
+    # audit_entry is not scoped: a plain Core query on the session's connection
+    seq = session.connection().scalar(
+        select(func.max(AuditEntry.seq)).where(
+            AuditEntry.object_type == ReductionList.__tablename__, AuditEntry.object_id == str(list_id)
         )
     )
-    _snapshot_path(upload).write_bytes(_sign(key, data) + data)
+    return (list_id, version, seq or 0)
 
 
-def _load_snapshot(upload: Upload, root_id: int, key: str) -> Parsed | None:
+@dataclass
+class Validated:
+    """A validated file, and the comparison with the list (made at preview) that came with its snapshot."""
+
+    parsed: Parsed
+    key: tuple[Any, ...]
+    stamp: tuple[int, int, int] | None = None  # the list as it was when `plan` was made
+    plan: tuple[Any, ...] | None = None  # Plan.dump()
+    from_snapshot: bool = False
+
+    def plan_for(self, stamp: tuple[int, int, int]) -> Plan | None:
+        """The stored comparison, only if the list has not changed since (same list, same stamp)."""
+        if self.plan is None or self.stamp != stamp:
+            return None
+        return Plan.load(self.plan, self.parsed.bundles)
+
+
+def _save_snapshot(upload: Upload, v: Validated, key: str) -> None:
+    data = marshal.dumps(
+        (
+            v.key,
+            [b.dump() for b in v.parsed.bundles],
+            [i.as_tuple() for i in v.parsed.issues],
+            v.stamp,
+            v.plan,
+        )
+    )
+    tmp = _snapshot_path(upload).with_suffix(".snapshot-part")
+    tmp.write_bytes(_sign(key, data) + data)
+    tmp.replace(_snapshot_path(upload))  # a reader sees the old snapshot or the new one, never half of one
+
+
+def _load_snapshot(upload: Upload, parse: tuple[Any, ...], key: str) -> Validated | None:
     try:
         raw = _snapshot_path(upload).read_bytes()
     except OSError:
@@ -249,32 +314,42 @@ def _load_snapshot(upload: Upload, root_id: int, key: str) -> Parsed | None:
     if not hmac.compare_digest(mac, _sign(key, data)):
         return None
     try:
-        version, sha, root, bundles, issues = marshal.loads(data)  # noqa: S302 - signed by us, checked above
+        found, bundles, issues, stamp, plan_dump = marshal.loads(data)  # noqa: S302 - signed by us, checked above
     except (ValueError, EOFError, TypeError):
         return None
-    if version != VALIDATOR_VERSION or sha != upload.sha256 or root != root_id:
+    if found != parse:
         return None
-    return Parsed([Bundle.load(b) for b in bundles], [Issue(*i) for i in issues])
+    parsed = Parsed([Bundle.load(b) for b in bundles], [Issue(*i) for i in issues])
+    return Validated(parsed, parse, stamp, plan_dump, from_snapshot=True)
+
+
+def reuse_enabled(config: Any) -> bool:
+    return bool(config.get("IMPORT_REUSE_VALIDATION", True))
+
+
+def validated(session: Session, upload: Upload, root: Jurisdiction, config: Any) -> Validated:
+    """The file's records and problems: from the snapshot the preview left when it is still valid, else read
+    and checked anew. Either way the file is first verified against its sha256 and the safety checks run
+    again; only then is it parsed (or its snapshot read).
+
+    The snapshot (IMPORT_REUSE_VALIDATION, on by default) is HMAC-signed with the app's key and holds the
+    key it was made under (`parse_key`: validator version, file sha256, user, year, the list's jurisdiction
+    subtree, the rule library's checksums); any difference and it is ignored. The comparison with the list
+    it may also hold is used only while `list_stamp` is unchanged.
+    """
+    _verify(upload)
+    safety.check(upload.path, upload.filename, safety.Limits.from_config(config))
+    places = places_of(session, root)
+    key = parse_key(upload, root, places)
+    if reuse_enabled(config) and (found := _load_snapshot(upload, key, config["SECRET_KEY"])) is not None:
+        return found
+    workbook = reader.read(upload.path)
+    return Validated(parsing.parse(workbook, places, industries()), key)
 
 
 def validate(session: Session, upload: Upload, root: Jurisdiction, config: Any) -> Parsed:
-    """The file's records and problems, read and checked anew from the file (verified against its sha256).
-
-    With IMPORT_REUSE_VALIDATION on, the records validated at preview are kept as a signed snapshot tied to
-    the file's sha256, the validator version and the list's jurisdiction, and commit takes them from there
-    instead of reading the same bytes again (the checks that depend on the database are redone either way).
-    """
-    key = config["SECRET_KEY"]
-    reuse = bool(config.get("IMPORT_REUSE_VALIDATION", False))
-    _verify(upload)
-    if reuse and (found := _load_snapshot(upload, root.id, key)) is not None:
-        return found
-    safety.check(upload.path, upload.filename, safety.Limits.from_config(config))
-    workbook = reader.read(upload.path)
-    parsed = parsing.parse(workbook, places_of(session, root), industries())
-    if reuse:
-        _save_snapshot(upload, root.id, parsed, key)
-    return parsed
+    """The file's records and problems (see `validated`)."""
+    return validated(session, upload, root, config).parsed
 
 
 # --- the list it goes into ------------------------------------------------------------------------------
@@ -450,6 +525,26 @@ class Plan:
     def writes(self) -> bool:
         return bool(self.new or self.changed or self.removed)
 
+    def dump(self, bundles: list[Bundle]) -> tuple[Any, ...]:
+        """Plain data for the preview's snapshot: bundles by their position in the parsed file."""
+        at = {id(b): i for i, b in enumerate(bundles)}
+        return (
+            [at[id(b)] for b in self.new],
+            [(s.id, s.uscc, s.name, s.jurisdiction_id, at[id(b)]) for s, b in self.changed],
+            self.unchanged,
+            [(s.id, s.uscc, s.name, s.jurisdiction_id) for s in self.removed],
+        )
+
+    @classmethod
+    def load(cls, data: tuple[Any, ...], bundles: list[Bundle]) -> Plan:
+        new, changed, unchanged, removed = data
+        return cls(
+            [bundles[i] for i in new],
+            [(Stored(*c[:4]), bundles[c[4]]) for c in changed],
+            unchanged,
+            [Stored(*r) for r in removed],
+        )
+
 
 def plan(session: Session, lst: ReductionList | None, parsed: Parsed) -> Plan:
     result = Plan()
@@ -524,11 +619,24 @@ def target_words(lst: ReductionList | None, year: int) -> str:
 
 
 def preview(session: Session, user: Any, upload: Upload, config: Any) -> Preview:
-    """Validate the stored file and compare it with the list it would replace; changes nothing."""
+    """Validate the stored file and compare it with the list it would replace; changes nothing in the
+    database. The validated records and the comparison are kept as the upload's snapshot for the commit."""
     lst = current_list(session, user, upload.year)
-    parsed = validate(session, upload, user.bureau.jurisdiction, config)
+    v = validated(session, upload, user.bureau.jurisdiction, config)
+    parsed = v.parsed
     why = blocked(lst, user)
-    p = plan(session, lst, parsed) if not parsed.errors else None
+    p = None
+    save = not v.from_snapshot
+    if not parsed.errors:
+        # the stamp is read before the list's content: a change in between makes it stale, never the reverse
+        stamp = list_stamp(session, lst.id) if lst is not None else None
+        p = v.plan_for(stamp) if stamp is not None else None
+        if p is None:
+            p = plan(session, lst, parsed)
+            if stamp is not None:
+                v.stamp, v.plan, save = stamp, p.dump(parsed.bundles), True
+    if save and reuse_enabled(config):
+        _save_snapshot(upload, v, config["SECRET_KEY"])
     removed = [(s.uscc, s.name) for s in p.removed] if p else []
     return Preview(
         upload, upload.year, parsed.issues, _counts(parsed, p), removed, why, target_words(lst, upload.year)
@@ -546,14 +654,19 @@ def commit(session: Session, user: Any, upload: Upload, config: Any) -> Preview:
     why = blocked(lst, user)
     if why:
         raise Forbidden(why)
-    parsed = validate(session, upload, user.bureau.jurisdiction, config)
+    v = validated(session, upload, user.bureau.jurisdiction, config)
+    parsed = v.parsed
     if parsed.errors:
         raise ServiceError(_("文件中还有 %(n)d 处错误，未导入任何数据；请改正后重新上传。", n=parsed.errors))
     lst = open_list(session, user.bureau, upload.year, user)
     if not lst.can_edit(user):
         raise Forbidden(_("您所在单位无权修改该清单。"))
     session.flush()
-    p = plan(session, lst, parsed)
+    # the list is locked from here to the end of the transaction; the preview's comparison stands only if
+    # the list is the one it compared with and nothing has changed it since
+    p = v.plan_for(list_stamp(session, lst.id, lock=True))
+    if p is None:
+        p = plan(session, lst, parsed)
     counts = _counts(parsed, p)
     detail = {
         **counts,

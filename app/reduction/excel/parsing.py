@@ -373,7 +373,8 @@ class Bundle:
 
     @classmethod
     def load(cls, data: tuple[Any, ...]) -> Bundle:
-        return cls(data[0], tuple(data[1]), *(list(map(tuple, x)) for x in data[2:]))
+        """From `dump()` as marshal gives it back (tuples stay tuples, lists lists)."""
+        return cls(*data)
 
 
 @dataclass
