@@ -320,6 +320,16 @@ def format_machinery_emissions(value: dict[str, dict[str, float]] | None) -> str
     return "；".join(parts)
 
 
+def _float_range(column: t.Column) -> tuple[float, float]:
+    """The range in which a float cell is taken as it is (number and share columns); an empty range for the
+    others, whose converters always run (an integer column returns an int)."""
+    if column.kind == "number":
+        return (-_FINITE if column.low is None else column.low, _FINITE if column.high is None else column.high)
+    if column.kind == "share":
+        return (0.0, 1.0)
+    return (1.0, 0.0)
+
+
 def converter(column: t.Column) -> Callable[[Any], Any]:
     kind = column.kind
     if kind == "text":
@@ -432,9 +442,11 @@ class MainParser:
         self.sheet, self.places, self.industries, self.issues = sheet, places, industries, issues
         idx = sheet.index
         self.ent_cols = [(c, idx[main_key(c)]) for c in t.ENTERPRISE_COLUMNS if main_key(c) in idx]
-        self.ent_conv = [(c.key, converter(c)) for c, _i in self.ent_cols]  # in the order of get_ent's cells
+        self.ent_conv = [(c.key, converter(c), *_float_range(c)) for c, _i in self.ent_cols]  # get_ent's order
         self.unit_cols = [(c, idx[main_key(c)]) for c in t.UNIT_COLUMNS[1:] if main_key(c) in idx]
-        self.unit_conv = [(UNIT_FIELDS.index(c.key), c.key, converter(c)) for c, _i in self.unit_cols]
+        self.unit_conv = [
+            (UNIT_FIELDS.index(c.key), c.key, converter(c), *_float_range(c)) for c, _i in self.unit_cols
+        ]
         self.i_uscc = idx.get("e.uscc")
         self.i_code = idx.get("u.code")
         self.code_conv = text(32)
@@ -515,7 +527,10 @@ class MainParser:
         values = dict(_DEFAULTS)
         ok = True
         failed = set()
-        for (key, conv), v in zip(self.ent_conv, ecells, strict=True):
+        for (key, conv, lo, hi), v in zip(self.ent_conv, ecells, strict=True):
+            if type(v) is float and lo <= v <= hi:  # a number in range: what the converter would return
+                values[key] = v
+                continue
             if v == "":
                 continue
             try:
@@ -663,7 +678,10 @@ class MainParser:
             cur.unit_rows[code] = r
             values = [code, "", 0.0, 0.0, 0.0, 0.0, None, None, None, "", False, False]
             ok = True
-            for (pos, key, conv), v in zip(self.unit_conv, ucells, strict=True):
+            for (pos, key, conv, lo, hi), v in zip(self.unit_conv, ucells, strict=True):
+                if type(v) is float and lo <= v <= hi:  # a number in range: what the converter would return
+                    values[pos] = v
+                    continue
                 if v == "":
                     continue
                 try:
