@@ -732,3 +732,32 @@ def test_a_change_to_the_list_after_the_preview_is_seen_by_the_commit(
     result = _commit_upload(app, session, user, more)
     assert (result.counts["new"], result.counts["unchanged"]) == (2, 2)
     assert content(session)["enterprises"] == 4, "the file's four enterprises, not the preview's plan"
+
+
+def test_number_share_integer_and_date_cells_taken_or_refused_as_before(app) -> None:  # type: ignore[no-untyped-def]
+    """The converters' fast paths (a float in range, ISO date text) give what the general rules give."""
+    main = {c.key: c for c in (*t.ENTERPRISE_COLUMNS, *t.UNIT_COLUMNS)}
+    so2, lat = parsing.converter(main["so2"]), parsing.converter(main["latitude"])
+    days, share = parsing.converter(main["operating_days"]), parsing.converter(main["share_so2"])
+    with app.test_request_context():
+        assert (so2(12.5), so2(0.0), so2(3), so2("1,234.5")) == (12.5, 0.0, 3.0, 1234.5)
+        assert (lat(-90.0), lat(29.4), days(365.0), days("300"), share(0.3), share("30%")) == (
+            -90.0, 29.4, 365, 300, 0.3, 0.3,
+        )  # fmt: skip
+        for conv, cell, why in [
+            (so2, -0.5, "不能小于 0"),
+            (so2, float("nan"), "不是数字"),
+            (so2, float("inf"), "不是数字"),
+            (lat, 90.5, "应在 -90 到 90 之间"),
+            (days, 200.5, "应为整数"),
+            (days, 400.0, "应在 1 到 366 之间"),
+            (share, 1.5, "占比应在 0 到 1 之间"),
+        ]:
+            with pytest.raises(parsing.Bad, match=why):
+                conv(cell)
+        assert [parsing.a_date(v) for v in ("2024-05-01", "2024-5-1", "2024/05/01", "20240501", 45413.0)] == [
+            "2024-05-01"
+        ] * 5
+        for bad in ("2024-02-30", "2024-13-01", "明年"):
+            with pytest.raises(parsing.Bad, match="不是有效日期"):
+                parsing.a_date(bad)
