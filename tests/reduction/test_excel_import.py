@@ -761,3 +761,52 @@ def test_number_share_integer_and_date_cells_taken_or_refused_as_before(app) -> 
         for bad in ("2024-02-30", "2024-13-01", "明年"):
             with pytest.raises(parsing.Bad, match="不是有效日期"):
                 parsing.a_date(bad)
+
+
+def _grade_a(b: Bundle) -> None:
+    b.ent = tuple("A" if f == "grade" else v for f, v in zip(ENT_FIELDS, b.ent, strict=True))
+
+
+def _regraded(b: Bundle) -> None:
+    b.ent = tuple("2025-01-02" if f == "graded_on" else v for f, v in zip(ENT_FIELDS, b.ent, strict=True))
+
+
+def _more_machines(b: Bundle) -> None:
+    b.ent = tuple({"china_3": 3} if f == "machinery" else v for f, v in zip(ENT_FIELDS, b.ent, strict=True))
+
+
+def _unit_outdoor(b: Bundle) -> None:
+    b.units[1] = (*b.units[1][:10], True, False)
+
+
+def _stricter_red(b: Bundle) -> None:
+    b.measures = [(*m[:3], 60.0, *m[4:]) if m[0] == "red" and m[1] == "L1" else m for m in b.measures]
+
+
+def _meter_moved(b: Bundle) -> None:
+    b.meters = [("M1", "production", "L2", None)]
+
+
+@pytest.mark.parametrize(
+    "change", [_grade_a, _regraded, _more_machines, _unit_outdoor, _stricter_red, _meter_moved]
+)
+def test_a_reimport_finds_exactly_the_enterprise_that_changed(
+    app, session, make_bureau, make_user, tmp_path, change
+) -> None:  # type: ignore[no-untyped-def]
+    user = district_user(make_bureau, make_user)
+    jid = place_id(session, "500153")
+
+    def bundles() -> list[Bundle]:
+        out = [enterprise(i, jid) for i in range(3)]
+        for b in out:
+            b.meters = [("M1", "production", "L1", None)]
+        return out
+
+    commit(app, session, user, write_file(tmp_path / "first.xlsx", bundles(), session))
+    same = preview(app, session, user, write_file(tmp_path / "same.xlsx", bundles(), session))
+    assert (same.counts["unchanged"], same.counts["changed"]) == (3, 0)
+    edited = bundles()
+    change(edited[1])
+    p = preview(app, session, user, write_file(tmp_path / "edited.xlsx", edited, session))
+    assert not p.errors, [i.where + i.message for i in p.errors]
+    assert (p.counts["unchanged"], p.counts["changed"], p.counts["new"], p.counts["removed"]) == (2, 1, 0, 0)

@@ -28,17 +28,17 @@ import marshal
 import re
 import secrets
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import ARRAY, BigInteger, any_, cast, func, select
+from sqlalchemy import ARRAY, BigInteger, String, any_, cast, func, select, type_coerce
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
@@ -404,32 +404,6 @@ def blocked(lst: ReductionList | None, user: Any) -> str | None:
 # --- comparing with the stored list ---------------------------------------------------------------------
 
 
-def _canon_value(name: str, v: Any) -> Any:
-    if v is None:
-        return None
-    if name == "graded_on":
-        return v.isoformat() if isinstance(v, date) else v
-    if name == "machinery":
-        return tuple(sorted((str(k), int(n)) for k, n in v.items()))
-    if name == "truck_emissions":
-        return tuple(sorted((str(k), float(n)) for k, n in v.items()))
-    if name == "machinery_emissions":
-        return tuple(
-            sorted((str(s), tuple(sorted((str(p), float(n)) for p, n in a.items()))) for s, a in v.items())
-        )
-    if isinstance(v, str):
-        return str(v)  # enum members become their values
-    return v
-
-
-def _canon_ent(values: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple(_canon_value(n, v) for n, v in zip(ENT_FIELDS, values, strict=True))
-
-
-def _strs(row: Iterable[Any]) -> tuple[str, ...]:
-    return tuple("" if x is None else repr(x) if type(x) is float else str(x) for x in row)
-
-
 def _canon_bundle(
     ent: Sequence[Any],
     units: Iterable[Sequence[Any]],
@@ -437,12 +411,16 @@ def _canon_bundle(
     facilities: Iterable[Sequence[Any]],
     meters: Iterable[Sequence[Any]],
 ) -> tuple[Any, ...]:
+    """The comparable form of an enterprise and its children: the values as the importer writes them (dates
+    as ISO text, enums as their values: `stored_content` reads the database so), each kind of child as a
+    multiset, as the order of rows means nothing. Compared with ==, so the JSON fields' dicts compare by
+    content and a count of 2 equals 2.0."""
     return (
-        _canon_ent(ent),
-        tuple(sorted(_strs(u) for u in units)),
-        tuple(sorted(_strs(m) for m in measures)),
-        tuple(sorted(_strs(f) for f in facilities)),
-        tuple(sorted(_strs(m) for m in meters)),
+        tuple(ent),
+        Counter(map(tuple, units)),
+        Counter(map(tuple, measures)),
+        Counter(map(tuple, facilities)),
+        Counter(map(tuple, meters)),
     )
 
 
@@ -470,9 +448,17 @@ def _of_list(session: Session, list_id: int) -> Any:
     return lambda column: column.in_(ids)
 
 
+_GRADED_ON = ENT_FIELDS.index("graded_on")
+
+
+def _as_text(column: Any) -> Any:
+    """Enum columns as the plain text they hold (what the parser produces), without building members."""
+    return type_coerce(column, String) if isinstance(column.type, SAEnum) else column
+
+
 def stored_content(session: Session, list_id: int, wanted: set[str]) -> dict[str, Stored]:
     """The list's enterprises by credit code; the full comparable form only for those in `wanted`."""
-    cols = [getattr(Enterprise, f) for f in ENT_FIELDS]
+    cols = [_as_text(getattr(Enterprise, f)) for f in ENT_FIELDS]
     rows = session.execute(select(Enterprise.id, *cols).where(Enterprise.list_id == list_id)).all()
     out: dict[str, Stored] = {}
     full: dict[int, tuple[Any, ...]] = {}
@@ -480,7 +466,10 @@ def stored_content(session: Session, list_id: int, wanted: set[str]) -> dict[str
         uscc = r[1]
         out[uscc] = Stored(r[0], uscc, r[2], r[-1])
         if uscc in wanted:
-            full[r[0]] = tuple(r[1:])
+            values = list(r[1:])
+            if (graded := values[_GRADED_ON]) is not None and not isinstance(graded, str):
+                values[_GRADED_ON] = graded.isoformat()
+            full[r[0]] = tuple(values)
     if not full:
         return out
     units: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
@@ -498,13 +487,13 @@ def stored_content(session: Session, list_id: int, wanted: set[str]) -> dict[str
     for r in session.execute(
         select(
             Measure.enterprise_id,
-            Measure.level,
+            _as_text(Measure.level),
             Measure.process_unit_id,
-            Measure.kind,
+            _as_text(Measure.kind),
             Measure.percent,
-            Measure.verification,
-            Measure.max_stage,
-            Measure.basis,
+            _as_text(Measure.verification),
+            _as_text(Measure.max_stage),
+            _as_text(Measure.basis),
             Measure.note,
         )
         .where(on_list(Measure.enterprise_id))
@@ -531,7 +520,11 @@ def stored_content(session: Session, list_id: int, wanted: set[str]) -> dict[str
     meters: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     for r in session.execute(
         select(
-            Meter.enterprise_id, Meter.number, Meter.kind, Meter.process_unit_id, Meter.control_facility_id
+            Meter.enterprise_id,
+            Meter.number,
+            _as_text(Meter.kind),
+            Meter.process_unit_id,
+            Meter.control_facility_id,
         )
         .where(on_list(Meter.enterprise_id))
     ):
