@@ -55,6 +55,9 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "BABEL_DEFAULT_LOCALE": "zh",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
         "LANGUAGES": ["zh", "en"],
+        # Excel import: the commit takes the records the preview validated (a signed snapshot tied to the file,
+        # user, year, jurisdiction and rule library) instead of reading the file again
+        "IMPORT_REUSE_VALIDATION": _bool(os.environ.get("IMPORT_REUSE_VALIDATION"), True),
         "DEMO_ENABLED": _bool(os.environ.get("LIANFANG_DEMO"), False) and relaxed,
         "HSTS": not relaxed,
     }

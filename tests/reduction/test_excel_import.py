@@ -604,3 +604,209 @@ def test_permissions_tokens_and_list_state(app, session, make_bureau, make_user,
     assert p.blocked and "已报送" in p.blocked and not p.can_commit
     with pytest.raises(ServiceError):
         commit(app, session, owner, path)
+
+
+# --- the preview's snapshot: the commit takes what the preview validated, and only while it is valid -----
+
+
+def _counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Record every time the importer reads a workbook in full."""
+    from app.reduction.excel import reader
+
+    reads: list[Path] = []
+    original = reader.read
+
+    def counted(path: Path) -> Any:
+        reads.append(path)
+        return original(path)
+
+    monkeypatch.setattr(reader, "read", counted)
+    return reads
+
+
+def _preview_upload(app: Any, session: Any, user: User, upload: importer.Upload) -> importer.Preview:
+    with app.test_request_context():
+        return importer.preview(session, session.get(User, user.id), upload, app.config)
+
+
+def _commit_upload(app: Any, session: Any, user: User, upload: importer.Upload) -> importer.Preview:
+    with app.test_request_context():
+        result = importer.commit(session, session.get(User, user.id), upload, app.config)
+        session.commit()
+        return result
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_commit_takes_the_records_the_preview_validated(
+    app, session, make_bureau, make_user, tmp_path, monkeypatch, reuse
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setitem(app.config, "IMPORT_REUSE_VALIDATION", reuse)
+    user = district_user(make_bureau, make_user)
+    jid = place_id(session, "500153")
+    path = write_file(tmp_path / "list.xlsx", [enterprise(i, jid) for i in range(3)], session)
+    reads = _counting_reads(monkeypatch)
+    upload = stored(app, session, user, path)
+
+    assert _preview_upload(app, session, user, upload).counts["new"] == 3
+    assert _preview_upload(app, session, user, upload).counts["new"] == 3, "the page shown again"
+    result = _commit_upload(app, session, user, upload)
+
+    assert result.counts["new"] == 3 and content(session)["measures"] == 24
+    assert len(reads) == (1 if reuse else 3), "with reuse the file is read once, by the first preview"
+
+
+def test_a_stale_or_foreign_snapshot_is_not_used(app, session, make_bureau, make_user, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    user = district_user(make_bureau, make_user)
+    jid = place_id(session, "500153")
+    path = write_file(tmp_path / "list.xlsx", [enterprise(i, jid) for i in range(2)], session)
+    reads = _counting_reads(monkeypatch)
+
+    tampered = stored(app, session, user, path)
+    _preview_upload(app, session, user, tampered)
+    snapshot = tampered.path.with_suffix(".snapshot")
+    raw = bytearray(snapshot.read_bytes())
+    raw[-1] ^= 1
+    snapshot.write_bytes(bytes(raw))
+    assert _preview_upload(app, session, user, tampered).counts["new"] == 2
+    assert len(reads) == 2, "a snapshot that fails its signature is read again from the file"
+
+    # the rule library changed (a deployment) between preview and commit: validated again
+    monkeypatch.setattr(importer, "_rule_checksums", lambda: (("rules.toml", "another version"),))
+    assert _commit_upload(app, session, user, tampered).counts["new"] == 2
+    assert len(reads) == 3
+    assert content(session)["enterprises"] == 2
+
+
+def test_the_safety_checks_run_again_at_commit_even_with_a_snapshot(
+    app, session, make_bureau, make_user, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    user = district_user(make_bureau, make_user)
+    jid = place_id(session, "500153")
+    path = write_file(tmp_path / "list.xlsx", [enterprise(i, jid) for i in range(2)], session)
+    upload = stored(app, session, user, path)
+    assert _preview_upload(app, session, user, upload).can_commit
+    monkeypatch.setitem(app.config, "IMPORT_MAX_BYTES", 1024)  # the limit was lowered since
+    with pytest.raises(safety.ExcelRefused, match="超过了"):
+        _commit_upload(app, session, user, upload)
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(ReductionList)) == 0
+
+    monkeypatch.undo()
+    upload.path.write_bytes(upload.path.read_bytes() + b"\0")  # the file changed after its preview
+    with pytest.raises(ServiceError, match="预览后被改动"):
+        _commit_upload(app, session, user, upload)
+
+
+def test_a_change_to_the_list_after_the_preview_is_seen_by_the_commit(
+    app, session, make_bureau, make_user, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from app.reduction.domain.vocabulary import AlertLevel
+    from app.reduction.services import policies
+
+    user = district_user(make_bureau, make_user)
+    jid = place_id(session, "500153")
+    bundles = [enterprise(i, jid) for i in range(3)]
+    first = write_file(tmp_path / "first.xlsx", bundles, session)
+    commit(app, session, user, first)
+    reads = _counting_reads(monkeypatch)
+
+    # 1. the same file again, previewed as unchanged; then someone edits a policy of the list
+    again = stored(app, session, user, first)
+    assert _preview_upload(app, session, user, again).counts["unchanged"] == 3
+    with app.test_request_context():
+        e = session.scalars(select(Enterprise).where(Enterprise.uscc == bundles[0].ent[0])).one()
+        rows = [policies.MeasureInput("limit", "power_meter", unit_code=f"L{k}", percent=10) for k in (1, 2)]
+        policies.save_level(session, e, AlertLevel.yellow, rows, session.get(User, user.id))
+        session.commit()
+    result = _commit_upload(app, session, user, again)
+    assert (result.counts["changed"], result.counts["unchanged"]) == (1, 2), "compared with the list as it is now"
+    session.expire_all()
+    e = session.scalars(select(Enterprise).where(Enterprise.uscc == bundles[0].ent[0])).one()
+    assert sorted(m.percent for m in e.measures if m.level == "yellow") == [20.0, 20.0], "the file's content"
+    assert len(reads) == 1, "the records still came from the preview"
+
+    # 2. a file adding an enterprise is previewed; another import removes one before it is committed
+    more = stored(app, session, user, write_file(tmp_path / "more.xlsx", [*bundles, enterprise(3, jid)], session))
+    assert _preview_upload(app, session, user, more).counts["new"] == 1
+    commit(app, session, user, write_file(tmp_path / "fewer.xlsx", bundles[:2], session))
+    result = _commit_upload(app, session, user, more)
+    assert (result.counts["new"], result.counts["unchanged"]) == (2, 2)
+    assert content(session)["enterprises"] == 4, "the file's four enterprises, not the preview's plan"
+
+
+def test_number_share_integer_and_date_cells_taken_or_refused_as_before(app) -> None:  # type: ignore[no-untyped-def]
+    """The converters' fast paths (a float in range, ISO date text) give what the general rules give."""
+    main = {c.key: c for c in (*t.ENTERPRISE_COLUMNS, *t.UNIT_COLUMNS)}
+    so2, lat = parsing.converter(main["so2"]), parsing.converter(main["latitude"])
+    days, share = parsing.converter(main["operating_days"]), parsing.converter(main["share_so2"])
+    with app.test_request_context():
+        assert (so2(12.5), so2(0.0), so2(3), so2("1,234.5")) == (12.5, 0.0, 3.0, 1234.5)
+        assert (lat(-90.0), lat(29.4), days(365.0), days("300"), share(0.3), share("30%")) == (
+            -90.0, 29.4, 365, 300, 0.3, 0.3,
+        )  # fmt: skip
+        for conv, cell, why in [
+            (so2, -0.5, "不能小于 0"),
+            (so2, float("nan"), "不是数字"),
+            (so2, float("inf"), "不是数字"),
+            (lat, 90.5, "应在 -90 到 90 之间"),
+            (days, 200.5, "应为整数"),
+            (days, 400.0, "应在 1 到 366 之间"),
+            (share, 1.5, "占比应在 0 到 1 之间"),
+        ]:
+            with pytest.raises(parsing.Bad, match=why):
+                conv(cell)
+        assert [parsing.a_date(v) for v in ("2024-05-01", "2024-5-1", "2024/05/01", "20240501", 45413.0)] == [
+            "2024-05-01"
+        ] * 5
+        for bad in ("2024-02-30", "2024-13-01", "明年"):
+            with pytest.raises(parsing.Bad, match="不是有效日期"):
+                parsing.a_date(bad)
+
+
+def _grade_a(b: Bundle) -> None:
+    b.ent = tuple("A" if f == "grade" else v for f, v in zip(ENT_FIELDS, b.ent, strict=True))
+
+
+def _regraded(b: Bundle) -> None:
+    b.ent = tuple("2025-01-02" if f == "graded_on" else v for f, v in zip(ENT_FIELDS, b.ent, strict=True))
+
+
+def _more_machines(b: Bundle) -> None:
+    b.ent = tuple({"china_3": 3} if f == "machinery" else v for f, v in zip(ENT_FIELDS, b.ent, strict=True))
+
+
+def _unit_outdoor(b: Bundle) -> None:
+    b.units[1] = (*b.units[1][:10], True, False)
+
+
+def _stricter_red(b: Bundle) -> None:
+    b.measures = [(*m[:3], 60.0, *m[4:]) if m[0] == "red" and m[1] == "L1" else m for m in b.measures]
+
+
+def _meter_moved(b: Bundle) -> None:
+    b.meters = [("M1", "production", "L2", None)]
+
+
+@pytest.mark.parametrize(
+    "change", [_grade_a, _regraded, _more_machines, _unit_outdoor, _stricter_red, _meter_moved]
+)
+def test_a_reimport_finds_exactly_the_enterprise_that_changed(
+    app, session, make_bureau, make_user, tmp_path, change
+) -> None:  # type: ignore[no-untyped-def]
+    user = district_user(make_bureau, make_user)
+    jid = place_id(session, "500153")
+
+    def bundles() -> list[Bundle]:
+        out = [enterprise(i, jid) for i in range(3)]
+        for b in out:
+            b.meters = [("M1", "production", "L1", None)]
+        return out
+
+    commit(app, session, user, write_file(tmp_path / "first.xlsx", bundles(), session))
+    same = preview(app, session, user, write_file(tmp_path / "same.xlsx", bundles(), session))
+    assert (same.counts["unchanged"], same.counts["changed"]) == (3, 0)
+    edited = bundles()
+    change(edited[1])
+    p = preview(app, session, user, write_file(tmp_path / "edited.xlsx", edited, session))
+    assert not p.errors, [i.where + i.message for i in p.errors]
+    assert (p.counts["unchanged"], p.counts["changed"], p.counts["new"], p.counts["removed"]) == (2, 1, 0, 0)

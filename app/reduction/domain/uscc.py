@@ -10,14 +10,17 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
+from operator import mul
 
 # 31 characters: digits and capitals without I, O, Z, S, V (they read like 1, 0, 2, 5, U)
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _VALUE = {c: i for i, c in enumerate(CHARSET)}
+_ALLOWED = frozenset(CHARSET)
 WEIGHTS = tuple(pow(3, i, 31) for i in range(17))  # 1, 3, 9, 27, 19, 26, 16, …
 
 # GB 11714 weighs the organisation code's 8 body characters; letters count from A = 10 over the full alphabet.
 ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+_ORG_VALUE = {c: int(c) if c.isdigit() else ord(c) - ord("A") + 10 for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 
 # GB 32100-2015 table 1 (with its amendments): registration department → organisation kinds it may issue.
 DEPARTMENTS: dict[str, tuple[str, dict[str, str]]] = {
@@ -59,13 +62,20 @@ def normalise(raw: str) -> str:
 
 def check_digit(first17: str) -> str:
     """The 18th character for 17 characters from CHARSET."""
-    total = sum(_VALUE[c] * w for c, w in zip(first17, WEIGHTS, strict=True))
+    if len(first17) != 17:
+        raise ValueError("check_digit needs 17 characters")
+    total = sum(map(mul, map(_VALUE.__getitem__, first17), WEIGHTS))  # an import checks 100,000 of them
     return CHARSET[(31 - total % 31) % 31]
 
 
 def org_check_digit(body: str) -> str:
     """GB 11714 check character for the 8-character organisation code body: 0–9 or X."""
-    total = sum(_org_value(c) * w for c, w in zip(body, ORG_WEIGHTS, strict=True))
+    if len(body) != 8:
+        raise ValueError("org_check_digit needs 8 characters")
+    try:
+        total = sum(map(mul, map(_ORG_VALUE.__getitem__, body), ORG_WEIGHTS))
+    except KeyError:
+        total = sum(_org_value(c) * w for c, w in zip(body, ORG_WEIGHTS, strict=True))
     value = 11 - total % 11
     return {10: "X", 11: "0"}.get(value, str(value))
 
@@ -78,7 +88,7 @@ def problems(code: str) -> list[str]:
     """Every problem of an already normalised code, in Chinese, naming the positions; empty when valid."""
     if len(code) != 18:
         return [f"统一社会信用代码应为18位，实际为{len(code)}位"]
-    bad = [f"第{i}位“{c}”" for i, c in enumerate(code, start=1) if c not in _VALUE]
+    bad = [] if _ALLOWED.issuperset(code) else [f"第{i}位“{c}”" for i, c in enumerate(code, start=1) if c not in _VALUE]
     if bad:
         return [f"{'、'.join(bad)}不是统一社会信用代码允许的字符（数字及除I、O、Z、S、V以外的大写字母）"]
     found: list[str] = []

@@ -2,21 +2,25 @@
 
 - `store()` keeps the upload outside the web root (UPLOAD_DIR/imports, a random name, its sha256 and owner
   in a JSON file beside it) after the safety checks.
-- `preview()` verifies the file against its sha256, reads and validates it (parsing.py), compares it with the
-  list it would replace and returns the counts and every problem. The validated records are kept beside the
-  file as a snapshot (HMAC-signed with the app's key, tied to the file's sha256, the validator version and the
-  list's jurisdiction).
-- `commit()` does it all again against the database as it is now: the file is re-hashed and validated again
-  (see `validate` for the optional snapshot), the list's state, the user's right and scope are checked
-  again, and the list is diffed again. Then, only without errors: enterprises match by credit code; new
-  ones are inserted, changed ones updated (their process units, measures, facilities and meters
-  replaced), unchanged ones left alone, and enterprises missing from the file removed (the import replaces
-  the list's content). PostgreSQL gets COPY and set-based UPDATE/DELETE, SQLite executemany; one audit
-  entry sums it up. A file equal to the list writes nothing (one `reduction_list.import_nochange` note).
+- `preview()` verifies the file against its sha256, runs the safety checks again, reads and validates it
+  (parsing.py), compares it with the list it would replace and returns the counts and every problem. The
+  validated records, and the comparison with the list, are kept beside the file as a snapshot, HMAC-signed
+  with the app's key (see `validated`; IMPORT_REUSE_VALIDATION, on by default).
+- `commit()` checks the list's state, the user's right and scope again, verifies the file against its
+  sha256 and runs the safety checks again, then takes the validated records from the snapshot when it was
+  made for this file, user, year, jurisdiction subtree, rule library and validator version (else it reads
+  and validates the file anew). It locks the list's row and takes the preview's comparison only while the
+  list's stamp (lock_version, last audit entry) is the one the preview saw; otherwise it compares again.
+  Then, only without errors: enterprises match by credit code; new ones are inserted, changed ones updated
+  (their process units, measures, facilities and meters replaced), unchanged ones left alone, and
+  enterprises missing from the file removed (the import replaces the list's content). PostgreSQL gets COPY
+  and set-based UPDATE/DELETE, SQLite executemany; one audit entry sums it up. A file equal to the list
+  writes nothing (one `reduction_list.import_nochange` note).
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import json
@@ -24,16 +28,17 @@ import marshal
 import re
 import secrets
 import time
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import ARRAY, BigInteger, String, any_, cast, func, select, type_coerce
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
@@ -55,7 +60,7 @@ from app.reduction.models import (
     StaggeredPeriod,
 )
 
-VALIDATOR_VERSION = "excel-import-1"  # change with the parsing rules: older snapshots are then re-validated
+VALIDATOR_VERSION = "excel-import-2"  # change with the parsing rules: older snapshots are then re-validated
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
 KEEP_SECONDS = 24 * 3600
 _JSON_FIELDS = ("machinery", "truck_emissions", "machinery_emissions")
@@ -66,6 +71,20 @@ _STATE_LABELS = {
     ListState.approved: "已审核通过",
     ListState.published: "已发布",
 }
+
+
+@contextmanager
+def bulk() -> Iterator[None]:
+    """A block that builds millions of small acyclic objects (cells, records, rows): the cycle collector
+    would walk them over and over for nothing (a third of the parse time), so it waits until the block
+    ends. Reference counting still frees everything as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # --- uploads --------------------------------------------------------------------------------------------
@@ -227,20 +246,83 @@ def _sign(key: str, data: bytes) -> bytes:
     return hmac.new(key.encode(), data, hashlib.sha256).digest()
 
 
-def _save_snapshot(upload: Upload, root_id: int, parsed: Parsed, key: str) -> None:
-    data = marshal.dumps(
-        (
-            VALIDATOR_VERSION,
-            upload.sha256,
-            root_id,
-            [b.dump() for b in parsed.bundles],
-            [i.as_tuple() for i in parsed.issues],
+def _digest(value: Any) -> str:
+    return hashlib.sha256(repr(value).encode()).hexdigest()
+
+
+def parse_key(upload: Upload, root: Jurisdiction, places: Places) -> tuple[Any, ...]:
+    """What a validated parse depends on besides the code (VALIDATOR_VERSION): the file's bytes, whose upload
+    and which year it is, the list's jurisdiction subtree and the rule library's files."""
+    library = _rule_checksums()
+    return (
+        VALIDATOR_VERSION,
+        upload.sha256,
+        upload.user_id,
+        upload.year,
+        root.id,
+        _digest((places.root_is_county, sorted(places.by_key.items()))),
+        _digest(library),
+    )
+
+
+def _rule_checksums() -> tuple[tuple[str, str], ...]:
+    from app.reduction.services.policies import rule_library
+
+    return tuple(sorted(rule_library().checksums.items()))
+
+
+def list_stamp(session: Session, list_id: int, *, lock: bool = False) -> tuple[int, int, int]:
+    """What says the list's content may have changed: its lock_version (moved by every edit through the
+    services) and its latest audit entry (imports, lifecycle steps), read from the database, not the
+    session. With `lock` the list's row is locked until the transaction ends (SELECT … FOR UPDATE on
+    PostgreSQL; SQLite's writers are serialised by BEGIN IMMEDIATE), so no edit can slip in between the
+    comparison and the writes."""
+    from app.audit.models import AuditEntry
+
+    query = select(ReductionList.lock_version).where(ReductionList.id == list_id)
+    version = session.execute(query.with_for_update() if lock else query).scalar_one()
+    # audit_entry is not scoped: a plain Core query on the session's connection
+    seq = session.connection().scalar(
+        select(func.max(AuditEntry.seq)).where(
+            AuditEntry.object_type == ReductionList.__tablename__, AuditEntry.object_id == str(list_id)
         )
     )
-    _snapshot_path(upload).write_bytes(_sign(key, data) + data)
+    return (list_id, version, seq or 0)
 
 
-def _load_snapshot(upload: Upload, root_id: int, key: str) -> Parsed | None:
+@dataclass
+class Validated:
+    """A validated file, and the comparison with the list (made at preview) that came with its snapshot."""
+
+    parsed: Parsed
+    key: tuple[Any, ...]
+    stamp: tuple[int, int, int] | None = None  # the list as it was when `plan` was made
+    plan: tuple[Any, ...] | None = None  # Plan.dump()
+    from_snapshot: bool = False
+
+    def plan_for(self, stamp: tuple[int, int, int]) -> Plan | None:
+        """The stored comparison, only if the list has not changed since (same list, same stamp)."""
+        if self.plan is None or self.stamp != stamp:
+            return None
+        return Plan.load(self.plan, self.parsed.bundles)
+
+
+def _save_snapshot(upload: Upload, v: Validated, key: str) -> None:
+    data = marshal.dumps(
+        (
+            v.key,
+            [b.dump() for b in v.parsed.bundles],
+            [i.as_tuple() for i in v.parsed.issues],
+            v.stamp,
+            v.plan,
+        )
+    )
+    tmp = _snapshot_path(upload).with_suffix(".snapshot-part")
+    tmp.write_bytes(_sign(key, data) + data)
+    tmp.replace(_snapshot_path(upload))  # a reader sees the old snapshot or the new one, never half of one
+
+
+def _load_snapshot(upload: Upload, parse: tuple[Any, ...], key: str) -> Validated | None:
     try:
         raw = _snapshot_path(upload).read_bytes()
     except OSError:
@@ -249,32 +331,46 @@ def _load_snapshot(upload: Upload, root_id: int, key: str) -> Parsed | None:
     if not hmac.compare_digest(mac, _sign(key, data)):
         return None
     try:
-        version, sha, root, bundles, issues = marshal.loads(data)  # noqa: S302 - signed by us, checked above
+        with bulk():
+            found, bundles, issues, stamp, plan_dump = marshal.loads(data)  # noqa: S302 - signed by us, checked
     except (ValueError, EOFError, TypeError):
         return None
-    if version != VALIDATOR_VERSION or sha != upload.sha256 or root != root_id:
+    if found != parse:
         return None
-    return Parsed([Bundle.load(b) for b in bundles], [Issue(*i) for i in issues])
+    with bulk():
+        parsed = Parsed([Bundle.load(b) for b in bundles], [Issue(*i) for i in issues])
+    return Validated(parsed, parse, stamp, plan_dump, from_snapshot=True)
+
+
+def reuse_enabled(config: Any) -> bool:
+    return bool(config.get("IMPORT_REUSE_VALIDATION", True))
+
+
+def validated(session: Session, upload: Upload, root: Jurisdiction, config: Any) -> Validated:
+    """The file's records and problems: from the snapshot the preview left when it is still valid, else read
+    and checked anew. Either way the file is first verified against its sha256 and the safety checks run
+    again; only then is it parsed (or its snapshot read).
+
+    The snapshot (IMPORT_REUSE_VALIDATION, on by default) is HMAC-signed with the app's key and holds the
+    key it was made under (`parse_key`: validator version, file sha256, user, year, the list's jurisdiction
+    subtree, the rule library's checksums); any difference and it is ignored. The comparison with the list
+    it may also hold is used only while `list_stamp` is unchanged.
+    """
+    _verify(upload)
+    safety.check(upload.path, upload.filename, safety.Limits.from_config(config))
+    places = places_of(session, root)
+    key = parse_key(upload, root, places)
+    if reuse_enabled(config) and (found := _load_snapshot(upload, key, config["SECRET_KEY"])) is not None:
+        return found
+    with bulk():
+        workbook = reader.read(upload.path)
+        parsed = parsing.parse(workbook, places, industries())
+    return Validated(parsed, key)
 
 
 def validate(session: Session, upload: Upload, root: Jurisdiction, config: Any) -> Parsed:
-    """The file's records and problems, read and checked anew from the file (verified against its sha256).
-
-    With IMPORT_REUSE_VALIDATION on, the records validated at preview are kept as a signed snapshot tied to
-    the file's sha256, the validator version and the list's jurisdiction, and commit takes them from there
-    instead of reading the same bytes again (the checks that depend on the database are redone either way).
-    """
-    key = config["SECRET_KEY"]
-    reuse = bool(config.get("IMPORT_REUSE_VALIDATION", False))
-    _verify(upload)
-    if reuse and (found := _load_snapshot(upload, root.id, key)) is not None:
-        return found
-    safety.check(upload.path, upload.filename, safety.Limits.from_config(config))
-    workbook = reader.read(upload.path)
-    parsed = parsing.parse(workbook, places_of(session, root), industries())
-    if reuse:
-        _save_snapshot(upload, root.id, parsed, key)
-    return parsed
+    """The file's records and problems (see `validated`)."""
+    return validated(session, upload, root, config).parsed
 
 
 # --- the list it goes into ------------------------------------------------------------------------------
@@ -308,32 +404,6 @@ def blocked(lst: ReductionList | None, user: Any) -> str | None:
 # --- comparing with the stored list ---------------------------------------------------------------------
 
 
-def _canon_value(name: str, v: Any) -> Any:
-    if v is None:
-        return None
-    if name == "graded_on":
-        return v.isoformat() if isinstance(v, date) else v
-    if name == "machinery":
-        return tuple(sorted((str(k), int(n)) for k, n in v.items()))
-    if name == "truck_emissions":
-        return tuple(sorted((str(k), float(n)) for k, n in v.items()))
-    if name == "machinery_emissions":
-        return tuple(
-            sorted((str(s), tuple(sorted((str(p), float(n)) for p, n in a.items()))) for s, a in v.items())
-        )
-    if isinstance(v, str):
-        return str(v)  # enum members become their values
-    return v
-
-
-def _canon_ent(values: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple(_canon_value(n, v) for n, v in zip(ENT_FIELDS, values, strict=True))
-
-
-def _strs(row: Iterable[Any]) -> tuple[str, ...]:
-    return tuple("" if x is None else repr(x) if type(x) is float else str(x) for x in row)
-
-
 def _canon_bundle(
     ent: Sequence[Any],
     units: Iterable[Sequence[Any]],
@@ -341,12 +411,16 @@ def _canon_bundle(
     facilities: Iterable[Sequence[Any]],
     meters: Iterable[Sequence[Any]],
 ) -> tuple[Any, ...]:
+    """The comparable form of an enterprise and its children: the values as the importer writes them (dates
+    as ISO text, enums as their values: `stored_content` reads the database so), each kind of child as a
+    multiset, as the order of rows means nothing. Compared with ==, so the JSON fields' dicts compare by
+    content and a count of 2 equals 2.0."""
     return (
-        _canon_ent(ent),
-        tuple(sorted(_strs(u) for u in units)),
-        tuple(sorted(_strs(m) for m in measures)),
-        tuple(sorted(_strs(f) for f in facilities)),
-        tuple(sorted(_strs(m) for m in meters)),
+        tuple(ent),
+        Counter(map(tuple, units)),
+        Counter(map(tuple, measures)),
+        Counter(map(tuple, facilities)),
+        Counter(map(tuple, meters)),
     )
 
 
@@ -359,9 +433,32 @@ class Stored:
     canon: tuple[Any, ...] | None = None
 
 
+def _of_list(session: Session, list_id: int) -> Any:
+    """A condition on a child table's enterprise_id: the enterprise is on the list.
+
+    PostgreSQL gets `= ANY(<the list's ids as one array>)`, computed once: right after a bulk import the
+    tables have no statistics yet, and for a join the planner then picks a nested loop that re-reads the
+    whole jurisdiction index (added by the scope) once per enterprise: minutes for a list that takes a
+    second this way."""
+    if session.connection().dialect.name == "postgresql":
+        agg = select(func.array_agg(Enterprise.id)).where(Enterprise.list_id == list_id).scalar_subquery()
+        ids = cast(agg, ARRAY(BigInteger))  # an array expression, not ANY(subquery)
+        return lambda column: column == any_(ids)
+    ids = select(Enterprise.id).where(Enterprise.list_id == list_id)
+    return lambda column: column.in_(ids)
+
+
+_GRADED_ON = ENT_FIELDS.index("graded_on")
+
+
+def _as_text(column: Any) -> Any:
+    """Enum columns as the plain text they hold (what the parser produces), without building members."""
+    return type_coerce(column, String) if isinstance(column.type, SAEnum) else column
+
+
 def stored_content(session: Session, list_id: int, wanted: set[str]) -> dict[str, Stored]:
     """The list's enterprises by credit code; the full comparable form only for those in `wanted`."""
-    cols = [getattr(Enterprise, f) for f in ENT_FIELDS]
+    cols = [_as_text(getattr(Enterprise, f)) for f in ENT_FIELDS]
     rows = session.execute(select(Enterprise.id, *cols).where(Enterprise.list_id == list_id)).all()
     out: dict[str, Stored] = {}
     full: dict[int, tuple[Any, ...]] = {}
@@ -369,17 +466,19 @@ def stored_content(session: Session, list_id: int, wanted: set[str]) -> dict[str
         uscc = r[1]
         out[uscc] = Stored(r[0], uscc, r[2], r[-1])
         if uscc in wanted:
-            full[r[0]] = tuple(r[1:])
+            values = list(r[1:])
+            if (graded := values[_GRADED_ON]) is not None and not isinstance(graded, str):
+                values[_GRADED_ON] = graded.isoformat()
+            full[r[0]] = tuple(values)
     if not full:
         return out
     units: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     codes: dict[int, str] = {}
-    on_list = Enterprise.list_id == list_id
+    on_list = _of_list(session, list_id)
     ucols = [getattr(ProcessUnit, f) for f in parsing.UNIT_FIELDS]
     for r in session.execute(
         select(ProcessUnit.enterprise_id, ProcessUnit.id, *ucols)
-        .join(Enterprise, Enterprise.id == ProcessUnit.enterprise_id)
-        .where(on_list)
+        .where(on_list(ProcessUnit.enterprise_id))
     ):
         codes[r[1]] = r[2]
         if r[0] in full:
@@ -388,17 +487,16 @@ def stored_content(session: Session, list_id: int, wanted: set[str]) -> dict[str
     for r in session.execute(
         select(
             Measure.enterprise_id,
-            Measure.level,
+            _as_text(Measure.level),
             Measure.process_unit_id,
-            Measure.kind,
+            _as_text(Measure.kind),
             Measure.percent,
-            Measure.verification,
-            Measure.max_stage,
-            Measure.basis,
+            _as_text(Measure.verification),
+            _as_text(Measure.max_stage),
+            _as_text(Measure.basis),
             Measure.note,
         )
-        .join(Enterprise, Enterprise.id == Measure.enterprise_id)
-        .where(on_list)
+        .where(on_list(Measure.enterprise_id))
     ):
         if r[0] in full:
             measures[r[0]].append((r[1], codes.get(r[2]) if r[2] else None, *r[3:]))
@@ -414,8 +512,7 @@ def stored_content(session: Session, list_id: int, wanted: set[str]) -> dict[str
             ControlFacility.pollutants,
             ControlFacility.process_unit_id,
         )
-        .join(Enterprise, Enterprise.id == ControlFacility.enterprise_id)
-        .where(on_list)
+        .where(on_list(ControlFacility.enterprise_id))
     ):
         fcodes[r[1]] = r[2]
         if r[0] in full:
@@ -423,10 +520,13 @@ def stored_content(session: Session, list_id: int, wanted: set[str]) -> dict[str
     meters: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     for r in session.execute(
         select(
-            Meter.enterprise_id, Meter.number, Meter.kind, Meter.process_unit_id, Meter.control_facility_id
+            Meter.enterprise_id,
+            Meter.number,
+            _as_text(Meter.kind),
+            Meter.process_unit_id,
+            Meter.control_facility_id,
         )
-        .join(Enterprise, Enterprise.id == Meter.enterprise_id)
-        .where(on_list)
+        .where(on_list(Meter.enterprise_id))
     ):
         if r[0] in full:
             meters[r[0]].append(
@@ -449,6 +549,26 @@ class Plan:
     @property
     def writes(self) -> bool:
         return bool(self.new or self.changed or self.removed)
+
+    def dump(self, bundles: list[Bundle]) -> tuple[Any, ...]:
+        """Plain data for the preview's snapshot: bundles by their position in the parsed file."""
+        at = {id(b): i for i, b in enumerate(bundles)}
+        return (
+            [at[id(b)] for b in self.new],
+            [(s.id, s.uscc, s.name, s.jurisdiction_id, at[id(b)]) for s, b in self.changed],
+            self.unchanged,
+            [(s.id, s.uscc, s.name, s.jurisdiction_id) for s in self.removed],
+        )
+
+    @classmethod
+    def load(cls, data: tuple[Any, ...], bundles: list[Bundle]) -> Plan:
+        new, changed, unchanged, removed = data
+        return cls(
+            [bundles[i] for i in new],
+            [(Stored(*c[:4]), bundles[c[4]]) for c in changed],
+            unchanged,
+            [Stored(*r) for r in removed],
+        )
 
 
 def plan(session: Session, lst: ReductionList | None, parsed: Parsed) -> Plan:
@@ -524,11 +644,24 @@ def target_words(lst: ReductionList | None, year: int) -> str:
 
 
 def preview(session: Session, user: Any, upload: Upload, config: Any) -> Preview:
-    """Validate the stored file and compare it with the list it would replace; changes nothing."""
+    """Validate the stored file and compare it with the list it would replace; changes nothing in the
+    database. The validated records and the comparison are kept as the upload's snapshot for the commit."""
     lst = current_list(session, user, upload.year)
-    parsed = validate(session, upload, user.bureau.jurisdiction, config)
+    v = validated(session, upload, user.bureau.jurisdiction, config)
+    parsed = v.parsed
     why = blocked(lst, user)
-    p = plan(session, lst, parsed) if not parsed.errors else None
+    p = None
+    save = not v.from_snapshot
+    if not parsed.errors:
+        # the stamp is read before the list's content: a change in between makes it stale, never the reverse
+        stamp = list_stamp(session, lst.id) if lst is not None else None
+        p = v.plan_for(stamp) if stamp is not None else None
+        if p is None:
+            p = plan(session, lst, parsed)
+            if stamp is not None:
+                v.stamp, v.plan, save = stamp, p.dump(parsed.bundles), True
+    if save and reuse_enabled(config):
+        _save_snapshot(upload, v, config["SECRET_KEY"])
     removed = [(s.uscc, s.name) for s in p.removed] if p else []
     return Preview(
         upload, upload.year, parsed.issues, _counts(parsed, p), removed, why, target_words(lst, upload.year)
@@ -546,14 +679,19 @@ def commit(session: Session, user: Any, upload: Upload, config: Any) -> Preview:
     why = blocked(lst, user)
     if why:
         raise Forbidden(why)
-    parsed = validate(session, upload, user.bureau.jurisdiction, config)
+    v = validated(session, upload, user.bureau.jurisdiction, config)
+    parsed = v.parsed
     if parsed.errors:
         raise ServiceError(_("文件中还有 %(n)d 处错误，未导入任何数据；请改正后重新上传。", n=parsed.errors))
     lst = open_list(session, user.bureau, upload.year, user)
     if not lst.can_edit(user):
         raise Forbidden(_("您所在单位无权修改该清单。"))
     session.flush()
-    p = plan(session, lst, parsed)
+    # the list is locked from here to the end of the transaction; the preview's comparison stands only if
+    # the list is the one it compared with and nothing has changed it since
+    p = v.plan_for(list_stamp(session, lst.id, lock=True))
+    if p is None:
+        p = plan(session, lst, parsed)
     counts = _counts(parsed, p)
     detail = {
         **counts,
@@ -644,7 +782,7 @@ _PG_TYPES = {
 def _db_ent(ent: Sequence[Any]) -> list[Any]:
     row = list(ent)
     for i in _ENT_JSON:
-        row[i] = json.dumps(row[i], ensure_ascii=False, sort_keys=True)
+        row[i] = json.dumps(row[i], ensure_ascii=False, sort_keys=True) if row[i] else "{}"
     return row
 
 
@@ -742,6 +880,7 @@ class Writer:
             cur.close()
 
 
+@bulk()
 def apply(session: Session, lst: ReductionList, p: Plan) -> None:
     """Write the plan: deletes, updates, then the inserts of new rows (ids allocated up front)."""
     w = Writer(session)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -165,15 +166,26 @@ def _ranged(x: float, low: float | None, high: float | None) -> float:
     return x
 
 
+_FINITE = sys.float_info.max
+
+
 def number(low: float | None = None, high: float | None = None) -> Callable[[Any], float]:
+    lo, hi = -_FINITE if low is None else low, _FINITE if high is None else high
+
     def conv(v: Any) -> float:
+        if type(v) is float and lo <= v <= hi:  # the usual cell, without three calls (NaN and ±inf fail here)
+            return v
         return _ranged(_number(v), low, high)
 
     return conv
 
 
 def integer(low: float | None = None, high: float | None = None) -> Callable[[Any], int]:
+    lo, hi = -_FINITE if low is None else low, _FINITE if high is None else high
+
     def conv(v: Any) -> int:
+        if type(v) is float and lo <= v <= hi and v.is_integer():
+            return int(v)
         x = _number(v)
         if not x.is_integer():
             raise Bad(_("应为整数，实际为 %(value)s。", value=f"{x:g}"))
@@ -226,6 +238,11 @@ _EXCEL_EPOCH = date(1899, 12, 30)
 
 
 def a_date(v: Any) -> str:
+    if type(v) is str and len(v) == 10 and v[4] == "-" and v[7] == "-":  # ISO text, as exported
+        try:
+            return date.fromisoformat(v).isoformat()
+        except ValueError:
+            pass  # the general rules below name the problem
     if isinstance(v, datetime):
         return v.date().isoformat()
     if isinstance(v, date):
@@ -303,6 +320,16 @@ def format_machinery_emissions(value: dict[str, dict[str, float]] | None) -> str
     return "；".join(parts)
 
 
+def _float_range(column: t.Column) -> tuple[float, float]:
+    """The range in which a float cell is taken as it is (number and share columns); an empty range for the
+    others, whose converters always run (an integer column returns an int)."""
+    if column.kind == "number":
+        return (-_FINITE if column.low is None else column.low, _FINITE if column.high is None else column.high)
+    if column.kind == "share":
+        return (0.0, 1.0)
+    return (1.0, 0.0)
+
+
 def converter(column: t.Column) -> Callable[[Any], Any]:
     kind = column.kind
     if kind == "text":
@@ -373,7 +400,8 @@ class Bundle:
 
     @classmethod
     def load(cls, data: tuple[Any, ...]) -> Bundle:
-        return cls(data[0], tuple(data[1]), *(list(map(tuple, x)) for x in data[2:]))
+        """From `dump()` as marshal gives it back (tuples stay tuples, lists lists)."""
+        return cls(*data)
 
 
 @dataclass
@@ -414,19 +442,23 @@ class MainParser:
         self.sheet, self.places, self.industries, self.issues = sheet, places, industries, issues
         idx = sheet.index
         self.ent_cols = [(c, idx[main_key(c)]) for c in t.ENTERPRISE_COLUMNS if main_key(c) in idx]
-        self.ent_conv = [(c.key, i, converter(c), c) for c, i in self.ent_cols]
+        self.ent_conv = [(c.key, converter(c), *_float_range(c)) for c, _i in self.ent_cols]  # get_ent's order
         self.unit_cols = [(c, idx[main_key(c)]) for c in t.UNIT_COLUMNS[1:] if main_key(c) in idx]
-        self.unit_conv = [(UNIT_FIELDS.index(c.key), c.key, i, converter(c)) for c, i in self.unit_cols]
+        self.unit_conv = [
+            (UNIT_FIELDS.index(c.key), c.key, converter(c), *_float_range(c)) for c, _i in self.unit_cols
+        ]
         self.i_uscc = idx.get("e.uscc")
         self.i_code = idx.get("u.code")
         self.code_conv = text(32)
         self.get_ent = _getter([i for _c, i in self.ent_cols])
         self.get_unit = _getter([i for _c, i in self.unit_cols])
         self.levels = []
+        every_level: list[int] = []
         for level in LEVELS:
             cols = {c.key: idx.get(f"{level.value}.{c.key}") for c in t.LEVEL_COLUMNS[level]}
-            present = [i for i in cols.values() if i is not None]
-            self.levels.append((level, level.value, cols, _getter(present), _shape_getter(cols)))
+            every_level += [i for i in cols.values() if i is not None]
+            self.levels.append((level.value, cols, cols["note"], _shape_getter(cols)))
+        self.get_levels = _getter(every_level)
         self.note_conv = text(300)
         self.measure_cache: dict[tuple[Any, ...], tuple[tuple[Any, ...] | None, list[tuple[str, str]]]] = {}
         self.policy_cache: dict[tuple[Any, ...], list[dp.Problem]] = {}
@@ -448,23 +480,24 @@ class MainParser:
         cur: _Ent | None = None
         n_ent, n_unit = len(self.ent_cols), len(self.unit_cols)
         i_uscc, i_code = self.i_uscc, self.i_code
+        get_levels = self.get_levels
         for r, row in enumerate(self.sheet.rows, start=self.sheet.first_row):
             ecells = self.get_ent(row)
             e_filled = n_ent - ecells.count("")
             code_raw = row[i_code] if i_code is not None else ""
             ucells = self.get_unit(row)
             u_filled = n_unit - ucells.count("")
-            lcells = [get(row) for _lv, _p, _cols, get, _shape in self.levels]
-            l_filled = any(len(c) - c.count("") for c in lcells)
+            lcells = get_levels(row)
+            l_filled = len(lcells) != lcells.count("")
             if not e_filled and not u_filled and code_raw == "" and not l_filled:
                 continue  # a blank row
             raw_uscc = row[i_uscc] if i_uscc is not None else ""
             if raw_uscc != "" and (
-                cur is None or (raw_uscc != cur.cells[0] and _uscc_key(raw_uscc) != cur.uscc)
+                cur is None or (raw_uscc != cur.cells[0] and (code := _uscc_key(raw_uscc)) != cur.uscc)
             ):
                 if cur is not None:
                     self.finish(cur)
-                cur = self.start(r, row, ecells)
+                cur = self.start(r, code if cur is not None else _uscc_key(raw_uscc), ecells)
             elif cur is None:
                 if e_filled:
                     self.issue(r, "e.uscc", _("请填写统一社会信用代码。"))
@@ -474,13 +507,12 @@ class MainParser:
                 continue
             elif e_filled and cur.bundle is not None and cur.bundle.ent:
                 self.check_continuation(r, ecells, cur)
-            self.unit_row(r, row, cur, code_raw, ucells, u_filled, lcells, l_filled)
+            self.unit_row(r, row, cur, code_raw, ucells, u_filled, l_filled)
         if cur is not None:
             self.finish(cur)
 
-    def start(self, r: int, row: list[Any], ecells: tuple[Any, ...]) -> _Ent:
-        raw = row[self.i_uscc]  # type: ignore[index]
-        code = _uscc_key(raw)
+    def start(self, r: int, code: str, ecells: tuple[Any, ...]) -> _Ent:
+        """The first row of an enterprise; `code` is its normalised credit code."""
         if code in self.first_rows:
             self.issue(
                 r,
@@ -495,8 +527,10 @@ class MainParser:
         values = dict(_DEFAULTS)
         ok = True
         failed = set()
-        for key, i, conv, _c in self.ent_conv:
-            v = row[i]
+        for (key, conv, lo, hi), v in zip(self.ent_conv, ecells, strict=True):
+            if type(v) is float and lo <= v <= hi:  # a number in range: what the converter would return
+                values[key] = v
+                continue
             if v == "":
                 continue
             try:
@@ -511,7 +545,7 @@ class MainParser:
             self.issue(r, "e.uscc", "；".join(problems))
         values["uscc"] = code
         ok &= self.enterprise_fields(r, values, failed)
-        return _Ent(code, Bundle(r, tuple(values.get(f) for f in ENT_FIELDS)), ecells, bad=not ok)
+        return _Ent(code, Bundle(r, tuple(map(values.get, ENT_FIELDS))), ecells, bad=not ok)
 
     def enterprise_fields(self, r: int, values: dict[str, Any], failed: set[str]) -> bool:
         ok = True
@@ -605,7 +639,6 @@ class MainParser:
         code_raw: Any,
         ucells: tuple[Any, ...],
         u_filled: int,
-        lcells: list[tuple[Any, ...]],
         l_filled: bool,
     ) -> None:
         if code_raw == "":
@@ -645,8 +678,10 @@ class MainParser:
             cur.unit_rows[code] = r
             values = [code, "", 0.0, 0.0, 0.0, 0.0, None, None, None, "", False, False]
             ok = True
-            for pos, key, i, conv in self.unit_conv:
-                v = row[i]
+            for (pos, key, conv, lo, hi), v in zip(self.unit_conv, ucells, strict=True):
+                if type(v) is float and lo <= v <= hi:  # a number in range: what the converter would return
+                    values[pos] = v
+                    continue
                 if v == "":
                     continue
                 try:
@@ -665,15 +700,17 @@ class MainParser:
             return
         whole = unit is None
         cache = self.measure_cache
-        for (_level, prefix, cols, _get, shape_of), cells in zip(self.levels, lcells, strict=True):
-            if len(cells) == cells.count(""):
+        for prefix, cols, i_note, shape_of in self.levels:
+            cells = shape_of(row)
+            note = row[i_note] if i_note is not None else ""
+            if cells == _NO_MEASURE and note == "":
                 continue
-            raw = (shape_of(row), whole)
+            raw = (cells, whole)
             cached = cache.get(raw)
             if cached is None:
-                cached = cache[raw] = _check_measure(*raw[0], whole)
+                cached = cache[raw] = _check_measure(*cells, whole)
             shape, problems = cached
-            if problems or (cols["note"] is not None and row[cols["note"]] != ""):  # type: ignore[index]
+            if problems or note != "":
                 self.measure(r, row, cur, prefix, cols, unit, shape, problems)
             elif shape is None:
                 cur.bad = cur.measures_bad = True
@@ -720,8 +757,9 @@ class MainParser:
 
     def enterprise_checks(self, cur: _Ent, bundle: Bundle) -> None:
         r = bundle.row
-        for k, p in enumerate(POLLUTANTS):
-            total = sum([u[2 + k] for u in bundle.units])
+        units = bundle.units
+        totals = [sum(c) for c in zip(*[u[2:6] for u in units], strict=True)] if len(units) > 1 else ()
+        for p, total in zip(POLLUTANTS, totals, strict=False):  # a single unit's shares are checked already
             if total > 1 + 1e-6:
                 self.issue(
                     r,
@@ -779,6 +817,9 @@ class MainParser:
             policy = dp.PlantPolicy({level: tuple(ms) for level, ms in by_level.items()})
             found = self.policy_cache[key] = dp.escalation_problems(policy, None, units)
         return found
+
+
+_NO_MEASURE = ("", "", "", "")
 
 
 def _shape_getter(cols: dict[str, int | None]) -> Callable[[list[Any]], tuple[Any, ...]]:
