@@ -68,7 +68,8 @@ def cases_escalate(s) -> None:  # type: ignore[no-untyped-def]
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=ROOT / "inventories")
 @transactional
 def inventories_load(s, root: Path) -> None:  # type: ignore[no-untyped-def]
-    """Validate and load places, adjacency and plans' zones; a second run changes nothing."""
+    """Validate and load places, adjacency and plans' zones, and bring the enterprises' stored assessments in
+    line with the rule library; a second run changes nothing."""
     from app.places.inventory import InventoryError
     from app.places.services import load
 
@@ -85,6 +86,13 @@ def inventories_load(s, root: Path) -> None:  # type: ignore[no-untyped-def]
             click.echo(f"inventories: {kind} {n} {what}")
     for note in report.kept:
         click.echo(f"inventories: {note}")
+    # The rule library (inventories/measure_rules) is read by the app from the files; the assessments stored
+    # with the enterprises follow it: those of another rules version, or missing, are computed now.
+    from app.reduction.models import Enterprise
+    from app.reduction.services import assessments
+
+    n = assessments.refresh(s, Enterprise.id.is_not(None), only_outdated=True)
+    click.echo(f"inventories: {n} enterprise assessment(s) computed" if n else "inventories: assessments up to date")
 
 
 @users_cli.command("create")
