@@ -359,7 +359,12 @@ class EnterpriseAssessment(Scoped, Base):
     Written in the same transaction as every change of the enterprise, its units or measures
     (services/assessments.py), so that the list page's flags and filter and the targets are SQL reads.
     `rules_version` names the rule library and check code it was computed with; `flask inventories load`
-    recomputes the rows whose version is not the running one. Deleted and moved with its enterprise."""
+    recomputes the rows whose version is not the running one. Deleted and moved with its enterprise.
+
+    The only foreign key is the enterprise's (id, jurisdiction): it fixes both the jurisdiction and the
+    deletion. A key per row costs PostgreSQL a locked lookup, and an import writes 100,000 rows: the
+    jurisdiction's key and index (Scoped's) would repeat what the enterprise's key says, and `list_id` copies
+    the enterprise's list (written by the same code) for the list page's count of flagged enterprises."""
 
     __tablename__ = "enterprise_assessment"
     __table_args__ = (
@@ -375,7 +380,8 @@ class EnterpriseAssessment(Scoped, Base):
     )
 
     enterprise_id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    list_id: Mapped[int] = mapped_column(ForeignKey("reduction_list.id", ondelete="CASCADE"))
+    jurisdiction_id: Mapped[int] = mapped_column()  # the enterprise's (Scoped reads it)
+    list_id: Mapped[int] = mapped_column()  # the enterprise's
     rules_version: Mapped[str] = mapped_column(String(16))
     problems: Mapped[int] = mapped_column()
     codes: Mapped[list[str]] = mapped_column(JsonType)  # the distinct problem codes, sorted

@@ -13,8 +13,9 @@ unit by code (None: the whole plant). Codes are the distinct problem codes of an
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain, count
 from operator import itemgetter
 from typing import Any
 
@@ -64,7 +65,7 @@ _BIT = {code: 1 << i for i, code in enumerate(CODES)}
 UNIT_LAYOUT = ("code", "name", "share_so2", "share_nox", "share_pm", "share_vocs", "eia_capacity",
                "permit_capacity", "last_year_output", "capacity_unit", "outdoor")  # fmt: skip
 MEASURE_LAYOUT = ("level", "unit_code", "kind", "percent", "verification", "max_stage", "basis")
-_UNIT_NUMBERS = itemgetter(*range(2, 9))  # shares, then capacities
+_CODE, _UNIT_NUMBERS, _OUTDOOR = itemgetter(0), itemgetter(*range(2, 9)), itemgetter(10)  # numbers: shares, capacities
 
 
 @dataclass
@@ -116,11 +117,6 @@ def _count_by(owner: np.ndarray, flags: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(owner[flags], minlength=n).astype(np.int64)
 
 
-def _codes_of(strings: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
-    codes, uniques = pd.factorize(np.asarray(strings, dtype=object), use_na_sentinel=True)
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
-
-
 @dataclass
 class _Signature:
     valid: bool
@@ -148,43 +144,56 @@ def _signature(kind: object, verification: object, percent: object, stage: objec
     )  # fmt: skip
 
 
-def _measure_table(p: Plants, unit_codes: list[Any]) -> dict[str, np.ndarray]:
+def _numbered(items: Iterable[Any], n: int) -> tuple[np.ndarray, list[Any]]:
+    """The n items numbered 0, 1, … by equality in order of first occurrence, and the distinct items. No
+    Python step per item: map, dict.setdefault and count run in C (the items' hashes are the cost)."""
+    first_seen: dict[Any, int] = {}
+    first = np.fromiter(map(first_seen.setdefault, items, count()), np.int64, n)
+    renumber = np.zeros(n, dtype=np.int64)
+    renumber[np.fromiter(first_seen.values(), np.int64, len(first_seen))] = np.arange(len(first_seen))
+    return renumber[first], list(first_seen)
+
+
+def _measure_table(p: Plants, unit_code: np.ndarray, codes: list[Any]) -> dict[str, np.ndarray]:
     """Per measure: valid, level, unit row (-1 whole plant, -2 unknown), class, cut, stage, suitable.
 
     Equal measure tuples are numbered once (a province holds a few hundred distinct ones among hundreds of
-    thousands) and everything but the unit row is worked out per distinct tuple."""
+    thousands) and everything but the unit row is worked out per distinct tuple. `unit_code` numbers the
+    units' codes as `codes` lists them."""
     owner = np.asarray(p.measure_owner, dtype=np.int64)
-    numbered: dict[tuple[Any, ...], int] = {}
-    ids = np.array([numbered.setdefault(t, len(numbered)) for t in p.measures], dtype=np.int64)
+    ids, distinct = _numbered(p.measures, len(p.measures))
+    code_id = {c: i for i, c in enumerate(codes)}
     signatures: dict[tuple[Any, ...], _Signature] = {}
     rows = []
-    for t in numbered:
+    for t in distinct:
         key = (t[2], t[4], t[3], t[5], t[6], t[1] is not None)
         sig = signatures.get(key) or signatures.setdefault(key, _signature(*key))
         level = _LEVEL.get(str(t[0]), -1)
-        rows.append((sig.valid and level >= 0, level, sig.klass, sig.cut, sig.stage, sig.suitable, t[1]))
-    valid, level, klass, cut, stage, suitable, code = (list(c) for c in zip(*rows, strict=True)) if rows else ([],) * 7
+        code = -1 if t[1] is None else code_id.get(t[1], -2)  # -2: no unit has it
+        rows.append((sig.valid and level >= 0, level, sig.klass, sig.cut, sig.stage, sig.suitable, code))
+
+    def col(j: int, dtype: type) -> np.ndarray:
+        return np.array([r[j] for r in rows], dtype=dtype)[ids] if rows else np.zeros(0, dtype=dtype)
+
     # unit codes → unit rows of the same enterprise (-1: the whole plant, -2: no such unit)
-    m = len(unit_codes)
-    both, _uniques = pd.factorize(np.asarray([*unit_codes, *code], dtype=object), use_na_sentinel=True)
-    width = len(_uniques) + 1
-    unit_keys = np.asarray(p.unit_owner, dtype=np.int64) * width + both[:m]
-    measure_code = both[m:][ids] if len(ids) else np.zeros(0, dtype=np.int64)
-    unit = np.where(measure_code >= 0, -2, -1)
+    m, width = len(unit_code), len(codes) + 1
+    measure_code = col(6, np.int64)
+    unit = np.where(measure_code == -1, -1, -2)
     if m and len(ids):
+        unit_keys = np.asarray(p.unit_owner, dtype=np.int64) * width + unit_code
         order = np.argsort(unit_keys, kind="stable")
         wanted = owner * width + measure_code
         pos = np.minimum(np.searchsorted(unit_keys[order], wanted), m - 1)
         unit = np.where((measure_code >= 0) & (unit_keys[order][pos] == wanted), order[pos], unit)
-
-    def col(values: list[Any], dtype: type) -> np.ndarray:
-        return np.array(values, dtype=dtype)[ids] if len(ids) else np.zeros(0, dtype=dtype)
-
     return {
-        "owner": owner, "valid": col(valid, bool), "level": col(level, np.int64), "unit": unit,
-        "klass": col(klass, np.int64), "cut": col(cut, float), "stage": col(stage, np.int64),
-        "suitable": col(suitable, bool),
+        "owner": owner, "valid": col(0, bool), "level": col(1, np.int64), "unit": unit,
+        "klass": col(2, np.int64), "cut": col(3, float), "stage": col(4, np.int64), "suitable": col(5, bool),
     }  # fmt: skip
+
+
+def _given(mappings: Sequence[Mapping[Any, Any]]) -> np.ndarray:
+    """Rows whose mapping is not empty (most are)."""
+    return np.flatnonzero(np.fromiter(map(bool, mappings), bool, len(mappings)))
 
 
 def _mobile(p: Plants) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -199,18 +208,18 @@ def _mobile(p: Plants) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, 
     bad_counts = np.zeros(n, dtype=bool)
     pollutant = {v: j for j, v in enumerate(_P)}
     stage_index = {s.value: i for i, s in enumerate(_STAGES)}
-    for i in [i for i, t in enumerate(p.truck_emissions) if t]:
+    for i in _given(p.truck_emissions):
         for pol, v in p.truck_emissions[i].items():
             if (j := pollutant.get(str(pol))) is not None:
                 trucks[i, j] = float(v)
                 negative[i] += trucks[i, j] < 0
-    for i in [i for i, mach in enumerate(p.machinery) if mach]:
-        for stage, count in p.machinery[i].items():
+    for i in _given(p.machinery):
+        for stage, number in p.machinery[i].items():
             if str(stage) in _STAGE_ORDER:
-                bad_counts[i] |= int(count) < 0
-                if int(count) > 0:
+                bad_counts[i] |= int(number) < 0
+                if int(number) > 0:
                     lowest[i] = min(lowest[i], _STAGE_ORDER[str(stage)])
-    for i in [i for i, memis in enumerate(p.machinery_emissions) if memis]:
+    for i in _given(p.machinery_emissions):
         for stage, amounts in p.machinery_emissions[i].items():
             if (s := stage_index.get(str(stage))) is not None:
                 for pol, v in amounts.items():
@@ -242,8 +251,8 @@ def assess(p: Plants, library: dr.RuleLibrary) -> Assessed:
         problems = problems + counts
         bits = bits | np.where(counts > 0, _BIT[code], 0)
 
-    unit_codes = [u[0] for u in p.units]
-    mt = _measure_table(p, unit_codes)
+    unit_code, codes = _numbered(map(_CODE, p.units), m)
+    mt = _measure_table(p, unit_code, codes)
     valid, owner, level, unit = mt["valid"], mt["owner"], mt["level"], mt["unit"]
     klass, cut, stage_of = mt["klass"], mt["cut"], mt["stage"]
     # services.policies.policy_of: measures the domain refuses are reported and left out
@@ -256,11 +265,10 @@ def assess(p: Plants, library: dr.RuleLibrary) -> Assessed:
     days = np.asarray(p.operating_days, dtype=np.int64)
     add("operating_days", (days < 1) | (days > 366))
     u_owner = np.asarray(p.unit_owner, dtype=np.int64)
-    numbers = np.array(list(map(_UNIT_NUMBERS, p.units)), dtype=float).reshape(m, 7)  # None → NaN
+    numbers = np.fromiter(chain.from_iterable(map(_UNIT_NUMBERS, p.units)), float, 7 * m).reshape(m, 7)  # None→NaN
     shares, capacities = numbers[:, :4], numbers[:, 4:]
-    outdoor = np.array([bool(u[10]) for u in p.units], dtype=bool)
-    code_ids, distinct_codes = pd.factorize(np.asarray(unit_codes, dtype=object))
-    distinct = pd.unique(u_owner * (len(distinct_codes) + 1) + code_ids) // (len(distinct_codes) + 1)
+    outdoor = np.fromiter(map(_OUTDOOR, p.units), dtype=bool, count=m)
+    distinct = pd.unique(u_owner * (len(codes) + 1) + unit_code) // (len(codes) + 1)
     add("duplicate_unit", np.bincount(u_owner, minlength=n) - np.bincount(distinct, minlength=n))
     add("share_range", _sum_by(u_owner, (~((shares >= 0) & (shares <= 1))).sum(1).astype(float), n))
     add("base_value", _sum_by(u_owner, (capacities < 0).sum(1).astype(float), n))
@@ -268,14 +276,13 @@ def assess(p: Plants, library: dr.RuleLibrary) -> Assessed:
     add("shares_exceed", (allocated > 1 + 1e-6).sum(1))
 
     # policy.classification_problems
-    category_of, categories = _codes_of(p.category)
-    grade_of, grades = _codes_of(p.grade)
-    category = np.array([str(c) for c in categories] + [""], dtype=object)[category_of]
-    graded = np.array([bool(g) for g in grades] + [False])[grade_of]
+    # enterprises of one (industry, grade, category) share their classification and rules
+    sort_of, sorts = _numbered(zip(p.industry, p.grade, p.category, strict=True), n)
+    category = np.array([str(c) for _i, _g, c in sorts] + [""], dtype=object)[sort_of]
+    grade = np.array([str(g) if g else "" for _i, g, _c in sorts] + [""], dtype=object)[sort_of]
+    graded = grade != ""
     key = category == Category.key.value
-    exempt = np.isin(category, EXEMPT_CATEGORIES) | np.isin(
-        np.array([str(g) if g else "" for g in grades] + [""], dtype=object)[grade_of], EXEMPT_GRADES
-    )
+    exempt = np.isin(category, EXEMPT_CATEGORIES) | np.isin(grade, EXEMPT_GRADES)
     add("key_without_grade", key & ~graded)
     add("grade_not_key", ~key & graded)
     total = emissions[:, 0] + emissions[:, 1] + emissions[:, 2] + emissions[:, 3]
@@ -327,8 +334,10 @@ def assess(p: Plants, library: dr.RuleLibrary) -> Assessed:
     red_cut = np.where(out_stopped, 1.0, cut_of)
     unallocated = np.where(allocated < 1, 1 - allocated, 0.0)  # (n, 4)
 
-    def fractions(unit_cuts: np.ndarray) -> np.ndarray:
-        removed = np.stack([_sum_by(u_owner, shares * unit_cuts[:, [j]], n) for j in range(L)], 1)  # (n,L,4)
+    def fractions(unit_cuts: np.ndarray, units: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """(n, L, 4): the fraction of each pollutant removed, from the given units' cuts."""
+        owner, part = u_owner[units], shares[units]
+        removed = np.stack([_sum_by(owner, part * unit_cuts[units][:, [j]], n) for j in range(L)], 1)
         return removed + unallocated[:, None, :] * whole[:, :, None]
 
     frac = fractions(red_cut)
@@ -348,8 +357,11 @@ def assess(p: Plants, library: dr.RuleLibrary) -> Assessed:
     with np.errstate(invalid="ignore", divide="ignore"):
         cut_by_base = weighted / _sum_by(u_owner, weights, n)[:, None]
     emitting = emissions > 0
-    least = np.where(emitting[:, None, :], fractions(cut_of), np.inf).min(2)
-    production = np.where(by_base[:, None], cut_by_base, np.where(emitting.any(1)[:, None], least, whole))
+    production = np.where(by_base[:, None], cut_by_base, whole)
+    rest = ~by_base & emitting.any(1)
+    if rest.any():
+        least = np.where(emitting[:, None, :], fractions(cut_of, rest[u_owner]), np.inf).min(2)
+        production[rest] = least[rest]
 
     # policy.escalation_problems
     weaker = np.zeros(n, dtype=np.int64)
@@ -373,9 +385,9 @@ def assess(p: Plants, library: dr.RuleLibrary) -> Assessed:
     add("escalation_weaker", np.where(evaluated, weaker, 0))
 
     # rules.rule_problems
-    add("below_rule", np.where(evaluated, _rule_failures(p, library, production, truck, staggered, offroad,
-                                                         outdoor_whole | _any_by(u_owner, outdoor_unit, n),
-                                                         lowest_stage), 0))  # fmt: skip
+    outdoor_any = outdoor_whole | _any_by(u_owner, outdoor_unit, n)
+    below = _rule_failures(p, library, sort_of, sorts, production, truck, staggered, offroad, outdoor_any, lowest_stage)
+    add("below_rule", np.where(evaluated, below, 0))
 
     zero = ~evaluated
     reductions[zero] = 0.0
@@ -394,23 +406,15 @@ def _any_by(owner: np.ndarray, flags: np.ndarray, n: int) -> np.ndarray:
 
 
 def _rule_failures(
-    p: Plants, library: dr.RuleLibrary, production: np.ndarray, truck: np.ndarray, staggered: np.ndarray,
-    offroad: np.ndarray, outdoor_any: np.ndarray, lowest_stage: np.ndarray,
+    p: Plants, library: dr.RuleLibrary, sort_of: np.ndarray, sorts: list[tuple[Any, Any, Any]],
+    production: np.ndarray, truck: np.ndarray, staggered: np.ndarray, offroad: np.ndarray,
+    outdoor_any: np.ndarray, lowest_stage: np.ndarray,
 ) -> np.ndarray:  # fmt: skip
-    """Per enterprise, the minimums of its rules (applicable to it) that its policy misses."""
+    """Per enterprise, the minimums of its rules (applicable to it) that its policy misses. `sort_of` numbers
+    the enterprises' (industry, grade, category) as `sorts` lists them."""
     n = p.n
-    columns = [_codes_of(c) for c in (p.industry, p.grade, p.category)]
-    key = np.zeros(n, dtype=np.int64)
-    for codes, uniques in columns:
-        key = key * (len(uniques) + 1) + codes + 1
-    key_of, _keys = pd.factorize(key)
-    first = np.flatnonzero(np.r_[True, key_of[1:] > np.maximum.accumulate(key_of)[:-1]]) if n else []
-
-    def value(i: int, j: int) -> str:
-        codes, uniques = columns[j]
-        return str(uniques[codes[i]]) if codes[i] >= 0 and uniques[codes[i]] else ""
-
-    distinct = [(value(i, 0) or "other", value(i, 1), value(i, 2)) for i in first]
+    key_of = sort_of
+    distinct = [(str(i) if i else "other", str(g) if g else "", str(c)) for i, g, c in sorts]
     # one row per (distinct key, level, requirement)
     owner_key, lv, kind, threshold, any_cap, top, visits = [], [], [], [], [], [], []
     for k, (industry, grade, category) in enumerate(distinct):
@@ -431,9 +435,9 @@ def _rule_failures(
     req_key = np.asarray(owner_key)
     per_key = np.bincount(req_key, minlength=len(distinct))
     start = np.concatenate([[0], np.cumsum(per_key)[:-1]])
-    count = per_key[key_of]
-    ent = np.repeat(np.arange(n), count)
-    offset = np.arange(len(ent)) - np.repeat(np.cumsum(count) - count, count)
+    per_enterprise = per_key[key_of]
+    ent = np.repeat(np.arange(n), per_enterprise)
+    offset = np.arange(len(ent)) - np.repeat(np.cumsum(per_enterprise) - per_enterprise, per_enterprise)
     req = start[key_of[ent]] + offset
     lv_a, kind_a = np.asarray(lv)[req], np.asarray(kind)[req]
     top_a = np.asarray(top)[req]

@@ -18,7 +18,7 @@ import json
 import struct
 from collections.abc import Sequence
 from itertools import chain
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import numpy as np
@@ -58,9 +58,9 @@ def _json(text: str | None) -> Any:
     return json.loads(text) if text and text != "{}" else {}
 
 
-def _load(session: Session, which: ColumnElement[bool]) -> tuple[list[tuple[int, int, int]], bulk.Plants]:
-    """The enterprises matching `which` as plain columns, with three column queries (scoped like every read).
-    Also returns (id, jurisdiction, list) per enterprise."""
+def _load(session: Session, which: ColumnElement[bool]) -> tuple[np.ndarray, bulk.Plants]:
+    """The enterprises matching `which` as plain columns, with three column queries (scoped like every read),
+    and their (id, jurisdiction, list) as an (n, 3) array."""
     e, u, m = Enterprise, ProcessUnit, Measure
     rows = session.execute(
         select(
@@ -103,7 +103,7 @@ def _load(session: Session, which: ColumnElement[bool]) -> tuple[list[tuple[int,
         measures=[tuple(r[1:]) for r in measures],
         measure_owner=np.array([row_of[r[0]] for r in measures], np.int64),
     )  # fmt: skip
-    return [(r[0], r[1], r[2]) for r in rows], plants
+    return np.array([(r[0], r[1], r[2]) for r in rows], np.int64).reshape(n, 3), plants
 
 
 def refresh(
@@ -119,8 +119,9 @@ def refresh(
         which = and_(which, ~current.exists())
     session.flush()
     keys, plants = _load(session, which)
-    if keys:
-        write(session, keys, bulk.assess(plants, library), version, replace=[k[0] for k in keys])
+    if len(keys):
+        ids, jurisdictions, lists = keys.T
+        write(session, ids, jurisdictions, lists, bulk.assess(plants, library), version, replace=ids.tolist())
     return len(keys)
 
 
@@ -132,57 +133,64 @@ def store_bundles(
 ) -> None:
     """The assessment of imported enterprises, from the parsed records (excel/parsing.Bundle, which start
     their units and measures as bulk.UNIT_LAYOUT and MEASURE_LAYOUT say) as written by the importer:
-    `owners` pairs each enterprise id with its record; `replace` names the enterprises that had a row."""
+    `owners` pairs each enterprise id with its record; `replace` names the enterprises that had a row.
+    Columns are taken with map and itemgetter (no Python step per enterprise, unit or measure)."""
     from app.reduction.excel.parsing import E
 
     if not owners:
         return
     library = policies.rule_library()
-    ents = [b.ent for _id, b in owners]
-    n = len(ents)
+    n = len(owners)
+    ids = np.fromiter(map(itemgetter(0), owners), np.int64, n)
+    bundles = list(map(itemgetter(1), owners))
+    ents = list(map(attrgetter("ent"), bundles))
 
     def column(name: str) -> list[Any]:
         return list(map(itemgetter(E[name]), ents))
 
-    units_per = np.fromiter((len(b.units) for _id, b in owners), np.int64, n)
-    measures_per = np.fromiter((len(b.measures) for _id, b in owners), np.int64, n)
-    days = np.array(column("operating_days"), np.int64)
+    def array(name: str, dtype: type) -> np.ndarray:
+        return np.fromiter(map(itemgetter(E[name]), ents), dtype, n)
+
+    units = list(map(attrgetter("units"), bundles))
+    measures = list(map(attrgetter("measures"), bundles))
+    emissions = chain.from_iterable(map(itemgetter(*(E[p.value] for p in POLLUTANTS)), ents))
+    days = array("operating_days", np.int64)
     plants = bulk.Plants(
         category=column("category"),
         grade=column("grade"),
         industry=[x or "other" for x in column("industry")],
-        emissions=np.array(list(map(itemgetter(*(E[p.value] for p in POLLUTANTS)), ents)), float).reshape(n, 4),
-        uses_coal=np.array(column("uses_coal"), bool),
-        uses_oil=np.array(column("uses_oil"), bool),
-        toxic=np.array(column("toxic"), bool),
-        truck_visits=np.array(column("truck_visits_per_day"), np.int64),
+        emissions=np.fromiter(emissions, float, 4 * n).reshape(n, 4),
+        uses_coal=array("uses_coal", bool),
+        uses_oil=array("uses_oil", bool),
+        toxic=array("toxic", bool),
+        truck_visits=array("truck_visits_per_day", np.int64),
         operating_days=np.where(days == 0, 365, days),
         machinery=column("machinery"),
         truck_emissions=column("truck_emissions"),
         machinery_emissions=column("machinery_emissions"),
-        units=list(chain.from_iterable(b.units for _id, b in owners)),
-        unit_owner=np.repeat(np.arange(n), units_per),
-        measures=list(chain.from_iterable(b.measures for _id, b in owners)),
-        measure_owner=np.repeat(np.arange(n), measures_per),
+        units=list(chain.from_iterable(units)),
+        unit_owner=np.repeat(np.arange(n), np.fromiter(map(len, units), np.int64, n)),
+        measures=list(chain.from_iterable(measures)),
+        measure_owner=np.repeat(np.arange(n), np.fromiter(map(len, measures), np.int64, n)),
     )
-    keys = [(eid, b.ent[-1], list_id) for eid, b in owners]
-    write(session, keys, bulk.assess(plants, library), rules_version(library), replace=replace)
+    jurisdictions = array("jurisdiction_id", np.int64)
+    assessed = bulk.assess(plants, library)
+    write(session, ids, jurisdictions, np.full(n, list_id), assessed, rules_version(library), replace=replace)
 
 
 # --- writing ---------------------------------------------------------------------------------------------
 
 
 def write(
-    session: Session, keys: Sequence[tuple[int, int, int]], assessed: bulk.Assessed, version: str,
-    replace: Sequence[int] = (),
+    session: Session, ids: np.ndarray, jurisdictions: np.ndarray, list_ids: np.ndarray, assessed: bulk.Assessed,
+    version: str, replace: Sequence[int] = (),
 ) -> None:  # fmt: skip
-    """Replace the rows of `replace` and insert one per key (enterprise, jurisdiction, list), in bulk on the
-    session's connection (inside its transaction)."""
+    """Replace the rows of `replace` and insert one per enterprise (with its jurisdiction and list), in bulk on
+    the session's connection (inside its transaction)."""
     conn = session.connection()
     raw = conn.connection.driver_connection
     pg = conn.dialect.name == "postgresql"
-    n = len(keys)
-    ids, jids, lids = (np.array(c, np.int64) for c in zip(*keys, strict=True)) if n else ([],) * 3
+    n = len(ids)
     distinct, group = _distinct(assessed.codes)
     codes = [json.dumps(list(c)) for c in distinct]
     numbers = np.concatenate([assessed.reductions.reshape(n, -1), assessed.full_stop], 1)
@@ -200,10 +208,10 @@ def write(
             return
         if pg:
             with cur.copy(f"COPY enterprise_assessment ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.write(_binary(ids, jids, lids, version, assessed, codes, group, numbers))
+                copy.write(_binary(ids, jurisdictions, list_ids, version, assessed, codes, group, numbers))
         else:
             rows = zip(
-                ids.tolist(), jids.tolist(), lids.tolist(), [version] * n, assessed.problems.tolist(),
+                ids.tolist(), jurisdictions.tolist(), list_ids.tolist(), [version] * n, assessed.problems.tolist(),
                 [codes[g] for g in group.tolist()], assessed.exempt.tolist(), *numbers.T.tolist(), strict=True,
             )  # fmt: skip
             marks = ", ".join("?" * len(COLUMNS))
