@@ -374,8 +374,9 @@ class EnterpriseAssessment(Scoped, Base):
             ondelete="CASCADE",
             onupdate="CASCADE",
         ),
-        # the list page's "flagged" count and filter
-        Index("ix_enterprise_assessment_list_flagged", "list_id", "problems"),
+        # a list's rows (the targets), and its count of flagged enterprises from the index alone (the reader's
+        # scope filters the jurisdiction)
+        Index("ix_enterprise_assessment_list_flagged", "list_id", "problems", "jurisdiction_id"),
         CheckConstraint("problems >= 0", name="problems_non_negative"),
     )
 

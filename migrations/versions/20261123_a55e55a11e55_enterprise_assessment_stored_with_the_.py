@@ -52,7 +52,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('enterprise_id', name=op.f('pk_enterprise_assessment'))
     )
     with op.batch_alter_table('enterprise_assessment', schema=None) as batch_op:
-        batch_op.create_index('ix_enterprise_assessment_list_flagged', ['list_id', 'problems'], unique=False)
+        batch_op.create_index('ix_enterprise_assessment_list_flagged', ['list_id', 'problems', 'jurisdiction_id'], unique=False)
 
     # ### end Alembic commands ###
 

@@ -165,9 +165,10 @@ def pollutant_groups(combine_so2_nox: bool = False, ozone: bool = False) -> tupl
     return tuple((p,) for p in Pollutant)
 
 
-# the pollutants of a group that falls short → the enterprises that could add to it: columns id, name,
-# jurisdiction and potential_t_per_day (> 0: what stopping the whole plant would add to the group)
-Candidates = Callable[[tuple[Pollutant, ...]], pd.DataFrame]
+# (the pollutants of a group that falls short, its shortfall in t/day) → the enterprises that could add to
+# it: columns id, name, jurisdiction and potential_t_per_day (> 0: what stopping the whole plant would add).
+# Those beyond the ones the greedy choice would take (largest potential first, ties by id) may be left out.
+Candidates = Callable[[tuple[Pollutant, ...], float], pd.DataFrame]
 
 
 def assess(
@@ -181,7 +182,7 @@ def assess(
     exempt = enterprises[GRADE].isin(EXEMPT_GRADES) | enterprises[CATEGORY].isin(EXEMPT_CATEGORIES)
     eligible = ~exempt.to_numpy(dtype=bool)
 
-    def candidates(group: tuple[Pollutant, ...]) -> pd.DataFrame:
+    def candidates(group: tuple[Pollutant, ...], _shortfall: float) -> pd.DataFrame:
         current = enterprises[[reduction_column(level, p) for p in group]].to_numpy(dtype="float64").sum(axis=1)
         full = enterprises[[full_stop_column(p) for p in group]].to_numpy(dtype="float64").sum(axis=1)
         potential = np.where(eligible, np.clip(full - current, 0.0, None), 0.0)
@@ -219,7 +220,7 @@ def assess_sums(
         passed = shortfall <= _TOLERANCE
         closable = True
         if not passed:
-            picked, closable = _greedy(candidates(group), shortfall)
+            picked, closable = _greedy(candidates(group, shortfall), shortfall)
             closing.append(picked.assign(group=key))
         results.append(GroupResult(
             key, group, total, achieved, achieved / total * 100 if total > 0 else math.nan, threshold, passed,

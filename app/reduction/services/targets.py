@@ -116,16 +116,29 @@ def compute(
     on_lists = a.list_id.in_(sorted(list_ids))
     reduced = [getattr(a, a.reduction(level, p.value)) for p in Pollutant]
     full = {p: getattr(a, f"full_stop_{p.value}") for p in Pollutant}
-    count, *sums = session.execute(select(func.count(), *(func.sum(c) for c in reduced)).where(on_lists)).one()
+    count, *sums = session.execute(select(func.count(), *map(func.sum, reduced)).select_from(a).where(on_lists)).one()
 
-    def candidates(group: tuple[Pollutant, ...]) -> pd.DataFrame:
-        """Enterprises that may be asked to do more, with what stopping altogether would add."""
+    def candidates(group: tuple[Pollutant, ...], shortfall: float) -> pd.DataFrame:
+        """Enterprises that may be asked to do more, with what stopping altogether would add: only those the
+        greedy choice reaches (the running sum before each, largest first, still short), and a little more
+        for rounding; the domain makes the choice."""
         potential = sum(full[p] for p in group) - sum(getattr(a, a.reduction(level, p.value)) for p in group)
+        ranked = (
+            select(
+                a.enterprise_id.label("id"),
+                potential.label("potential"),
+                func.sum(potential).over(order_by=(potential.desc(), a.enterprise_id)).label("running"),
+            )
+            .where(on_lists, ~a.exempt, potential > 0)
+            .subquery()
+        )
+        reach = shortfall * (1 + 1e-9) + 1e-9
         rows = session.execute(
-            select(a.enterprise_id, potential).where(on_lists, ~a.exempt, potential > 0)
-        ).all()  # fmt: skip
-        frame = pd.DataFrame(rows, columns=[dt.ID, "potential_t_per_day"])
-        return frame.assign(**{dt.NAME: "", dt.JURISDICTION: ""})
+            select(ranked.c.id, ranked.c.potential).where(ranked.c.running - ranked.c.potential < reach)
+        ).all()
+        return pd.DataFrame(
+            {dt.ID: [r[0] for r in rows], "potential_t_per_day": [r[1] for r in rows], dt.NAME: "", dt.JURISDICTION: ""}
+        )
 
     result = dt.assess_sums(
         {p: float(v or 0.0) for p, v in zip(Pollutant, sums, strict=True)}, count, totals, level, candidates,
