@@ -46,8 +46,11 @@ def random_plant(rng: random.Random, industries: list[str]) -> dict[str, Any]:
             caps[0] = -5.0
         units.append((f"U{k}", f"{k}号线", shares, caps, rng.random() < 0.25))
     codes = [u[0] for u in units]
-    measures = []
+    measures: list[tuple[Any, ...]] = []
+    escalating = rng.random() < 0.5  # each level keeps the one below's measures: the rules decide
     for level in LEVELS:
+        if escalating:
+            measures += [(level.value, *m[1:]) for m in measures if m[0] == LEVELS[max(level.order - 2, 0)].value]
         for _ in range(rng.choice([0, 1, 2, 3])):
             kind = rng.choice(KINDS)
             percent = None

@@ -3,8 +3,9 @@
 
 What is stored for every enterprise (and read by the list page and the targets) comes from here; the
 enterprise page still checks its one enterprise with the scalar functions, which word the messages. The two
-must agree: tests/reduction/test_bulk.py compares them on generated and demo enterprises. The scalar code is
-the specification; comments here name the scalar function each step follows.
+must agree: tests/reduction/test_bulk.py compares them on generated plants, tests/reduction/test_assessments.py
+on the demo lists and after every kind of change. The scalar code is the specification; comments here name
+the scalar function each step follows.
 
 Input is `Plants`: one row per enterprise, unit and measure, with vocabulary strings as stored. Unit codes
 are unique within an enterprise (the database's constraint and the importer's check); measures name their
@@ -278,8 +279,8 @@ def assess(p: Plants, library: dr.RuleLibrary) -> Assessed:
     # policy.classification_problems
     # enterprises of one (industry, grade, category) share their classification and rules
     sort_of, sorts = _numbered(zip(p.industry, p.grade, p.category, strict=True), n)
-    category = np.array([str(c) for _i, _g, c in sorts] + [""], dtype=object)[sort_of]
-    grade = np.array([str(g) if g else "" for _i, g, _c in sorts] + [""], dtype=object)[sort_of]
+    category = np.array([str(c) for _i, _g, c in sorts], dtype=object)[sort_of]
+    grade = np.array([str(g) if g else "" for _i, g, _c in sorts], dtype=object)[sort_of]
     graded = grade != ""
     key = category == Category.key.value
     exempt = np.isin(category, EXEMPT_CATEGORIES) | np.isin(grade, EXEMPT_GRADES)
