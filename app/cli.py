@@ -68,9 +68,10 @@ def cases_escalate(s) -> None:  # type: ignore[no-untyped-def]
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=ROOT / "inventories")
 @transactional
 def inventories_load(s, root: Path) -> None:  # type: ignore[no-untyped-def]
-    """Validate and load places, adjacency and plans' zones; a second run changes nothing. The measure rules
-    and staggered-production schedules are read from their files at run time: they are checked here too, so a
-    deployment with a bad file stops before anything is loaded."""
+    """Validate and load places, adjacency and plans' zones, and bring the enterprises' stored assessments in
+    line with the rule library; a second run changes nothing. The measure rules and staggered-production
+    schedules are read from their files at run time: they are checked here too, so a deployment with a bad
+    file stops before anything is loaded."""
     from app.places.inventory import InventoryError
     from app.places.services import load
 
@@ -90,6 +91,13 @@ def inventories_load(s, root: Path) -> None:  # type: ignore[no-untyped-def]
             click.echo(f"inventories: {kind} {n} {what}")
     for note in report.kept:
         click.echo(f"inventories: {note}")
+    # The rule library (inventories/measure_rules) is read by the app from the files; the assessments stored
+    # with the enterprises follow it: those of another rules version, or missing, are computed now.
+    from app.reduction.models import Enterprise
+    from app.reduction.services import assessments
+
+    n = assessments.refresh(s, Enterprise.id.is_not(None), only_outdated=True)
+    click.echo(f"inventories: {n} enterprise assessment(s) computed" if n else "inventories: assessments up to date")
 
 
 def _file_read_problems(root: Path) -> list[str]:

@@ -17,6 +17,7 @@ from app.plans.models import Plan
 from app.reduction.models import (
     ControlFacility,
     Enterprise,
+    EnterpriseAssessment,
     Measure,
     Meter,
     ProcessUnit,
@@ -38,6 +39,7 @@ __all__ = [
     "CaseTransfer",
     "ControlFacility",
     "Enterprise",
+    "EnterpriseAssessment",
     "Evidence",
     "Inspection",
     "InventoryFile",

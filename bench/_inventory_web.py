@@ -100,6 +100,7 @@ def populate(ctx: Context) -> Data:
     from app.places.services import load
     from app.reduction.domain import uscc
     from app.reduction.models import Enterprise, Measure, ProcessUnit, ReductionList, TotalEmissions
+    from app.reduction.services import assessments
 
     rng = random.Random(SEED)
     data = Data()
@@ -246,6 +247,10 @@ def populate(ctx: Context) -> Data:
         for table, rows in (("enterprise", enterprises), ("process_unit", units), ("measure", measures)):
             _bulk(ctx, table, columns[table], rows)
     ctx.log(f"bulk insert in {elapsed():.1f} s")
+    with stopwatch() as elapsed, ctx.session() as s:  # what production stores with every saved enterprise
+        assessed = assessments.refresh(s, Enterprise.list_id.in_(list(data.lists.values())))
+        s.commit()
+    ctx.log(f"assessments of {assessed:,} enterprises computed and stored in {elapsed():.1f} s")
     with ctx.session() as s:
         for province, sums in totals.items():
             s.execute(
@@ -275,9 +280,9 @@ def populate(ctx: Context) -> Data:
             )
         )
     if ctx.backend == "postgresql":
-        with ctx.db.engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
-            conn.commit()
+        # what autovacuum does after the inserts: the statistics, and the visibility map for index-only scans
+        with ctx.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE)")
     return data
 
 
@@ -328,14 +333,16 @@ def _bulk(ctx: Context, table: str, columns: str, rows: Sequence[tuple[Any, ...]
 
 
 def province_checks(ctx: Context, data: Data) -> list[Result]:
+    """Checks and targets of a whole province: the flagged count and the targets, read from the assessments
+    stored with the enterprises (the figure), against one SQL count over the province's measures."""
     from sqlalchemy import func, select
 
     from app.auth.models import User
     from app.auth.services import scope_for
     from app.places.models import Jurisdiction
     from app.reduction.domain.vocabulary import AlertLevel
-    from app.reduction.models import Enterprise, Measure
-    from app.reduction.services import policies
+    from app.reduction.models import Enterprise, Measure, ReductionList
+    from app.reduction.services import enterprises as enterprise_service
     from app.reduction.services import targets as target_service
 
     with ctx.session() as s:
@@ -343,11 +350,11 @@ def province_checks(ctx: Context, data: Data) -> list[Result]:
         scope = scope_for(s, user)
     with ctx.session(scope) as s:
         province = s.scalar(select(Jurisdiction).where(Jurisdiction.code == CHECK_PROVINCE))
+        lst = s.get(ReductionList, data.lists[CHECK_PROVINCE])
         enterprises = PROVINCES[CHECK_PROVINCE]
 
         def checks_and_targets() -> Any:
-            policies.forget_indexes()  # cold: nothing from an earlier call
-            return target_service.compute(s, YEAR, [province], AlertLevel.red)
+            return enterprise_service.flagged_count(s, lst), target_service.compute(s, YEAR, [province], AlertLevel.red)
 
         def count() -> Any:
             return s.scalar(
@@ -356,37 +363,35 @@ def province_checks(ctx: Context, data: Data) -> list[Result]:
                 .where(Enterprise.list_id == data.lists[CHECK_PROVINCE])
             )
 
-        checks_and_targets()  # warm the caches of the database and the rule library
-        cold, base = [], []
-        for _ in range(3):
+        with stopwatch() as t:  # the first call of the process: nothing cached but the database's pages
+            checks_and_targets()
+        cold = t()
+        figures, base = [], []
+        for _ in range(5):
             with stopwatch() as t:
-                result = checks_and_targets()
-            cold.append(t())
+                flagged, result = checks_and_targets()
+            figures.append(t())
             with stopwatch() as t:
                 rows = count()
             base.append(t())
         assert result.result.enterprises == enterprises and rows == enterprises * UNITS_PER_ENTERPRISE * 3
-        lst = result.lists[0]
-        flagged = len(policies.list_index(s, lst).flagged)
-        with stopwatch() as t:
-            target_service.compute(s, YEAR, [province], AlertLevel.red)
-        warm = t()
-    figure, baseline = statistics.median(cold), statistics.median(base)
+    figure, baseline = statistics.median(figures), statistics.median(base)
+    closing = len(result.result.closing)
     ctx.log(
-        f"{CHECK_PROVINCE}: checks + targets of {enterprises:,} enterprises in {figure:.2f} s cold, {warm:.3f} s "
-        f"with the list's index cached; one SQL count over the same {rows:,} measures {baseline * 1000:.0f} ms; "
-        f"{flagged:,} flagged"
+        f"{CHECK_PROVINCE}: checks + targets of {enterprises:,} enterprises in {figure * 1000:.0f} ms "
+        f"({cold * 1000:.0f} ms the first time); one SQL count over the same {rows:,} measures "
+        f"{baseline * 1000:.0f} ms; {flagged:,} flagged, {closing:,} enterprises named to close the red shortfalls"
     )
     return [
         Result(
-            f"checks + targets, province of {enterprises // 1000}k (cold)",
+            f"checks + targets, province of {enterprises // 1000}k",
             figure,
             baseline,
             "s",
             "≤ 2 s",
-            figure <= 2.0,
+            figure <= 2.0 and cold <= 2.0,
         ),
-        Result.info(f"checks + targets, province of {enterprises // 1000}k (index cached)", warm, baseline, "s"),
+        Result.info(f"checks + targets, province of {enterprises // 1000}k, first call", cold, baseline, "s"),
     ]
 
 

@@ -102,8 +102,7 @@ def reduction_list(list_id: int):  # type: ignore[no-untyped-def]
         {"id": v.id, "year": v.year, "version": v.version, "state": v.state.value}
         for v in list_service.versions_of(s, lst)
     ]
-    index = policies.cached_index(s, lst)
-    out["flagged"] = None if index is None else len(index.flagged)
+    out["flagged"] = enterprise_service.flagged_count(s, lst)
     return out
 
 

@@ -48,7 +48,7 @@ from app.reduction.models import (
     StaggeredPeriod,
     TotalEmissions,
 )
-from app.reduction.services import staggered
+from app.reduction.services import assessments, staggered
 from app.reduction.services.policies import rule_library
 
 SEED = 20261123
@@ -98,7 +98,8 @@ def add_enterprise(
     periods: Sequence[tuple[date, date]] = (),
     **facts: Any,
 ) -> Enterprise:
-    """One enterprise with its units (and a facility and meters per unit), measures and periods, flushed."""
+    """One enterprise with its units (and a facility and meters per unit), measures and periods, flushed, with
+    its stored assessment."""
     e = Enterprise(
         list_id=lst.id,
         jurisdiction_id=jurisdiction_id or lst.jurisdiction_id,
@@ -197,7 +198,7 @@ def add_enterprise(
                 reason="错峰生产",
             )
         )
-    session.flush()
+    assessments.refresh(session, Enterprise.id == e.id)
     return e
 
 

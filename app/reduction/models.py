@@ -26,7 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.roles import STAFF, Role
 from app.core.scoping import Scoped
-from app.db import Base, BigId, enum_type, utcnow
+from app.db import Base, BigId, JsonType, enum_type, utcnow
 from app.reduction.domain.vocabulary import (
     AlertLevel,
     Category,
@@ -350,6 +350,64 @@ class StaggeredPeriod(_EnterpriseChild, Base):
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(String(300), default="")
+
+
+class EnterpriseAssessment(Scoped, Base):
+    """What the checks found for an enterprise as saved: the number of flags and their codes, and the expected
+    reductions per level and pollutant (t/day) with the full-stop potential that the targets add up.
+
+    Written in the same transaction as every change of the enterprise, its units or measures
+    (services/assessments.py), so that the list page's flags and filter and the targets are SQL reads.
+    `rules_version` names the rule library and check code it was computed with; `flask inventories load`
+    recomputes the rows whose version is not the running one. Deleted and moved with its enterprise.
+
+    The only foreign key is the enterprise's (id, jurisdiction): it fixes both the jurisdiction and the
+    deletion. A key per row costs PostgreSQL a locked lookup, and an import writes 100,000 rows: the
+    jurisdiction's key and index (Scoped's) would repeat what the enterprise's key says, and `list_id` copies
+    the enterprise's list (written by the same code) for the list page's count of flagged enterprises."""
+
+    __tablename__ = "enterprise_assessment"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["enterprise_id", "jurisdiction_id"],
+            ["enterprise.id", "enterprise.jurisdiction_id"],
+            ondelete="CASCADE",
+            onupdate="CASCADE",
+        ),
+        # a list's rows (the targets), and its count of flagged enterprises from the index alone (the reader's
+        # scope filters the jurisdiction)
+        Index("ix_enterprise_assessment_list_flagged", "list_id", "problems", "jurisdiction_id"),
+        CheckConstraint("problems >= 0", name="problems_non_negative"),
+    )
+
+    enterprise_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column()  # the enterprise's (Scoped reads it)
+    list_id: Mapped[int] = mapped_column()  # the enterprise's
+    rules_version: Mapped[str] = mapped_column(String(16))
+    problems: Mapped[int] = mapped_column()
+    codes: Mapped[list[str]] = mapped_column(JsonType)  # the distinct problem codes, sorted
+    exempt: Mapped[bool] = mapped_column()  # A-grade, leading, guarantee: never asked to close a shortfall
+    yellow_so2: Mapped[float] = mapped_column(Float)
+    yellow_nox: Mapped[float] = mapped_column(Float)
+    yellow_pm: Mapped[float] = mapped_column(Float)
+    yellow_vocs: Mapped[float] = mapped_column(Float)
+    orange_so2: Mapped[float] = mapped_column(Float)
+    orange_nox: Mapped[float] = mapped_column(Float)
+    orange_pm: Mapped[float] = mapped_column(Float)
+    orange_vocs: Mapped[float] = mapped_column(Float)
+    red_so2: Mapped[float] = mapped_column(Float)
+    red_nox: Mapped[float] = mapped_column(Float)
+    red_pm: Mapped[float] = mapped_column(Float)
+    red_vocs: Mapped[float] = mapped_column(Float)
+    full_stop_so2: Mapped[float] = mapped_column(Float)
+    full_stop_nox: Mapped[float] = mapped_column(Float)
+    full_stop_pm: Mapped[float] = mapped_column(Float)
+    full_stop_vocs: Mapped[float] = mapped_column(Float)
+
+    @staticmethod
+    def reduction(level: AlertLevel | str, pollutant: str) -> str:
+        """The column of a level's expected reduction of a pollutant (t/day)."""
+        return f"{AlertLevel(level).value}_{pollutant}"
 
 
 class TotalEmissions(Scoped, Base):

@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 
 from app.auth.models import BureauKind, User
 from app.auth.roles import Role
-from app.core.scoping import Scope, set_scope
 from app.places.models import Jurisdiction
 from app.reduction.demo import MeasureSpec, UnitSpec, add_enterprise, facts_for, rule_measures
 from app.reduction.domain.uscc import generate
@@ -481,28 +480,3 @@ def test_contact_phone_is_masked_outside_the_owning_bureau(people, login_as, ses
     city_view = html(login_as(people.city_user).get(url))
     assert "13812345678" not in city_view and "138****5678" in city_view
     assert "仅清单所属单位可见完整号码" in city_view
-
-
-def test_index_of_a_list_is_never_served_beyond_the_readers_scope(app, people, session) -> None:  # type: ignore[no-untyped-def]
-    """An enterprise filed outside the list's own subtree (a wrong import) stays invisible to a reader who may
-    not see its county, even though a wider reader's check saw it."""
-    built = build_list(session, people)
-    stray = enterprise(
-        session, built.lst, 99, "东兴区误录企业", code="511011", grade=None
-    )  # flagged: no grade
-    session.commit()
-    wide = policies.list_index(session, built.lst)  # the operator's scope: everything
-    assert stray.id in wide.flagged
-    from app.auth.services import scope_for
-
-    with app.app_context():
-        from app.extensions import db
-
-        s = db.session()
-        user = s.get(User, people.district_user.id)
-        set_scope(s, scope_for(s, user))
-        lst = s.get(ReductionList, built.lst.id)
-        mine = policies.list_index(s, lst)
-        assert stray.id not in mine.counts and built.brick.id in mine.flagged
-        assert s.get(Enterprise, stray.id) is None
-        set_scope(s, Scope.everything())

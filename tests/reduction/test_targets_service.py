@@ -17,7 +17,6 @@ from app.reduction.demo import MeasureSpec, UnitSpec
 from app.reduction.domain.vocabulary import AlertLevel, Category, Grade, Pollutant
 from app.reduction.models import ReductionList, TotalEmissions
 from app.reduction.services import lists as list_service
-from app.reduction.services import policies
 from app.reduction.services import targets as target_service
 from tests.conftest import audit_actions, csrf_token
 from tests.reduction import test_lists
@@ -171,37 +170,6 @@ def test_targets_page_with_chart_and_closing_list(people, login_as, session) -> 
     assert other.status_code == 400 and "不在您的辖区内" in html(other)
     missing = client.get("/lists/targets", query_string={"jurisdiction": "j:511002", "year": 2030})
     assert missing.status_code == 200 and "缺少 2030 年" in html(missing)
-
-
-def test_the_index_is_shared_until_the_list_changes(people, session) -> None:  # type: ignore[no-untyped-def]
-    built = build_list(session, people)
-    first = policies.list_index(session, built.lst)
-    assert policies.list_index(session, built.lst) is first
-    user = session.get(User, people.district_user.id)
-    cement = session.get(type(built.cement), built.cement.id)
-    policies.save_level(
-        session,
-        cement,
-        ORANGE,
-        [
-            *(
-                policies.MeasureInput("limit", "power_meter", unit_code=u, percent=25)
-                for u in ("L1", "L2", "Y1")
-            ),
-            policies.MeasureInput("truck_ban", "gate_records"),
-            policies.MeasureInput("offroad_ban", "video", max_stage="china_2"),
-        ],
-        user,
-    )
-    session.commit()
-    second = policies.list_index(session, built.lst)
-    assert second is not first and second.version[0] > first.version[0]
-    # an audited change of the list that does not go through these services (an import) is seen too
-    from app.audit.services import record
-
-    record(session, "reduction_list.import", obj=session.get(ReductionList, built.lst.id))
-    session.commit()
-    assert policies.list_index(session, built.lst) is not second
 
 
 def test_total_emissions_form(app, people, login_as, session) -> None:  # type: ignore[no-untyped-def]

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -164,52 +165,74 @@ def pollutant_groups(combine_so2_nox: bool = False, ozone: bool = False) -> tupl
     return tuple((p,) for p in Pollutant)
 
 
+# (the pollutants of a group that falls short, its shortfall in t/day) → the enterprises that could add to
+# it: columns id, name, jurisdiction and potential_t_per_day (> 0: what stopping the whole plant would add).
+# Those beyond the ones the greedy choice would take (largest potential first, ties by id) may be left out.
+Candidates = Callable[[tuple[Pollutant, ...], float], pd.DataFrame]
+
+
 def assess(
     enterprises: pd.DataFrame,
     totals: Mapping[Pollutant, float],
     level: AlertLevel,
+    **variant: Any,
+) -> TargetResult:
+    """Targets of the jurisdictions whose enterprises are `enterprises` (the frame) and whose summed total
+    emissions (t/a) are `totals`, at `level`; `variant` as for `assess_sums`."""
+    exempt = enterprises[GRADE].isin(EXEMPT_GRADES) | enterprises[CATEGORY].isin(EXEMPT_CATEGORIES)
+    eligible = ~exempt.to_numpy(dtype=bool)
+
+    def candidates(group: tuple[Pollutant, ...], _shortfall: float) -> pd.DataFrame:
+        current = enterprises[[reduction_column(level, p) for p in group]].to_numpy(dtype="float64").sum(axis=1)
+        full = enterprises[[full_stop_column(p) for p in group]].to_numpy(dtype="float64").sum(axis=1)
+        potential = np.where(eligible, np.clip(full - current, 0.0, None), 0.0)
+        return enterprises.loc[potential > 0, [ID, NAME, JURISDICTION]].assign(
+            potential_t_per_day=potential[potential > 0]
+        )
+
+    reduced = {p: float(enterprises[reduction_column(level, p)].to_numpy(dtype="float64").sum()) for p in Pollutant}
+    return assess_sums(reduced, len(enterprises), totals, level, candidates, **variant)
+
+
+def assess_sums(
+    reduced: Mapping[Pollutant, float],
+    enterprises: int,
+    totals: Mapping[Pollutant, float],
+    level: AlertLevel,
+    candidates: Candidates,
     *,
     thresholds: Mapping[ResponseLevel, float] = DEFAULT_THRESHOLDS,
     combine_so2_nox: bool = False,
     ozone: bool = False,
     days_per_year: int = DAYS_PER_YEAR,
 ) -> TargetResult:
-    """Targets of the jurisdictions whose enterprises are `enterprises` and whose summed total emissions
-    (t/a) are `totals`, at `level`."""
+    """Targets from the enterprises' summed expected reductions at `level` (`reduced`, t/day per pollutant,
+    over `enterprises` enterprises) and the jurisdictions' summed total emissions (`totals`, t/a). A group
+    that falls short asks `candidates` for the enterprises that could close it."""
     threshold = float(thresholds[level.response_level])
-    exempt = enterprises[GRADE].isin(EXEMPT_GRADES) | enterprises[CATEGORY].isin(EXEMPT_CATEGORIES)
-    eligible = ~exempt.to_numpy(dtype=bool)
     results: list[GroupResult] = []
     closing: list[pd.DataFrame] = []
     for group in pollutant_groups(combine_so2_nox, ozone):
         key = "+".join(p.value for p in group)
         total = sum(float(totals.get(p, 0.0)) for p in group) / days_per_year
-        current = (
-            enterprises[[reduction_column(level, p) for p in group]].to_numpy(dtype="float64").sum(axis=1)
-        )
-        full = enterprises[[full_stop_column(p) for p in group]].to_numpy(dtype="float64").sum(axis=1)
-        reduced = float(current.sum())
-        shortfall = max(0.0, total * threshold / 100 - reduced)
+        achieved = sum(float(reduced.get(p, 0.0)) for p in group)
+        shortfall = max(0.0, total * threshold / 100 - achieved)
         passed = shortfall <= _TOLERANCE
         closable = True
         if not passed:
-            potential = np.where(eligible, np.clip(full - current, 0.0, None), 0.0)
-            picked, closable = _greedy(enterprises, potential, shortfall)
+            picked, closable = _greedy(candidates(group, shortfall), shortfall)
             closing.append(picked.assign(group=key))
         results.append(GroupResult(
-            key, group, total, reduced, reduced / total * 100 if total > 0 else math.nan, threshold, passed,
+            key, group, total, achieved, achieved / total * 100 if total > 0 else math.nan, threshold, passed,
             0.0 if passed else shortfall, closable,
         ))  # fmt: skip
     order = ["group", "rank", ID, NAME, JURISDICTION, "potential_t_per_day", "cumulative_t_per_day"]
     table = pd.concat(closing, ignore_index=True)[order] if closing else pd.DataFrame(columns=order)
-    return TargetResult(level, tuple(results), table, len(enterprises))
+    return TargetResult(level, tuple(results), table, enterprises)
 
 
-def _greedy(enterprises: pd.DataFrame, potential: np.ndarray, shortfall: float) -> tuple[pd.DataFrame, bool]:
+def _greedy(candidates: pd.DataFrame, shortfall: float) -> tuple[pd.DataFrame, bool]:
     """Largest potential first until the shortfall is covered (ties by id, so the list is stable)."""
-    candidates = enterprises.loc[potential > 0, [ID, NAME, JURISDICTION]].assign(
-        potential_t_per_day=potential[potential > 0]
-    )
     candidates = candidates.sort_values(["potential_t_per_day", ID], ascending=[False, True], kind="stable")
     cumulative = candidates["potential_t_per_day"].cumsum().to_numpy()
     closable = bool(len(cumulative)) and cumulative[-1] >= shortfall - _TOLERANCE

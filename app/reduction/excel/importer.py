@@ -59,6 +59,7 @@ from app.reduction.models import (
     ReductionList,
     StaggeredPeriod,
 )
+from app.reduction.services import assessments
 
 VALIDATOR_VERSION = "excel-import-2"  # change with the parsing rules: older snapshots are then re-validated
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
@@ -704,7 +705,9 @@ def commit(session: Session, user: Any, upload: Upload, config: Any) -> Preview:
         record(session, "reduction_list.import_nochange", obj=lst, detail=detail)
     else:
         _check_scope(session, lst, p)
-        apply(session, lst, p)
+        owners = apply(session, lst, p)
+        # the stored assessments of the written enterprises, from the records in hand (services/assessments)
+        assessments.store_bundles(session, lst.id, owners, replace=[s.id for s, _b in p.changed])
         record(session, "reduction_list.import", obj=lst, detail=detail)
     removed = [(s.uscc, s.name) for s in p.removed]
     return Preview(upload, upload.year, parsed.issues, counts, removed, None, target_words(lst, upload.year))
@@ -881,8 +884,9 @@ class Writer:
 
 
 @bulk()
-def apply(session: Session, lst: ReductionList, p: Plan) -> None:
-    """Write the plan: deletes, updates, then the inserts of new rows (ids allocated up front)."""
+def apply(session: Session, lst: ReductionList, p: Plan) -> list[tuple[int, Bundle]]:
+    """Write the plan: deletes, updates, then the inserts of new rows (ids allocated up front). Returns the
+    written enterprises' ids with their records."""
     w = Writer(session)
     changed_ids = [s.id for s, _b in p.changed]
     removed_ids = [s.id for s in p.removed]
@@ -907,6 +911,7 @@ def apply(session: Session, lst: ReductionList, p: Plan) -> None:
             [(e, jid[e], a.isoformat(), z.isoformat(), r) for e, a, z, r in periods],
         )
     session.expire_all()
+    return owners
 
 
 def _take_periods(session: Session, w: Writer, moved: list[int], removed: list[int]) -> list[tuple[Any, ...]]:

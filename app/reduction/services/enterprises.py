@@ -2,9 +2,8 @@
 one enterprise with everything the enterprise page and the API show.
 
 Every query goes through central scoping (an enterprise outside the user's scope is simply not found). The
-flags column and the "flagged" filter come from the list's flag index (services/policies): the filter needs
-every enterprise of the list checked, so it builds the index when it is not current; the plain table uses
-the index when it is current and otherwise checks just the rows of the page.
+flags column, the "flagged" filter and the count of flagged enterprises read the assessment stored with every
+enterprise (models.EnterpriseAssessment): plain SQL, whatever the size of the list.
 """
 
 from __future__ import annotations
@@ -17,19 +16,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import String, func, or_, select, type_coerce
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import String, exists, func, or_, select, type_coerce
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.core.errors import NotFound, ServiceError
 from app.places.models import Jurisdiction
 from app.reduction.domain import uscc as uscc_rules
 from app.reduction.domain.vocabulary import Category, Grade
-from app.reduction.models import Enterprise, ReductionList
+from app.reduction.models import Enterprise, EnterpriseAssessment, ReductionList
 from app.reduction.services import policies
 
 PER_PAGE = 50
 MAX_PER_PAGE = 200
-SMALL_LIST = 3000  # a list this small is checked whole when its page is shown (well under a second)
 _S = String()
 
 SORTS: dict[str, tuple[Any, ...]] = {
@@ -200,7 +198,7 @@ class Row:
     vocs: float
     jurisdiction_id: int
     county: str = ""
-    problems: int | None = None  # None: not checked
+    problems: int | None = None  # None: no stored assessment (not checked yet)
     codes: tuple[str, ...] = ()
 
     @property
@@ -215,10 +213,7 @@ class Page:
     total: int
     page: int
     per_page: int
-    flagged_total: int | None = None  # flagged enterprises of the whole list, when known
-    list_size: int | None = None
-    index_age: float | None = None  # seconds since the flag index was built
-    checked_page_only: bool = False
+    flagged_total: int  # flagged enterprises of the whole list (that the user may see)
 
     @property
     def pages(self) -> int:
@@ -249,6 +244,10 @@ def _conditions(session: Session, lst: ReductionList, f: Filters) -> list[Any]:
         conds.append(e.grade.is_(None))
     elif f.grade:
         conds.append(e.grade == Grade(f.grade))
+    if f.flags:
+        a = aliased(EnterpriseAssessment)  # the page's query joins the table itself
+        problems = a.problems > 0 if f.flags == "flagged" else a.problems == 0
+        conds.append(exists().where(a.enterprise_id == e.id, problems))
     return conds
 
 
@@ -269,51 +268,34 @@ _COLUMNS = (
 
 def search(session: Session, lst: ReductionList, f: Filters) -> Page:
     """One page of the list's enterprises under the filters, with their flags."""
+    a = EnterpriseAssessment
     conds = _conditions(session, lst, f)
-    order = (*SORTS[f.sort], Enterprise.id.asc())
-    offset = (f.page - 1) * f.per_page
-    stamp = policies.stamps(session, [lst])[lst.id]
-    index = policies.cached_index(session, lst, stamp)
-    if index is None and f.flags:
-        index = policies.list_index(session, lst)
-    list_size = len(index.counts) if index is not None else None
-    if index is None:
-        list_size = policies.list_size(session, lst, stamp)
-        if list_size <= SMALL_LIST:
-            index = policies.list_index(session, lst)
-    if f.flags and index is not None:
-        ids = session.scalars(select(Enterprise.id).where(*conds).order_by(*order)).all()
-        flagged = index.flagged
-        wanted = f.flags == "flagged"
-        ids = [i for i in ids if (i in flagged) is wanted]
-        total, page_ids = len(ids), ids[offset : offset + f.per_page]
-        by_id = {r[0]: r for r in session.execute(select(*_COLUMNS).where(Enterprise.id.in_(page_ids)))}
-        raw = [by_id[i] for i in page_ids if i in by_id]
-    else:
-        total = session.scalar(select(func.count(Enterprise.id)).where(*conds)) or 0
-        raw = list(
-            session.execute(select(*_COLUMNS).where(*conds).order_by(*order).limit(f.per_page).offset(offset))
-        )
-    rows = [Row(*r) for r in raw]
+    # one round trip: the filtered count and the list's flagged count (the index alone answers it)
+    total, flagged = session.execute(select(func.count(Enterprise.id), _flagged(lst)).where(*conds)).one()
+    raw = session.execute(
+        select(*_COLUMNS, a.problems, a.codes)
+        .outerjoin(a, a.enterprise_id == Enterprise.id)
+        .where(*conds)
+        .order_by(*SORTS[f.sort], Enterprise.id.asc())
+        .limit(f.per_page)
+        .offset((f.page - 1) * f.per_page)
+    )
+    rows = [Row(*r[:-2], problems=r[-2], codes=tuple(r[-1] or ())) for r in raw]
     by_id = places(session).by_id
     for r in rows:
         found = by_id.get(r.jurisdiction_id)
         r.county = found.name if found else ""
-    page = Page(rows, total, f.page, f.per_page, list_size=list_size)
-    if index is not None:
-        for r in rows:
-            r.problems = index.counts.get(r.id, 0)
-            r.codes = index.codes.get(r.id, ())
-        page.flagged_total = len(index.flagged)
-        page.index_age = index.age
-    else:
-        found = policies.page_problems(session, lst, [r.id for r in rows])
-        for r in rows:
-            problems = found.get(r.id, [])
-            r.problems = len(problems)
-            r.codes = tuple(dict.fromkeys(p.code for p in problems))
-        page.checked_page_only = True
-    return page
+    return Page(rows, total or 0, f.page, f.per_page, flagged or 0)
+
+
+def _flagged(lst: ReductionList) -> Any:
+    a = EnterpriseAssessment
+    return select(func.count()).select_from(a).where(a.list_id == lst.id, a.problems > 0).scalar_subquery()
+
+
+def flagged_count(session: Session, lst: ReductionList) -> int:
+    """Enterprises of the list with at least one flag (that the user may see)."""
+    return session.scalar(select(_flagged(lst))) or 0
 
 
 # --- one enterprise ---------------------------------------------------------------------------------------

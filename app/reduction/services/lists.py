@@ -21,6 +21,7 @@ from app.db import utcnow
 from app.places.models import Jurisdiction, ZoneMember
 from app.plans.models import Plan
 from app.reduction.models import Enterprise, ListState, ReductionList, _above, _is_staff, _owner
+from app.reduction.services import assessments
 
 
 class ListAction(enum.StrEnum):
@@ -211,6 +212,18 @@ def new_version(session: Session, published: ReductionList, user: User) -> Reduc
         ),
         params,
     )
+    # The same enterprises, units and measures: the same assessments (those of an older rules version or
+    # missing are computed anew).
+    cols = ", ".join(assessments.COLUMNS[3:])
+    session.execute(
+        text(
+            f"INSERT INTO enterprise_assessment (enterprise_id, jurisdiction_id, list_id, {cols}) "  # noqa: S608
+            f"SELECT ne.id, ne.jurisdiction_id, :new, {', '.join(f'c.{c}' for c in assessments.COLUMNS[3:])} "
+            f"FROM enterprise_assessment c {join}"
+        ),
+        params,
+    )
+    assessments.refresh(session, Enterprise.list_id == lst.id, only_outdated=True)
     record(
         session, "reduction_list.new_version", obj=lst,
         after={"year": lst.year, "version": lst.version, "based_on": published.id},
@@ -284,7 +297,7 @@ def get_list_and_versions(session: Session, list_id: int) -> tuple[ReductionList
 
 def touch(session: Session, lst: ReductionList) -> None:
     """Mark the list's content as changed (an enterprise, a measure, a period): its version moves on, so that
-    forms rendered before the change are refused and the flag index (services/policies) is rebuilt.
+    forms rendered before the change are refused.
 
     A plain UPDATE of the counter rather than an ORM change of the list row: two bureaus' users editing two
     enterprises of one list must not refuse each other."""

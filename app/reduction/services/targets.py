@@ -3,8 +3,9 @@ against the jurisdictions' total emissions (app/reduction/domain/targets.py does
 total emissions themselves, entered per jurisdiction and year.
 
 Which list counts: for each jurisdiction and year, its latest version (the open one while it is being edited,
-so that flags and targets move as the bureau works). The enterprises' expected reductions come from the
-lists' flag indexes (services/policies): checked once per list version, shared by the list page and here.
+so that flags and targets move as the bureau works). The enterprises' expected reductions are the ones stored
+with every enterprise (models.EnterpriseAssessment): summed in SQL, and only the enterprises that could close
+a shortfall are read, largest first, for the closing list.
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from app.core.scoping import get_scope
 from app.places.models import Jurisdiction, JurisdictionLevel, LinkageZone, ZoneMember
 from app.reduction.domain import targets as dt
 from app.reduction.domain.vocabulary import AlertLevel, Category, Grade, Pollutant
-from app.reduction.models import ReductionList, TotalEmissions
-from app.reduction.services import policies
+from app.reduction.models import Enterprise, EnterpriseAssessment, ReductionList, TotalEmissions
 
 
 def latest_lists(session: Session, year: int, under: Jurisdiction) -> list[int]:
@@ -90,9 +90,7 @@ def totals_for(session: Session, year: int, jurisdictions: Sequence[Jurisdiction
 class Targets:
     result: dt.TargetResult
     totals: dict[Pollutant, float]
-    names: dict[Any, str]
     lists: list[ReductionList] = field(default_factory=list)
-    frame: pd.DataFrame | None = None
 
 
 def compute(
@@ -113,13 +111,60 @@ def compute(
     for j in jurisdictions:
         list_ids.update(latest_lists(session, year, j))
     lists = list(session.scalars(select(ReductionList).where(ReductionList.id.in_(sorted(list_ids)))))
-    indexes = policies.list_indexes(session, lists)
-    frames = [indexes[lst.id].frame for lst in lists if len(indexes[lst.id].frame)]
-    frame = pd.concat(frames, ignore_index=True) if frames else dt.frame([])
     totals = totals_for(session, year, jurisdictions)
-    result = dt.assess(frame, totals, level, combine_so2_nox=combine_so2_nox, ozone=ozone)
-    names = dict(zip(frame[dt.ID].tolist(), frame[dt.NAME].tolist(), strict=True))
-    return Targets(result, totals, names, lists, frame)
+    a = EnterpriseAssessment
+    on_lists = a.list_id.in_(sorted(list_ids))
+    reduced = [getattr(a, a.reduction(level, p.value)) for p in Pollutant]
+    full = {p: getattr(a, f"full_stop_{p.value}") for p in Pollutant}
+    count, *sums = session.execute(select(func.count(), *map(func.sum, reduced)).select_from(a).where(on_lists)).one()
+
+    def candidates(group: tuple[Pollutant, ...], shortfall: float) -> pd.DataFrame:
+        """Enterprises that may be asked to do more, with what stopping altogether would add: only those the
+        greedy choice reaches (the running sum before each, largest first, still short), and a little more
+        for rounding; the domain makes the choice."""
+        potential = sum(full[p] for p in group) - sum(getattr(a, a.reduction(level, p.value)) for p in group)
+        ranked = (
+            select(
+                a.enterprise_id.label("id"),
+                potential.label("potential"),
+                func.sum(potential).over(order_by=(potential.desc(), a.enterprise_id)).label("running"),
+            )
+            .where(on_lists, ~a.exempt, potential > 0)
+            .subquery()
+        )
+        reach = shortfall * (1 + 1e-9) + 1e-9
+        rows = session.execute(
+            select(ranked.c.id, ranked.c.potential).where(ranked.c.running - ranked.c.potential < reach)
+        ).all()
+        return pd.DataFrame(
+            {dt.ID: [r[0] for r in rows], "potential_t_per_day": [r[1] for r in rows], dt.NAME: "", dt.JURISDICTION: ""}
+        )
+
+    result = dt.assess_sums(
+        {p: float(v or 0.0) for p, v in zip(Pollutant, sums, strict=True)}, count, totals, level, candidates,
+        combine_so2_nox=combine_so2_nox, ozone=ozone,
+    )  # fmt: skip
+    _describe(session, result.closing)
+    return Targets(result, totals, lists)
+
+
+def _describe(session: Session, closing: pd.DataFrame) -> None:
+    """Name and place the enterprises picked to close a shortfall (only they are read)."""
+    if closing.empty:
+        return
+    ids = sorted(set(closing[dt.ID].tolist()))
+    found: dict[int, tuple[str, str]] = {}
+    for k in range(0, len(ids), 5000):
+        found.update(
+            (eid, (name, path))
+            for eid, name, path in session.execute(
+                select(Enterprise.id, Enterprise.name, Jurisdiction.path)
+                .join(Jurisdiction, Jurisdiction.id == Enterprise.jurisdiction_id)
+                .where(Enterprise.id.in_(ids[k : k + 5000]))
+            )
+        )
+    closing[dt.NAME] = [found.get(i, ("", ""))[0] for i in closing[dt.ID]]
+    closing[dt.JURISDICTION] = [found.get(i, ("", ""))[1] for i in closing[dt.ID]]
 
 
 def exempt(category: Category, grade: Grade | None) -> bool:
