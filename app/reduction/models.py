@@ -70,7 +70,7 @@ class ReductionList(Scoped, Base):
             unique=True,
             postgresql_where=text(f"state IN {OPEN_STATES}"),
             sqlite_where=text(f"state IN {OPEN_STATES}"),
-        ),  # fmt: skip
+        ),
         CheckConstraint("year BETWEEN 2000 AND 2100", name="year_range"),
         CheckConstraint("version >= 1", name="version_positive"),
         CheckConstraint("state = 'draft' OR submitted_at IS NOT NULL", name="submitted_has_time"),
@@ -105,7 +105,7 @@ class ReductionList(Scoped, Base):
     bureau = relationship("Bureau")
     based_on: Mapped[ReductionList | None] = relationship(remote_side=[id])
 
-    __mapper_args__ = {"version_id_col": lock_version}
+    __mapper_args__ = {"version_id_col": lock_version}  # noqa: RUF012 - read once by SQLAlchemy
 
     @property
     def editable(self) -> bool:
