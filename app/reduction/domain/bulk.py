@@ -89,7 +89,7 @@ class Plants:
     machinery_emissions: Sequence[Mapping[str, Mapping[str, float]]]  # stage → pollutant → t/a
     units: Sequence[tuple[Any, ...]]
     unit_owner: np.ndarray  # (m,) enterprise row
-    measures: Sequence[tuple[Any, ...]]
+    measures: Iterable[tuple[Any, ...]]  # read once, in measure_owner's order
     measure_owner: np.ndarray  # (k,) enterprise row
 
     @property
@@ -162,7 +162,7 @@ def _measure_table(p: Plants, unit_code: np.ndarray, codes: list[Any]) -> dict[s
     thousands) and everything but the unit row is worked out per distinct tuple. `unit_code` numbers the
     units' codes as `codes` lists them."""
     owner = np.asarray(p.measure_owner, dtype=np.int64)
-    ids, distinct = _numbered(p.measures, len(p.measures))
+    ids, distinct = _numbered(p.measures, len(owner))
     code_id = {c: i for i, c in enumerate(codes)}
     signatures: dict[tuple[Any, ...], _Signature] = {}
     rows = []

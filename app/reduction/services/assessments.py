@@ -170,7 +170,7 @@ def store_bundles(
         machinery_emissions=column("machinery_emissions"),
         units=list(chain.from_iterable(units)),
         unit_owner=np.repeat(np.arange(n), np.fromiter(map(len, units), np.int64, n)),
-        measures=list(chain.from_iterable(measures)),
+        measures=chain.from_iterable(measures),
         measure_owner=np.repeat(np.arange(n), np.fromiter(map(len, measures), np.int64, n)),
     )
     jurisdictions = array("jurisdiction_id", np.int64)
