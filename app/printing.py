@@ -60,9 +60,7 @@ def available_forms() -> list[str]:
     if not FORMS_DIR.is_dir():
         return []
     return sorted(
-        p.name
-        for p in FORMS_DIR.iterdir()
-        if _FORM_NAME.fullmatch(p.name) and (p / "template.html").is_file()
+        p.name for p in FORMS_DIR.iterdir() if _FORM_NAME.fullmatch(p.name) and (p / "template.html").is_file()
     )
 
 

@@ -41,9 +41,7 @@ def main(argv: Sequence[str] | None = None, modules: dict[str, ModuleType] | Non
     wanted = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
     unknown = [n for n in wanted if n not in available]
     if unknown:
-        print(
-            f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(available)}", file=sys.stderr
-        )
+        print(f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(available)}", file=sys.stderr)
         return 2
     selected = [available[n] for n in dict.fromkeys(wanted)] if wanted else list(available.values())
 

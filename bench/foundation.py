@@ -52,9 +52,7 @@ def populate(ctx: Context) -> dict[str, Any]:
     with ctx.session() as s:
         load(s, ROOT / "inventories")
         s.commit()
-        places = s.execute(
-            select(Jurisdiction.id, Jurisdiction.code, Jurisdiction.name, Jurisdiction.level)
-        ).all()
+        places = s.execute(select(Jurisdiction.id, Jurisdiction.code, Jurisdiction.name, Jurisdiction.level)).all()
         s.execute(
             insert(Bureau),
             [
@@ -79,9 +77,7 @@ def populate(ctx: Context) -> dict[str, Any]:
             ],
         )  # fmt: skip
         users = s.execute(select(User.id, User.jurisdiction_id)).all()
-        s.execute(
-            insert(UserRole), [{"user_id": u.id, "role": roles[level_of[u.jurisdiction_id]]} for u in users]
-        )
+        s.execute(insert(UserRole), [{"user_id": u.id, "role": roles[level_of[u.jurisdiction_id]]} for u in users])
         s.commit()
         if ctx.backend == "postgresql":
             s.execute(text("ANALYZE"))  # what autovacuum would do soon after a bulk load
@@ -118,9 +114,7 @@ def scoped_reads(ctx: Context, data: dict[str, Any]) -> Result:
 
     city = biggest_city(ctx)
     with ctx.session() as s:
-        city_user = s.scalars(
-            select(User).where(User.jurisdiction_id == city.id).order_by(User.id).limit(1)
-        ).one()
+        city_user = s.scalars(select(User).where(User.jurisdiction_id == city.id).order_by(User.id).limit(1)).one()
         city_scope = scope_for(s, city_user)
     everything = Scope.everything()
     stmt = select(User).order_by(User.username).limit(PAGE)
@@ -136,13 +130,9 @@ def scoped_reads(ctx: Context, data: dict[str, Any]) -> Result:
     assert any(u.jurisdiction_id not in city_scope.readable for u in all_rows)
     with ctx.session(city_scope) as s:
         visible = s.scalar(select(func.count()).select_from(User))
-    ctx.log(
-        f"city scope: {city.name} ({city.code}), {len(city_scope.readable)} jurisdictions, {visible:,} users"
-    )
+    ctx.log(f"city scope: {city.name} ({city.code}), {len(city_scope.readable)} jurisdictions, {visible:,} users")
 
-    scoped, unscoped = compare(
-        lambda: page(city_scope), lambda: page(everything), number=READS, repeat=READ_ROUNDS
-    )
+    scoped, unscoped = compare(lambda: page(city_scope), lambda: page(everything), number=READS, repeat=READ_ROUNDS)
     # PostgreSQL (production) walks the username index and filters; SQLite sorts the scope's rows for each
     # page whether the IN list comes from the scope or is written by hand, so its bound is looser.
     bound = 1.5 if ctx.backend == "postgresql" else 3.0
@@ -186,6 +176,4 @@ def audited_writes(ctx: Context, data: dict[str, Any]) -> Result:
         count, problems = verify(s, ctx.app.config["AUDIT_KEY"])
     assert not problems, problems[:3]
     assert count == before_count + TRANSACTIONS, (before_count, count)
-    return Result.at_most(
-        f"{TRANSACTIONS:,} txns: update user + audit", audited * 1e3, plain * 1e3, "ms/txn", 3
-    )
+    return Result.at_most(f"{TRANSACTIONS:,} txns: update user + audit", audited * 1e3, plain * 1e3, "ms/txn", 3)

@@ -74,9 +74,7 @@ class Result:
         cls, name: str, figure: float, baseline: float, unit: str, factor: float, against: str = "baseline"
     ) -> Result:
         """Lower is better, and the figure must beat the baseline (say a naive version) `factor` times."""
-        return cls(
-            name, figure, baseline, unit, f"≥ {factor:g}× faster than {against}", figure * factor <= baseline
-        )
+        return cls(name, figure, baseline, unit, f"≥ {factor:g}× faster than {against}", figure * factor <= baseline)
 
     @classmethod
     def info(cls, name: str, figure: float, baseline: float, unit: str) -> Result:
@@ -231,11 +229,7 @@ class Context:
         """The URL of the fresh database, created and migrated on first use."""
         if self._url is None:
             with stopwatch() as elapsed:
-                url = (
-                    create_scratch_database(self.server_url)
-                    if self.server_url
-                    else f"sqlite:///{self.tmp}/bench.db"
-                )
+                url = create_scratch_database(self.server_url) if self.server_url else f"sqlite:///{self.tmp}/bench.db"
                 self._url = url
                 migrate(url)
             self.log(f"migrated a fresh {self.backend} database in {elapsed():.1f} s")
@@ -403,8 +397,7 @@ def format_table(results: Iterable[Result]) -> str:
 
     def line(cells: Sequence[str]) -> str:
         return " | ".join(
-            c.rjust(w) if i in numeric else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
     rule = "-+-".join("-" * w for w in widths)

@@ -195,8 +195,7 @@ def _counts(ctx: Context) -> dict[str, int]:
 
     with ctx.session() as s:
         return {
-            m.__tablename__: s.scalar(select(func.count()).select_from(m))
-            for m in (Enterprise, ProcessUnit, Measure)
+            m.__tablename__: s.scalar(select(func.count()).select_from(m)) for m in (Enterprise, ProcessUnit, Measure)
         }
 
 
@@ -234,11 +233,7 @@ def _floor(ctx: Context, path: Path, jid: int) -> float:
 
     gc.collect()
     with stopwatch() as read:
-        rows = (
-            pc.CalamineWorkbook.from_path(str(path))
-            .get_sheet_by_name(MAIN_SHEET)
-            .to_python(skip_empty_area=False)
-        )
+        rows = pc.CalamineWorkbook.from_path(str(path)).get_sheet_by_name(MAIN_SHEET).to_python(skip_empty_area=False)
     read_s = read()
     assert len(rows) == ENTERPRISES * UNITS + 2
     del rows
@@ -422,12 +417,8 @@ def _naive_import(ctx: Context, path: Path, jid: int) -> float:
                         ultra_low=yes(e["ultra_low"]),
                         operating_days=int(number_or(e["operating_days"], 365)),
                         truck_visits_per_day=int(number_or(e["truck_visits_per_day"], 0)),
-                        machinery={
-                            st: int(e[f"machinery:{st}"]) for st in stages if not blank(e[f"machinery:{st}"])
-                        },
-                        truck_emissions={
-                            p: float(e[f"truck:{p}"]) for p in pollutants if not blank(e[f"truck:{p}"])
-                        },
+                        machinery={st: int(e[f"machinery:{st}"]) for st in stages if not blank(e[f"machinery:{st}"])},
+                        truck_emissions={p: float(e[f"truck:{p}"]) for p in pollutants if not blank(e[f"truck:{p}"])},
                         machinery_emissions=parsing.machinery_emissions(e["machinery_emissions"])
                         if not blank(e["machinery_emissions"])
                         else {},
@@ -513,9 +504,7 @@ def _naive_import(ctx: Context, path: Path, jid: int) -> float:
                         jurisdiction_id=owner.jurisdiction_id,
                         number=text_or(m[meter_col["number"]]),
                         kind=meter_kind[m[meter_col["kind"]]],
-                        process_unit_id=next(u.id for u in owner.units if u.code == unit_code)
-                        if unit_code
-                        else None,
+                        process_unit_id=next(u.id for u in owner.units if u.code == unit_code) if unit_code else None,
                         control_facility_id=facility_of[(owner.uscc, facility_code)].id if facility_code else None,
                     )
                 )
@@ -557,11 +546,7 @@ def _export(ctx: Context, user_id: int, sample: Path) -> tuple[float, float]:
             s.commit()
         export = elapsed()
     assert counts["enterprises"] == ENTERPRISES and counts["measures"] == ENTERPRISES * UNITS * 3
-    rows = (
-        pc.CalamineWorkbook.from_path(str(sample))
-        .get_sheet_by_name(MAIN_SHEET)
-        .to_python(skip_empty_area=False)
-    )
+    rows = pc.CalamineWorkbook.from_path(str(sample)).get_sheet_by_name(MAIN_SHEET).to_python(skip_empty_area=False)
     df = pd.DataFrame(rows[2:], columns=[f"{a}|{b}" for a, b in zip(rows[0], rows[1], strict=True)])
     gc.collect()
     with stopwatch() as elapsed:

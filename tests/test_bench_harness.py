@@ -73,9 +73,7 @@ def test_a_module_that_raises_is_reported_and_the_others_still_run() -> None:
 
     broken.run = run  # type: ignore[attr-defined]
     messages: list[str] = []
-    rows, errors = harness.run_modules(
-        [broken, fake_module()], lambda: harness.Context(None), log=messages.append
-    )
+    rows, errors = harness.run_modules([broken, fake_module()], lambda: harness.Context(None), log=messages.append)
     assert errors == ["broken"]
     assert rows[0].benchmark == "broken" and rows[0].passed is False
     assert [r.benchmark for r in rows[1:]] == ["fake"] * 3

@@ -54,9 +54,7 @@ def pdf_text(pdf: bytes, tmp_path: Path, page: int | None = None) -> str | None:
     path = tmp_path / f"extract-{time.monotonic_ns()}.pdf"
     path.write_bytes(pdf)
     pages = ["-f", str(page), "-l", str(page)] if page else []
-    out = subprocess.run(
-        [PDFTOTEXT, *pages, str(path), "-"], capture_output=True, check=True, timeout=30
-    )
+    out = subprocess.run([PDFTOTEXT, *pages, str(path), "-"], capture_output=True, check=True, timeout=30)
     return out.stdout.decode()
 
 
@@ -64,9 +62,7 @@ def flat(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def tiny_png(
-    path: Path, width: int = 24, height: int = 16, rgb: tuple[int, int, int] = (40, 120, 60)
-) -> Path:
+def tiny_png(path: Path, width: int = 24, height: int = 16, rgb: tuple[int, int, int] = (40, 120, 60)) -> Path:
     """A valid PNG without Pillow: signature, IHDR, one zlib IDAT, IEND."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
@@ -185,9 +181,7 @@ def test_many_cases_repeat_the_header_on_every_page(tmp_path: Path) -> None:
     assert "移交单位（签章）" in last and "XS-2026-500153-0060" in last
 
 
-def test_evidence_thumbnails_are_embedded_only_when_allowed(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_evidence_thumbnails_are_embedded_only_when_allowed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     photo = tiny_png(tmp_path / "现场照片.png")
     ctx = sample_context("transfer_form")
     ctx["cases"][0]["evidence"] = [{"name": "现场照片.png", "thumbnail": str(photo)}]
@@ -350,9 +344,7 @@ def test_render_timings() -> None:
             times.append(time.perf_counter() - t)
         return min(times)
 
-    bare = best(
-        lambda: HTML(string=html, base_url=folder.as_uri() + "/").write_pdf(stylesheets=[CSS(string=css)])
-    )
+    bare = best(lambda: HTML(string=html, base_url=folder.as_uri() + "/").write_pdf(stylesheets=[CSS(string=css)]))
     ours = best(lambda: render_pdf("transfer_form", ctx))
     fifty = many_cases(50)
     big = best(lambda: render_pdf("transfer_form", fifty), runs=1)

@@ -254,11 +254,7 @@ def rule_measures(
             kind, percent = cut[1], cut[2]
             basis = (facts_basis(facts) or "output_by_demand") if kind is MeasureKind.output_cap else None
             verification = _VERIFY[kind].value
-            targets = (
-                [u.code for u in units]
-                if per_unit and units and kind is not MeasureKind.output_cap
-                else [None]
-            )
+            targets = [u.code for u in units] if per_unit and units and kind is not MeasureKind.output_cap else [None]
             specs += [MeasureSpec(kind.value, verification, unit, percent, basis=basis) for unit in targets]
         specs += list(extras.values())
         out[level] = specs
@@ -311,9 +307,7 @@ INDUSTRIES: dict[str, tuple[str, tuple[str, ...], list[UnitSpec], tuple[float, f
                 capacity_unit="万吨",
                 facility=("SCR脱硝及布袋除尘", "脱硝/除尘", "NOx、PM"),
             ),
-            UnitSpec(
-                "M1", "水泥粉磨", {"pm": 0.15}, capacity_unit="万吨", facility=("袋式除尘器", "除尘", "PM")
-            ),
+            UnitSpec("M1", "水泥粉磨", {"pm": 0.15}, capacity_unit="万吨", facility=("袋式除尘器", "除尘", "PM")),
             UnitSpec("Y1", "原料堆场", {"pm": 0.1}, capacity_unit="万吨", outdoor=True),
         ],
         (60.0, 420.0, 90.0, 2.0),
@@ -434,9 +428,7 @@ INDUSTRIES: dict[str, tuple[str, tuple[str, ...], list[UnitSpec], tuple[float, f
                 facility=("活性炭吸附+催化燃烧", "VOCs治理", "VOCs"),
             ),
             UnitSpec("P2", "烘干房", {"vocs": 0.2}, capacity_unit="万件"),
-            UnitSpec(
-                "P3", "木工车间", {"pm": 0.6}, capacity_unit="万件", facility=("布袋除尘", "除尘", "PM")
-            ),
+            UnitSpec("P3", "木工车间", {"pm": 0.6}, capacity_unit="万件", facility=("布袋除尘", "除尘", "PM")),
         ],
         (0.0, 0.5, 3.0, 12.0),
     ),
@@ -671,15 +663,9 @@ def _enterprise(rng: random.Random, n: int, county: str, library: dr.RuleLibrary
     }
     if category is Category.micro:
         total = sum(emissions.values())
-        emissions = {
-            p: round(v / max(total, 1e-9) * rng.uniform(0.02, 0.08), 4) for p, v in emissions.items()
-        }
+        emissions = {p: round(v / max(total, 1e-9) * rng.uniform(0.02, 0.08), 4) for p, v in emissions.items()}
     trucks = 0 if category is Category.micro else rng.choice((0, 4, 12, 25, 60))
-    machinery = (
-        {}
-        if category is Category.micro
-        else {rng.choice(("china_2", "china_3", "china_4")): rng.randint(1, 6)}
-    )
+    machinery = {} if category is Category.micro else {rng.choice(("china_2", "china_3", "china_4")): rng.randint(1, 6)}
     units = _scaled(
         unit_templates,
         rng,
@@ -972,9 +958,7 @@ def load(session: Session) -> list[str]:
     return lines
 
 
-def _set_state(
-    lst: ReductionList, state: ListState, owner: User | None, decider: User | None, year: int
-) -> None:
+def _set_state(lst: ReductionList, state: ListState, owner: User | None, decider: User | None, year: int) -> None:
     """Put a demo list in its state with plausible times (the lifecycle's constraints hold)."""
     if state is ListState.draft:
         return

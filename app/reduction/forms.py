@@ -44,13 +44,9 @@ def number(
     try:
         v = float(raw)
     except ValueError:
-        raise ServiceError(
-            _("“%(what)s”应为数字，不是“%(raw)s”。", what=label, raw=raw[:20]), field=field
-        ) from None
+        raise ServiceError(_("“%(what)s”应为数字，不是“%(raw)s”。", what=label, raw=raw[:20]), field=field) from None
     if not math.isfinite(v) or not low <= v <= high:
-        raise ServiceError(
-            _("“%(what)s”应在 %(low)g 到 %(high)g 之间。", what=label, low=low, high=high), field=field
-        )
+        raise ServiceError(_("“%(what)s”应在 %(low)g 到 %(high)g 之间。", what=label, low=low, high=high), field=field)
     return v
 
 
@@ -77,9 +73,7 @@ def text(value: Any, label: str, field: str, max_len: int, *, required: bool = F
 def policy_rows(form: MultiDict[str, str]) -> tuple[list[MeasureInput], list[dict[str, str]]]:
     """The editor's rows: `rows-<n>-<field>`; a row without a kind (a blank row) or ticked `remove` is left
     out. Returns the measures and the raw rows (to show the form again after a refusal)."""
-    indexes = sorted(
-        {int(k.split("-")[1]) for k in form if k.startswith("rows-") and k.split("-")[1].isdigit()}
-    )
+    indexes = sorted({int(k.split("-")[1]) for k in form if k.startswith("rows-") and k.split("-")[1].isdigit()})
     raw: list[dict[str, str]] = []
     for i in indexes:
         row = {name: str(form.get(f"rows-{i}-{name}", "")).strip() for name in ROW_FIELDS}

@@ -251,9 +251,7 @@ class ProcessUnit(_EnterpriseChild, Base):
     last_year_output: Mapped[float | None] = mapped_column(Float)  # 上年实际产量
     capacity_unit: Mapped[str] = mapped_column(String(16), default="")
     outdoor: Mapped[bool] = mapped_column(default=False)
-    under_rectification: Mapped[bool] = mapped_column(
-        default=False
-    )  # not counted in staggered-production base
+    under_rectification: Mapped[bool] = mapped_column(default=False)  # not counted in staggered-production base
 
     enterprise: Mapped[Enterprise] = relationship(
         back_populates="units", primaryjoin="Enterprise.id == ProcessUnit.enterprise_id",
@@ -263,9 +261,7 @@ class ProcessUnit(_EnterpriseChild, Base):
     @property
     def reduction_base(self) -> float | None:
         """The smallest of the approved capacity, the permitted capacity and last year's output."""
-        values = [
-            v for v in (self.eia_capacity, self.permit_capacity, self.last_year_output) if v is not None
-        ]
+        values = [v for v in (self.eia_capacity, self.permit_capacity, self.last_year_output) if v is not None]
         return min(values) if values else None
 
 
@@ -275,9 +271,7 @@ class ControlFacility(_EnterpriseChild, Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(String(32))
-    process_unit_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("process_unit.id", ondelete="SET NULL")
-    )
+    process_unit_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("process_unit.id", ondelete="SET NULL"))
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(64), default="")  # 脱硫 / 脱硝 / 除尘 / VOCs 治理 …
     pollutants: Mapped[str] = mapped_column(String(64), default="")
@@ -300,9 +294,7 @@ class Meter(_EnterpriseChild, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[MeterKind] = mapped_column(enum_type(MeterKind, 16))
     number: Mapped[str] = mapped_column(String(64))
-    process_unit_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("process_unit.id", ondelete="CASCADE")
-    )
+    process_unit_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("process_unit.id", ondelete="CASCADE"))
     control_facility_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("control_facility.id", ondelete="CASCADE")
     )
@@ -314,18 +306,14 @@ class Measure(_EnterpriseChild, Base):
     __tablename__ = "measure"
     __table_args__ = _owned_by_enterprise(
         Index("ix_measure_enterprise_level", "enterprise_id", "level"),
-        CheckConstraint(
-            "(kind IN ('limit', 'output_cap')) = (percent IS NOT NULL)", name="percent_only_for_limits"
-        ),
+        CheckConstraint("(kind IN ('limit', 'output_cap')) = (percent IS NOT NULL)", name="percent_only_for_limits"),
         CheckConstraint("percent IS NULL OR (percent > 0 AND percent <= 100)", name="percent_range"),
         CheckConstraint("kind <> 'offroad_ban' OR max_stage IS NOT NULL", name="offroad_names_stage"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     level: Mapped[AlertLevel] = mapped_column(enum_type(AlertLevel, 16))
-    process_unit_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("process_unit.id", ondelete="CASCADE")
-    )
+    process_unit_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("process_unit.id", ondelete="CASCADE"))
     kind: Mapped[MeasureKind] = mapped_column(enum_type(MeasureKind, 24))
     percent: Mapped[float | None] = mapped_column(Float)
     verification: Mapped[Verification] = mapped_column(enum_type(Verification, 24))
@@ -448,4 +436,3 @@ def _above(lst: ReductionList, user: Any) -> bool:
     """The bureau one level up (the city bureau for a county list; the province for a city or a Chongqing
     district) decides on the list."""
     return user.jurisdiction_id == lst.jurisdiction.parent_id and _is_decider(user)
-

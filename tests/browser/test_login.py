@@ -52,9 +52,7 @@ def test_login_at_phone_width_reaches_home_and_menu_opens(
     console.assert_clean()
 
 
-def test_wrong_password_shows_chinese_error_and_stays_on_login(
-    page: Page, demo_login: Callable[..., Page]
-) -> None:
+def test_wrong_password_shows_chinese_error_and_stays_on_login(page: Page, demo_login: Callable[..., Page]) -> None:
     demo_login("zg_staff", password="not-the-password")
 
     expect(page.get_by_test_id("login-error")).to_have_text("用户名或密码错误。")

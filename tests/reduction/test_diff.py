@@ -60,9 +60,7 @@ def test_version_over_version(people, session) -> None:  # type: ignore[no-untyp
     assert d.counts == {"added": 1, "removed": 1, "category": 1, "grade": 1, "measures": 1}
     assert [r.name for r in d.added] == ["市中区新建陶瓷有限公司"]
     assert [r.name for r in d.removed] == ["市中区嘉禾供热有限公司"]
-    assert [(c.ref.name, c.before, c.after) for c in d.grade_changes] == [
-        ("市中区恒通玻璃有限公司", "A级", "B级")
-    ]
+    assert [(c.ref.name, c.before, c.after) for c in d.grade_changes] == [("市中区恒通玻璃有限公司", "A级", "B级")]
     assert [(c.before, c.after) for c in d.category_changes] == [("小微涉气企业", "其他企业")]
     (change,) = d.measure_changes
     assert change.ref.name == "市中区鑫源页岩砖厂" and change.level is AlertLevel.yellow

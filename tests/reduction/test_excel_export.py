@@ -31,9 +31,7 @@ def _seed(app, session, make_bureau, make_user, tmp_path):  # type: ignore[no-un
     user = district_user(make_bureau, make_user)
     jid = place_id(session, "500153")
     bundles = [enterprise(i, jid) for i in range(3)]
-    bundles[0] = enterprise(
-        0, jid, name=FORMULAS[0], notes=FORMULAS[1], address=FORMULAS[2], contact_name=FORMULAS[3]
-    )
+    bundles[0] = enterprise(0, jid, name=FORMULAS[0], notes=FORMULAS[1], address=FORMULAS[2], contact_name=FORMULAS[3])
     bundles[0].measures[0] = (*bundles[0].measures[0][:7], FORMULAS[4])
     bundles[1].facilities = [("F1", "=CMD()", "除尘", "颗粒物", "L1")]
     bundles[1].meters = [
@@ -86,9 +84,7 @@ def test_export_reimports_to_the_same_list(app, session, make_bureau, make_user,
     assert audit(session, "reduction_list.import")[-1].action == "reduction_list.import_nochange"
     exported = audit(session, "reduction_list.export")
     assert (
-        len(exported) == 1
-        and exported[0].detail["enterprises"] == 3
-        and exported[0].detail["phones_masked"] is False
+        len(exported) == 1 and exported[0].detail["enterprises"] == 3 and exported[0].detail["phones_masked"] is False
     )
 
 

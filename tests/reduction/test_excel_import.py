@@ -147,15 +147,11 @@ def content(session: Any, year: int = 2026) -> dict[str, int]:
         .where(ReductionList.year == year)
     )
     return {
-        "enterprises": session.scalar(
-            select(func.count()).select_from(Enterprise).where(Enterprise.id.in_(ids))
-        ),
+        "enterprises": session.scalar(select(func.count()).select_from(Enterprise).where(Enterprise.id.in_(ids))),
         "units": session.scalar(
             select(func.count()).select_from(ProcessUnit).where(ProcessUnit.enterprise_id.in_(ids))
         ),
-        "measures": session.scalar(
-            select(func.count()).select_from(Measure).where(Measure.enterprise_id.in_(ids))
-        ),
+        "measures": session.scalar(select(func.count()).select_from(Measure).where(Measure.enterprise_id.in_(ids))),
         "facilities": session.scalar(
             select(func.count()).select_from(ControlFacility).where(ControlFacility.enterprise_id.in_(ids))
         ),
@@ -166,9 +162,7 @@ def content(session: Any, year: int = 2026) -> dict[str, int]:
 def audit(session: Any, prefix: str) -> list[AuditEntry]:
     session.expire_all()
     return list(
-        session.scalars(
-            select(AuditEntry).where(AuditEntry.action.startswith(prefix)).order_by(AuditEntry.seq)
-        )
+        session.scalars(select(AuditEntry).where(AuditEntry.action.startswith(prefix)).order_by(AuditEntry.seq))
     )
 
 
@@ -177,9 +171,7 @@ def find(issues: list[Issue], sheet: str, row: int | None, col: str | None, text
         if i.sheet == sheet and i.row == row and i.column == col and text in i.message:
             return i
     listing = "\n".join(f"{i.where}: {i.message}" for i in issues)
-    raise AssertionError(
-        f"no problem at {sheet} row {row} column {col} containing {text!r}; found:\n{listing}"
-    )
+    raise AssertionError(f"no problem at {sheet} row {row} column {col} containing {text!r}; found:\n{listing}")
 
 
 # --- tests ----------------------------------------------------------------------------------------------
@@ -238,9 +230,7 @@ def test_good_file_previews_counts_then_commits_everything_with_one_audit_entry(
     assert entries[0].detail["sha256"] == result.upload.sha256 and entries[0].detail["new"] == 3
 
 
-def test_importing_the_same_file_again_changes_nothing(
-    app, session, make_bureau, make_user, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+def test_importing_the_same_file_again_changes_nothing(app, session, make_bureau, make_user, tmp_path) -> None:  # type: ignore[no-untyped-def]
     user = district_user(make_bureau, make_user)
     jid = place_id(session, "500153")
     path = write_file(tmp_path / "list.xlsx", [enterprise(i, jid) for i in range(4)], session)
@@ -279,9 +269,7 @@ def test_reimport_replaces_content_changed_and_removed_enterprises(
     assert p.removed == [(first[2].ent[0], "测试企业2有限公司")]
     commit(app, session, user, tmp_path / "b.xlsx")
     e = session.get(Enterprise, kept_id)
-    assert e.name == "改名后的企业" and [u.code for u in e.units] == ["L1"], (
-        "matched by credit code, children replaced"
-    )
+    assert e.name == "改名后的企业" and [u.code for u in e.units] == ["L1"], "matched by credit code, children replaced"
     assert len(e.measures) == 5
     assert session.scalar(select(Enterprise.id).where(Enterprise.uscc == first[2].ent[0])) is None
     assert content(session)["enterprises"] == 3
@@ -314,8 +302,7 @@ def _broken_file(session: Any, tmp_path: Path) -> tuple[Path, dict[str, str]]:
     edit(
         path,
         {
-            f"{c['uscc']}3": bundles[0].ent[0][:-1]
-            + ("0" if bundles[0].ent[0][-1] != "0" else "1"),  # check digit
+            f"{c['uscc']}3": bundles[0].ent[0][:-1] + ("0" if bundles[0].ent[0][-1] != "0" else "1"),  # check digit
             f"{c['category']}6": "大型企业",  # not in the vocabulary
             f"{c['so2']}9": "很多",  # not a number
             f"{c['county']}12": "东兴区",  # outside the district's jurisdiction
@@ -466,9 +453,7 @@ def test_merged_enterprise_cells_and_several_measures_per_unit_and_level(
     assert any(m.kind == "offroad_ban" and m.max_stage == "china_3" for m in ent.measures)
 
 
-def test_city_list_resolves_counties_by_name_within_its_subtree(
-    app, session, make_bureau, make_user, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+def test_city_list_resolves_counties_by_name_within_its_subtree(app, session, make_bureau, make_user, tmp_path) -> None:  # type: ignore[no-untyped-def]
     user = make_user("njcity", bureau=make_bureau("511000"), roles=(Role.city_staff,))
     inside = place_id(session, "511002")
     bundles = [
@@ -507,18 +492,12 @@ def test_commit_is_all_or_nothing_when_writing_fails(
         return original(self, table, columns, rows)
 
     monkeypatch.setattr(importer.Writer, "insert", failing)
-    r = client.post(
-        "/lists/import/commit", data={"csrf_token": csrf_token(client, "/lists/import"), "token": token}
-    )
+    r = client.post("/lists/import/commit", data={"csrf_token": csrf_token(client, "/lists/import"), "token": token})
     assert r.status_code == 500
     assert content(session) == {"enterprises": 0, "units": 0, "measures": 0, "facilities": 0, "meters": 0}
-    assert session.scalar(select(func.count()).select_from(ReductionList)) == 0, (
-        "not even the list was created"
-    )
+    assert session.scalar(select(func.count()).select_from(ReductionList)) == 0, "not even the list was created"
     monkeypatch.setattr(importer.Writer, "insert", original)
-    r = client.post(
-        "/lists/import/commit", data={"csrf_token": csrf_token(client, "/lists/import"), "token": token}
-    )
+    r = client.post("/lists/import/commit", data={"csrf_token": csrf_token(client, "/lists/import"), "token": token})
     assert r.status_code == 302
     assert content(session)["enterprises"] == 3
 
@@ -563,15 +542,11 @@ def test_web_flow_upload_preview_fix_commit(app, session, make_bureau, make_user
     html = client.get(r.headers["Location"]).get_data(as_text=True)
     assert 'data-testid="commit"' in html and "文件检查通过" in html
     token = r.headers["Location"].split("token=")[1]
-    done = client.post(
-        "/lists/import/commit", data={"csrf_token": csrf_token(client, "/lists/import"), "token": token}
-    )
+    done = client.post("/lists/import/commit", data={"csrf_token": csrf_token(client, "/lists/import"), "token": token})
     assert done.status_code == 302
     assert "导入完成：新增 2 家" in client.get(done.headers["Location"]).get_data(as_text=True)
     assert content(session)["enterprises"] == 2
-    assert not list(Path(app.config["UPLOAD_DIR"], "imports").glob(f"{token}*")), (
-        "the upload is removed after commit"
-    )
+    assert not list(Path(app.config["UPLOAD_DIR"], "imports").glob(f"{token}*")), "the upload is removed after commit"
 
 
 def test_permissions_tokens_and_list_state(app, session, make_bureau, make_user, login_as, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -591,9 +566,7 @@ def test_permissions_tokens_and_list_state(app, session, make_bureau, make_user,
 
     upload = stored(app, session, owner, path)
     other = login_as(district_user(make_bureau, make_user, name="other_staff"))
-    assert other.get(f"/lists/import/preview?token={upload.token}").status_code == 404, (
-        "another user's upload"
-    )
+    assert other.get(f"/lists/import/preview?token={upload.token}").status_code == 404, "another user's upload"
     assert other.get("/lists/import/preview?token=../../etc/passwd").status_code == 404
 
     commit(app, session, owner, path)
@@ -787,9 +760,7 @@ def _meter_moved(b: Bundle) -> None:
     b.meters = [("M1", "production", "L2", None)]
 
 
-@pytest.mark.parametrize(
-    "change", [_grade_a, _regraded, _more_machines, _unit_outdoor, _stricter_red, _meter_moved]
-)
+@pytest.mark.parametrize("change", [_grade_a, _regraded, _more_machines, _unit_outdoor, _stricter_red, _meter_moved])
 def test_a_reimport_finds_exactly_the_enterprise_that_changed(
     app, session, make_bureau, make_user, tmp_path, change
 ) -> None:  # type: ignore[no-untyped-def]

@@ -15,10 +15,7 @@ from app.reduction.models import Enterprise
 from tests.conftest import csrf_token
 from tests.reduction.test_excel_import import district_user, enterprise, place_id, preview, write_file
 
-BOMB_DTD = (
-    b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
-    b'<!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;">]>\n'
-)
+BOMB_DTD = b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;">]>\n'
 
 
 def good_xlsx(session, tmp_path: Path, name: str = "good.xlsx") -> Path:  # type: ignore[no-untyped-def]
@@ -91,10 +88,7 @@ def test_xml_entity_bombs_are_refused_without_expanding(app, session, tmp_path) 
     assert "XML 实体炸弹" in refused(bomb) and "xl/workbook.xml" in refused(bomb)
     # hidden behind a comment that mentions an element, and padding past the first read
     sneaky = (
-        b'<?xml version="1.0"?><!-- <row> -->'
-        + b" " * 20_000
-        + BOMB_DTD.split(b"\n", 1)[1]
-        + sheet.split(b"?>", 1)[1]
+        b'<?xml version="1.0"?><!-- <row> -->' + b" " * 20_000 + BOMB_DTD.split(b"\n", 1)[1] + sheet.split(b"?>", 1)[1]
     )
     hidden = rewrite(good, tmp_path / "hidden.xlsx", replace={"xl/worksheets/sheet1.xml": sneaky})
     assert "实体炸弹" in refused(hidden)

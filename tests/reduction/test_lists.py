@@ -125,9 +125,7 @@ def build_list(session: Any, people: SimpleNamespace, *, totals: bool = True) ->
     a micro workshop, an A-grade plant without measures (voluntary) and a guarantee heating plant."""
     user = session.get(User, people.district_user.id)
     lst = list_service.open_list(session, session.get(type(people.district), people.district.id), YEAR, user)
-    cement = enterprise(
-        session, lst, 1, "市中区华兴水泥有限公司", trucks=20, machinery={"china_2": 2}, per_unit=True
-    )
+    cement = enterprise(session, lst, 1, "市中区华兴水泥有限公司", trucks=20, machinery={"china_2": 2}, per_unit=True)
     brick = enterprise(
         session,
         lst,
@@ -198,9 +196,7 @@ def build_list(session: Any, people: SimpleNamespace, *, totals: bool = True) ->
             )
         )
     session.commit()
-    return SimpleNamespace(
-        lst=lst, cement=cement, brick=brick, micro=micro, voluntary=voluntary, heating=heating
-    )
+    return SimpleNamespace(lst=lst, cement=cement, brick=brick, micro=micro, voluntary=voluntary, heating=heating)
 
 
 def html(response: Any) -> str:
@@ -239,19 +235,13 @@ def test_lifecycle_through_the_screens(app, people, login_as, session) -> None: 
     session.refresh(lst)
     assert lst.state is ListState.submitted
 
-    returned = post_form(
-        city, f"/lists/{list_id}/decide", {"decision": "return", "reason": "水泥企业红色预警措施不全"}
-    )
+    returned = post_form(city, f"/lists/{list_id}/decide", {"decision": "return", "reason": "水泥企业红色预警措施不全"})
     assert returned.status_code == 302
     assert "水泥企业红色预警措施不全" in html(district.get(f"/lists/{list_id}"))
     assert post_form(district, f"/lists/{list_id}/submit", {}).status_code == 302
     assert post_form(city, f"/lists/{list_id}/decide", {"decision": "approve"}).status_code == 302
     session.refresh(lst)
-    assert (
-        lst.state is ListState.approved
-        and lst.decided_by_id == people.city_user.id
-        and lst.return_reason is None
-    )
+    assert lst.state is ListState.approved and lst.decided_by_id == people.city_user.id and lst.return_reason is None
     approved_again = post_form(city, f"/lists/{list_id}/decide", {"decision": "approve"})
     assert approved_again.status_code == 409 and "已审核通过" in html(approved_again)
 
@@ -330,9 +320,7 @@ def test_new_version_copies_units_measures_meters_and_periods(people, session) -
 def test_deadline_from_the_plan_and_lateness(app, make_bureau, make_user, login_as, session) -> None:  # type: ignore[no-untyped-def]
     kashgar = make_bureau("653101", name="喀什市测试局", kind=BureauKind.branch)
     user = make_user("ks_county", bureau=kashgar, roles=(Role.district_staff,))
-    lst = list_service.open_list(
-        session, session.get(type(kashgar), kashgar.id), YEAR, session.get(User, user.id)
-    )
+    lst = list_service.open_list(session, session.get(type(kashgar), kashgar.id), YEAR, session.get(User, user.id))
     session.commit()
     deadline = list_service.deadline_for(session, lst, date(2026, 11, 23))
     assert deadline is not None and deadline.due == date(2026, 9, 15) and deadline.late
@@ -419,24 +407,18 @@ def test_enterprise_table_search_filters_sort_and_pages(app, people, login_as, s
     assert len(names(page3)) == 2 and "第 3 / 3 页" in page3
 
     assert names(html(client.get(url, query_string={"q": "宏达"}))) == ["东兴区宏达页岩砖厂"]
-    brick = session.scalar(
-        select(Enterprise).where(Enterprise.list_id == lst.id, Enterprise.industry == "brick")
-    )
+    brick = session.scalar(select(Enterprise).where(Enterprise.list_id == lst.id, Enterprise.industry == "brick"))
     assert names(html(client.get(url, query_string={"q": brick.uscc[:12].lower()}))) == ["东兴区宏达页岩砖厂"]
     assert names(html(client.get(url, query_string={"q": " ".join(brick.uscc)}))) == ["东兴区宏达页岩砖厂"]
     weiyuan = names(html(client.get(url, query_string={"county": "511024"})))
     assert len(weiyuan) == 7 and "威远县瑞丰包装印务" in weiyuan
     assert names(html(client.get(url, query_string={"category": "micro"}))) == ["资中县小微彩印"]
-    assert names(html(client.get(url, query_string={"grade": "none", "category": "key"}))) == [
-        "资中县无分级玻璃厂"
-    ]
+    assert names(html(client.get(url, query_string={"grade": "none", "category": "key"}))) == ["资中县无分级玻璃厂"]
     assert names(html(client.get(url, query_string={"industry": "brick"}))) == ["东兴区宏达页岩砖厂"]
     flagged = names(html(client.get(url, query_string={"flags": "flagged"})))
     assert sorted(flagged) == ["东兴区宏达页岩砖厂", "资中县无分级玻璃厂"]
     assert len(names(html(client.get(url, query_string={"flags": "clean"})))) == 20
-    by_so2 = names(
-        html(client.get(url, query_string={"sort": "so2", "category": "key", "industry": "cement_clinker"}))
-    )
+    by_so2 = names(html(client.get(url, query_string={"sort": "so2", "category": "key", "industry": "cement_clinker"})))
     assert by_so2[0].endswith("17水泥有限公司")
 
     for field, value in (

@@ -177,9 +177,7 @@ def test_policy_problems() -> None:
     assert [(p.code, p.level, p.unit_id) for p in found] == [
         ("unknown_unit", YEL, "k9"), ("verification_unsuitable", YEL, None),
     ]  # fmt: skip
-    assert (
-        found[1].message == "黄色预警的“停用国Ⅳ及以下重型货车”无法用用电监控核查，应为视频监控、门禁记录之一"
-    )
+    assert found[1].message == "黄色预警的“停用国Ⅳ及以下重型货车”无法用用电监控核查，应为视频监控、门禁记录之一"
 
 
 GOOD = PlantPolicy({
@@ -270,13 +268,9 @@ def test_micro_classification() -> None:
     small = {SO2: 0.01, NOX: 0.02, PM: 0.03, VOCS: 0.039}  # 99 kg
     assert classification_problems(EnterpriseFacts("小微", Category.micro, emissions=small)) == []
     at_limit = {SO2: 0.01, NOX: 0.02, PM: 0.03, VOCS: 0.04}  # 100 kg: not below 100 kg
-    found = classification_problems(
-        EnterpriseFacts("不小", Category.micro, emissions=at_limit, uses_coal=True)
-    )
+    found = classification_problems(EnterpriseFacts("不小", Category.micro, emissions=at_limit, uses_coal=True))
     assert [p.code for p in found] == ["not_micro"]
-    assert found[0].message.endswith(
-        "：燃煤；二氧化硫、氮氧化物、颗粒物、挥发性有机物合计100千克/年，不低于100千克"
-    )
+    assert found[0].message.endswith("：燃煤；二氧化硫、氮氧化物、颗粒物、挥发性有机物合计100千克/年，不低于100千克")
     oil = EnterpriseFacts("燃油", Category.micro, emissions=small, uses_oil=True, toxic=True)
     assert classification_problems(oil)[0].message.endswith("：燃油；排放有毒有害大气污染物")
 

@@ -67,15 +67,11 @@ def test_page_shows_facts_flags_reductions_and_the_rule_broken(people, login_as,
     built = build_list(session, people)
     page = html(login_as(people.district_user).get(f"/lists/enterprises/{built.brick.id}"))
     assert "市中区鑫源页岩砖厂" in page and "C级" in page
-    assert "measure_rules/brick.yaml#brick.C" in page and "限产50%" in page, (
-        "the flag names the rule it breaks"
-    )
+    assert "measure_rules/brick.yaml#brick.C" in page and "限产50%" in page, "the flag names the rule it breaks"
     assert 'data-testid="save-yellow"' in page and "policy.js" in page
     # reductions per level are derived: the brick's yellow 30 % limit of its kiln
     table = page.split('data-testid="reductions"', 1)[1].split("</table>", 1)[0]
-    assert re.search(r'data-level="red">.*?0\.0500', table, re.S), (
-        "red stop: 18.25 t/a / 365 = 0.05 t/day SO2"
-    )
+    assert re.search(r'data-level="red">.*?0\.0500', table, re.S), "red stop: 18.25 t/a / 365 = 0.05 t/day SO2"
     # the rectifying raw-material yard is left out of the staggered-production base
     assert "整改未验收：原料陈化" in page
     assert "30 万块" in page
@@ -171,9 +167,7 @@ def test_removed_and_blank_rows_are_left_out(people, login_as, session) -> None:
 def test_a_save_over_someone_elses_change_is_refused(people, login_as, session) -> None:  # type: ignore[no-untyped-def]
     built = build_list(session, people)
     client = login_as(people.district_user)
-    stale = policies.fingerprint(
-        policies.level_rows(session.get(Enterprise, built.brick.id), AlertLevel.yellow)
-    )
+    stale = policies.fingerprint(policies.level_rows(session.get(Enterprise, built.brick.id), AlertLevel.yellow))
     assert save(client, built.brick, "yellow", rows(*BRICK_OK), fingerprint=stale).status_code == 302
     conflict = save(client, built.brick, "yellow", rows(("stop", "power_meter", "", "")), fingerprint=stale)
     assert conflict.status_code == 409 and "已被他人修改" in html(conflict)
@@ -191,9 +185,7 @@ def test_who_and_when_may_edit(app, people, login_as, session) -> None:  # type:
     lst = session.get(ReductionList, built.lst.id)
     from app.reduction.services import lists as list_service
 
-    list_service.transition(
-        session, lst, list_service.ListAction.submit, session.get(User, people.district_user.id)
-    )
+    list_service.transition(session, lst, list_service.ListAction.submit, session.get(User, people.district_user.id))
     session.commit()
     district = login_as(people.district_user, app.test_client())
     submitted = save(district, built.brick, "yellow", rows(*BRICK_OK))
@@ -211,11 +203,7 @@ def test_staggered_production_by_grade_ultra_low_and_rectification(people, login
     assert staggered.required_days(brick) == 0
     brick.grade, brick.ultra_low = Grade.C, False
     base = staggered.base(brick)
-    assert (
-        base.counted == {"万块": 30.0}
-        and base.excluded == {"万块": 30.0}
-        and base.excluded_units == ["原料陈化"]
-    )
+    assert base.counted == {"万块": 30.0} and base.excluded == {"万块": 30.0} and base.excluded_units == ["原料陈化"]
     assert staggered.campaign(2026) == (date(2026, 11, 1), date(2027, 2, 28))
     assert staggered.campaign(2027)[1] == date(2028, 2, 29)
     session.commit()
@@ -246,22 +234,16 @@ def test_staggered_production_by_grade_ultra_low_and_rectification(people, login
         f"{url}/staggered", data={"csrf_token": token, "starts_on": "2027-02-01", "ends_on": "2027-01-01"}
     )
     assert backwards.status_code == 400 and "不能早于" in html(backwards)
-    garbage = client.post(
-        f"{url}/staggered", data={"csrf_token": token, "starts_on": "明天", "ends_on": "2027-01-01"}
-    )
+    garbage = client.post(f"{url}/staggered", data={"csrf_token": token, "starts_on": "明天", "ends_on": "2027-01-01"})
     assert garbage.status_code == 400 and "开始日期" in html(garbage)
     removed = client.post(f"{url}/staggered/remove", data={"csrf_token": token, "period_id": periods[0].id})
     assert removed.status_code == 302
     assert "少于要求的 45 天" in html(client.get(url))
-    assert {"staggered_period.add", "staggered_period.remove"} <= {
-        e.action for e in audit_actions("staggered_period")
-    }
+    assert {"staggered_period.add", "staggered_period.remove"} <= {e.action for e in audit_actions("staggered_period")}
 
 
 def target_percent(client: Any, level: str = "yellow") -> float:
-    page = html(
-        client.get("/lists/targets", query_string={"jurisdiction": "j:511002", "year": 2026, "level": level})
-    )
+    page = html(client.get("/lists/targets", query_string={"jurisdiction": "j:511002", "year": 2026, "level": level}))
     found = re.search(r'data-testid="percent-so2">([\d.]+)%', page)
     assert found, page[:2000]
     return float(found.group(1))

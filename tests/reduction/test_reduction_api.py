@@ -57,18 +57,12 @@ def test_enterprises_filtered_and_paged(client, people, world, session) -> None:
     page = client.get(url, query_string={"per_page": 2, "page": 2, "sort": "so2"}, headers=headers).json
     assert page["pages"] == 3 and len(page["enterprises"]) == 2
     flagged = client.get(url, query_string={"flags": "flagged"}, headers=headers).json["enterprises"]
-    assert [e["name"] for e in flagged] == ["市中区鑫源页岩砖厂"] and flagged[0]["problem_codes"] == [
-        "below_rule"
-    ]
+    assert [e["name"] for e in flagged] == ["市中区鑫源页岩砖厂"] and flagged[0]["problem_codes"] == ["below_rule"]
     keyed = client.get(url, query_string={"category": "key", "grade": "B"}, headers=headers).json
     assert [e["name"] for e in keyed["enterprises"]] == ["市中区华兴水泥有限公司"]
     for field, value in (("category", "x"), ("per_page", "0"), ("sort", "evil")):
         bad = client.get(url, query_string={field: value}, headers=headers)
-        assert (
-            bad.status_code == 400
-            and bad.json["error"]["field"] == field
-            and bad.json["error"]["code"] == "invalid"
-        )
+        assert bad.status_code == 400 and bad.json["error"]["field"] == field and bad.json["error"]["code"] == "invalid"
 
 
 def test_one_enterprise_with_policy_reductions_and_flags(client, people, world, session) -> None:  # type: ignore[no-untyped-def]
@@ -86,22 +80,18 @@ def test_one_enterprise_with_policy_reductions_and_flags(client, people, world, 
     assert own["staggered_production"]["excluded_units"] == ["原料陈化"]
     schedule = own["staggered_production"]["schedule"]
     assert schedule["ref"] == "staggered/chuanyu_2025.yaml#brick" and schedule["verified"] is False
-    city = client.get(
-        f"/api/v1/reduction/enterprises/{world.brick.id}", headers=bearer(session, people.city_user)
-    ).json
+    city = client.get(f"/api/v1/reduction/enterprises/{world.brick.id}", headers=bearer(session, people.city_user)).json
     assert city["contact_phone"] == "138****5678" and city["contact_phone_masked"] and not city["editable"]
-    outsider = client.get(
-        f"/api/v1/reduction/enterprises/{world.brick.id}", headers=bearer(session, people.other_user)
-    )
+    outsider = client.get(f"/api/v1/reduction/enterprises/{world.brick.id}", headers=bearer(session, people.other_user))
     assert outsider.status_code == 404 and outsider.json["error"]["code"] == "not_found"
 
 
 def test_update_a_level(client, people, world, session) -> None:  # type: ignore[no-untyped-def]
     headers = bearer(session, people.district_user)
     url = f"/api/v1/reduction/enterprises/{world.brick.id}/policy/yellow"
-    fingerprint = client.get(f"/api/v1/reduction/enterprises/{world.brick.id}", headers=headers).json[
-        "policy"
-    ]["yellow"]["fingerprint"]
+    fingerprint = client.get(f"/api/v1/reduction/enterprises/{world.brick.id}", headers=headers).json["policy"][
+        "yellow"
+    ]["fingerprint"]
     good = {
         "fingerprint": fingerprint,
         "measures": [
@@ -139,9 +129,9 @@ def test_update_a_level(client, people, world, session) -> None:  # type: ignore
     )
     assert weaker.status_code == 400 and "弱于黄色预警" in weaker.json["error"]["message"]
     assert (
-        client.put(
-            f"/api/v1/reduction/enterprises/{world.brick.id}/policy/purple", json=good, headers=headers
-        ).json["error"]["field"]
+        client.put(f"/api/v1/reduction/enterprises/{world.brick.id}/policy/purple", json=good, headers=headers).json[
+            "error"
+        ]["field"]
         == "level"
     )
     city = client.put(url, json=good, headers=bearer(session, people.city_user))
@@ -160,10 +150,7 @@ def test_lifecycle_actions(client, people, world, session) -> None:  # type: ign
     assert client.get(f"{base}/actions", headers=city).json["available"] == ["return", "approve"]
     no_reason = client.post(f"{base}/decide", json={"decision": "return"}, headers=city)
     assert no_reason.status_code == 400 and no_reason.json["error"]["field"] == "reason"
-    assert (
-        client.post(f"{base}/decide", json={"decision": "maybe"}, headers=city).json["error"]["field"]
-        == "decision"
-    )
+    assert client.post(f"{base}/decide", json={"decision": "maybe"}, headers=city).json["error"]["field"] == "decision"
     approved = client.post(f"{base}/decide", json={"decision": "approve"}, headers=city)
     assert approved.json["state"] == "approved"
     published = client.post(f"{base}/publish", headers=district)
@@ -186,9 +173,7 @@ def test_session_clients_need_the_csrf_header(app, people, world, login_as) -> N
 
 def test_every_reduction_route_is_documented(app) -> None:  # type: ignore[no-untyped-def]
     spec = yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))
-    documented = {
-        (path, method) for path, ops in spec["paths"].items() for method in ops if method != "parameters"
-    }
+    documented = {(path, method) for path, ops in spec["paths"].items() for method in ops if method != "parameters"}
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/reduction"):
             continue

@@ -52,9 +52,7 @@ def plant(grade: Grade | None, industry: str = "cement_clinker", **kw: object) -
 
 def lines(n: int) -> tuple[ProcessUnit, ...]:
     share = {p: 1 / n for p in Pollutant}
-    return tuple(
-        ProcessUnit(f"L{i}", f"{i}号熟料线", share, 1_000_000, 1_000_000, 1_000_000) for i in range(1, n + 1)
-    )
+    return tuple(ProcessUnit(f"L{i}", f"{i}号熟料线", share, 1_000_000, 1_000_000, 1_000_000) for i in range(1, n + 1))
 
 
 def test_library_covers_the_nine_industries(library: rules.RuleLibrary) -> None:
@@ -64,10 +62,7 @@ def test_library_covers_the_nine_industries(library: rules.RuleLibrary) -> None:
             match = library.match(industry, grade)
             assert match.rules[0].industry == industry and not match.fallback
             assert all(r.source for r in match.rules)
-    assert (
-        library.industry_of("3011") == "cement_clinker"
-        and library.industry_of("2319") == "packaging_printing"
-    )
+    assert library.industry_of("3011") == "cement_clinker" and library.industry_of("2319") == "packaging_printing"
     assert library.industry_of("3599") == "other"
 
 
@@ -77,9 +72,7 @@ def test_cement_clinker_rules_as_the_guide_says(library: rules.RuleLibrary) -> N
 
     def kinds(grade: Grade, level: AlertLevel) -> list[tuple[str, float | None]]:
         found = library.required("cement_clinker", grade, level)
-        return sorted(
-            (q.requirement.kind.value, q.requirement.percent) for q in found if q.rule.id[:6] == "cement"
-        )
+        return sorted((q.requirement.kind.value, q.requirement.percent) for q in found if q.rule.id[:6] == "cement")
 
     assert kinds(Grade.B, YEL) == [("truck_ban", None)]
     assert kinds(Grade.B, ORA) == [("limit", 20.0), ("truck_ban", None)]
@@ -154,9 +147,7 @@ def test_cement_c_yellow_half_the_lines(library: rules.RuleLibrary) -> None:
 def test_d_stops_at_every_level(library: rules.RuleLibrary) -> None:
     weak = PlantPolicy({level: [limit(50)] for level in AlertLevel})
     found = rules.rule_problems(plant(Grade.D, "steel"), lines(2), weak, library)
-    assert [(p.level, p.rule) for p in found] == [
-        (lv, "measure_rules/general.yaml#key.D") for lv in (YEL, ORA, RED)
-    ]
+    assert [(p.level, p.rule) for p in found] == [(lv, "measure_rules/general.yaml#key.D") for lv in (YEL, ORA, RED)]
     stopped = PlantPolicy({level: [stop()] for level in AlertLevel})
     machinery = {MachineryStage.china_2: 3}
     busy = plant(Grade.D, "steel", machinery=machinery, truck_visits_per_day=30)
@@ -175,9 +166,7 @@ def test_fallback_for_other_industries(library: rules.RuleLibrary) -> None:
 def test_micro_enterprises_control_trucks(library: rules.RuleLibrary) -> None:
     micro = EnterpriseFacts("小微", Category.micro, emissions={Pollutant.vocs: 0.05})
     found = rules.rule_problems(micro, (), PlantPolicy(), library)
-    assert [(p.level, p.rule) for p in found] == [
-        (lv, "measure_rules/general.yaml#micro") for lv in (YEL, ORA, RED)
-    ]
+    assert [(p.level, p.rule) for p in found] == [(lv, "measure_rules/general.yaml#micro") for lv in (YEL, ORA, RED)]
     assert rules.rule_problems(micro, (), PlantPolicy({lv: [truck()] for lv in AlertLevel}), library) == []
 
 
@@ -192,9 +181,7 @@ def test_guarantee_enterprises_are_capped(library: rules.RuleLibrary) -> None:
 
 def test_plan_wide_truck_and_machinery_minimum(library: rules.RuleLibrary) -> None:
     policy = PlantPolicy({YEL: [limit(20)], ORA: [limit(30)], RED: [limit(50)]})
-    busy = plant(
-        Grade.B, "packaging_printing", truck_visits_per_day=12, machinery={MachineryStage.china_3: 2}
-    )
+    busy = plant(Grade.B, "packaging_printing", truck_visits_per_day=12, machinery={MachineryStage.china_3: 2})
     found = rules.rule_problems(busy, (), policy, library)
     trucks = "停用国Ⅳ及以下重型货车（日进出重型货车10辆次及以上的企业）"
     assert [(p.level, p.message.split("“")[1].split("”")[0]) for p in found] == [
@@ -202,10 +189,7 @@ def test_plan_wide_truck_and_machinery_minimum(library: rules.RuleLibrary) -> No
     ]  # fmt: skip
     assert {p.rule for p in found} == {"measure_rules/general.yaml#mobile.minimum"}
     # 5 truck visits a day and no machinery: the minimum does not apply
-    assert (
-        rules.rule_problems(plant(Grade.B, "packaging_printing", truck_visits_per_day=5), (), policy, library)
-        == []
-    )
+    assert rules.rule_problems(plant(Grade.B, "packaging_printing", truck_visits_per_day=5), (), policy, library) == []
 
 
 def test_key_without_grade_has_no_rule(library: rules.RuleLibrary) -> None:

@@ -153,9 +153,7 @@ def test_rows_from_the_domain_objects() -> None:
     df = targets.frame([targets.enterprise_row(17, "/510000/510100/510104/", facts, units, policy)])
     first = df.iloc[0]
     assert (first["category"], first["grade"]) == ("key", "C")
-    assert first["reduction_yellow_so2"] == pytest.approx(0.05) and first[
-        "reduction_yellow_pm"
-    ] == pytest.approx(0.05)
+    assert first["reduction_yellow_so2"] == pytest.approx(0.05) and first["reduction_yellow_pm"] == pytest.approx(0.05)
     assert first["reduction_red_pm"] == pytest.approx(0.2) and first["full_stop_pm"] == pytest.approx(0.2)
 
 

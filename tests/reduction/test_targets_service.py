@@ -35,9 +35,7 @@ def one_plant_list(
     session: Any, bureau: Any, user: Any, code: str, *, so2: float, limit: float, n: int
 ) -> ReductionList:
     """A list with one plant of one unit (all of its emissions) limited by `limit` % at every level."""
-    lst = list_service.open_list(
-        session, session.get(type(bureau), bureau.id), YEAR, session.get(User, user.id)
-    )
+    lst = list_service.open_list(session, session.get(type(bureau), bureau.id), YEAR, session.get(User, user.id))
     unit = [UnitSpec("U1", "生产线", {"so2": 1.0, "nox": 1.0, "pm": 1.0, "vocs": 1.0}, 100, 100, 100)]
     enterprise(
         session,
@@ -106,9 +104,7 @@ def test_cities_sum_their_counties_and_zones_their_members(people, make_bureau, 
     assert "威远县" in missing.value.message and missing.value.field == "totals"
     for code in ("511024", "511025", "511083"):
         session.add(
-            TotalEmissions(
-                jurisdiction_id=jurisdiction(session, code).id, year=YEAR, so2=0, nox=0, pm=0, vocs=0
-            )
+            TotalEmissions(jurisdiction_id=jurisdiction(session, code).id, year=YEAR, so2=0, nox=0, pm=0, vocs=0)
         )
     session.commit()
     result = target_service.compute(session, YEAR, [city], RED)
@@ -119,9 +115,9 @@ def test_cities_sum_their_counties_and_zones_their_members(people, make_bureau, 
     # a city's own figure wins over its counties'
     session.add(TotalEmissions(jurisdiction_id=city.id, year=YEAR, so2=365, nox=365, pm=365, vocs=365))
     session.commit()
-    assert next(
-        g for g in target_service.compute(session, YEAR, [city], RED).result.groups
-    ).percent == pytest.approx(70.0)
+    assert next(g for g in target_service.compute(session, YEAR, [city], RED).result.groups).percent == pytest.approx(
+        70.0
+    )
 
     combined = target_service.compute(session, YEAR, [city], RED, combine_so2_nox=True)
     assert [g.key for g in combined.result.groups] == ["so2+nox", "pm", "vocs"]
@@ -156,9 +152,7 @@ def test_zone_choices_follow_the_scope(app, people, session) -> None:  # type: i
 def test_targets_page_with_chart_and_closing_list(people, login_as, session) -> None:  # type: ignore[no-untyped-def]
     build_list(session, people)
     client = login_as(people.district_user)
-    page = html(
-        client.get("/lists/targets", query_string={"jurisdiction": "j:511002", "year": YEAR, "level": "red"})
-    )
+    page = html(client.get("/lists/targets", query_string={"jurisdiction": "j:511002", "year": YEAR, "level": "red"}))
     assert 'data-testid="target-chart"' in page and "<svg" in page and "chart-threshold" in page
     assert 'data-testid="target-verdict">未达标' in page and 'data-testid="closing"' in page
     assert "市中区华兴水泥有限公司" in page.split('data-testid="closing"', 1)[1]
@@ -212,9 +206,7 @@ def test_total_emissions_form(app, people, login_as, session) -> None:  # type: 
     reader = login_as(people.inspector, app.test_client())
     assert reader.get("/lists/totals").status_code == 200
     assert (
-        reader.post(
-            "/lists/totals", data={**data, "csrf_token": csrf_token(reader, "/lists/totals")}
-        ).status_code
+        reader.post("/lists/totals", data={**data, "csrf_token": csrf_token(reader, "/lists/totals")}).status_code
         == 403
     )
 

@@ -51,21 +51,15 @@ class EnterpriseFacts:
     name: str
     category: Category
     grade: Grade | None = None
-    industry: str = (
-        "other"  # a rule-library industry code (rules.RuleLibrary.industry_of resolves GB/T 4754 codes)
-    )
+    industry: str = "other"  # a rule-library industry code (rules.RuleLibrary.industry_of resolves GB/T 4754 codes)
     emissions: Mapping[Pollutant, float] = field(default_factory=dict)  # stationary, t/a
     uses_coal: bool = False
     uses_oil: bool = False
     toxic: bool = False  # emits toxic or hazardous air pollutants (有毒有害大气污染物)
     truck_visits_per_day: int = 0
     machinery: Mapping[MachineryStage, int] = field(default_factory=dict)  # count by emission stage
-    truck_emissions: Mapping[Pollutant, float] = field(
-        default_factory=dict
-    )  # China-IV-and-below heavy trucks, t/a
-    machinery_emissions: Mapping[MachineryStage, Mapping[Pollutant, float]] = field(
-        default_factory=dict
-    )  # t/a
+    truck_emissions: Mapping[Pollutant, float] = field(default_factory=dict)  # China-IV-and-below heavy trucks, t/a
+    machinery_emissions: Mapping[MachineryStage, Mapping[Pollutant, float]] = field(default_factory=dict)  # t/a
     operating_days: int = OPERATING_DAYS
     uscc: str = ""
 
@@ -301,9 +295,7 @@ def _reduction(facts: EnterpriseFacts, units: Sequence[ProcessUnit], eff: Effect
 def _bases(units: Sequence[ProcessUnit]) -> list[float] | None:
     """The units' reduction bases, or None unless every unit has a positive one."""
     bases = [u.reduction_base for u in units]
-    return (
-        [b for b in bases if b is not None and b > 0] if units and all(b and b > 0 for b in bases) else None
-    )
+    return [b for b in bases if b is not None and b > 0] if units and all(b and b > 0 for b in bases) else None
 
 
 def _production_cut(
@@ -330,9 +322,7 @@ def full_stop_reduction(facts: EnterpriseFacts) -> dict[Pollutant, float]:
     return _reduction(facts, (), _FULL_STOP)
 
 
-def production_cut(
-    facts: EnterpriseFacts, units: Sequence[ProcessUnit], measures: Iterable[Measure]
-) -> float:
+def production_cut(facts: EnterpriseFacts, units: Sequence[ProcessUnit], measures: Iterable[Measure]) -> float:
     """Fraction of production one level's measures remove (what a rule's 限产 p % / 停产 is checked on).
 
     Weighted by the units' reduction bases when every unit has one; otherwise by emissions, taking the
@@ -486,9 +476,7 @@ def classification_problems(facts: EnterpriseFacts) -> list[Problem]:
         ) if flag]  # fmt: skip
         total = sum(float(facts.emissions.get(p, 0.0)) for p in Pollutant)
         if total >= MICRO_LIMIT_T - EPS:
-            reasons.append(
-                f"二氧化硫、氮氧化物、颗粒物、挥发性有机物合计{total * 1000:g}千克/年，不低于100千克"
-            )
+            reasons.append(f"二氧化硫、氮氧化物、颗粒物、挥发性有机物合计{total * 1000:g}千克/年，不低于100千克")
         if reasons:
             found.append(Problem(
                 "not_micro",

@@ -82,9 +82,7 @@ class Requirement:
         if self.kind is MeasureKind.limit:
             text = f"限产{self.percent:g}%"
         elif self.kind is MeasureKind.output_cap:
-            text = self.kind.label + (
-                f"（最大负荷不超过{self.percent:g}%）" if self.percent is not None else ""
-            )
+            text = self.kind.label + (f"（最大负荷不超过{self.percent:g}%）" if self.percent is not None else "")
         elif self.kind is MeasureKind.offroad_ban and self.max_stage is not None:
             text = f"停用{self.max_stage.label}及以下非道路移动机械"
         else:
@@ -320,11 +318,7 @@ def _read_entry(name: str, industry: str, i: int, entry: Any, problems: list[str
         if key in entry:
             problems.append(f"{where}: a {mode} rule uses '{many[0]}'/'{many[1]}', not '{key}'")
     categories = _enum_list(entry.get(many[0], "key"), Category, where, many[0], problems) or ()
-    grades = (
-        ()
-        if entry.get(many[1]) is None
-        else _enum_list(entry[many[1]], Grade, where, many[1], problems) or ()
-    )
+    grades = () if entry.get(many[1]) is None else _enum_list(entry[many[1]], Grade, where, many[1], problems) or ()
     if not addition:
         if Category.key in categories and not grades:
             problems.append(f"{where}: a rule for key enterprises names its grade")
@@ -353,10 +347,7 @@ def _read_entry(name: str, industry: str, i: int, entry: Any, problems: list[str
         if not isinstance(items, list):
             problems.append(f"{where} {level}: must be a list of measures")
             continue
-        reqs = [
-            _read_requirement(f"{where} {level} measure {n}", item, problems)
-            for n, item in enumerate(items, 1)
-        ]
+        reqs = [_read_requirement(f"{where} {level} measure {n}", item, problems) for n, item in enumerate(items, 1)]
         levels[level] = tuple(r for r in reqs if r is not None)
     if len(problems) > before:
         return None
@@ -404,9 +395,7 @@ def _read_requirement(where: str, item: Any, problems: list[str]) -> Requirement
         problems.append(f"{where}: min_truck_visits must be a whole number ≥ 0")
     if len(problems) > before:
         return None
-    return Requirement(
-        kind, None if percent is None else float(percent), stage, visits, str(item.get("note") or "")
-    )
+    return Requirement(kind, None if percent is None else float(percent), stage, visits, str(item.get("note") or ""))
 
 
 def _demand_gaps(strong: Sequence[Requirement], weak: Sequence[Requirement]) -> list[str]:
@@ -421,9 +410,7 @@ def _demand_gaps(strong: Sequence[Requirement], weak: Sequence[Requirement]) -> 
             top = r.max_stage.order if r.max_stage else 0
             ok = stop or any(s.kind is r.kind and s.max_stage and s.max_stage.order >= top for s in strong)
         else:
-            accepted = (
-                {r.kind, MeasureKind.truck_ban} if r.kind is MeasureKind.staggered_transport else {r.kind}
-            )
+            accepted = {r.kind, MeasureKind.truck_ban} if r.kind is MeasureKind.staggered_transport else {r.kind}
             ok = stop or any(s.kind in accepted and s.min_truck_visits <= r.min_truck_visits for s in strong)
         if not ok:
             gaps.append(r.describe())
@@ -445,9 +432,7 @@ def _check_file(name: str, rules: Sequence[Rule], problems: list[str]) -> None:
         for c in r.categories:
             for g in r.grades or (None,):
                 if (c, g) in seen:
-                    problems.append(
-                        f"{name} rule {r.id}: {c}/{g or '-'} is already covered by rule {seen[(c, g)]}"
-                    )
+                    problems.append(f"{name} rule {r.id}: {c}/{g or '-'} is already covered by rule {seen[(c, g)]}")
                 seen.setdefault((c, g), r.id)
     by_grade = {g: r for r in rules if not r.addition and Category.key in r.categories for g in r.grades}
     present = [g for g in _GRADE_ORDER if g in by_grade]
@@ -455,9 +440,7 @@ def _check_file(name: str, rules: Sequence[Rule], problems: list[str]) -> None:
         for level in AlertLevel.ascending():
             for gap in _demand_gaps(by_grade[stricter].at(level), by_grade[lighter].at(level)):
                 rule_id = by_grade[stricter].id
-                problems.append(
-                    f"{name} rule {rule_id}: {level} is lighter than grade {lighter} (lacks {gap})"
-                )
+                problems.append(f"{name} rule {rule_id}: {level} is lighter than grade {lighter} (lacks {gap})")
 
 
 def _satisfied(req: Requirement, cut: float, eff: Effect) -> bool:

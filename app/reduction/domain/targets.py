@@ -239,6 +239,4 @@ def _greedy(candidates: pd.DataFrame, shortfall: float) -> tuple[pd.DataFrame, b
     # the first position where the running sum reaches the shortfall, inclusive
     count = int(np.searchsorted(cumulative, shortfall - _TOLERANCE, side="left")) + 1
     picked = candidates.iloc[: min(count, len(candidates))].reset_index(drop=True)
-    return picked.assign(
-        rank=np.arange(1, len(picked) + 1), cumulative_t_per_day=cumulative[: len(picked)]
-    ), closable
+    return picked.assign(rank=np.arange(1, len(picked) + 1), cumulative_t_per_day=cumulative[: len(picked)]), closable

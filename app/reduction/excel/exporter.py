@@ -256,9 +256,7 @@ def write(
                     m = ms[k]
                     counts["measures"] += 1
                     cols = _LEVEL_COL[level]
-                    kind_label = (
-                        LABELS_BASIS.get(m[6]) if m[2] == "output_cap" and m[6] else label["measure"][m[2]]
-                    )
+                    kind_label = LABELS_BASIS.get(m[6]) if m[2] == "output_cap" and m[6] else label["measure"][m[2]]
                     ws.write_string(r, cols["kind"], kind_label)
                     if m[3] is not None:
                         number(r, cols["percent"], m[3])
@@ -344,9 +342,7 @@ def mask(phone: str) -> str:
 def county_labels(session: Session, root: Jurisdiction) -> dict[int, str]:
     """Jurisdiction id → its name, or its code where the name is not unique within the list's subtree."""
     rows = session.execute(
-        select(Jurisdiction.id, Jurisdiction.code, Jurisdiction.name).where(
-            Jurisdiction.path.startswith(root.path)
-        )
+        select(Jurisdiction.id, Jurisdiction.code, Jurisdiction.name).where(Jurisdiction.path.startswith(root.path))
     ).all()
     seen: dict[str, int] = defaultdict(int)
     for r in rows:
@@ -419,13 +415,9 @@ def bundles_of(session: Session, list_id: int) -> tuple[list[Bundle], int]:
         .order_by(ControlFacility.enterprise_id, ControlFacility.code)
     ):
         fcodes[row[1]] = row[2]
-        bundles[row[0]].facilities.append(
-            (row[2], row[3], row[4], row[5], codes.get(row[6]) if row[6] else None)
-        )
+        bundles[row[0]].facilities.append((row[2], row[3], row[4], row[5], codes.get(row[6]) if row[6] else None))
     for row in session.execute(
-        select(
-            Meter.enterprise_id, Meter.number, Meter.kind, Meter.process_unit_id, Meter.control_facility_id
-        )
+        select(Meter.enterprise_id, Meter.number, Meter.kind, Meter.process_unit_id, Meter.control_facility_id)
         .join(Enterprise, Enterprise.id == Meter.enterprise_id)
         .where(on_list)
         .order_by(Meter.enterprise_id, Meter.number)
@@ -438,9 +430,7 @@ def bundles_of(session: Session, list_id: int) -> tuple[list[Bundle], int]:
                 fcodes.get(row[4]) if row[4] else None,
             )
         )
-    rows = sum(
-        max(1, len(b.units) + (1 if any(m[1] is None for m in b.measures) else 0)) for b in bundles.values()
-    )
+    rows = sum(max(1, len(b.units) + (1 if any(m[1] is None for m in b.measures) else 0)) for b in bundles.values())
     return list(bundles.values()), rows
 
 

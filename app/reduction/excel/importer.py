@@ -119,9 +119,7 @@ def _clean(d: Path) -> None:
             pass
 
 
-def store(
-    stream: Any, filename: str, upload_dir: str | Path, user_id: int, year: int, limits: safety.Limits
-) -> Upload:
+def store(stream: Any, filename: str, upload_dir: str | Path, user_id: int, year: int, limits: safety.Limits) -> Upload:
     """Copy an upload to a random name (stopping at the size limit), check it, remember its sha256."""
     d = _dir(upload_dir)
     _clean(d)
@@ -175,9 +173,7 @@ def load_upload(upload_dir: str | Path, token: str, user_id: int) -> Upload:
     path = d / f"{token}{meta['ext']}"
     if not path.exists():
         raise NotFound(_("找不到该导入文件（可能已过期），请重新上传。"))
-    return Upload(
-        token, path, meta["filename"], meta["sha256"], meta["kind"], meta["size"], user_id, meta["year"]
-    )
+    return Upload(token, path, meta["filename"], meta["sha256"], meta["kind"], meta["size"], user_id, meta["year"])
 
 
 def _verify(upload: Upload) -> None:
@@ -478,8 +474,7 @@ def stored_content(session: Session, list_id: int, wanted: set[str]) -> dict[str
     on_list = _of_list(session, list_id)
     ucols = [getattr(ProcessUnit, f) for f in parsing.UNIT_FIELDS]
     for r in session.execute(
-        select(ProcessUnit.enterprise_id, ProcessUnit.id, *ucols)
-        .where(on_list(ProcessUnit.enterprise_id))
+        select(ProcessUnit.enterprise_id, ProcessUnit.id, *ucols).where(on_list(ProcessUnit.enterprise_id))
     ):
         codes[r[1]] = r[2]
         if r[0] in full:
@@ -496,8 +491,7 @@ def stored_content(session: Session, list_id: int, wanted: set[str]) -> dict[str
             _as_text(Measure.max_stage),
             _as_text(Measure.basis),
             Measure.note,
-        )
-        .where(on_list(Measure.enterprise_id))
+        ).where(on_list(Measure.enterprise_id))
     ):
         if r[0] in full:
             measures[r[0]].append((r[1], codes.get(r[2]) if r[2] else None, *r[3:]))
@@ -512,8 +506,7 @@ def stored_content(session: Session, list_id: int, wanted: set[str]) -> dict[str
             ControlFacility.kind,
             ControlFacility.pollutants,
             ControlFacility.process_unit_id,
-        )
-        .where(on_list(ControlFacility.enterprise_id))
+        ).where(on_list(ControlFacility.enterprise_id))
     ):
         fcodes[r[1]] = r[2]
         if r[0] in full:
@@ -526,13 +519,10 @@ def stored_content(session: Session, list_id: int, wanted: set[str]) -> dict[str
             _as_text(Meter.kind),
             Meter.process_unit_id,
             Meter.control_facility_id,
-        )
-        .where(on_list(Meter.enterprise_id))
+        ).where(on_list(Meter.enterprise_id))
     ):
         if r[0] in full:
-            meters[r[0]].append(
-                (r[1], r[2], codes.get(r[3]) if r[3] else None, fcodes.get(r[4]) if r[4] else None)
-            )
+            meters[r[0]].append((r[1], r[2], codes.get(r[3]) if r[3] else None, fcodes.get(r[4]) if r[4] else None))
     for stored in out.values():
         if stored.id in full:
             i = stored.id
@@ -636,12 +626,8 @@ def target_words(lst: ReductionList | None, year: int) -> str:
     if lst is None:
         return _("将新建 %(year)d 年清单（草稿）", year=year)
     if lst.state is ListState.published:
-        return _(
-            "%(year)d 年清单第 %(v)d 版已发布，将建立第 %(n)d 版", year=year, v=lst.version, n=lst.version + 1
-        )
-    return _(
-        "%(year)d 年清单第 %(v)d 版（%(state)s）", year=year, v=lst.version, state=_STATE_LABELS[lst.state]
-    )
+        return _("%(year)d 年清单第 %(v)d 版已发布，将建立第 %(n)d 版", year=year, v=lst.version, n=lst.version + 1)
+    return _("%(year)d 年清单第 %(v)d 版（%(state)s）", year=year, v=lst.version, state=_STATE_LABELS[lst.state])
 
 
 def preview(session: Session, user: Any, upload: Upload, config: Any) -> Preview:
@@ -664,9 +650,7 @@ def preview(session: Session, user: Any, upload: Upload, config: Any) -> Preview
     if save and reuse_enabled(config):
         _save_snapshot(upload, v, config["SECRET_KEY"])
     removed = [(s.uscc, s.name) for s in p.removed] if p else []
-    return Preview(
-        upload, upload.year, parsed.issues, _counts(parsed, p), removed, why, target_words(lst, upload.year)
-    )
+    return Preview(upload, upload.year, parsed.issues, _counts(parsed, p), removed, why, target_words(lst, upload.year))
 
 
 # --- commit ---------------------------------------------------------------------------------------------
@@ -856,16 +840,11 @@ class Writer:
                 names = ["id", *ENT_FIELDS]
                 types = [
                     "int8",
-                    *(
-                        "text" if _PG_TYPES.get(f) in (None, "jsonb", "date") else _PG_TYPES[f]
-                        for f in ENT_FIELDS
-                    ),
+                    *("text" if _PG_TYPES.get(f) in (None, "jsonb", "date") else _PG_TYPES[f] for f in ENT_FIELDS),
                 ]
                 unnest = ", ".join(f"%s::{tp}[]" for tp in types)
                 sets = ", ".join(
-                    f"{f} = v.{f}::{_PG_TYPES[f]}"
-                    if _PG_TYPES.get(f) in ("jsonb", "date")
-                    else f"{f} = v.{f}"
+                    f"{f} = v.{f}::{_PG_TYPES[f]}" if _PG_TYPES.get(f) in ("jsonb", "date") else f"{f} = v.{f}"
                     for f in ENT_FIELDS
                 )
                 cur.execute(
@@ -898,9 +877,7 @@ def apply(session: Session, lst: ReductionList, p: Plan) -> list[tuple[int, Bund
     w.delete_in("enterprise", "id", removed_ids)
     w.update_enterprises([[s.id, *_db_ent(b.ent)] for s, b in p.changed])
     new_ids = w.ids("enterprise", len(p.new))
-    w.insert(
-        "enterprise", ENT_COLUMNS, ([i, lst.id, *_db_ent(b.ent)] for i, b in zip(new_ids, p.new, strict=True))
-    )
+    w.insert("enterprise", ENT_COLUMNS, ([i, lst.id, *_db_ent(b.ent)] for i, b in zip(new_ids, p.new, strict=True)))
     owners = [*((s.id, b) for s, b in p.changed), *zip(new_ids, p.new, strict=True)]
     _insert_children(w, owners)
     if periods:

@@ -290,9 +290,7 @@ def machinery_emissions(v: Any) -> dict[str, dict[str, float]]:
         head, sep, rest = part.replace("：", ":").partition(":")
         stage = stages.get(t.norm(head))
         if not sep or stage is None:
-            raise Bad(
-                _("“%(part)s”应写成“排放阶段:污染物=吨数”，如“国Ⅲ:氮氧化物=1.2,颗粒物=0.1”。", part=part)
-            )
+            raise Bad(_("“%(part)s”应写成“排放阶段:污染物=吨数”，如“国Ⅲ:氮氧化物=1.2,颗粒物=0.1”。", part=part))
         amounts = out.setdefault(stage, {})
         for pair in _PAIR_SPLIT.split(rest):
             if not pair.strip():
@@ -444,9 +442,7 @@ class MainParser:
         self.ent_cols = [(c, idx[main_key(c)]) for c in t.ENTERPRISE_COLUMNS if main_key(c) in idx]
         self.ent_conv = [(c.key, converter(c), *_float_range(c)) for c, _i in self.ent_cols]  # get_ent's order
         self.unit_cols = [(c, idx[main_key(c)]) for c in t.UNIT_COLUMNS[1:] if main_key(c) in idx]
-        self.unit_conv = [
-            (UNIT_FIELDS.index(c.key), c.key, converter(c), *_float_range(c)) for c, _i in self.unit_cols
-        ]
+        self.unit_conv = [(UNIT_FIELDS.index(c.key), c.key, converter(c), *_float_range(c)) for c, _i in self.unit_cols]
         self.i_uscc = idx.get("e.uscc")
         self.i_code = idx.get("u.code")
         self.code_conv = text(32)
@@ -923,9 +919,7 @@ def _check_measure(
 # --- the optional sheets --------------------------------------------------------------------------------
 
 
-def _flat(
-    sheet: Sheet, columns: tuple[t.Column, ...], issues: list[Issue]
-) -> list[tuple[int, dict[str, Any]]]:
+def _flat(sheet: Sheet, columns: tuple[t.Column, ...], issues: list[Issue]) -> list[tuple[int, dict[str, Any]]]:
     convs = [(c.key, sheet.index[c.key], converter(c), c) for c in columns if c.key in sheet.index]
     out = []
     for r, row in enumerate(sheet.rows, start=sheet.first_row):
@@ -937,9 +931,7 @@ def _flat(
             v = row[i]
             if v == "":
                 if column.required:
-                    issues.append(
-                        Issue(sheet.name, r, sheet.letter(key), sheet.headers[key], _("此列必填。"))
-                    )
+                    issues.append(Issue(sheet.name, r, sheet.letter(key), sheet.headers[key], _("此列必填。")))
                     ok = False
                 continue
             try:

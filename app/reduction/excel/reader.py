@@ -69,9 +69,7 @@ def main_key(column: t.Column) -> str:
 
 
 _FLAT = {t.norm(c.header): c for c in (*t.ENTERPRISE_COLUMNS, *t.UNIT_COLUMNS)}
-_BY_LEVEL = {
-    t.norm(g): {t.norm(c.header): c for c in t.LEVEL_COLUMNS[lv]} for lv, g in t.LEVEL_GROUPS.items()
-}
+_BY_LEVEL = {t.norm(g): {t.norm(c.header): c for c in t.LEVEL_COLUMNS[lv]} for lv, g in t.LEVEL_GROUPS.items()}
 _GROUP_NAMES = {t.norm(g) for g in t.GROUPS}
 
 
@@ -157,9 +155,7 @@ def _main_sheet(name: str, rows: list[list[Any]], issues: list[Issue]) -> Sheet:
             continue
         key = main_key(column)
         if key in sheet.index:
-            issues.append(
-                Issue(name, 2, letter, header, _("该列与 %(other)s 列重复。", other=sheet.letter(key)))
-            )
+            issues.append(Issue(name, 2, letter, header, _("该列与 %(other)s 列重复。", other=sheet.letter(key))))
             continue
         sheet.index[key], sheet.headers[key] = i, header
     for column in t.MAIN_COLUMNS:
@@ -179,16 +175,12 @@ def _main_sheet(name: str, rows: list[list[Any]], issues: list[Issue]) -> Sheet:
                     ),
                 )
             )
-    if "u.code" not in sheet.index and any(
-        k.startswith(("u.", "yellow.", "orange.", "red.")) for k in sheet.index
-    ):
+    if "u.code" not in sheet.index and any(k.startswith(("u.", "yellow.", "orange.", "red.")) for k in sheet.index):
         issues.append(Issue(name, 2, None, "工序编码", _("有工序或措施列时必须有“工序编码”列。")))
     return sheet
 
 
-def _flat_sheet(
-    name: str, rows: list[list[Any]], columns: tuple[t.Column, ...], issues: list[Issue]
-) -> Sheet:
+def _flat_sheet(name: str, rows: list[list[Any]], columns: tuple[t.Column, ...], issues: list[Issue]) -> Sheet:
     sheet = Sheet(name, rows[1:], 2)
     by_header = {t.norm(c.header): c for c in columns}
     for i, raw in enumerate(rows[0] if rows else []):
@@ -197,9 +189,7 @@ def _flat_sheet(
             continue
         column = by_header.get(t.norm(header))
         if column is None:
-            issues.append(
-                Issue(name, 1, t.column_letter(i), header, _("无法识别的列，已忽略。"), error=False)
-            )
+            issues.append(Issue(name, 1, t.column_letter(i), header, _("无法识别的列，已忽略。"), error=False))
             continue
         if column.key in sheet.index:
             issues.append(Issue(name, 1, t.column_letter(i), header, _("该列重复。")))
@@ -208,7 +198,5 @@ def _flat_sheet(
     has_data = any(any(v != "" for v in row) for row in sheet.rows)
     for column in columns:
         if column.required and column.key not in sheet.index and has_data:
-            issues.append(
-                Issue(name, 1, None, column.header, _("缺少必填列“%(header)s”。", header=column.header))
-            )
+            issues.append(Issue(name, 1, None, column.header, _("缺少必填列“%(header)s”。", header=column.header)))
     return sheet

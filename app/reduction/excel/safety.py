@@ -146,8 +146,7 @@ def _check_prolog(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, limits: Limi
                 if any(bad in lowered for bad in _BAD_DECLARATIONS):
                     raise ExcelRefused(
                         _(
-                            "文件中的 XML 部件（%(part)s）含有 DOCTYPE 或实体声明，"
-                            "疑似 XML 实体炸弹，已拒绝。",
+                            "文件中的 XML 部件（%(part)s）含有 DOCTYPE 或实体声明，疑似 XML 实体炸弹，已拒绝。",
                             part=entry.filename,
                         )
                     )

@@ -186,9 +186,7 @@ ENTERPRISE_COLUMNS: tuple[Column, ...] = (
         help="按排放阶段填写，如“国Ⅲ:氮氧化物=1.2,颗粒物=0.1；国Ⅱ:氮氧化物=0.5”",
     ),
     Column("contact_name", "联系人", G_ENTERPRISE, "text", False, 10, maxlen=64),
-    Column(
-        "contact_phone", "联系电话", G_ENTERPRISE, "text", False, 14, maxlen=32, help="完整号码，不得含“*”"
-    ),
+    Column("contact_phone", "联系电话", G_ENTERPRISE, "text", False, 14, maxlen=32, help="完整号码，不得含“*”"),
     Column("notes", "备注", G_ENTERPRISE, "text", False, 20, maxlen=1000),
 )
 
@@ -248,9 +246,7 @@ def _level_block(level: AlertLevel) -> tuple[Column, ...]:
             high=100,
             help="限产填减产比例，以量定产/以热定产填最大允许负荷，其他措施留空",
         ),
-        Column(
-            "verification", "核查方式", g, "enum", False, 12, choices="verification", help="填写措施时必填"
-        ),
+        Column("verification", "核查方式", g, "enum", False, 12, choices="verification", help="填写措施时必填"),
         Column(
             "max_stage",
             "非道路机械排放阶段",
@@ -276,13 +272,9 @@ FACILITY_COLUMNS: tuple[Column, ...] = (
     Column("uscc", "统一社会信用代码", FACILITY_SHEET, "uscc", True, 22, help="须是主表中的企业"),
     Column("code", "设施编码", FACILITY_SHEET, "text", True, 10, maxlen=32, help="企业内唯一"),
     Column("name", "设施名称", FACILITY_SHEET, "text", True, 20, maxlen=200),
-    Column(
-        "kind", "设施类型", FACILITY_SHEET, "text", False, 12, maxlen=64, help="脱硫、脱硝、除尘、VOCs治理等"
-    ),
+    Column("kind", "设施类型", FACILITY_SHEET, "text", False, 12, maxlen=64, help="脱硫、脱硝、除尘、VOCs治理等"),
     Column("pollutants", "治理污染物", FACILITY_SHEET, "text", False, 14, maxlen=64),
-    Column(
-        "unit", "所属工序编码", FACILITY_SHEET, "text", False, 10, maxlen=32, help="须是该企业在主表中的工序"
-    ),
+    Column("unit", "所属工序编码", FACILITY_SHEET, "text", False, 10, maxlen=32, help="须是该企业在主表中的工序"),
 )
 METER_COLUMNS: tuple[Column, ...] = (
     Column("uscc", "统一社会信用代码", METER_SHEET, "uscc", True, 22, help="须是主表中的企业"),

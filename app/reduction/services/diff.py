@@ -64,9 +64,7 @@ class ListDiff:
 def _enterprises(session: Session, lst: ReductionList) -> dict[str, Ref]:
     e = Enterprise
     rows = session.execute(
-        select(e.uscc, e.name, e.id, type_coerce(e.category, _S), type_coerce(e.grade, _S)).where(
-            e.list_id == lst.id
-        )
+        select(e.uscc, e.name, e.id, type_coerce(e.category, _S), type_coerce(e.grade, _S)).where(e.list_id == lst.id)
     )
     return {r[0]: Ref(*r) for r in rows}
 
@@ -153,9 +151,7 @@ def diff_lists(session: Session, old: ReductionList, new: ReductionList, limit: 
         for level in LEVELS:
             a, b = old_m.get((c, level.value), Counter()), new_m.get((c, level.value), Counter())
             if a != b:
-                changes.append(
-                    MeasureChange(after[c], level, sorted((b - a).elements()), sorted((a - b).elements()))
-                )
+                changes.append(MeasureChange(after[c], level, sorted((b - a).elements()), sorted((a - b).elements())))
                 changed_enterprises.add(c)
     out.counts = {
         "added": len(added),

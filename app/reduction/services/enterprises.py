@@ -167,9 +167,7 @@ def places(session: Session) -> Places:
     key = str(session.get_bind().engine.url)
     found = _PLACES.get(key)
     if found is None or time.monotonic() - found.loaded_at > PLACES_TTL:
-        rows = session.execute(
-            select(Jurisdiction.id, Jurisdiction.code, Jurisdiction.name, Jurisdiction.path)
-        )
+        rows = session.execute(select(Jurisdiction.id, Jurisdiction.code, Jurisdiction.name, Jurisdiction.path))
         every = [Place(*r) for r in rows]
         found = Places({p.code: p for p in every}, {p.id: p for p in every}, time.monotonic())
         _PLACES[key] = found
@@ -227,9 +225,7 @@ def _conditions(session: Session, lst: ReductionList, f: Filters) -> list[Any]:
         code = uscc_rules.normalise(f.q)
         name_match = e.name.contains(f.q, autoescape=True)
         conds.append(
-            or_(name_match, e.uscc.startswith(code, autoescape=True))
-            if _CODE_CHARS.match(code)
-            else name_match
+            or_(name_match, e.uscc.startswith(code, autoescape=True)) if _CODE_CHARS.match(code) else name_match
         )
     if f.county:
         j = places(session).by_code.get(f.county)

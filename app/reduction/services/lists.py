@@ -238,9 +238,7 @@ class Deadline:
     days_left: int
 
 
-def submission_deadline(
-    lst: ReductionList, plan_deadline: tuple[int, int] | None, today: date
-) -> Deadline | None:
+def submission_deadline(lst: ReductionList, plan_deadline: tuple[int, int] | None, today: date) -> Deadline | None:
     """The plan's yearly submission deadline (Kashgar: 15 September) and whether the list is late."""
     if plan_deadline is None:
         return None

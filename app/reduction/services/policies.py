@@ -231,9 +231,7 @@ def fingerprint(rows: Sequence[MeasureInput]) -> str:
     """A short digest of a level's measures: the editor sends back the one it showed, so that a save over
     someone else's newer change is refused instead of silently overwriting it."""
     text = "\n".join(
-        "|".join(
-            str(v) for v in (r.unit_code, r.kind, r.percent, r.verification, r.max_stage, r.basis, r.note)
-        )
+        "|".join(str(v) for v in (r.unit_code, r.kind, r.percent, r.verification, r.max_stage, r.basis, r.note))
         for r in rows
     )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -259,9 +257,7 @@ def _parse_row(i: int, row: MeasureInput, units: Mapping[str, ProcessUnit]) -> d
 
     kinds = {k.value for k in MeasureKind}
     if row.kind not in kinds:
-        raise bad(
-            "kind", _("请从列表中选择（%(choices)s）。", choices="、".join(k.label for k in MeasureKind))
-        )
+        raise bad("kind", _("请从列表中选择（%(choices)s）。", choices="、".join(k.label for k in MeasureKind)))
     if row.verification not in {v.value for v in Verification}:
         raise bad("verification", _("请从列表中选择（%(choices)s）。",
                                     choices="、".join(v.label for v in Verification)))  # fmt: skip

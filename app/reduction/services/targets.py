@@ -43,8 +43,7 @@ def latest_lists(session: Session, year: int, under: Jurisdiction) -> list[int]:
             select(ReductionList.id)
             .join(
                 latest,
-                (latest.c.jurisdiction_id == ReductionList.jurisdiction_id)
-                & (latest.c.v == ReductionList.version),
+                (latest.c.jurisdiction_id == ReductionList.jurisdiction_id) & (latest.c.v == ReductionList.version),
             )
             .where(ReductionList.year == year)
         )
@@ -54,10 +53,7 @@ def latest_lists(session: Session, year: int, under: Jurisdiction) -> list[int]:
 def totals_for(session: Session, year: int, jurisdictions: Sequence[Jurisdiction]) -> dict[Pollutant, float]:
     """Total emissions (t/a) of the jurisdictions: each one's own figure, or the sum of its children's when
     it has none; a jurisdiction with neither is named in the error."""
-    rows = {
-        t.jurisdiction_id: t
-        for t in session.scalars(select(TotalEmissions).where(TotalEmissions.year == year))
-    }
+    rows = {t.jurisdiction_id: t for t in session.scalars(select(TotalEmissions).where(TotalEmissions.year == year))}
     result = dict.fromkeys(Pollutant, 0.0)
     missing: list[str] = []
 
@@ -190,10 +186,7 @@ def choices(session: Session) -> list[Choice]:
         stmt = stmt.where(Jurisdiction.id.in_(sorted(scope.readable)))
     found = [Choice(f"j:{j.code}", f"{j.name}（{j.code}）", j.level.value) for j in session.scalars(stmt)]
     members: dict[int, set[int]] = {}
-    zones = {
-        z.id: z
-        for z in session.scalars(select(LinkageZone).order_by(LinkageZone.plan_id, LinkageZone.ordering))
-    }
+    zones = {z.id: z for z in session.scalars(select(LinkageZone).order_by(LinkageZone.plan_id, LinkageZone.ordering))}
     for zone_id, jurisdiction_id in session.execute(select(ZoneMember.zone_id, ZoneMember.jurisdiction_id)):
         members.setdefault(zone_id, set()).add(jurisdiction_id)
     for zone_id, zone in zones.items():
@@ -210,9 +203,7 @@ def resolve(session: Session, value: str) -> tuple[str, list[Jurisdiction]]:
     if kind == "j":
         j = session.scalar(select(Jurisdiction).where(Jurisdiction.code == key[:12]))
         if j is None or (scope is not None and not scope.can_read(j.id)):
-            raise ServiceError(
-                _("行政区“%(code)s”不存在或不在您的辖区内。", code=key[:12]), field="jurisdiction"
-            )
+            raise ServiceError(_("行政区“%(code)s”不存在或不在您的辖区内。", code=key[:12]), field="jurisdiction")
         return j.name, [j]
     if kind == "z" and key.isdigit():
         zone = session.get(LinkageZone, int(key))
@@ -287,14 +278,10 @@ def set_total(
             raise ServiceError(_("请填写%(what)s。", what=_(FIELD_LABELS[p.value])), field=p.value)
         v = float(raw)
         if not math.isfinite(v) or v < 0 or v > 1e9:
-            raise ServiceError(
-                _("%(what)s应为不小于 0 的数（吨/年）。", what=_(FIELD_LABELS[p.value])), field=p.value
-            )
+            raise ServiceError(_("%(what)s应为不小于 0 的数（吨/年）。", what=_(FIELD_LABELS[p.value])), field=p.value)
         clean[p.value] = v
     row = session.scalar(
-        select(TotalEmissions).where(
-            TotalEmissions.jurisdiction_id == jurisdiction.id, TotalEmissions.year == year
-        )
+        select(TotalEmissions).where(TotalEmissions.jurisdiction_id == jurisdiction.id, TotalEmissions.year == year)
     )
     before = None
     if row is None:

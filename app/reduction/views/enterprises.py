@@ -138,9 +138,7 @@ def save_policy(enterprise_id: int):  # type: ignore[no-untyped-def]
     try:
         level = forms.level(level_value)
         rows, raw = forms.policy_rows(request.form)
-        policies.save_level(
-            s, e, level, rows, g.user, expected_fingerprint=request.form.get("fingerprint") or None
-        )
+        policies.save_level(s, e, level, rows, g.user, expected_fingerprint=request.form.get("fingerprint") or None)
     except Forbidden:
         raise
     except ServiceError as err:

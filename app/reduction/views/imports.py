@@ -145,8 +145,7 @@ def import_commit():  # type: ignore[no-untyped-def]
     if c["new"] or c["changed"] or c["removed"]:
         flash(
             _(
-                "导入完成：新增 %(new)d 家、更新 %(changed)d 家、"
-                "未变 %(unchanged)d 家、删除 %(removed)d 家企业。",
+                "导入完成：新增 %(new)d 家、更新 %(changed)d 家、未变 %(unchanged)d 家、删除 %(removed)d 家企业。",
                 new=c["new"],
                 changed=c["changed"],
                 unchanged=c["unchanged"],
@@ -185,6 +184,4 @@ def _send(write: Any, download_name: str) -> Any:
         path = Path(tmp) / "export.xlsx"
         write(str(path))
         data = path.read_bytes()
-    return send_file(
-        io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=download_name, max_age=0
-    )
+    return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=download_name, max_age=0)

@@ -146,9 +146,7 @@ def decide(list_id: int):  # type: ignore[no-untyped-def]
         raise Forbidden(_("只有上一级生态环境部门可以审核该清单。"))
     decision = request.form.get("decision", "")
     if decision not in ("approve", "return"):
-        return render_list(
-            lst, error=ServiceError(_("请选择“审核通过”或“退回”。"), field="decision"), status=400
-        )
+        return render_list(lst, error=ServiceError(_("请选择“审核通过”或“退回”。"), field="decision"), status=400)
     action = ListAction.approve if decision == "approve" else ListAction.return_
     return _act(list_id, action, reason=request.form.get("reason", "")[:2000])
 
@@ -176,9 +174,7 @@ def diff(list_id: int):  # type: ignore[no-untyped-def]
     other = None
     if against_id:
         other = (
-            s.scalar(select(ReductionList).where(ReductionList.id == int(against_id)))
-            if against_id.isdigit()
-            else None
+            s.scalar(select(ReductionList).where(ReductionList.id == int(against_id))) if against_id.isdigit() else None
         )
         if other is None or other.jurisdiction_id != lst.jurisdiction_id:
             error = ServiceError(_("请选择同一行政区的另一版本清单。"), field="against")
