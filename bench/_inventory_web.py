@@ -9,20 +9,16 @@ executemany on SQLite, in one list per province bureau: 重庆 50,000, 四川 20
 
 from __future__ import annotations
 
-import http.client
 import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.harness import ROOT, Context, Result, stopwatch
-from bench.load import CLIENTS, Load, merge, run_load
+from app.reduction.demo import KEY_INDUSTRIES
+from bench.harness import PASSWORD_HASH, ROOT, Context, Result, stopwatch
+from bench.load import CLIENTS, Load, Server, get, merge, run_load, session_cookie
 
 YEAR = 2031  # apart from any list another benchmark of the same database imports
 PROVINCES = {"500000": 50_000, "510000": 20_000, "650000": 15_000, "210000": 15_000}
@@ -33,23 +29,8 @@ PHASE_SECONDS = 6.0
 ROUNDS = 2  # alternating phases per page kind
 WARM_UP_SECONDS = 2.0
 SEED = 20261123
-PASSWORD_HASH = (  # hash_password("bench-password-not-secret"), as in bench/foundation.py
-    "scrypt:32768:8:1$2MTjtqXcNyLZhMq8$de864384a9a2b75bc3a7012ebbf37ad2889a1a427ba1d2e86f41639228a760fb"
-    "d27b6d6799819aa50184cad2a687332f27d329a790b9bda9a465ea093defad32"
-)
 GRADES = (("A", 8), ("leading", 2), ("B", 25), ("C", 25), ("D", 8))
-INDUSTRIES = (
-    "cement_clinker",
-    "brick",
-    "steel",
-    "flat_glass",
-    "ceramics",
-    "nonferrous",
-    "furniture",
-    "packaging_printing",
-    "industrial_coating",
-    "other",
-)
+INDUSTRIES = KEY_INDUSTRIES  # the demo lists' industries, in the same order
 
 
 @dataclass
@@ -398,36 +379,6 @@ def province_checks(ctx: Context, data: Data) -> list[Result]:
 # --- (a) the list page under gunicorn ----------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _cookie(ctx: Context, user_id: int) -> str:
-    """A real server-side session for the user, in the app's signed cookie (no password hashing)."""
-    from app.auth.models import User
-    from app.auth.services import start_session
-
-    app = ctx.app
-    with app.test_request_context(), ctx.session() as s:
-        s.info["audit_key"] = app.config["AUDIT_KEY"]
-        raw = start_session(s, s.get(User, user_id), ip="127.0.0.1", user_agent="bench")
-        s.commit()
-        value = app.session_interface.get_signing_serializer(app).dumps({"sid": raw})
-    return f"{app.config['SESSION_COOKIE_NAME']}={value}"
-
-
-def _get(port: int, path: str, cookie: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        conn.request("GET", path, headers={"Cookie": cookie, "Accept-Language": "zh-CN"})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
 def web(ctx: Context, data: Data) -> list[Result]:
     """The list page (filtered, paginated, flags column from the list's index) against a one-row primary-key
     page (a list's lifecycle actions by id, JSON), 16 clients, 4 gunicorn workers.
@@ -435,7 +386,6 @@ def web(ctx: Context, data: Data) -> list[Result]:
     Also reported: the page against one enterprise by id (JSON with units, measures, reductions and flags),
     /healthz under the same load (the stack's floor: session, scope, commit) and the "flagged" filter. The
     clients are wrk's (bench/load.py), in a process of their own."""
-    port = _free_port()
     wsgi = ctx.tmp / "bench_inventory_wsgi.py"
     config = {
         "DATABASE_URL": ctx.url,
@@ -444,25 +394,8 @@ def web(ctx: Context, data: Data) -> list[Result]:
         "LOGIN_RATE_LIMIT": "100000 per minute",
     }
     wsgi.write_text(f"from app import create_app\napp = create_app({config!r})\n", encoding="utf-8")
-    cookies = [_cookie(ctx, data.users[PAGE_LIST]) for _ in range(CLIENTS)]
+    cookies = [session_cookie(ctx, data.users[PAGE_LIST]) for _ in range(CLIENTS)]
     list_id, counties = data.lists[PAGE_LIST], data.counties[PAGE_LIST]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ctx.tmp), str(ROOT)])}
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-w",
-        str(WORKERS),
-        "-b",
-        f"127.0.0.1:{port}",
-        "--chdir",
-        str(ROOT),
-        "--timeout",
-        "300",
-        "--log-level",
-        "warning",
-        "bench_inventory_wsgi:app",
-    ]
 
     def list_page(rng: random.Random) -> str:
         county = rng.choice(counties)
@@ -480,12 +413,18 @@ def web(ctx: Context, data: Data) -> list[Result]:
     def health(rng: random.Random) -> str:
         return "/healthz"
 
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = Server(
+        ctx,
+        "bench_inventory_wsgi:app",
+        workers=WORKERS,
+        args=("--timeout", "300", "--log-level", "warning"),
+        env={"PYTHONPATH": os.pathsep.join([str(ctx.tmp), str(ROOT)])},
+    )
+    port = server.port
     pages = {"list": list_page, "enterprise": enterprise, "tiny": tiny, "health": health, "flagged": flagged_page}
     phases: dict[str, list[Load]] = {name: [] for name in pages}
     try:
-        _wait_ready(port, server)
-        sample = _get(port, list_page(random.Random(1)), cookies[0])
+        sample = get(port, list_page(random.Random(1)), cookies[0])
         assert sample[0] == 200 and b'data-testid="enterprise-table"' in sample[1], sample[1][:300]
         with stopwatch() as elapsed:  # every worker has loaded its templates, places and connections
             for paths in pages.values():
@@ -498,11 +437,7 @@ def web(ctx: Context, data: Data) -> list[Result]:
         for name in ("enterprise", "health", "flagged"):
             phases[name].append(run_load(port, pages[name], cookies, PHASE_SECONDS, workdir=ctx.tmp, seed=SEED))
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        server.stop()
     loads = {name: merge(parts) for name, parts in phases.items()}
     errors = {name: p.errors for name, p in loads.items() if p.errors}
     assert not errors, f"requests failed: {errors}"
@@ -518,17 +453,3 @@ def web(ctx: Context, data: Data) -> list[Result]:
         Result.info("flagged-filter page req/s vs one-row page", flagged.rps, tiny_.rps, "req/s"),
         Result.info("flagged-filter page p99 vs list page", flagged.p99, lists.p99, "ms"),
     ]  # fmt: skip
-
-
-def _wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {(server.stderr.read() if server.stderr else b'').decode()[-2000:]}")
-        try:
-            status, _body = _get(port, "/healthz", "")
-            if status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("gunicorn did not answer /healthz within 60 s")

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import copy
-import http.client
 import math
-import os
 import random
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -20,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import event, func, insert, select, text
 
-from bench.harness import ROOT, Context, Result, compare, stopwatch
-from bench.load import CLIENTS, Load, merge, run_load
+from bench.harness import PASSWORD_HASH, ROOT, Context, Result, compare, stopwatch
+from bench.load import CLIENTS, Load, Server, get, merge, run_load, session_cookie
 
 NAME = "cases"
 
@@ -34,12 +28,6 @@ PHASE_SECONDS = 5.0  # per path and round, wrk's 16 clients (bench/load.py)
 SEQUENTIAL = 30  # requests one at a time per path: the service time without queueing (logged)
 P99_MS = 50.0
 ATTEMPTS = 10  # concurrent 签收
-
-# hash_password("bench-password-not-secret"), as in bench/foundation.py; nobody logs in with it.
-PASSWORD_HASH = (
-    "scrypt:32768:8:1$2MTjtqXcNyLZhMq8$de864384a9a2b75bc3a7012ebbf37ad2889a1a427ba1d2e86f41639228a760fb"
-    "d27b6d6799819aa50184cad2a687332f27d329a790b9bda9a465ea093defad32"
-)
 
 
 def run(ctx: Context) -> list[Result]:
@@ -375,75 +363,6 @@ def populate(ctx: Context, n: int) -> dict[str, Any]:
 # --- 3. the lists under gunicorn ---------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def session_cookie(ctx: Context, user_id: int) -> str:
-    """A real server-side session for the user, in the signed cookie the app would have set at login."""
-    from app.auth.models import User
-    from app.auth.services import start_session
-
-    app = ctx.app
-    with app.test_request_context(), ctx.session() as s:
-        raw = start_session(s, s.get(User, user_id), ip="127.0.0.1", user_agent="bench")
-        s.commit()
-        signed = app.session_interface.get_signing_serializer(app).dumps({"sid": raw})
-    return f"{app.config['SESSION_COOKIE_NAME']}={signed}"
-
-
-class Server:
-    """gunicorn with WORKERS sync workers on 127.0.0.1 and a free port, on the benchmark's database."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.port = _free_port()
-        self.log_path = ctx.tmp / "gunicorn.log"
-        env = {**os.environ, "DATABASE_URL": ctx.url, "LIANFANG_ENV": "testing", "UPLOAD_DIR": str(ctx.tmp / "uploads"),
-               "SESSION_COOKIE_SECURE": "0", "PYTHONPATH": str(ROOT)}  # fmt: skip
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        self.log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [str(gunicorn), "--workers", str(WORKERS), "--bind", f"127.0.0.1:{self.port}", "--timeout", "120",
-             "--preload", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                if get(self.port, "/healthz", "")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"gunicorn did not start:\n{self.log_path.read_text(errors='replace')[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
-def get(port: int, path: str, cookie: str) -> tuple[int, bytes, float]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        start = time.perf_counter()
-        conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
-        response = conn.getresponse()
-        body = response.read()
-        return response.status, body, time.perf_counter() - start
-    finally:
-        conn.close()
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
@@ -518,7 +437,11 @@ def lists_under_gunicorn(ctx: Context, data: dict[str, Any]) -> list[Result]:
     paths = {
         "case page": f"/cases/{case_id}", "inbox": "/cases/inbox", "overdue": "/cases/overdue", "healthz": "/healthz",
     }  # fmt: skip
-    server = Server(ctx)
+    server = Server(
+        ctx, "wsgi:app", workers=WORKERS, args=("--timeout", "120", "--preload"),
+        env={"DATABASE_URL": ctx.url, "LIANFANG_ENV": "testing", "UPLOAD_DIR": str(ctx.tmp / "uploads"),
+             "SESSION_COOKIE_SECURE": "0"},
+    )  # fmt: skip
     try:
         for label, path in paths.items():  # warm every worker, and check what the page is
             status, body, _ = get(server.port, path, cookie)

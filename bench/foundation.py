@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, text
 
-from bench.harness import ROOT, Context, Result, compare, stopwatch
+from bench.harness import PASSWORD_HASH, ROOT, Context, Result, compare, stopwatch
 
 NAME = "foundation"
 
@@ -18,12 +18,6 @@ READ_ROUNDS = 7
 TRANSACTIONS = 2_000  # for each side, audited and plain
 WRITE_ROUNDS = 5  # the transactions are timed in this many alternating rounds
 SEED = 20240601
-
-# hash_password("bench-password-not-secret"), computed once: scrypt is deliberately slow.
-PASSWORD_HASH = (
-    "scrypt:32768:8:1$2MTjtqXcNyLZhMq8$de864384a9a2b75bc3a7012ebbf37ad2889a1a427ba1d2e86f41639228a760fb"
-    "d27b6d6799819aa50184cad2a687332f27d329a790b9bda9a465ea093defad32"
-)
 
 
 def run(ctx: Context) -> list[Result]:

@@ -30,6 +30,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP_MODULES = {"harness", "__main__"}
+# hash_password("bench-password-not-secret"): users the benchmarks create; nobody logs in with it.
+PASSWORD_HASH = (
+    "scrypt:32768:8:1$2MTjtqXcNyLZhMq8$de864384a9a2b75bc3a7012ebbf37ad2889a1a427ba1d2e86f41639228a760fb"
+    "d27b6d6799819aa50184cad2a687332f27d329a790b9bda9a465ea093defad32"
+)
 DEFAULT_SECRET_KEY = "bench-secret-key-not-for-production-" + "x" * 16
 
 

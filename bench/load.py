@@ -11,13 +11,19 @@ an error here, not a fast success).
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
 import random
 import shutil
+import socket
 import subprocess
+import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CLIENTS = 16  # concurrent connections
 THREADS = 2  # wrk's own threads (one per core here)
@@ -161,3 +167,78 @@ def merge(parts: Sequence[Load]) -> Load:
         bad_status=sum(p.bad_status for p in parts),
         socket_errors=sum(p.socket_errors for p in parts),
     )
+
+
+# --- the server under load -----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def session_cookie(ctx: Any, user_id: int) -> str:
+    """A real server-side session for the user, in the signed cookie the app would have set at login."""
+    from app.auth.models import User
+    from app.auth.services import start_session
+
+    app = ctx.app
+    with app.test_request_context(), ctx.session() as s:
+        raw = start_session(s, s.get(User, user_id), ip="127.0.0.1", user_agent="bench")
+        s.commit()
+        signed = app.session_interface.get_signing_serializer(app).dumps({"sid": raw})
+    return f"{app.config['SESSION_COOKIE_NAME']}={signed}"
+
+
+def get(port: int, path: str, cookie: str = "", timeout: float = 120) -> tuple[int, bytes, float]:
+    """One GET on a fresh connection: status, body and seconds."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        start = time.perf_counter()
+        conn.request("GET", path, headers={"Accept-Language": "zh-CN", **({"Cookie": cookie} if cookie else {})})
+        response = conn.getresponse()
+        body = response.read()
+        return response.status, body, time.perf_counter() - start
+    finally:
+        conn.close()
+
+
+class Server:
+    """gunicorn with `workers` sync workers on 127.0.0.1 and a free port, serving `app_spec` (module:app) on
+    the benchmark's database; its output goes to a log file (a pipe nobody reads could block it)."""
+
+    def __init__(
+        self, ctx: Any, app_spec: str, *, workers: int, args: Sequence[str] = (), env: dict[str, str] | None = None
+    ) -> None:
+        from bench.harness import ROOT
+
+        self.port = free_port()
+        self.log_path = ctx.tmp / f"gunicorn-{self.port}.log"
+        self.log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
+             *args, app_spec],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                if get(self.port, "/healthz", timeout=30)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not start:\n{self.log_path.read_text(errors='replace')[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()

@@ -6,8 +6,6 @@ Every error is JSON naming the field: {"error": {"status": 400, "code": "invalid
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from flask import g, request
@@ -17,7 +15,6 @@ from app.api import bp
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.errors import Forbidden, ServiceError
-from app.core.web import deny, json_error
 from app.extensions import db
 from app.reduction import forms
 from app.reduction.domain import policy as dp
@@ -28,25 +25,6 @@ from app.reduction.services import lists as list_service
 from app.reduction.services import policies, staggered
 from app.reduction.services.lists import ListAction
 from app.reduction.views.lists import today
-
-CODES = {400: "invalid", 404: "not_found", 409: "conflict"}
-
-
-def api_errors(view: Callable[..., Any]) -> Callable[..., Any]:
-    """A refused request answers JSON naming the field; a 403 is audited like every denial."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return view(*args, **kwargs)
-        except ServiceError as e:
-            db.session.rollback()
-            if e.status == 403:
-                return deny(e.message)
-            extra = {"field": e.field} if e.field else {}
-            return json_error(e.status, CODES.get(e.status, "error"), e.message, **extra)
-
-    return wrapper
 
 
 def _body() -> dict[str, Any]:
@@ -77,7 +55,6 @@ def list_json(lst: ReductionList, count: int | None = None) -> dict[str, Any]:
 
 @bp.get("/reduction/lists")
 @require(Permission.view_lists)
-@api_errors
 def reduction_lists():  # type: ignore[no-untyped-def]
     s = db.session()
     raw_year = request.args.get("year", "")
@@ -93,7 +70,6 @@ def reduction_lists():  # type: ignore[no-untyped-def]
 
 @bp.get("/reduction/lists/<int:list_id>")
 @require(Permission.view_lists)
-@api_errors
 def reduction_list(list_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
     lst = list_service.get_list(s, list_id)
@@ -108,7 +84,6 @@ def reduction_list(list_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/reduction/lists/<int:list_id>/enterprises")
 @require(Permission.view_lists)
-@api_errors
 def reduction_list_enterprises(list_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
     lst = list_service.get_list(s, list_id)
@@ -141,7 +116,6 @@ def reduction_list_enterprises(list_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/reduction/lists/<int:list_id>/actions")
 @require(Permission.view_lists)
-@api_errors
 def reduction_list_actions(list_id: int):  # type: ignore[no-untyped-def]
     lst = list_service.get_list(db.session(), list_id)
     return {
@@ -169,14 +143,12 @@ def _transition(list_id: int, action: ListAction, reason: str = "") -> dict[str,
 
 @bp.post("/reduction/lists/<int:list_id>/submit")
 @require(Permission.edit_lists)
-@api_errors
 def reduction_list_submit(list_id: int):  # type: ignore[no-untyped-def]
     return _transition(list_id, ListAction.submit)
 
 
 @bp.post("/reduction/lists/<int:list_id>/decide")
 @require(Permission.decide_lists)
-@api_errors
 def reduction_list_decide(list_id: int):  # type: ignore[no-untyped-def]
     lst = list_service.get_list(db.session(), list_id)
     if not list_service.WHO[ListAction.approve](lst, g.user):
@@ -193,14 +165,12 @@ def reduction_list_decide(list_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/reduction/lists/<int:list_id>/publish")
 @require(Permission.edit_lists)
-@api_errors
 def reduction_list_publish(list_id: int):  # type: ignore[no-untyped-def]
     return _transition(list_id, ListAction.publish)
 
 
 @bp.post("/reduction/lists/<int:list_id>/new-version")
 @require(Permission.edit_lists)
-@api_errors
 def reduction_list_new_version(list_id: int):  # type: ignore[no-untyped-def]
     return _transition(list_id, ListAction.new_version), 201
 
@@ -345,14 +315,12 @@ def enterprise_json(e: Enterprise) -> dict[str, Any]:
 
 @bp.get("/reduction/enterprises/<int:enterprise_id>")
 @require(Permission.view_lists)
-@api_errors
 def reduction_enterprise(enterprise_id: int):  # type: ignore[no-untyped-def]
     return enterprise_json(enterprise_service.get_enterprise(db.session(), enterprise_id))
 
 
 @bp.put("/reduction/enterprises/<int:enterprise_id>/policy/<level>")
 @require(Permission.edit_lists)
-@api_errors
 def reduction_enterprise_policy(enterprise_id: int, level: str):  # type: ignore[no-untyped-def]
     s = db.session()
     e = enterprise_service.get_enterprise(s, enterprise_id)

@@ -8,13 +8,14 @@ from datetime import UTC, datetime, time, timedelta
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.audit.services import record
 from app.auth.models import Bureau
 from app.auth.roles import Permission
 from app.cases.models import Case, CaseTransfer, Evidence, Inspection
 from app.cases.services import queries, records, workflow
-from app.cases.services.evidence import discard_files, path_of
+from app.cases.services.evidence import path_of
 from app.cases.vocabulary import LABELS, TOPICS, CaseState, EvidenceKind, Origin, SourceType, label
 from app.core.access import require
 from app.core.errors import ServiceError
@@ -68,6 +69,13 @@ def _case_or_404(case_id: int) -> Case:
     if case is None:
         abort(404)
     return case
+
+
+def _transfer_or_404(s: Session, transfer_id: int) -> CaseTransfer:
+    t = s.get(CaseTransfer, transfer_id)
+    if t is None:
+        abort(404)
+    return t
 
 
 @bp.get("/")
@@ -143,17 +151,14 @@ def new():  # type: ignore[no-untyped-def]
     form = request.form
     error = field = None
     if request.method == "POST":
-        from flask_wtf.csrf import validate_csrf  # noqa: F401  (checked centrally in the request cycle)
-
-        stored: list[Evidence] = []
-        try:
+        try:  # a refused upload has removed its own files (records.store_all)
             case = records.create_case(s, g.user, form)
             files = request.files.getlist("photos")
-            stored = records.add_evidence(s, case, g.user, files, EvidenceKind.discovery) if files else []
+            if files:
+                records.add_evidence(s, case, g.user, files, EvidenceKind.discovery)
             s.flush()
         except ServiceError as e:
             s.rollback()
-            discard_files(stored)
             error, field = e.message, e.field
         else:
             flash(_("线索 %(n)s 已登记。", n=case.number))
@@ -230,12 +235,7 @@ def upload(case_id: int):  # type: ignore[no-untyped-def]
         raise ServiceError(_("请选择材料类别。"), field="kind") from None
     if kind is EvidenceKind.transfer_scan:
         raise ServiceError(_("移交单扫描件请在移交单页面上传。"), field="kind")
-    stored: list[Evidence] = []
-    try:
-        stored = records.add_evidence(db.session(), case, g.user, request.files.getlist("files"), kind)
-    except ServiceError:
-        discard_files(stored)
-        raise
+    stored = records.add_evidence(db.session(), case, g.user, request.files.getlist("files"), kind)
     if not stored:
         raise ServiceError(_("请选择要上传的文件。"), field="files")
     flash(_("已上传 %(n)d 个文件。", n=len(stored)))
@@ -284,9 +284,7 @@ def create_transfer():  # type: ignore[no-untyped-def]
 @require(Permission.view_cases)
 def transfer(transfer_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
-    t = s.get(CaseTransfer, transfer_id)
-    if t is None:
-        abort(404)
+    t = _transfer_or_404(s, transfer_id)
     scans = list(s.scalars(select(Evidence).where(Evidence.transfer_id == t.id).order_by(Evidence.id)))
     with unscoped(s):
         items = [(i.ordinal, i.case) for i in t.items]
@@ -303,9 +301,7 @@ def transfer_pdf(transfer_id: int):  # type: ignore[no-untyped-def]
     from app.printing import PrintError, render_pdf
 
     s = db.session()
-    t = s.get(CaseTransfer, transfer_id)
-    if t is None:
-        abort(404)
+    t = _transfer_or_404(s, transfer_id)
     context, images = records.transfer_context(s, t)
     try:
         pdf = render_pdf("transfer_form", context, allowed_files=images)
@@ -321,25 +317,14 @@ def transfer_pdf(transfer_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/transfers/<int:transfer_id>/scan")
 @require(Permission.handle_cases)
 def transfer_scan(transfer_id: int):  # type: ignore[no-untyped-def]
-    from app.cases.services.evidence import store
-
     s = db.session()
-    t = s.get(CaseTransfer, transfer_id)
-    if t is None:
-        abort(404)
+    t = _transfer_or_404(s, transfer_id)
     if g.user.bureau_id not in (t.from_bureau_id, t.to_bureau_id):
         raise ServiceError(_("只有移交单位和接收单位可以上传签章扫描件。"))
     files = [f for f in request.files.getlist("files") if f.filename]
     if not files:
         raise ServiceError(_("请选择签章后的移交单扫描件。"), field="files")
-    stored: list[Evidence] = []
-    try:
-        with unscoped(s):
-            for f in files:
-                stored.append(store(s, f.stream, f.filename, EvidenceKind.transfer_scan, g.user.id, transfer=t))
-    except ServiceError:
-        discard_files(stored)
-        raise
+    stored = records.store_all(s, files, EvidenceKind.transfer_scan, g.user, transfer=t)
     record(s, "case_transfer.scan", obj=t, after={"files": [{"name": e.filename, "sha256": e.sha256} for e in stored]})
     flash(_("签章扫描件已上传。"))
     return redirect(url_for("cases.transfer", transfer_id=t.id))

@@ -24,3 +24,11 @@ class Forbidden(ServiceError):
 
 class Conflict(ServiceError):
     status = 409
+
+
+class ProblemsError(ValueError):
+    """A data file refused whole: every problem found, each naming its file and key (inventories, rules)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems

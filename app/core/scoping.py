@@ -93,12 +93,7 @@ def _limit_reads(state: ORMExecuteState) -> None:
         return
     if state.execution_options.get("include_all_jurisdictions"):
         return
-    # The options are built once per scope and session: a request runs many statements under one scope.
-    cached = state.session.info.get("scope_criteria")
-    if cached is None or cached[0] is not scope:
-        cached = (scope, _criteria_for(scope.readable, scope.bureau_id or 0))
-        state.session.info["scope_criteria"] = cached
-    state.statement = state.statement.options(*cached[1])
+    state.statement = state.statement.options(*_criteria_for(scope.readable, scope.bureau_id or 0))
 
 
 @lru_cache(maxsize=512)

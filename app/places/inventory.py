@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from app.cases import limits
+from app.core.errors import ProblemsError
 from app.places.graph import components
 
 LEVELS = ("province", "city", "county")
@@ -25,10 +26,8 @@ KINDS = {
 COLUMNS = ["code", "name", "short_name", "level", "parent_code", "kind", "official"]
 
 
-class InventoryError(ValueError):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+class InventoryError(ProblemsError):
+    pass
 
 
 @dataclass(frozen=True)

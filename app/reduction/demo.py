@@ -87,6 +87,7 @@ def add_enterprise(
     session: Session,
     lst: ReductionList,
     *,
+    assess: bool = True,  # False when the caller assesses a batch at once
     uscc: str,
     name: str,
     category: Category | str,
@@ -198,7 +199,8 @@ def add_enterprise(
                 reason="错峰生产",
             )
         )
-    assessments.refresh(session, Enterprise.id == e.id)
+    if assess:
+        assessments.refresh(session, Enterprise.id == e.id)
     return e
 
 
@@ -625,7 +627,7 @@ def _scaled(units: Sequence[UnitSpec], rng: random.Random, scale: float, rectify
     return out
 
 
-def _enterprise(rng: random.Random, n: int, county: str, library: dr.RuleLibrary) -> dict[str, Any]:
+def _enterprise(rng: random.Random, n: int, county: str) -> dict[str, Any]:
     category, grade, _w = rng.choices(MIX, weights=[w for *_x, w in MIX])[0]
     if category is Category.key:
         industry = rng.choice(KEY_INDUSTRIES)
@@ -734,29 +736,26 @@ def _flaw(spec: dict[str, Any], measures: dict[AlertLevel, list[MeasureSpec]], r
     return flaw
 
 
+def _spec_facts(spec: dict[str, Any]) -> EnterpriseFacts:
+    return facts_for(
+        spec["name"], spec["category"], spec["grade"], spec["industry"], spec["emissions"], spec["trucks"],
+        spec["machinery"],
+    )  # fmt: skip
+
+
 def _build(
     session: Session,
     lst: ReductionList,
-    plan: Plan,
     rng: random.Random,
     codes: dict[str, Jurisdiction],
-    library: dr.RuleLibrary,
     specs: list[dict[str, Any]],
 ) -> None:
     for spec in specs:
-        facts = facts_for(
-            spec["name"],
-            spec["category"],
-            spec["grade"],
-            spec["industry"],
-            spec["emissions"],
-            spec["trucks"],
-            spec["machinery"],
-        )
         measures = {lv: [MeasureSpec(**vars(m)) for m in ms] for lv, ms in spec["measures"].items()}
         e = add_enterprise(
             session,
             lst,
+            assess=False,
             uscc=spec["uscc"],
             name=spec["name"],
             category=spec["category"],
@@ -800,7 +799,7 @@ def _build(
                         reason="按绩效分级和超低排放情况安排",
                     )
                 )
-        _ = facts
+    assessments.refresh(session, Enterprise.list_id == lst.id)  # the whole list at once, in bulk
     session.flush()
 
 
@@ -810,7 +809,7 @@ def _specs(plan: Plan, rng: random.Random, library: dr.RuleLibrary, start: int) 
     for i in range(plan.size):
         n = start + i
         county = plan.counties[i % len(plan.counties)]
-        spec = _enterprise(rng, n, county, library)
+        spec = _enterprise(rng, n, county)
         for suffix in ("", "二厂", "三厂", "四厂", "五厂", f"{n}号厂"):
             name = (
                 spec["name"].replace("有限公司", f"{suffix}有限公司")
@@ -823,15 +822,7 @@ def _specs(plan: Plan, rng: random.Random, library: dr.RuleLibrary, start: int) 
         used.add(spec["name"])
         spec["n"], spec["county"] = n, county
         spec["uscc"] = uscc_rules.generate(SEED + n, region=county)
-        facts = facts_for(
-            spec["name"],
-            spec["category"],
-            spec["grade"],
-            spec["industry"],
-            spec["emissions"],
-            spec["trucks"],
-            spec["machinery"],
-        )
+        facts = _spec_facts(spec)
         spec["measures"] = rule_measures(
             facts, spec["units"], library, per_unit=spec["per_unit"], cap_percent=rng.choice((70.0, 80.0))
         )
@@ -854,15 +845,7 @@ def _next_version(
     for s in kept:
         if s["category"] is Category.key and s["grade"] in (Grade.C, Grade.D) and rng.random() < 0.15:
             s["grade"] = Grade.B if s["grade"] is Grade.C else Grade.C
-            facts = facts_for(
-                s["name"],
-                s["category"],
-                s["grade"],
-                s["industry"],
-                s["emissions"],
-                s["trucks"],
-                s["machinery"],
-            )
+            facts = _spec_facts(s)
             s["measures"] = rule_measures(facts, s["units"], library, per_unit=s["per_unit"])
         elif rng.random() < 0.1:
             for m in s["measures"][AlertLevel.red]:
@@ -875,7 +858,7 @@ def _user(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username)) if username else None
 
 
-def _totals(session: Session, lst: ReductionList, codes: dict[str, Jurisdiction], year: int) -> None:
+def _totals(session: Session, lst: ReductionList, year: int) -> None:
     """Totals per jurisdiction and year: the listed enterprises' emissions are about 40 % of society's, so
     the yellow target passes and red needs more."""
     sums: dict[int, dict[str, float]] = {}
@@ -942,10 +925,10 @@ def load(session: Session) -> list[str]:
             )
             session.add(lst)
             session.flush()
-            _build(session, lst, plan, rng, codes, library, specs)
+            _build(session, lst, rng, codes, specs)
             _set_state(lst, state, owner, decider, year)
             session.flush()
-            _totals(session, lst, codes, year)
+            _totals(session, lst, year)
             record(
                 session,
                 "reduction_list.demo_load",

@@ -108,12 +108,3 @@ def discard_files(rows: list[Evidence]) -> None:
     """Remove stored files whose rows were rolled back (the database and the disk stay in step)."""
     for row in rows:
         (storage_dir() / row.stored_name).unlink(missing_ok=True)
-
-
-def verify_file(evidence: Evidence) -> bool:
-    """The stored file still has the checksum it was stored with."""
-    digest = hashlib.sha256()
-    with path_of(evidence).open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest() == evidence.sha256

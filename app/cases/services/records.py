@@ -249,9 +249,24 @@ def _provincial_bureaus(session: Session, province_codes: set[str]) -> list[Bure
     )
 
 
+def store_all(session: Session, files: Sequence[Any], kind: EvidenceKind, user: User, **owner: Any) -> list[Evidence]:
+    """Store every upload for its owner (`case=` or `transfer=`): all of them or, on a refusal, none."""
+    from app.cases.services.evidence import discard_files, store
+
+    stored: list[Evidence] = []
+    try:
+        with unscoped(session):
+            for f in files:
+                stored.append(store(session, f.stream, f.filename, kind, user.id, **owner))
+    except ServiceError:
+        discard_files(stored)
+        raise
+    return stored
+
+
 def add_evidence(session: Session, case: Case, user: User, files: Sequence[Any], kind: EvidenceKind) -> list[Evidence]:
     """Attach uploads to a case; the case's discoverer or responsible bureau may add evidence."""
-    from app.cases.services.evidence import MAX_FILES, store
+    from app.cases.services.evidence import MAX_FILES
 
     allowed = user.bureau_id in (case.discovered_bureau_id, case.responsible_bureau_id) and user.roles & WORKERS
     if not allowed:
@@ -261,16 +276,7 @@ def add_evidence(session: Session, case: Case, user: User, files: Sequence[Any],
     files = [f for f in files if getattr(f, "filename", "")]
     if len(files) > MAX_FILES:
         raise ServiceError(_("一次最多上传 %(n)d 个文件。", n=MAX_FILES), field="evidence")
-    from app.cases.services.evidence import discard_files
-
-    stored: list[Evidence] = []
-    try:
-        with unscoped(session):
-            for f in files:
-                stored.append(store(session, f.stream, f.filename, kind, user.id, case=case))
-    except ServiceError:
-        discard_files(stored)  # all of the upload or none of it
-        raise
+    stored = store_all(session, files, kind, user, case=case)
     if stored:
         record(session, "case.evidence", obj=case,
                after={"kind": kind.value,

@@ -208,15 +208,8 @@ class Effect:
     outdoor_whole: bool = False
     outdoor_units: frozenset[str] = frozenset()
 
-    @property
-    def whole_stop(self) -> bool:
-        return self.whole_cut >= 1 - EPS
-
     def cut_of(self, unit_id: str) -> float:
         return max(self.unit_cuts.get(unit_id, 0.0), self.whole_cut)
-
-    def outdoor_stopped(self, unit: ProcessUnit) -> bool:
-        return unit.id in self.outdoor_units or (self.outdoor_whole and unit.outdoor)
 
 
 def effect(measures: Iterable[Measure]) -> Effect:
@@ -258,7 +251,7 @@ def _require_known_units(units: Sequence[ProcessUnit], measures: Iterable[Measur
 
 def _fractions(units: Sequence[ProcessUnit], eff: Effect, outdoor: bool) -> dict[Pollutant, float]:
     """Fraction of the stationary emission of each pollutant removed; the unallocated rest of a pollutant
-    is reached by whole-plant cuts only. (Inlined cut_of/outdoor_stopped: this runs for every enterprise
+    is reached by whole-plant cuts only. (Inlined cut_of and the outdoor test: this runs for every enterprise
     and level of a province.)"""
     whole, unit_cuts = eff.whole_cut, eff.unit_cuts
     outdoor_whole, outdoor_units = outdoor and eff.outdoor_whole, eff.outdoor_units if outdoor else ()
@@ -356,12 +349,6 @@ def evaluate(facts: EnterpriseFacts, units: Sequence[ProcessUnit], policy: Plant
         {level: _production_cut(facts, units, eff, bases) for level, eff in effects.items()},
         full_stop_reduction(facts),
     )
-
-
-def level_reductions(
-    facts: EnterpriseFacts, units: Sequence[ProcessUnit], policy: PlantPolicy
-) -> dict[AlertLevel, dict[Pollutant, float]]:
-    return {level: dict(v) for level, v in evaluate(facts, units, policy).reductions.items()}
 
 
 def _where(unit_id: str | None, names: Mapping[str, str]) -> str:

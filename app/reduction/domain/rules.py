@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from app.core.errors import ProblemsError
 from app.reduction.domain.policy import (
     EPS,
     Effect,
@@ -49,10 +50,8 @@ _REQUIREMENT_KEYS = {"kind", "percent", "max_stage", "min_truck_visits", "note"}
 _GRADE_ORDER = (Grade.B, Grade.C, Grade.D)  # each at least as strict as the one before, per level
 
 
-class RuleError(ValueError):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+class RuleError(ProblemsError):
+    pass
 
 
 @dataclass(frozen=True)

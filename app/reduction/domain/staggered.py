@@ -9,15 +9,16 @@ The schema is described in inventories/README.md.
 from __future__ import annotations
 
 import calendar
-import hashlib
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from app.core.errors import ProblemsError
 
 UNGRADED = "ungraded"  # a plant without a performance grade (not yet graded, or not a key enterprise)
 GRADES = ("leading", "A", "B", "C", "D", UNGRADED)  # leading … D: each owes at least the days of the one before
@@ -26,10 +27,8 @@ _INDUSTRY_KEYS = {"name", "source", "verified", "note", "days"}
 _DAYS_KEYS = {"days", "ultra_low"}
 
 
-class ScheduleError(ValueError):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+class ScheduleError(ProblemsError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -87,15 +86,12 @@ class Schedule:
     def campaign(self, year: int) -> tuple[date, date]:
         """The campaign of a list year: it starts in that year and, when it ends on an earlier day of the
         calendar, ends in the next."""
-        start = self.starts.in_year(year)
-        crosses = (self.ends.month, self.ends.day) < (self.starts.month, self.starts.day)
-        return start, self.ends.in_year(year + 1 if crosses else year)
+        return _span(self.starts, self.ends, year)
 
 
 @dataclass(frozen=True)
 class ScheduleLibrary:
     schedules: tuple[Schedule, ...]
-    checksums: Mapping[str, str] = field(default_factory=dict)
 
     def for_industry(self, industry: str | None) -> tuple[Schedule, IndustrySchedule] | None:
         for s in self.schedules:
@@ -114,14 +110,13 @@ def load(root: Path, known_industries: Collection[str] | None = None) -> Schedul
     `known_industries`, an industry code outside it (a typo) is a problem too."""
     problems: list[str] = []
     schedules: list[Schedule] = []
-    checksums: dict[str, str] = {}
     paths = sorted(root.glob("*.yaml"))
     if not paths:
         problems.append(f"{root}: no schedule files (*.yaml)")
     codes: dict[str, str] = {}
     owners: dict[str, str] = {}
     for path in paths:
-        schedule = _read_file(path, checksums, known_industries, problems)
+        schedule = _read_file(path, known_industries, problems)
         if schedule is None:
             continue
         if schedule.code in codes:
@@ -134,7 +129,7 @@ def load(root: Path, known_industries: Collection[str] | None = None) -> Schedul
         schedules.append(schedule)
     if problems:
         raise ScheduleError(problems)
-    return ScheduleLibrary(tuple(schedules), checksums)
+    return ScheduleLibrary(tuple(schedules))
 
 
 def _text(doc: Mapping[str, Any], key: str, where: str, problems: list[str]) -> str:
@@ -162,9 +157,7 @@ def _count(value: Any, where: str, most: int, problems: list[str]) -> int | None
     return value
 
 
-def _read_file(
-    path: Path, checksums: dict[str, str], known: Collection[str] | None, problems: list[str]
-) -> Schedule | None:
+def _read_file(path: Path, known: Collection[str] | None, problems: list[str]) -> Schedule | None:
     name = f"staggered/{path.name}"
     try:
         raw = path.read_bytes()
@@ -172,7 +165,6 @@ def _read_file(
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
         problems.append(f"{name}: cannot be read ({e})")
         return None
-    checksums[name] = hashlib.sha256(raw).hexdigest()
     if not isinstance(doc, dict):
         problems.append(f"{name}: must be a mapping with code, name, source, campaign and industries")
         return None

@@ -60,18 +60,12 @@ from app.reduction.models import (
     StaggeredPeriod,
 )
 from app.reduction.services import assessments
+from app.reduction.services.lists import STATE_LABELS
 
 VALIDATOR_VERSION = "excel-import-2"  # change with the parsing rules: older snapshots are then re-validated
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
 KEEP_SECONDS = 24 * 3600
 _JSON_FIELDS = ("machinery", "truck_emissions", "machinery_emissions")
-_STATE_LABELS = {
-    ListState.draft: "草稿",
-    ListState.submitted: "已报送",
-    ListState.returned: "已退回",
-    ListState.approved: "已审核通过",
-    ListState.published: "已发布",
-}
 
 
 @contextmanager
@@ -392,7 +386,7 @@ def blocked(lst: ReductionList | None, user: Any) -> str | None:
     if lst is None or lst.state is ListState.published:
         return None if lst is None or lst.can_new_version(user) else _("您所在单位无权修改该清单。")
     if not lst.editable:
-        return _("清单当前状态为“%(state)s”，不能导入；退回后方可修改。", state=_STATE_LABELS[lst.state])
+        return _("清单当前状态为“%(state)s”，不能导入；退回后方可修改。", state=_(STATE_LABELS[lst.state]))
     if not lst.can_edit(user):
         return _("您所在单位无权修改该清单。")
     return None
@@ -627,7 +621,7 @@ def target_words(lst: ReductionList | None, year: int) -> str:
         return _("将新建 %(year)d 年清单（草稿）", year=year)
     if lst.state is ListState.published:
         return _("%(year)d 年清单第 %(v)d 版已发布，将建立第 %(n)d 版", year=year, v=lst.version, n=lst.version + 1)
-    return _("%(year)d 年清单第 %(v)d 版（%(state)s）", year=year, v=lst.version, state=_STATE_LABELS[lst.state])
+    return _("%(year)d 年清单第 %(v)d 版（%(state)s）", year=year, v=lst.version, state=_(STATE_LABELS[lst.state]))
 
 
 def preview(session: Session, user: Any, upload: Upload, config: Any) -> Preview:

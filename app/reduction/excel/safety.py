@@ -154,6 +154,7 @@ def _check_prolog(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, limits: Limi
                     return
     except ExcelRefused:
         raise
+    # zipfile raises NotImplementedError for a compression method it does not support: a refused file too
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError):
         raise ExcelRefused(_("文件已损坏，无法读取其中的部件（%(part)s）。", part=entry.filename)) from None
     if buf.strip() and len(buf) >= limits.prolog_bytes:

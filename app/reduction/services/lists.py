@@ -376,23 +376,6 @@ def default_comparison(session: Session, lst: ReductionList) -> ReductionList | 
     return others[-1] if others else None  # the oldest newer one: what this version became
 
 
-def plan_deadline(session: Session, jurisdiction: Jurisdiction) -> tuple[Plan, tuple[int, int]] | None:
-    """The yearly list deadline of the plan the jurisdiction belongs to, through the zone membership of the
-    jurisdiction or of an ancestor (a Kashgar county through its prefecture, or itself); the earliest when
-    several plans name one."""
-    codes = [c for c in jurisdiction.path.strip("/").split("/") if c]
-    plans = session.scalars(
-        select(Plan)
-        .join(ZoneMember, ZoneMember.plan_id == Plan.id)
-        .join(Jurisdiction, Jurisdiction.id == ZoneMember.jurisdiction_id)
-        .where(Jurisdiction.code.in_(codes), Plan.list_deadline.is_not(None))
-    ).all()
-    found = [(p, p.list_deadline_tuple) for p in plans if p.list_deadline_tuple]
-    if not found:
-        return None
-    return min(found, key=lambda pair: pair[1])  # type: ignore[return-value,arg-type]
-
-
 _DEADLINES: dict[str, tuple[float, dict[str, tuple[int, int]]]] = {}
 DEADLINES_TTL = 300.0
 

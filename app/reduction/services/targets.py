@@ -164,7 +164,8 @@ def _describe(session: Session, closing: pd.DataFrame) -> None:
 
 
 def exempt(category: Category, grade: Grade | None) -> bool:
-    return category is Category.guarantee or grade in (Grade.A, Grade.leading)
+    """The domain's rule (domain/targets.py), for enum values."""
+    return category.value in dt.EXEMPT_CATEGORIES or (grade is not None and grade.value in dt.EXEMPT_GRADES)
 
 
 # --- choosing what to compute ----------------------------------------------------------------------------
