@@ -19,7 +19,7 @@ import stat
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from multiprocessing.connection import Connection
@@ -240,6 +240,7 @@ class _Warm:
     font_config: Any
     font_css: Any
     fetcher_class: type
+    form_css: dict[str, Any] = field(default_factory=dict)  # form name → its parsed style.css
 
     def fresh(self) -> bool:
         # WeasyPrint keeps the @font-face copy in a temporary folder; a tmp cleaner may remove it from
@@ -266,7 +267,36 @@ def _warm_state() -> _Warm:
         config = FontConfiguration()
         css = CSS(string=font_css(), font_config=config, url_fetcher=fetcher_class((FONTS_DIR,), ()))
         _warm = _Warm(config, css, fetcher_class)
+        _lay_out_once(_warm)
     return _warm
+
+
+def _lay_out_once(warm: _Warm) -> None:
+    """Lay out and write a line of the font, bold and plain, in this process: Pango's font map, HarfBuzz's
+    face and the subsetter are made on first use, and a child forked afterwards inherits them instead of
+    making them again for every form."""
+    from weasyprint import HTML
+
+    html = f'<p style="font-family: {FONT_FAMILY}">问题线索移交单 0123 <b>移交单位（签章）</b></p>'
+    fetcher = warm.fetcher_class((FONTS_DIR,), ())
+    HTML(string=html, url_fetcher=fetcher).write_pdf(font_config=warm.font_config, stylesheets=[warm.font_css])
+
+
+def _form_css(warm: _Warm, form: str, directory: Path) -> Any:
+    """The form's style.css, parsed once in the parent (call with _warm_lock held). It may refer only to
+    the fonts and the form's own folder."""
+    found = warm.form_css.get(form)
+    if found is None:
+        from weasyprint import CSS
+
+        found = CSS(
+            string=(directory / "style.css").read_text(encoding="utf-8"),
+            base_url=directory.as_uri() + "/",
+            url_fetcher=warm.fetcher_class((FONTS_DIR, directory), ()),
+            font_config=warm.font_config,
+        )
+        warm.form_css[form] = found
+    return found
 
 
 @dataclass
@@ -290,7 +320,7 @@ class _LogCollector(logging.Handler):
 
 def _render_here(job: _Job, warm: _Warm) -> tuple[bytes, list[str], list[str]]:
     """Render in the current process: (pdf, refused urls, WeasyPrint's log)."""
-    from weasyprint import CSS, HTML
+    from weasyprint import HTML
 
     collector = _LogCollector()
     wlog = logging.getLogger("weasyprint")
@@ -300,12 +330,7 @@ def _render_here(job: _Job, warm: _Warm) -> tuple[bytes, list[str], list[str]]:
     html_text = job.template.render(**job.context)
     fetcher = warm.fetcher_class((FONTS_DIR, job.directory), job.allowed_files)
     base_url = job.directory.as_uri() + "/"
-    form_css = CSS(
-        string=(job.directory / "style.css").read_text(encoding="utf-8"),
-        base_url=base_url,
-        url_fetcher=fetcher,
-        font_config=warm.font_config,
-    )
+    form_css = warm.form_css[job.form]
     document = HTML(string=html_text, base_url=base_url, url_fetcher=fetcher).render(
         font_config=warm.font_config, stylesheets=[warm.font_css, form_css]
     )
@@ -354,6 +379,7 @@ def render_pdf(
     # Forking under the lock: no thread is halfway through loading the font when the child is made.
     with _warm_lock:
         warm = _warm_state()
+        _form_css(warm, form, job.directory)
         # Not a daemon: daemonic processes may not have children, and render_pdf may run in one (a job
         # worker); the child is always reaped below, and ends itself if we die first.
         proc = ctx.Process(target=_child, args=(sender, job, warm), name=f"print-{form}")

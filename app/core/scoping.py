@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ForeignKey, event
+from sqlalchemy import ARRAY, ForeignKey, Integer, any_, bindparam, event
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
 
 from app.core.errors import ServiceError
@@ -93,19 +93,25 @@ def _limit_reads(state: ORMExecuteState) -> None:
         return
     if state.execution_options.get("include_all_jurisdictions"):
         return
-    state.statement = state.statement.options(*_criteria_for(scope.readable, scope.bureau_id or 0))
+    pg = state.session.get_bind().dialect.name == "postgresql"
+    state.statement = state.statement.options(*_criteria_for(scope.readable, scope.bureau_id or 0, pg))
 
 
 @lru_cache(maxsize=512)
-def _criteria_for(readable_ids: frozenset[int], bureau_id: int) -> tuple[Any, ...]:
+def _criteria_for(readable_ids: frozenset[int], bureau_id: int, pg: bool = False) -> tuple[Any, ...]:
     # Shared by every request with the same reach: building the lambdas costs about half a millisecond.
     readable = sorted(readable_ids)
-    # The list must appear directly in the lambda so that SQLAlchemy caches the statement with the list as
-    # an expanding bound parameter, not baked into the cached SQL.
-    return (
-        with_loader_criteria(Scoped, lambda cls: cls.jurisdiction_id.in_(readable), include_aliases=True),
-        *(factory(readable, bureau_id) for factory in EXTRA_CRITERIA),
-    )
+    if pg:
+        # One array parameter: the SQL text stays the same whatever the reach, so it is compiled once and
+        # prepared by the driver; an expanding IN renders one placeholder per jurisdiction on every
+        # execution (a province reads 40 to 130 of them, in every scoped statement).
+        ids = bindparam("scope_ids", readable, type_=ARRAY(Integer))
+        own = with_loader_criteria(Scoped, lambda cls: cls.jurisdiction_id == any_(ids), include_aliases=True)
+    else:
+        # The list must appear directly in the lambda so that SQLAlchemy caches the statement with the list
+        # as an expanding bound parameter, not baked into the cached SQL.
+        own = with_loader_criteria(Scoped, lambda cls: cls.jurisdiction_id.in_(readable), include_aliases=True)
+    return (own, *(factory(readable, bureau_id) for factory in EXTRA_CRITERIA))
 
 
 @event.listens_for(Session, "before_flush")

@@ -100,6 +100,9 @@ class ReductionList(Scoped, Base):
     return_reason: Mapped[str | None] = mapped_column(String(1000))
     published_at: Mapped[datetime | None] = mapped_column()
     lock_version: Mapped[int] = mapped_column(default=1)
+    # Flagged enterprises per jurisdiction ({"id": count}), kept by services/assessments with every write of
+    # the assessments: the list page sums the reader's jurisdictions instead of counting on every view.
+    flagged: Mapped[dict[str, int]] = mapped_column(JsonType, default=dict, server_default="{}")
 
     jurisdiction = relationship("Jurisdiction")
     bureau = relationship("Bureau")
@@ -138,7 +141,15 @@ class Enterprise(Scoped, Base):
         UniqueConstraint("id", "jurisdiction_id"),
         Index("ix_enterprise_list_name", "list_id", "name"),
         # The list page filters a list by county and sorts by name.
-        Index("ix_enterprise_list_jurisdiction_name", "list_id", "jurisdiction_id", "name"),
+        # the list page by county in name order; with the filtered columns included, its count is an
+        # index-only scan on PostgreSQL
+        Index(
+            "ix_enterprise_list_jurisdiction_name",
+            "list_id",
+            "jurisdiction_id",
+            "name",
+            postgresql_include=["category", "grade", "industry"],
+        ),
         CheckConstraint("so2 >= 0 AND nox >= 0 AND pm >= 0 AND vocs >= 0", name="emissions_non_negative"),
         CheckConstraint("truck_visits_per_day >= 0", name="truck_visits_non_negative"),
         CheckConstraint("operating_days BETWEEN 1 AND 366", name="operating_days_range"),

@@ -56,6 +56,12 @@ def assert_fresh(session: Any, list_id: int, library: dr.RuleLibrary | None = No
                 assert got == pytest.approx(fresh.reductions[level][p], rel=1e-12, abs=1e-15), (where, level, p)
         for p in POLLUTANTS:
             assert getattr(row, f"full_stop_{p.value}") == pytest.approx(fresh.full_stop[p], rel=1e-12), where
+    # the list's stored flagged count per jurisdiction, which the list page shows, is the rows' own
+    flagged: dict[str, int] = {}
+    for row in stored.values():
+        if row.problems:
+            flagged[str(row.jurisdiction_id)] = flagged.get(str(row.jurisdiction_id), 0) + 1
+    assert session.get(ReductionList, list_id).flagged == flagged, "stored flagged count per jurisdiction"
     return len(found)
 
 
@@ -151,6 +157,13 @@ def test_imports_store_new_changed_moved_and_removed_enterprises(
     # the same file again writes nothing and keeps the rows
     commit(app, session, user, tmp_path / "b.xlsx")
     assert assert_fresh(session, list_id) == 4
+
+    # a file that only drops enterprises (the regraded D plant, flagged) writes no assessment: the count follows
+    flagged_before = sum(session.get(ReductionList, list_id).flagged.values())
+    third = [second[0], second[2], second[3]]
+    commit(app, session, user, write_file(tmp_path / "c.xlsx", third, session, root="511000"))
+    assert assert_fresh(session, list_id) == 3
+    assert sum(session.get(ReductionList, list_id).flagged.values()) == flagged_before - 1
 
 
 def test_a_new_version_copies_the_assessments(people, session) -> None:  # type: ignore[no-untyped-def]

@@ -437,6 +437,18 @@ def test_enterprise_table_search_filters_sort_and_pages(app, people, login_as, s
     assert client.get(url, query_string={"county": "999999"}).status_code == 400
 
 
+def test_enterprise_table_escapes_what_the_list_holds(people, login_as, session) -> None:  # type: ignore[no-untyped-def]
+    built = build_list(session, people)
+    enterprise(session, built.lst, 77, '<script>alert("x")</script>&Co', code="511002")
+    session.commit()
+    page = html(login_as(people.district_user).get(f"/lists/{built.lst.id}"))
+    body = page.split('data-testid="enterprise-table"', 1)[1].split("</table>", 1)[0]
+    assert "<script>" not in body
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&amp;Co</a>" in body
+    row = body.split("&amp;Co</a>", 1)[1].split("</tr>", 1)[0]
+    assert '<td class="num">36.50</td><td class="num">73.00</td>' in row  # the emissions, t/a
+
+
 def test_flag_filter_follows_a_policy_edit(people, login_as, session) -> None:  # type: ignore[no-untyped-def]
     built = build_list(session, people)
     client = login_as(people.district_user)

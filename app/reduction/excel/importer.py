@@ -686,6 +686,8 @@ def commit(session: Session, user: Any, upload: Upload, config: Any) -> Preview:
         owners = apply(session, lst, p)
         # the stored assessments of the written enterprises, from the records in hand (services/assessments)
         assessments.store_bundles(session, lst.id, owners, replace=[s.id for s, _b in p.changed])
+        if not owners:  # removals only: no assessment was written, and theirs went with them
+            assessments.recount(session, [lst.id])
         record(session, "reduction_list.import", obj=lst, detail=detail)
     removed = [(s.uscc, s.name) for s in p.removed]
     return Preview(upload, upload.year, parsed.issues, counts, removed, None, target_words(lst, upload.year))

@@ -22,13 +22,13 @@ from operator import attrgetter, itemgetter
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, String, and_, cast, select, type_coerce
+from sqlalchemy import ColumnElement, String, and_, cast, func, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from app.reduction.domain import bulk
 from app.reduction.domain import rules as dr
 from app.reduction.domain.vocabulary import LEVELS, POLLUTANTS
-from app.reduction.models import Enterprise, EnterpriseAssessment, Measure, ProcessUnit
+from app.reduction.models import Enterprise, EnterpriseAssessment, Measure, ProcessUnit, ReductionList
 from app.reduction.services import policies
 
 CHECKS_VERSION = "1"  # change with the checks (domain/policy.py, rules.py, bulk.py): stored rows are recomputed
@@ -196,28 +196,70 @@ def write(
     numbers = np.concatenate([assessed.reductions.reshape(n, -1), assessed.full_stop], 1)
     cur = raw.cursor()
     try:
-        if replace:
-            if pg:
-                cur.execute("DELETE FROM enterprise_assessment WHERE enterprise_id = ANY(%s)", (list(replace),))
-            else:
-                for k in range(0, len(replace), 500):
-                    chunk = list(replace[k : k + 500])
-                    marks = ", ".join("?" * len(chunk))
-                    cur.execute(f"DELETE FROM enterprise_assessment WHERE enterprise_id IN ({marks})", chunk)  # noqa: S608
-        if not n:
-            return
-        if pg:
-            with cur.copy(f"COPY enterprise_assessment ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.write(_binary(ids, jurisdictions, list_ids, version, assessed, codes, group, numbers))
-        else:
-            rows = zip(
-                ids.tolist(), jurisdictions.tolist(), list_ids.tolist(), [version] * n, assessed.problems.tolist(),
-                [codes[g] for g in group.tolist()], assessed.exempt.tolist(), *numbers.T.tolist(), strict=True,
-            )  # fmt: skip
-            marks = ", ".join("?" * len(COLUMNS))
-            cur.executemany(f"INSERT INTO enterprise_assessment ({', '.join(COLUMNS)}) VALUES ({marks})", rows)  # noqa: S608
+        _write_rows(cur, pg, ids, jurisdictions, list_ids, assessed, version, replace, codes, group, numbers)
     finally:
         cur.close()
+    recount(session, np.unique(list_ids).tolist())
+
+
+def _write_rows(
+    cur: Any, pg: bool, ids: np.ndarray, jurisdictions: np.ndarray, list_ids: np.ndarray, assessed: bulk.Assessed,
+    version: str, replace: Sequence[int], codes: list[str], group: np.ndarray, numbers: np.ndarray,
+) -> None:  # fmt: skip
+    """Delete the rows of `replace`, then COPY (PostgreSQL) or insert (SQLite) the new ones."""
+    n = len(ids)
+    if replace:
+        if pg:
+            cur.execute("DELETE FROM enterprise_assessment WHERE enterprise_id = ANY(%s)", (list(replace),))
+        else:
+            for k in range(0, len(replace), 500):
+                chunk = list(replace[k : k + 500])
+                marks = ", ".join("?" * len(chunk))
+                cur.execute(f"DELETE FROM enterprise_assessment WHERE enterprise_id IN ({marks})", chunk)  # noqa: S608
+    if not n:
+        return
+    if pg:
+        with cur.copy(f"COPY enterprise_assessment ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(_binary(ids, jurisdictions, list_ids, version, assessed, codes, group, numbers))
+    else:
+        rows = zip(
+            ids.tolist(), jurisdictions.tolist(), list_ids.tolist(), [version] * n, assessed.problems.tolist(),
+            [codes[g] for g in group.tolist()], assessed.exempt.tolist(), *numbers.T.tolist(), strict=True,
+        )  # fmt: skip
+        marks = ", ".join("?" * len(COLUMNS))
+        cur.executemany(f"INSERT INTO enterprise_assessment ({', '.join(COLUMNS)}) VALUES ({marks})", rows)  # noqa: S608
+
+
+def recount(session: Session, list_ids: Sequence[int]) -> None:
+    """Store each list's flagged enterprises per jurisdiction (ReductionList.flagged), from its assessments.
+
+    Called after every write of assessments and after enterprises are removed (their rows go with them), in
+    the same transaction: one grouped count per list, against one per view of the list page. The list's row
+    is locked first, so that two transactions writing one list count one after the other, the second seeing
+    the first's rows."""
+    everything = {"include_all_jurisdictions": True}
+    for list_id in list_ids:
+        session.execute(
+            select(ReductionList.id)
+            .where(ReductionList.id == list_id)
+            .with_for_update()
+            .execution_options(**everything)
+        )
+        counts = session.execute(
+            select(A.jurisdiction_id, func.count())
+            .where(A.list_id == list_id, A.problems > 0)
+            .group_by(A.jurisdiction_id)
+            .execution_options(**everything)
+        ).all()
+        session.execute(
+            update(ReductionList)
+            .where(ReductionList.id == list_id)
+            .values(flagged={str(j): n for j, n in sorted(counts)})
+            .execution_options(synchronize_session=False)
+        )
+        found = session.identity_map.get(session.identity_key(ReductionList, list_id))  # type: ignore[arg-type]
+        if found is not None:
+            session.expire(found, ["flagged"])
 
 
 def _distinct(codes: Sequence[tuple[str, ...]]) -> tuple[list[tuple[str, ...]], np.ndarray]:

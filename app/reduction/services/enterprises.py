@@ -20,6 +20,7 @@ from sqlalchemy import String, exists, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.core.errors import NotFound, ServiceError
+from app.core.scoping import get_scope
 from app.places.models import Jurisdiction
 from app.reduction.domain import uscc as uscc_rules
 from app.reduction.domain.vocabulary import Category, Grade
@@ -266,8 +267,8 @@ def search(session: Session, lst: ReductionList, f: Filters) -> Page:
     """One page of the list's enterprises under the filters, with their flags."""
     a = EnterpriseAssessment
     conds = _conditions(session, lst, f)
-    # one round trip: the filtered count and the list's flagged count (the index alone answers it)
-    total, flagged = session.execute(select(func.count(Enterprise.id), _flagged(lst)).where(*conds)).one()
+    # count(*), not count(id): the covering index answers it without reading the table
+    total = session.scalar(select(func.count()).select_from(Enterprise).where(*conds))
     raw = session.execute(
         select(*_COLUMNS, a.problems, a.codes)
         .outerjoin(a, a.enterprise_id == Enterprise.id)
@@ -281,17 +282,17 @@ def search(session: Session, lst: ReductionList, f: Filters) -> Page:
     for r in rows:
         found = by_id.get(r.jurisdiction_id)
         r.county = found.name if found else ""
-    return Page(rows, total or 0, f.page, f.per_page, flagged or 0)
-
-
-def _flagged(lst: ReductionList) -> Any:
-    a = EnterpriseAssessment
-    return select(func.count()).select_from(a).where(a.list_id == lst.id, a.problems > 0).scalar_subquery()
+    return Page(rows, total or 0, f.page, f.per_page, flagged_count(session, lst))
 
 
 def flagged_count(session: Session, lst: ReductionList) -> int:
-    """Enterprises of the list with at least one flag (that the user may see)."""
-    return session.scalar(select(_flagged(lst))) or 0
+    """Enterprises of the list with at least one flag that the user may see: the list's stored count per
+    jurisdiction (services/assessments.recount), summed over the reader's jurisdictions."""
+    scope = get_scope(session)
+    if scope is None or scope.unrestricted:
+        return sum(lst.flagged.values())
+    readable = scope.readable
+    return sum(n for j, n in lst.flagged.items() if int(j) in readable)
 
 
 # --- one enterprise ---------------------------------------------------------------------------------------

@@ -224,6 +224,7 @@ def new_version(session: Session, published: ReductionList, user: User) -> Reduc
         params,
     )
     assessments.refresh(session, Enterprise.list_id == lst.id, only_outdated=True)
+    assessments.recount(session, [lst.id])
     record(
         session, "reduction_list.new_version", obj=lst,
         after={"year": lst.year, "version": lst.version, "based_on": published.id},

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask import g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from app.auth.models import Bureau
@@ -58,6 +59,39 @@ def open_list():  # type: ignore[no-untyped-def]
     return redirect(url_for("reduction.show", list_id=lst.id))
 
 
+_ROW = (
+    '<tr data-enterprise="{id}"><td><a href="{url}{id}">{name}</a></td><td class="code">{uscc}</td>'
+    "<td>{county}</td><td>{industry}</td><td>{category}</td><td>{grade}</td>"
+    '<td class="num">{so2:.2f}</td><td class="num">{nox:.2f}</td><td class="num">{pm:.2f}</td>'
+    '<td class="num">{vocs:.2f}</td><td>{flags}</td></tr>\n'
+)
+
+
+def rows_html(rows: list[enterprise_service.Row], industries: dict[str, str]) -> Markup:
+    """The enterprise table's rows, every text escaped: one format per row instead of a template loop of
+    eleven cells (the page shows 50 to 200 rows, and this was a third of its rendering)."""
+    url = escape(url_for("reduction.enterprise", enterprise_id=0)[:-1])
+    categories = {c.value: escape(c.label) for c in Category}
+    grades = {gr.value: escape(gr.label) for gr in Grade}
+    out = []
+    for r in rows:
+        if r.problems is None:
+            flags = "—"
+        elif r.problems:
+            title = escape(", ".join(r.codes))
+            flags = f'<span class="badge bad" title="{title}" data-testid="flag-count">{r.problems}</span>'
+        else:
+            flags = '<span class="badge ok">0</span>'
+        out.append(
+            _ROW.format(
+                id=r.id, url=url, name=escape(r.name), uscc=escape(r.uscc), county=escape(r.county),
+                industry=escape(industries.get(r.industry, r.industry)), category=categories.get(r.category, ""),
+                grade=grades.get(r.grade or "", "—"), so2=r.so2, nox=r.nox, pm=r.pm, vocs=r.vocs, flags=flags,
+            )
+        )  # fmt: skip
+    return Markup("".join(out))  # noqa: S704 - every text above is escaped, the rest are numbers
+
+
 def render_list(
     lst: ReductionList,
     filters: enterprise_service.Filters | None = None,
@@ -77,12 +111,14 @@ def render_list(
         f = enterprise_service.Filters()
         page = enterprise_service.search(s, lst, f)
     actions = list_service.available_actions(lst, g.user)
+    industries = enterprise_service.industries()
     return (
         render_template(
             "reduction/list.html",
             lst=lst,
             f=f,
             page=page,
+            rows=rows_html(page.rows, industries),
             error=error or filter_error,
             actions=actions,
             ListAction=ListAction,
@@ -90,11 +126,9 @@ def render_list(
             deadline=list_service.deadline_for(s, lst, today()),
             versions=versions if versions is not None else list_service.versions_of(s, lst),
             counties=enterprise_service.counties(s, lst),
-            industries=enterprise_service.industries(),
+            industries=industries,
             categories=list(Category),
             grades=list(Grade),
-            category_labels={c.value: c.label for c in Category},
-            grade_labels={gr.value: gr.label for gr in Grade},
             sorts=enterprise_service.SORT_LABELS,
             can_edit=lst.can_edit(g.user) and g.user.can(Permission.edit_lists),
         ),
