@@ -245,4 +245,9 @@ def test_flag_counts_never_reach_beyond_the_readers_scope(app, people, session) 
         assert enterprise_service.flagged_count(s, mine) == 1
         page = enterprise_service.search(s, mine, enterprise_service.Filters(flags="flagged"))
         assert [r.name for r in page.rows] == ["市中区鑫源页岩砖厂"] and page.flagged_total == 1
+        # a county filter inside the reader's scope reads that county; one outside it reads nothing
+        inside = enterprise_service.search(s, mine, enterprise_service.Filters(county="511002"))
+        assert inside.total == 5 and "东兴区误录企业" not in {r.name for r in inside.rows}
+        outside = enterprise_service.search(s, mine, enterprise_service.Filters(county="511011"))
+        assert outside.total == 0 and outside.rows == []
         set_scope(s, Scope.everything())

@@ -135,8 +135,14 @@ def parse_filters(args: Mapping[str, Any]) -> Filters:
 def industries() -> dict[str, str]:
     """Rule-library industry code → name (the `industry` column's vocabulary)."""
     library = policies.rule_library()
+    if _INDUSTRIES and _INDUSTRIES[0] is library:  # the library is read once per process
+        return _INDUSTRIES[1]
     found = {code: ind.name for code, ind in library.industries.items() if code != "*"}
-    return dict(sorted(found.items(), key=lambda kv: (kv[0] == "other", kv[0])))
+    _INDUSTRIES[:] = [library, dict(sorted(found.items(), key=lambda kv: (kv[0] == "other", kv[0])))]
+    return _INDUSTRIES[1]
+
+
+_INDUSTRIES: list[Any] = []
 
 
 @dataclass(frozen=True)
@@ -229,10 +235,7 @@ def _conditions(session: Session, lst: ReductionList, f: Filters) -> list[Any]:
             or_(name_match, e.uscc.startswith(code, autoescape=True)) if _CODE_CHARS.match(code) else name_match
         )
     if f.county:
-        j = places(session).by_code.get(f.county)
-        if j is None:
-            raise ServiceError(_("“区县”的取值“%(v)s”无效。", v=f.county), field="county")
-        conds.append(e.jurisdiction_id.in_([p.id for p in places(session).subtree(j.path)]))
+        conds.append(e.jurisdiction_id.in_(_county_ids(session, f.county)))
     if f.industry:
         conds.append(e.industry == f.industry)
     if f.category:
@@ -246,6 +249,24 @@ def _conditions(session: Session, lst: ReductionList, f: Filters) -> list[Any]:
         problems = a.problems > 0 if f.flags == "flagged" else a.problems == 0
         conds.append(exists().where(a.enterprise_id == e.id, problems))
     return conds
+
+
+def _county_ids(session: Session, code: str) -> list[int]:
+    j = places(session).by_code.get(code)
+    if j is None:
+        raise ServiceError(_("“区县”的取值“%(v)s”无效。", v=code), field="county")
+    return [p.id for p in places(session).subtree(j.path)]
+
+
+def _within_scope(session: Session, f: Filters) -> bool:
+    """The county filter alone keeps the rows inside the reader's scope (every jurisdiction of the county is
+    readable). Then the scope's criterion adds nothing but, on PostgreSQL 15, takes the index: an `= ANY`
+    on the county column makes the scan one descent per readable jurisdiction, out of name order, so the
+    page sorted the whole county (12 ms) instead of reading its first rows in order (1 ms)."""
+    scope = get_scope(session)
+    if not f.county or scope is None or scope.unrestricted:
+        return False
+    return set(_county_ids(session, f.county)) <= scope.readable
 
 
 _COLUMNS = (
@@ -267,17 +288,22 @@ def search(session: Session, lst: ReductionList, f: Filters) -> Page:
     """One page of the list's enterprises under the filters, with their flags."""
     a = EnterpriseAssessment
     conds = _conditions(session, lst, f)
-    # count(*), not count(id): the covering index answers it without reading the table
-    total = session.scalar(select(func.count()).select_from(Enterprise).where(*conds))
+    # count(*), not count(id): the covering index answers it without reading the table. It rides along with
+    # the page as an uncorrelated subquery (run once): one statement instead of two.
+    count = select(func.count()).select_from(Enterprise).where(*conds)
+    options = {"include_all_jurisdictions": True} if _within_scope(session, f) else {}
     raw = session.execute(
-        select(*_COLUMNS, a.problems, a.codes)
+        select(*_COLUMNS, a.problems, a.codes, count.correlate(None).scalar_subquery())
         .outerjoin(a, a.enterprise_id == Enterprise.id)
         .where(*conds)
         .order_by(*SORTS[f.sort], Enterprise.id.asc())
         .limit(f.per_page)
         .offset((f.page - 1) * f.per_page)
-    )
-    rows = [Row(*r[:-2], problems=r[-2], codes=tuple(r[-1] or ())) for r in raw]
+        .execution_options(**options)
+    ).all()
+    # past the last page there is no row to carry the count
+    total = raw[0][-1] if raw else session.scalar(count.execution_options(**options))
+    rows = [Row(*r[:-3], problems=r[-3], codes=tuple(r[-2] or ())) for r in raw]
     by_id = places(session).by_id
     for r in rows:
         found = by_id.get(r.jurisdiction_id)
