@@ -9,7 +9,6 @@ executemany on SQLite, in one list per province bureau: 重庆 50,000, 四川 20
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
 from collections.abc import Iterable, Sequence
@@ -386,14 +385,6 @@ def web(ctx: Context, data: Data) -> list[Result]:
     Also reported: the page against one enterprise by id (JSON with units, measures, reductions and flags),
     /healthz under the same load (the stack's floor: session, scope, commit) and the "flagged" filter. The
     clients are wrk's (bench/load.py), in a process of their own."""
-    wsgi = ctx.tmp / "bench_inventory_wsgi.py"
-    config = {
-        "DATABASE_URL": ctx.url,
-        "UPLOAD_DIR": str(ctx.tmp / "uploads"),
-        "SESSION_COOKIE_SECURE": False,
-        "LOGIN_RATE_LIMIT": "100000 per minute",
-    }
-    wsgi.write_text(f"from app import create_app\napp = create_app({config!r})\n", encoding="utf-8")
     cookies = [session_cookie(ctx, data.users[PAGE_LIST]) for _ in range(CLIENTS)]
     list_id, counties = data.lists[PAGE_LIST], data.counties[PAGE_LIST]
 
@@ -413,12 +404,18 @@ def web(ctx: Context, data: Data) -> list[Result]:
     def health(rng: random.Random) -> str:
         return "/healthz"
 
-    server = Server(
+    server = Server(  # the production entry point (wsgi.py), configured by the environment
         ctx,
-        "bench_inventory_wsgi:app",
+        "wsgi:app",
         workers=WORKERS,
         args=("--timeout", "300", "--log-level", "warning"),
-        env={"PYTHONPATH": os.pathsep.join([str(ctx.tmp), str(ROOT)])},
+        env={
+            "DATABASE_URL": ctx.url,
+            "LIANFANG_ENV": "testing",
+            "UPLOAD_DIR": str(ctx.tmp / "uploads"),
+            "SESSION_COOKIE_SECURE": "0",
+            "LOGIN_RATE_LIMIT": "100000 per minute",
+        },
     )
     port = server.port
     pages = {"list": list_page, "enterprise": enterprise, "tiny": tiny, "health": health, "flagged": flagged_page}

@@ -370,7 +370,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def list_statements(ctx: Context, user_id: int) -> dict[str, tuple[str, Any]]:
     """The SQL (with parameters) of each list's page query as the view builds it (queries.for_view and
-    list_rows), in the user's scope."""
+    list_page), in the user's scope."""
     from app.auth.models import User
     from app.auth.services import scope_for
     from app.cases.services import queries
@@ -393,7 +393,7 @@ def list_statements(ctx: Context, user_id: int) -> dict[str, tuple[str, Any]]:
         event.listen(engine, "before_cursor_execute", capture)
         try:
             with ctx.session(scope) as s:
-                queries.page(s, queries.list_rows(stmt), 1, order)
+                queries.list_page(s, stmt, 1, order)
         finally:
             event.remove(engine, "before_cursor_execute", capture)
         out[view] = captured[0]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,7 +21,7 @@ from app.cases.vocabulary import LABELS, TOPICS, CaseState, EvidenceKind, Origin
 from app.core.access import require
 from app.core.errors import ServiceError
 from app.core.scoping import unscoped
-from app.core.templating import LOCAL_TZ
+from app.core.templating import LOCAL_TZ, local_time
 from app.extensions import db
 from app.places.models import Jurisdiction, JurisdictionLevel
 
@@ -35,13 +36,14 @@ VIEWS = {
 
 
 def bureau_names(ids: set[int | None]) -> dict[int, str]:
-    """Names of bureaus on a case, wherever they are (a name is not data of their jurisdiction)."""
-    wanted = {i for i in ids if i}
+    """Names of bureaus on a case, wherever they are (a name is not data of their jurisdiction): a plain
+    Core query on the request's connection, outside the ORM and its scope."""
+    wanted = sorted(i for i in ids if i)
     if not wanted:
         return {}
-    s = db.session()
-    with unscoped(s):
-        return dict(s.execute(select(Bureau.id, Bureau.name).where(Bureau.id.in_(wanted))).all())
+    table = Bureau.__table__
+    found = db.session().connection().execute(select(table.c.id, table.c.name).where(table.c.id.in_(wanted)))
+    return {i: name for i, name in found}
 
 
 def can_see_complainant(case: Case) -> bool:
@@ -88,15 +90,42 @@ def _list(view: str):  # type: ignore[no-untyped-def]
     view = view if view in VIEWS else "all"
     s = db.session()
     f = queries.Filters.from_args(request.args)
-    stmt, order = queries.for_view(view, f, g.user.bureau_id, datetime.now(UTC))
+    now = datetime.now(UTC)
+    stmt, order = queries.for_view(view, f, g.user.bureau_id, now)
     page_no = max(request.args.get("page", 1, type=int), 1)
-    rows, last = queries.page(s, queries.list_rows(stmt), page_no, order)
-    names = bureau_names({c.responsible_bureau_id for c in rows} | {c.discovered_bureau_id for c in rows})
+    rows, last = queries.list_page(s, stmt, page_no, order)
+    names = bureau_names({c.responsible_bureau_id for c in rows})
     return render_template(
-        "cases/list.html", rows=rows, view=view, views=VIEWS, filters=f, page=page_no, has_next=last > page_no,
-        names=names, now=datetime.now(UTC), states=list(CaseState), source_types=list(SourceType),
+        "cases/list.html", rows=rows, table=rows_html(rows, names, now), view=view, views=VIEWS, filters=f,
+        page=page_no, has_next=last > page_no, states=list(CaseState), source_types=list(SourceType),
         origins=list(Origin), bureaus=_bureau_choices(),
     )  # fmt: skip
+
+
+_ROW = (
+    '<tr><td><a href="{url}{id}">{number}</a></td><td>{source}</td><td>{source_type} · {topic}</td>'
+    '<td><span class="badge">{state}</span>{escalation}</td><td>{bureau}</td><td>{due}</td></tr>\n'
+)
+
+
+def rows_html(rows: list[queries.ListRow], names: dict[int, str], now: datetime) -> Markup:
+    """A list screen's rows, every text escaped: one format per row instead of a template loop of six cells
+    with their labels, links and times (a third of the page's rendering)."""
+    url = escape(url_for("cases.detail", case_id=0)[:-1])
+    overdue = Markup('<span class="badge bad">{}</span> ').format(_("超期"))
+    out = []
+    for c in rows:
+        escalation = Markup(' <span class="badge bad">{}</span>').format(label(c.escalation)) if c.escalation else ""
+        due = ((overdue if c.overdue(now) else "") + escape(local_time(c.due_at))) if c.due_at else ""
+        bureau = names.get(c.responsible_bureau_id, "—") if c.responsible_bureau_id else "—"
+        out.append(
+            _ROW.format(
+                url=url, id=c.id, number=escape(c.number), source=escape(c.source_name),
+                source_type=escape(label(c.source_type)), topic=escape(c.topic), state=escape(label(c.state)),
+                escalation=escalation, bureau=escape(bureau), due=due,
+            )
+        )  # fmt: skip
+    return Markup("".join(out))  # noqa: S704 - every text above is escaped
 
 
 @bp.get("/inbox")

@@ -89,6 +89,24 @@ def test_overdue_cases_escalate_step_by_step(app, world, login_as, runner, sessi
     assert session.get(Case, case_id, populate_existing=True).escalation is None
 
 
+def test_the_overdue_list_shows_each_case_escaped_with_its_badges(app, world, login_as, session) -> None:  # type: ignore[no-untyped-def]
+    from tests.cases.test_loop import post
+
+    inspector = login_as(world.inspector, app.test_client())
+    fields = {"source_type": "mobile", "topic": "柴油货车冒黑烟", "place": "511083", "problem": "冒黑烟"}
+    created = post(inspector, "/cases/new", {**fields, "source_name": '<b>某物流&"车队"</b>'})
+    case_id = int(created.headers["Location"].rsplit("/", 1)[1])
+    post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id})
+    session.execute(update(Case).where(Case.id == case_id).values(due_at=utcnow() - timedelta(hours=1)))
+    session.commit()
+    page = login_as(world.nj_staff, app.test_client()).get("/cases/overdue").get_data(as_text=True)
+    table = page.split('data-testid="case-table"', 1)[1].split("</table>", 1)[0]
+    row = next(r for r in table.split("<tr>") if f'href="/cases/{case_id}"' in r)
+    assert "<b>" not in row and "&lt;b&gt;某物流&amp;&#34;车队&#34;&lt;/b&gt;" in row
+    assert "<td>移动源 · 柴油货车冒黑烟</td>" in row and '<span class="badge">已移交</span>' in row
+    assert '<span class="badge bad">超期</span>' in row and world.neijiang.name in row
+
+
 def test_board_and_figures(app, world, login_as) -> None:  # type: ignore[no-untyped-def]
     from tests.cases.test_loop import post
 

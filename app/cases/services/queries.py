@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, and_, distinct, func, or_, select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from app.cases.models import Case, CaseEvent, CaseTransfer, Inspection, TransferItem, in_inbox, is_open
-from app.cases.vocabulary import CaseState, Origin, SourceType
+from app.cases.vocabulary import CaseState, Escalation, Origin, SourceType
 from app.db import utcnow
 
 PAGE_SIZE = 50
@@ -105,17 +105,34 @@ def overdue(now: datetime | None = None) -> Select[Any]:
     return select(Case).where(is_open(), Case.due_at < (now or utcnow()))
 
 
-# What a list row shows (templates/cases/list.html): a page reads these, not the whole case.
-LIST_COLUMNS = (
-    Case.number, Case.source_name, Case.source_type, Case.topic, Case.state, Case.escalation, Case.due_at,
-    Case.responsible_bureau_id, Case.discovered_bureau_id, Case.jurisdiction_id, Case.lock_version,
-)  # fmt: skip
+class ListRow(NamedTuple):
+    """One case as a list screen shows it (templates/cases/list.html)."""
+
+    id: int
+    number: str
+    source_name: str
+    source_type: SourceType
+    topic: str
+    state: CaseState
+    escalation: Escalation | None
+    due_at: datetime | None
+    responsible_bureau_id: int | None
+    discovered_bureau_id: int
+
+    def overdue(self, now: datetime) -> bool:
+        return self.due_at is not None and self.due_at < now and self.state is not CaseState.closed
 
 
-def list_rows(stmt: Select[Any]) -> Select[Any]:
-    """A list screen's page: only LIST_COLUMNS; reading another column of a listed case raises instead of
-    quietly querying once per row."""
-    return stmt.options(load_only(*LIST_COLUMNS, raiseload=True))
+def list_page(session: Session, stmt: Select[Any], page_no: int, order: Any) -> tuple[list[ListRow], int]:
+    """A list screen's page as plain rows of the columns it shows: no case objects to build (the statement
+    is still an ORM one, so the scope's criteria apply)."""
+    columns = stmt.with_only_columns(
+        Case.id, Case.number, Case.source_name, Case.source_type, Case.topic, Case.state, Case.escalation,
+        Case.due_at, Case.responsible_bureau_id, Case.discovered_bureau_id,
+    )  # fmt: skip
+    found = session.execute(columns.order_by(order).limit(PAGE_SIZE + 1).offset((page_no - 1) * PAGE_SIZE)).all()
+    rows = [ListRow(*r) for r in found[:PAGE_SIZE]]
+    return rows, (page_no + 1 if len(found) > PAGE_SIZE else page_no)
 
 
 def for_view(view: str, f: Filters, bureau_id: int | None, now: datetime | None = None) -> tuple[Select[Any], Any]:
