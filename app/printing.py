@@ -8,6 +8,7 @@ overruns its time. See docs/printing.md.
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import mimetypes
@@ -347,6 +348,9 @@ def _child(conn: Connection, job: _Job, warm: _Warm) -> None:
     # after the deadline. SIG_DFL first, in case the parent had a handler for SIGALRM.
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     signal.alarm(math.ceil(job.timeout) + 2)
+    # A short-lived copy of the parent: a collection would walk (and so copy, page by page) the whole of the
+    # parent's heap for the few objects one form leaves behind.
+    gc.disable()
     try:
         pdf, refused, logs = _render_here(job, warm)
         conn.send(("ok", pdf, refused, logs))
