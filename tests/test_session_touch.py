@@ -73,7 +73,7 @@ def test_last_use_is_written_once_a_minute_without_waiting(app, sessions) -> Non
         if first.get_bind().dialect.name == "postgresql":
             # the same session's next request, while the first has not committed: it must not wait
             second.execute(text("SET LOCAL lock_timeout = '2s'"))
-            found, other = resume_session(second, raw, idle=IDLE, absolute=ABSOLUTE)
+            found, _row = resume_session(second, raw, idle=IDLE, absolute=ABSOLUTE)
             assert found is not None and found.username == "touch"
             second.commit()
         first.commit()

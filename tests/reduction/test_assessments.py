@@ -126,7 +126,7 @@ def test_a_policy_edit_moves_the_stored_flags_and_the_targets_a_user_sees(people
 
 
 def test_imports_store_new_changed_moved_and_removed_enterprises(
-    app, session, make_bureau, make_user, tmp_path
+    app, session, make_bureau, make_user, login_as, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     user = make_user("njcity", bureau=make_bureau("511000"), roles=(Role.city_staff,))
     here, there = place_id(session, "511002"), place_id(session, "511011")
@@ -136,6 +136,13 @@ def test_imports_store_new_changed_moved_and_removed_enterprises(
     lst = session.scalars(select(ReductionList).where(ReductionList.jurisdiction_id == place_id(session, "511000")))
     list_id = lst.one().id
     assert assert_fresh(session, list_id) == 4
+    client = login_as(user)
+
+    def shown(county: str) -> str:  # the count of the filtered page, which pages of the same filter reuse
+        page = client.get(f"/lists/{list_id}", query_string={"county": county, "category": "key"})
+        return re.search(r"共 (\d+) 家", page.get_data(as_text=True)).group(1)
+
+    assert (shown("511002"), shown("511011")) == ("4", "0")
     ungraded = session.scalar(select(Enterprise.id).where(Enterprise.uscc == first[3].ent[0]))
     assert "key_without_grade" in session.get(EnterpriseAssessment, ungraded).codes
 
@@ -147,6 +154,7 @@ def test_imports_store_new_changed_moved_and_removed_enterprises(
     ]
     commit(app, session, user, write_file(tmp_path / "b.xlsx", second, session, root="511000"))
     assert assert_fresh(session, list_id) == 4
+    assert (shown("511002"), shown("511011")) == ("3", "1"), "an import moves the list's counts"
     moved = session.scalar(select(Enterprise).where(Enterprise.uscc == second[0].ent[0]))
     assert session.get(EnterpriseAssessment, moved.id).jurisdiction_id == there
     regraded = session.scalar(select(Enterprise.id).where(Enterprise.uscc == second[1].ent[0]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -258,6 +259,30 @@ def _county_ids(session: Session, code: str) -> list[int]:
     return [p.id for p in places(session).subtree(j.path)]
 
 
+# Counts of filtered lists, per list version: paging through a filtered list counts it once. The key holds
+# everything the count depends on: the list (its id and creation time, so that a reused id cannot match) and
+# its lock_version, which every change of its enterprises moves (the importer, the editors: lists.touch); the
+# filters; the reader's reach. The flags filter is not kept: it follows the stored assessments, which a rule
+# change rewrites without a new list version.
+_COUNTS: OrderedDict[tuple[Any, ...], int] = OrderedDict()
+COUNTS_KEPT = 2048
+
+
+def _count_key(session: Session, lst: ReductionList, f: Filters) -> tuple[Any, ...] | None:
+    if f.flags:
+        return None
+    scope = get_scope(session)
+    reach = None if scope is None or scope.unrestricted else scope.readable
+    where = (f.q, f.county, f.industry, f.category, f.grade)
+    return (str(session.get_bind().engine.url), lst.id, lst.created_at, lst.lock_version, where, reach)
+
+
+def _remember(key: tuple[Any, ...], total: int) -> None:
+    _COUNTS[key] = total
+    if len(_COUNTS) > COUNTS_KEPT:
+        _COUNTS.popitem(last=False)
+
+
 def _within_scope(session: Session, f: Filters) -> bool:
     """The county filter alone keeps the rows inside the reader's scope (every jurisdiction of the county is
     readable). Then the scope's criterion adds nothing but, on PostgreSQL 15, takes the index: an `= ANY`
@@ -292,8 +317,13 @@ def search(session: Session, lst: ReductionList, f: Filters) -> Page:
     # the page as an uncorrelated subquery (run once): one statement instead of two.
     count = select(func.count()).select_from(Enterprise).where(*conds)
     options = {"include_all_jurisdictions": True} if _within_scope(session, f) else {}
+    key = _count_key(session, lst, f)
+    known = _COUNTS.get(key) if key is not None else None
+    columns = [*_COLUMNS, a.problems, a.codes]
+    if known is None:
+        columns.append(count.correlate(None).scalar_subquery())
     raw = session.execute(
-        select(*_COLUMNS, a.problems, a.codes, count.correlate(None).scalar_subquery())
+        select(*columns)
         .outerjoin(a, a.enterprise_id == Enterprise.id)
         .where(*conds)
         .order_by(*SORTS[f.sort], Enterprise.id.asc())
@@ -301,9 +331,15 @@ def search(session: Session, lst: ReductionList, f: Filters) -> Page:
         .offset((f.page - 1) * f.per_page)
         .execution_options(**options)
     ).all()
-    # past the last page there is no row to carry the count
-    total = raw[0][-1] if raw else session.scalar(count.execution_options(**options))
-    rows = [Row(*r[:-3], problems=r[-3], codes=tuple(r[-2] or ())) for r in raw]
+    if known is not None:
+        total = known
+    else:
+        # past the last page there is no row to carry the count
+        total = raw[0][-1] if raw else session.scalar(count.execution_options(**options)) or 0
+        raw = [r[:-1] for r in raw]
+        if key is not None:
+            _remember(key, total)
+    rows = [Row(*r[:-2], problems=r[-2], codes=tuple(r[-1] or ())) for r in raw]
     by_id = places(session).by_id
     for r in rows:
         found = by_id.get(r.jurisdiction_id)
