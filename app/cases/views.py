@@ -302,9 +302,11 @@ def escalate(case_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/transfers")
 @require(Permission.handle_cases)
 def create_transfer():  # type: ignore[no-untyped-def]
-    ids = [int(i) for i in request.form.getlist("case_id") if i.isdigit()]
-    to = request.form.get("to_bureau", type=int)
-    transfer = records.create_transfer(db.session(), g.user, ids, to or 0)
+    # ids beyond their columns' range (case: 64-bit, bureau: 32-bit) name nothing: refused like unknown ones
+    ids = [int(i) for i in request.form.getlist("case_id") if i.isascii() and i.isdigit() and int(i) < 2**63]
+    to = request.form.get("to_bureau", "")
+    to_id = int(to) if to.isascii() and to.isdigit() and int(to) < 2**31 else 0
+    transfer = records.create_transfer(db.session(), g.user, ids, to_id)
     flash(_("已生成移交单 %(n)s，请打印、签章后移送。", n=transfer.number))
     return redirect(url_for("cases.transfer", transfer_id=transfer.id))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from app.cases.models import Case
@@ -130,3 +131,23 @@ def test_board_and_figures(app, world, login_as) -> None:  # type: ignore[no-unt
     figures = inspector.get("/cases/figures").get_data(as_text=True)
     assert "重庆市荣昌区生态环境局" in figures
     assert "<td>2</td><td>6</td><td>1</td><td>2</td><td>2</td><td>0</td><td>0</td>" in figures.replace("\n", "")
+
+
+@pytest.mark.parametrize(
+    ("case_id", "to_bureau", "message"),
+    [("own", "99999999999999999999999", "请选择接收单位"), ("99999999999999999999", "nj", "请选择要移交的线索")],
+)
+def test_the_transfer_screen_refuses_ids_beyond_their_range(app, world, login_as, case_id, to_bureau, message) -> None:  # type: ignore[no-untyped-def]
+    from tests.cases.test_loop import post
+
+    inspector = login_as(world.inspector, app.test_client())
+    fields = {"source_type": "mobile", "topic": "柴油货车冒黑烟", "place": "511083", "problem": "冒黑烟"}
+    created = post(inspector, "/cases/new", {**fields, "source_name": "某物流"})
+    own = created.headers["Location"].rsplit("/", 1)[1]
+    form = {
+        "case_id": own if case_id == "own" else case_id,
+        "to_bureau": world.neijiang.id if to_bureau == "nj" else to_bureau,
+    }
+    answer = post(inspector, "/cases/transfers", form)
+    assert answer.status_code in (400, 404, 422), answer.status_code
+    assert message in answer.get_data(as_text=True)
