@@ -76,6 +76,35 @@ def scratch_database(suffix: str, tmp_dir: Path) -> Iterator[str]:
         admin.dispose()
 
 
+@contextmanager
+def private_sessions(suffix: str, tmp_dir: Path, audit_key: str) -> Iterator[Callable[[], Any]]:
+    """New sessions, each with its own connection, on a migrated database of the test's own (scratch_database)
+    with the inventories loaded: for tests whose connections must see each other's commits. Operator's
+    scope; the engine is made as the app makes it (SQLite gets WAL and BEGIN IMMEDIATE)."""
+    from sqlalchemy.orm import sessionmaker
+
+    from app.places.services import load
+
+    with scratch_database(suffix, tmp_dir) as url:
+        migrate(url)
+        engine = make_engine(url)
+        factory = sessionmaker(bind=engine, expire_on_commit=False)
+
+        def new() -> Any:
+            s = factory()
+            set_scope(s, Scope.everything())
+            s.info["audit_key"] = audit_key
+            return s
+
+        try:
+            with new() as s:
+                load(s, ROOT / "inventories")
+                s.commit()
+            yield new
+        finally:
+            engine.dispose()
+
+
 def migrate(url: str) -> None:
     from alembic import command
 

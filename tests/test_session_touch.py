@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from app.auth.models import Bureau, BureauKind, User, UserRole, UserSession
 from app.auth.roles import Role
 from app.auth.services import resume_session, start_session
-from app.core.scoping import Scope, set_scope
-from app.db import make_engine, utcnow
+from app.db import utcnow
 from app.places.models import Jurisdiction
-from tests.conftest import ROOT, migrate, scratch_database
+from tests.conftest import private_sessions
 
 pytestmark = pytest.mark.no_transaction
 IDLE, ABSOLUTE = timedelta(minutes=30), timedelta(hours=12)
@@ -27,26 +26,8 @@ IDLE, ABSOLUTE = timedelta(minutes=30), timedelta(hours=12)
 
 @pytest.fixture
 def sessions(tmp_path: Path, app) -> Iterator[Callable[[], Session]]:  # type: ignore[no-untyped-def]
-    with scratch_database("touch", tmp_path) as url:
-        migrate(url)
-        engine = make_engine(url)
-        factory = sessionmaker(bind=engine, expire_on_commit=False)
-
-        def new() -> Session:
-            s = factory()
-            set_scope(s, Scope.everything())
-            s.info["audit_key"] = "touch-test-audit-key"
-            return s
-
-        from app.places.services import load
-
-        with new() as s:
-            load(s, ROOT / "inventories")
-            s.commit()
-        try:
-            yield new
-        finally:
-            engine.dispose()
+    with private_sessions("touch", tmp_path, "touch-test-audit-key") as new:
+        yield new
 
 
 def test_last_use_is_written_once_a_minute_without_waiting(app, sessions) -> None:  # type: ignore[no-untyped-def]

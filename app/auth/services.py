@@ -107,22 +107,27 @@ def start_session(session: Session, user: User, *, ip: str | None, user_agent: s
     return raw
 
 
+def _by_hash(session: Session, model: Any, raw: str) -> Any:
+    """The session or token row whose hash is raw's, with its user, bureau and roles joined: this runs on
+    every request."""
+    return (
+        session.scalars(
+            select(model)
+            .where(model.token_hash == token_hash(raw))
+            .options(joinedload(model.user).options(joinedload(User.bureau), joinedload(User.role_rows)))
+        )
+        .unique()
+        .first()
+    )
+
+
 def resume_session(
     session: Session, raw: str, *, idle: timedelta, absolute: timedelta
 ) -> tuple[User | None, UserSession | None]:
     """The user behind a session id, or None when it is unknown, ended, idle or too old (then ended)."""
     now = utcnow()
     with unscoped(session):
-        # the user, bureau and roles come with the session row: this runs on every request
-        row = (
-            session.scalars(
-                select(UserSession)
-                .where(UserSession.token_hash == token_hash(raw))
-                .options(joinedload(UserSession.user).options(joinedload(User.bureau), joinedload(User.role_rows)))
-            )
-            .unique()
-            .first()
-        )
+        row = _by_hash(session, UserSession, raw)
         if row is None or row.ended_at is not None:
             return None, None
         reason = None
@@ -193,15 +198,7 @@ def user_for_token(session: Session, raw: str) -> tuple[User | None, ApiToken | 
     if not raw.startswith(TOKEN_PREFIX):
         return None, None
     with unscoped(session):
-        token = (
-            session.scalars(
-                select(ApiToken)
-                .where(ApiToken.token_hash == token_hash(raw))
-                .options(joinedload(ApiToken.user).options(joinedload(User.bureau), joinedload(User.role_rows)))
-            )
-            .unique()
-            .first()
-        )
+        token = _by_hash(session, ApiToken, raw)
         now = utcnow()
         if token is None or not token.is_usable(now):
             return None, token

@@ -49,7 +49,6 @@ from app.reduction.models import (
     TotalEmissions,
 )
 from app.reduction.services import assessments, staggered
-from app.reduction.services import lists as list_service
 from app.reduction.services.policies import rule_library
 
 SEED = 20261123
@@ -202,7 +201,6 @@ def add_enterprise(
         )
     if assess:
         assessments.refresh(session, Enterprise.id == e.id)
-    list_service.touch(session, lst)  # a new enterprise is a change of the list, as through the importer
     return e
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEntry
 from app.auth.models import Bureau, BureauKind, User, UserRole
@@ -29,10 +29,9 @@ from app.cases.models import Case, CaseEvent
 from app.cases.services import records, workflow
 from app.cases.vocabulary import CaseState
 from app.core.errors import Conflict
-from app.core.scoping import Scope, set_scope
-from app.db import make_engine
+from app.core.scoping import set_scope
 from app.places.models import Jurisdiction
-from tests.conftest import ROOT, migrate, scratch_database
+from tests.conftest import private_sessions
 
 pytestmark = pytest.mark.no_transaction
 
@@ -42,33 +41,9 @@ NO_LOGIN = "!"  # nobody logs in: the attempts call the transition function dire
 
 
 @pytest.fixture
-def private_database(tmp_path: Path) -> Iterator[str]:
-    with scratch_database("concurrency", tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def sessions(private_database: str) -> Iterator[Callable[[], Session]]:
-    """New sessions (each with its own connection) on the migrated private database, operator's scope."""
-    migrate(private_database)
-    engine = make_engine(private_database)  # as the app makes it: SQLite gets WAL and BEGIN IMMEDIATE
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
-
-    def new() -> Session:
-        s = factory()
-        set_scope(s, Scope.everything())
-        s.info["audit_key"] = AUDIT_KEY
-        return s
-
-    from app.places.services import load
-
-    with new() as s:
-        load(s, ROOT / "inventories")
-        s.commit()
-    try:
+def sessions(tmp_path: Path) -> Iterator[Callable[[], Session]]:
+    with private_sessions("concurrency", tmp_path, AUDIT_KEY) as new:
         yield new
-    finally:
-        engine.dispose()
 
 
 def _user(s: Session, username: str, bureau: Bureau, role: Role) -> User:

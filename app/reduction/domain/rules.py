@@ -17,7 +17,7 @@ checked against the guide's text, so a bureau knows which numbers are the librar
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -257,9 +257,7 @@ def _read_file(path: Path, industries: dict[str, Industry], rules: list[Rule], c
     for key in ("industry", "name", "source"):
         if not isinstance(doc.get(key), str) or not doc[key].strip():
             problems.append(f"{name}: '{key}' is required")
-    unknown = set(doc) - {"industry", "name", "source", "national_codes", "rules"}
-    if unknown:
-        problems.append(f"{name}: unknown keys {', '.join(sorted(map(str, unknown)))}")
+    check_keys(name, doc, ("industry", "name", "source", "national_codes", "rules"), problems)
     national = doc.get("national_codes", [])
     if not isinstance(national, list) or not all(isinstance(c, str) and c.isdigit() for c in national):
         problems.append(f"{name}: national_codes must be a list of quoted GB/T 4754 digit codes")
@@ -304,9 +302,7 @@ def _read_entry(name: str, industry: str, i: int, entry: Any, problems: list[str
         problems.append(f"{where}: 'id' is required")
     if not isinstance(entry.get("source"), str) or not entry["source"].strip():
         problems.append(f"{where}: 'source' note is required")
-    unknown = set(entry) - _ENTRY_KEYS
-    if unknown:
-        problems.append(f"{where}: unknown keys {', '.join(sorted(map(str, unknown)))}")
+    check_keys(where, entry, _ENTRY_KEYS, problems)
     mode = entry.get("mode", "base")
     if mode not in ("base", "addition"):
         problems.append(f"{where}: mode {mode!r} must be base or addition")
@@ -356,14 +352,19 @@ def _read_entry(name: str, industry: str, i: int, entry: Any, problems: list[str
     )  # fmt: skip
 
 
+def check_keys(where: str, mapping: Mapping[Any, Any], allowed: Collection[str], problems: list[str]) -> None:
+    """Name the keys of a data file's mapping that its schema does not know."""
+    unknown = set(mapping) - set(allowed)
+    if unknown:
+        problems.append(f"{where}: unknown keys {', '.join(sorted(map(str, unknown)))}")
+
+
 def _read_requirement(where: str, item: Any, problems: list[str]) -> Requirement | None:
     if not isinstance(item, dict):
         problems.append(f"{where}: must be a mapping with 'kind'")
         return None
     before = len(problems)
-    unknown = set(item) - _REQUIREMENT_KEYS
-    if unknown:
-        problems.append(f"{where}: unknown keys {', '.join(sorted(map(str, unknown)))}")
+    check_keys(where, item, _REQUIREMENT_KEYS, problems)
     try:
         kind = MeasureKind(str(item.get("kind")))
     except ValueError:

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from app.core.errors import ProblemsError
+from app.reduction.domain.rules import check_keys
 
 UNGRADED = "ungraded"  # a plant without a performance grade (not yet graded, or not a key enterprise)
 GRADES = ("leading", "A", "B", "C", "D", UNGRADED)  # leading … D: each owes at least the days of the one before
@@ -169,9 +170,7 @@ def _read_file(path: Path, known: Collection[str] | None, problems: list[str]) -
         problems.append(f"{name}: must be a mapping with code, name, source, campaign and industries")
         return None
     before = len(problems)
-    unknown = set(doc) - _FILE_KEYS
-    if unknown:
-        problems.append(f"{name}: unknown keys {', '.join(sorted(map(str, unknown)))}")
+    check_keys(name, doc, _FILE_KEYS, problems)
     code, title, source = (_text(doc, k, name, problems) for k in ("code", "name", "source"))
     campaign = doc.get("campaign")
     starts = ends = None
@@ -215,9 +214,7 @@ def _read_industry(
     before = len(problems)
     if known is not None and industry not in known:
         problems.append(f"{where}: '{industry}' is not an industry of the measure rule library")
-    unknown = set(entry) - _INDUSTRY_KEYS
-    if unknown:
-        problems.append(f"{where}: unknown keys {', '.join(sorted(map(str, unknown)))}")
+    check_keys(where, entry, _INDUSTRY_KEYS, problems)
     title, source = _text(entry, "name", where, problems), _text(entry, "source", where, problems)
     verified, note = entry.get("verified", True), entry.get("note", "")
     if not isinstance(verified, bool):

@@ -60,7 +60,6 @@ from app.reduction.models import (
     StaggeredPeriod,
 )
 from app.reduction.services import assessments
-from app.reduction.services import lists as list_service
 from app.reduction.services.lists import STATE_LABELS
 
 VALIDATOR_VERSION = "excel-import-2"  # change with the parsing rules: older snapshots are then re-validated
@@ -689,7 +688,6 @@ def commit(session: Session, user: Any, upload: Upload, config: Any) -> Preview:
         assessments.store_bundles(session, lst.id, owners, replace=[s.id for s, _b in p.changed])
         if not owners:  # removals only: no assessment was written, and theirs went with them
             assessments.recount(session, [lst.id])
-        list_service.touch(session, lst)  # the list's content changed: its version moves on
         record(session, "reduction_list.import", obj=lst, detail=detail)
     removed = [(s.uscc, s.name) for s in p.removed]
     return Preview(upload, upload.year, parsed.issues, counts, removed, None, target_words(lst, upload.year))

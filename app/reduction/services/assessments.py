@@ -231,25 +231,26 @@ def _write_rows(
 
 
 def recount(session: Session, list_ids: Sequence[int]) -> None:
-    """Store each list's flagged enterprises per jurisdiction (ReductionList.flagged), from its assessments.
+    """Store each list's flagged enterprises per jurisdiction (ReductionList.flagged), from its assessments,
+    and move the list's version on (as lists.touch does): its content changed.
 
     Called after every write of assessments and after enterprises are removed (their rows go with them), in
-    the same transaction: one grouped count per list, against one per view of the list page. The list's row
-    is locked first, so that two transactions writing one list count one after the other, the second seeing
-    the first's rows."""
-    everything = {"include_all_jurisdictions": True}
+    the same transaction: one grouped count per list, against one per view of the list page. The version's
+    update comes first and locks the list's row, so that two transactions writing one list count one after
+    the other, the second seeing the first's rows. Counts kept per list version (services/enterprises) rely
+    on every change of a list's enterprises passing here."""
     for list_id in list_ids:
         session.execute(
-            select(ReductionList.id)
+            update(ReductionList)
             .where(ReductionList.id == list_id)
-            .with_for_update()
-            .execution_options(**everything)
+            .values(lock_version=ReductionList.lock_version + 1)
+            .execution_options(synchronize_session=False)
         )
         counts = session.execute(
             select(A.jurisdiction_id, func.count())
             .where(A.list_id == list_id, A.problems > 0)
             .group_by(A.jurisdiction_id)
-            .execution_options(**everything)
+            .execution_options(include_all_jurisdictions=True)
         ).all()
         session.execute(
             update(ReductionList)
@@ -259,7 +260,7 @@ def recount(session: Session, list_ids: Sequence[int]) -> None:
         )
         found = session.identity_map.get(session.identity_key(ReductionList, list_id))  # type: ignore[arg-type]
         if found is not None:
-            session.expire(found, ["flagged"])
+            session.expire(found, ["flagged", "lock_version"])
 
 
 def _distinct(codes: Sequence[tuple[str, ...]]) -> tuple[list[tuple[str, ...]], np.ndarray]:
