@@ -17,7 +17,7 @@ from typing import Any
 
 from app.reduction.demo import KEY_INDUSTRIES
 from bench.harness import PASSWORD_HASH, ROOT, Context, Result, stopwatch
-from bench.load import CLIENTS, Load, Server, get, merge, run_load, session_cookie
+from bench.load import CLIENTS, Load, Server, floor_server, get, merge, run_load, session_cookie
 
 YEAR = 2031  # apart from any list another benchmark of the same database imports
 PROVINCES = {"500000": 50_000, "510000": 20_000, "650000": 15_000, "210000": 15_000}
@@ -383,8 +383,9 @@ def web(ctx: Context, data: Data) -> list[Result]:
     page (a list's lifecycle actions by id, JSON), 16 clients, 4 gunicorn workers.
 
     Also reported: the page against one enterprise by id (JSON with units, measures, reductions and flags),
-    /healthz under the same load (the stack's floor: session, scope, commit) and the "flagged" filter. The
-    clients are wrk's (bench/load.py), in a process of their own."""
+    /healthz under the same load (the app's floor: session, scope, commit), the "flagged" filter, and the
+    machine's floor: bare Flask serving one SELECT (bench/_floor_app.py), its phases between the judged
+    pages'. The clients are wrk's (bench/load.py), in a process of their own."""
     cookies = [session_cookie(ctx, data.users[PAGE_LIST]) for _ in range(CLIENTS)]
     list_id, counties = data.lists[PAGE_LIST], data.counties[PAGE_LIST]
 
@@ -418,9 +419,11 @@ def web(ctx: Context, data: Data) -> list[Result]:
         },
     )
     port = server.port
+    floor: Server | None = None
     pages = {"list": list_page, "enterprise": enterprise, "tiny": tiny, "health": health, "flagged": flagged_page}
-    phases: dict[str, list[Load]] = {name: [] for name in pages}
+    phases: dict[str, list[Load]] = {name: [] for name in (*pages, "floor")}
     try:
+        floor = floor_server(ctx, workers=WORKERS)
         sample = get(port, list_page(random.Random(1)), cookies[0])
         assert sample[0] == 200 and b'data-testid="enterprise-table"' in sample[1], sample[1][:300]
         with stopwatch() as elapsed:  # every worker has loaded its templates, places and connections
@@ -431,22 +434,29 @@ def web(ctx: Context, data: Data) -> list[Result]:
             order = [("tiny", tiny), ("list", list_page)]
             for name, paths in order if i % 2 == 0 else order[::-1]:
                 phases[name].append(run_load(port, paths, cookies, PHASE_SECONDS, workdir=ctx.tmp, seed=SEED + i))
+            phases["floor"].append(run_load(floor.port, ["/healthz"], [], PHASE_SECONDS, workdir=ctx.tmp, seed=SEED))
         for name in ("enterprise", "health", "flagged"):
             phases[name].append(run_load(port, pages[name], cookies, PHASE_SECONDS, workdir=ctx.tmp, seed=SEED))
     finally:
         server.stop()
+        if floor is not None:
+            floor.stop()
     loads = {name: merge(parts) for name, parts in phases.items()}
     errors = {name: p.errors for name, p in loads.items() if p.errors}
     assert not errors, f"requests failed: {errors}"
     for name, p in loads.items():
         ctx.log(p.line(name) + f", {CLIENTS} clients, {WORKERS} workers")
-    lists, one, tiny_, health_, flagged = (loads[n] for n in ("list", "enterprise", "tiny", "health", "flagged"))
+    lists, one, tiny_, health_, flagged, floor_ = (
+        loads[n] for n in ("list", "enterprise", "tiny", "health", "flagged", "floor")
+    )
     return [
         Result(f"list page p99, {CLIENTS} clients, gunicorn ×{WORKERS}", lists.p99, tiny_.p99, "ms", "≤ 50 ms",
                lists.p99 <= 50.0),
         Result.at_least("list page req/s vs one-row page (JSON by id)", lists.rps, tiny_.rps, "req/s", 0.5),
         Result.info("list page req/s vs one enterprise by id (JSON)", lists.rps, one.rps, "req/s"),
-        Result.info("/healthz p99 under the same load (the floor)", health_.p99, lists.p99, "ms"),
+        Result.info("/healthz p99 under the same load (the app's floor)", health_.p99, lists.p99, "ms"),
+        Result.info("bare Flask + one SELECT p99 (the machine's floor)", floor_.p99, lists.p99, "ms"),
+        Result.info("bare Flask + one SELECT req/s vs list page", floor_.rps, lists.rps, "req/s"),
         Result.info("flagged-filter page req/s vs one-row page", flagged.rps, tiny_.rps, "req/s"),
         Result.info("flagged-filter page p99 vs list page", flagged.p99, lists.p99, "ms"),
     ]  # fmt: skip

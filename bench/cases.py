@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import event, func, insert, select, text
 
 from bench.harness import PASSWORD_HASH, ROOT, Context, Result, compare, stopwatch
-from bench.load import CLIENTS, Load, Server, get, merge, run_load, session_cookie
+from bench.load import CLIENTS, Load, Server, floor_server, get, merge, run_load, session_cookie
 
 NAME = "cases"
 
@@ -442,7 +442,9 @@ def lists_under_gunicorn(ctx: Context, data: dict[str, Any]) -> list[Result]:
         env={"DATABASE_URL": ctx.url, "LIANFANG_ENV": "testing", "UPLOAD_DIR": str(ctx.tmp / "uploads"),
              "SESSION_COOKIE_SECURE": "0"},
     )  # fmt: skip
+    floor: Server | None = None
     try:
+        floor = floor_server(ctx, workers=WORKERS)
         for label, path in paths.items():  # warm every worker, and check what the page is
             status, body, _ = get(server.port, path, cookie)
             assert status == 200, f"{path}: HTTP {status}"
@@ -455,15 +457,18 @@ def lists_under_gunicorn(ctx: Context, data: dict[str, Any]) -> list[Result]:
             alone = [get(server.port, path, cookie)[2] for _ in range(SEQUENTIAL)]
             ctx.log(f"{label}: one client, median {percentile(alone, 0.5) * 1e3:.1f} ms, "
                     f"max {max(alone) * 1e3:.1f} ms")  # fmt: skip
-        loads: dict[str, list[Load]] = {label: [] for label in paths}
+        loads: dict[str, list[Load]] = {label: [] for label in (*paths, "floor")}
         for i in range(ROUNDS):
             for label, path in paths.items():
                 loads[label].append(run_load(server.port, [path], [cookie], PHASE_SECONDS, workdir=ctx.tmp, seed=i))
+            loads["floor"].append(run_load(floor.port, ["/healthz"], [], PHASE_SECONDS, workdir=ctx.tmp, seed=i))
     finally:
         server.stop()
+        if floor is not None:
+            floor.stop()
     merged = {label: merge(parts) for label, parts in loads.items()}
     for label, load in merged.items():
-        assert not load.errors, f"{paths[label]}: {load.errors} requests failed"
+        assert not load.errors, f"{paths.get(label, label)}: {load.errors} requests failed"
         ctx.log(load.line(label) + f", {CLIENTS} clients, {WORKERS} workers")
     base = merged["case page"].p99
     size = f"{data['n'] // 1000:,}k" if data["n"] < 1_000_000 else f"{data['n'] // 1_000_000}M"
@@ -473,6 +478,10 @@ def lists_under_gunicorn(ctx: Context, data: dict[str, Any]) -> list[Result]:
         rows.append(Result(f"{label} p99, {size} cases, {CLIENTS} clients (base: case page)", p99, base, "ms",
                            f"p99 ≤ {P99_MS:g} ms", p99 <= P99_MS))  # fmt: skip
     rows.append(Result.info("healthz p99 (base: case page)", merged["healthz"].p99, base, "ms"))
+    floor_ = merged["floor"]
+    rows.append(Result.info("bare Flask + one SELECT p99, the machine's floor (base: case page)", floor_.p99, base,
+                            "ms"))  # fmt: skip
+    rows.append(Result.info("bare Flask + one SELECT req/s (base: inbox)", floor_.rps, merged["inbox"].rps, "req/s"))
     return rows
 
 

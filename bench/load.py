@@ -262,3 +262,10 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+def floor_server(ctx: Any, *, workers: int) -> Server:
+    """bench/_floor_app.py under the same gunicorn: one primary-key SELECT with nothing of the app around it.
+    Its p99 under the same clients is the least any database page can have on this machine."""
+    return Server(ctx, "bench._floor_app:app", workers=workers, args=("--log-level", "warning"),
+                  env={"DATABASE_URL": ctx.url})  # fmt: skip
