@@ -12,6 +12,7 @@ from flask.globals import app_ctx, request_ctx
 from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, String, create_engine, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -93,7 +94,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # never prepared and each is planned for its values. Not `plan_cache_mode=force_custom_plan`: that also
     # re-plans the foreign-key checks PostgreSQL runs per inserted row (3x slower bulk imports).
     connect_args = kwargs.setdefault("connect_args", {})
-    connect_args.setdefault("prepare_threshold", None)
+    if make_url(url).get_driver_name() == "psycopg":  # psycopg 3's setting; the URLs we document name it
+        connect_args.setdefault("prepare_threshold", None)
     return create_engine(url, **kwargs)
 
 

@@ -102,8 +102,8 @@ def _criteria_for(readable_ids: frozenset[int], bureau_id: int, pg: bool = False
     # Shared by every request with the same reach: building the lambdas costs about half a millisecond.
     readable = sorted(readable_ids)
     if pg:
-        # One array parameter: the SQL text stays the same whatever the reach, so it is compiled once and
-        # prepared by the driver; an expanding IN renders one placeholder per jurisdiction on every
+        # One array parameter: the SQL text stays the same whatever the reach, so SQLAlchemy compiles it
+        # once; an expanding IN renders one placeholder per jurisdiction on every
         # execution (a province reads 40 to 130 of them, in every scoped statement).
         ids = bindparam("scope_ids", readable, type_=ARRAY(Integer))
         own = with_loader_criteria(Scoped, lambda cls: cls.jurisdiction_id == any_(ids), include_aliases=True)
