@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from logging.config import fileConfig
 
 from alembic import context
@@ -46,22 +48,24 @@ def run_migrations_online() -> None:
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     sqlite = connection.dialect.name == "sqlite"
     context.configure(connection=connection, target_metadata=target_metadata, compare_type=True, render_as_batch=sqlite)
-    if not sqlite:
-        with context.begin_transaction():
-            context.run_migrations()
-        return
-    # Batch mode rebuilds a table: copy, drop the old one, rename. With foreign keys on, SQLite empties a table
-    # before dropping it and fires the ON DELETE rules of every table pointing to it (rebuilding process_unit
-    # deleted the measures and meters of every unit). The pragma only takes effect outside a transaction, so
-    # it goes to the driver's connection before the migration's BEGIN; the keys are checked before COMMIT.
-    raw = connection.connection.driver_connection
-    raw.execute("PRAGMA foreign_keys=OFF")
-    try:
-        with context.begin_transaction():
-            context.run_migrations()
+    with _sqlite_keys_off(connection) if sqlite else nullcontext(), context.begin_transaction():
+        context.run_migrations()
+        if sqlite:
             broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
             if broken:
                 raise RuntimeError(f"the migration broke foreign keys (table, rowid, parent, key): {broken[:10]}")
+
+
+@contextmanager
+def _sqlite_keys_off(connection) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Batch mode rebuilds a table: copy, drop the old one, rename. With foreign keys on, SQLite empties a table
+    before dropping it and fires the ON DELETE rules of every table pointing to it (rebuilding process_unit
+    deleted the measures and meters of every unit). The pragma only takes effect outside a transaction, so it
+    goes to the driver's connection before the migration's BEGIN; `_run` checks the keys before COMMIT."""
+    raw = connection.connection.driver_connection
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
     finally:
         raw.execute("PRAGMA foreign_keys=ON")
 

@@ -107,8 +107,8 @@ def test_the_newest_revision_keeps_every_row_of_a_filled_database(app, tmp_path:
         before = rows()
         assert before["measure"] > 1000 and before["meter"] > 0 and before["control_facility"] > 0
         cfg = config(url)
-        head = ScriptDirectory.from_config(cfg).get_current_head()
-        previous = ScriptDirectory.from_config(cfg).get_revision(head).down_revision
+        script = ScriptDirectory.from_config(cfg)
+        previous = script.get_revision(script.get_current_head()).down_revision
         command.downgrade(cfg, previous)
         assert rows() == before
         command.upgrade(cfg, "head")
