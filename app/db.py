@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import enum
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, has_app_context, has_request_context
 from flask.globals import app_ctx, request_ctx
-from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, String, create_engine, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    create_engine,
+    event,
+)
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
@@ -67,6 +79,13 @@ def enum_type(enum_cls: type[enum.Enum], length: int = 32, *, name: str | None =
         values_callable=lambda e: [m.value for m in e],
         validate_strings=True,
     )
+
+
+def state_check(name: str, states: Iterable[enum.Enum], condition: str, *, column: str = "state") -> CheckConstraint:
+    """`column NOT IN (states) OR (condition)`: what a row in one of `states` must hold, with the state values
+    taken from the workflow's enum, so that the constraint cannot drift from the states the code knows."""
+    values = ", ".join(f"'{s.value}'" for s in states)
+    return CheckConstraint(f"{column} NOT IN ({values}) OR ({condition})", name=name)
 
 
 class Base(DeclarativeBase):

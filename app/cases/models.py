@@ -31,18 +31,14 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Mapped, mapped_column, relationship, with_loader_criteria
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship, with_loader_criteria
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from app.cases.vocabulary import CaseState, Escalation, EvidenceKind, Origin, SourceType
+from app.cases.vocabulary import CaseState, Escalation, EvidenceKind, Origin, SourceType, from_on
 from app.core.scoping import Scope, SharedWritable, register_criteria
-from app.db import Base, BigId, enum_type, utcnow
+from app.db import Base, BigId, enum_type, state_check, utcnow
 
-AFTER_TRANSFER = "('transferred', 'received', 'handling', 'rectifying', 'verified', 'closed')"
-AFTER_RECEIPT = "('received', 'handling', 'rectifying', 'verified', 'closed')"
-AFTER_ORDER = "('rectifying', 'verified', 'closed')"
-AFTER_VERIFY = "('verified', 'closed')"
 # The states of a bureau's inbox (queries.inbox), and the partial index that serves it.
 INBOX_STATES = (CaseState.transferred, CaseState.received, CaseState.handling, CaseState.rectifying)
 INBOX_WHERE = text("state IN (" + ", ".join(f"'{s.value}'" for s in INBOX_STATES) + ")")
@@ -86,20 +82,28 @@ class Case(_CaseVisible, SharedWritable, Base):
         ),
         Index("ix_case_record_overdue", "due_at", postgresql_where=OPEN_WHERE, sqlite_where=OPEN_WHERE),
         CheckConstraint("(latitude IS NULL) = (longitude IS NULL)", name="coordinates_paired"),
-        CheckConstraint(f"state NOT IN {AFTER_TRANSFER} OR transferred_at IS NOT NULL", name="transferred_has_time"),
-        CheckConstraint("state <> 'returned' OR return_reason IS NOT NULL", name="returned_has_reason"),
-        CheckConstraint(f"state NOT IN {AFTER_RECEIPT} OR received_at IS NOT NULL", name="received_has_time"),
-        CheckConstraint(
-            f"state NOT IN {AFTER_ORDER} OR (enforcement_action IS NOT NULL AND rectify_deadline IS NOT NULL "
-            "AND rectify_plan IS NOT NULL)",
-            name="rectifying_has_order",
+        state_check("transferred_has_time", from_on(CaseState.transferred), "transferred_at IS NOT NULL"),
+        state_check("returned_has_reason", [CaseState.returned], "return_reason IS NOT NULL"),
+        state_check("received_has_time", from_on(CaseState.received), "received_at IS NOT NULL"),
+        state_check(
+            "rectifying_has_order",
+            from_on(CaseState.rectifying),
+            "enforcement_action IS NOT NULL AND rectify_deadline IS NOT NULL AND rectify_plan IS NOT NULL",
         ),
-        CheckConstraint(
-            f"state NOT IN {AFTER_VERIFY} OR (verified_at IS NOT NULL AND verified_by_id IS NOT NULL "
-            "AND verification_note IS NOT NULL)",
-            name="verified_has_verifier",
+        # "Rectification reported" is this column, checked against the state: reported before it is verified,
+        # and never outside the rectification and after it.
+        state_check("verified_was_reported", from_on(CaseState.verified), "rectified_at IS NOT NULL"),
+        state_check(
+            "reported_only_in_rectification",
+            [s for s in CaseState if s not in from_on(CaseState.rectifying)],
+            "rectified_at IS NULL",
         ),
-        CheckConstraint("state <> 'closed' OR closed_at IS NOT NULL", name="closed_has_time"),
+        state_check(
+            "verified_has_verifier",
+            from_on(CaseState.verified),
+            "verified_at IS NOT NULL AND verified_by_id IS NOT NULL AND verification_note IS NOT NULL",
+        ),
+        state_check("closed_has_time", [CaseState.closed], "closed_at IS NOT NULL"),
         CheckConstraint("penalty_amount IS NULL OR penalty_amount >= 0", name="penalty_non_negative"),
         CheckConstraint("origin = 'complaint' OR complainant_name IS NULL", name="complainant_only_for_complaints"),
     )
@@ -169,7 +173,19 @@ def in_inbox() -> ColumnElement[bool]:
     return Case.state.in_([literal_column(f"'{state.value}'") for state in INBOX_STATES])
 
 
-class CaseEvent(_CaseVisible, Base):
+def _case_writable(obj: Any, case_id: int | None, scope: Scope) -> bool:
+    """Rows that belong to a case (its timeline, its evidence) are written by whoever may write the case."""
+    if scope.can_write(obj.jurisdiction_id):
+        return True
+    session = object_session(obj)
+    if session is None or case_id is None:
+        return False
+    with session.no_autoflush:
+        case = session.get(Case, case_id)
+    return case is not None and case.writable_by(scope)
+
+
+class CaseEvent(_CaseVisible, SharedWritable, Base):
     """The case's timeline: every transition and escalation, append-only."""
 
     __tablename__ = "case_event"
@@ -186,8 +202,11 @@ class CaseEvent(_CaseVisible, Base):
     note: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
+    def writable_by(self, scope: Scope) -> bool:
+        return _case_writable(self, self.case_id, scope)
 
-class Evidence(_CaseVisible, Base):
+
+class Evidence(_CaseVisible, SharedWritable, Base):
     """A photo or file of a case, stored outside the web root under a random name with its checksum."""
 
     __tablename__ = "evidence"
@@ -211,6 +230,16 @@ class Evidence(_CaseVisible, Base):
     @property
     def is_image(self) -> bool:
         return self.content_type.startswith("image/")
+
+    def writable_by(self, scope: Scope) -> bool:
+        if self.case_id is not None:
+            return _case_writable(self, self.case_id, scope)
+        session = object_session(self)
+        if session is None:
+            return False
+        with session.no_autoflush:
+            transfer = session.get(CaseTransfer, self.transfer_id)
+        return transfer is not None and transfer.writable_by(scope)
 
 
 class CaseTransfer(_CaseVisible, SharedWritable, Base):
@@ -257,8 +286,10 @@ class SerialCounter(Base):
     value: Mapped[int] = mapped_column(default=0)
 
 
-class Inspection(_CaseVisible, Base):
-    """A field inspection visit, with or without a problem found (joint-enforcement figures, seed 003)."""
+class Inspection(_CaseVisible, SharedWritable, Base):
+    """A field inspection visit, with or without a problem found (joint-enforcement figures, seed 003).
+
+    Written by the bureau whose record it is, wherever the visit was (a joint inspection crosses borders)."""
 
     __tablename__ = "inspection"
 
@@ -270,6 +301,11 @@ class Inspection(_CaseVisible, Base):
     staff: Mapped[int] = mapped_column(default=1)
     round_label: Mapped[str] = mapped_column(String(64), default="")
     case_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("case_record.id", ondelete="SET NULL"))
+
+    def writable_by(self, scope: Scope) -> bool:
+        return scope.can_write(self.jurisdiction_id) or (
+            scope.bureau_id is not None and scope.bureau_id == self.bureau_id
+        )
 
 
 class in_ids(ColumnElement[bool]):

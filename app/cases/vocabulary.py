@@ -33,6 +33,23 @@ class CaseState(enum.StrEnum):
     closed = "closed"
 
 
+# The closed loop's main path (GLOSSARY.md); `returned` sits beside it (the receiver sends a case back).
+MAIN_PATH: tuple[CaseState, ...] = (
+    CaseState.discovered,
+    CaseState.transferred,
+    CaseState.received,
+    CaseState.handling,
+    CaseState.rectifying,
+    CaseState.verified,
+    CaseState.closed,
+)
+
+
+def from_on(state: CaseState) -> tuple[CaseState, ...]:
+    """The states of the main path from `state` on: a case in any of them has passed through `state`."""
+    return MAIN_PATH[MAIN_PATH.index(state) :]
+
+
 class Escalation(enum.StrEnum):
     """Steps against a bureau that lags (seed 000 (六)4), in order."""
 

@@ -15,7 +15,7 @@ from app.audit.services import record
 from app.auth.models import Bureau, BureauKind, User
 from app.cases.models import Case, CaseShare, CaseTransfer, Evidence, TransferItem
 from app.cases.services import numbering
-from app.cases.services.workflow import LOCAL, WORKERS, add_event, due_for
+from app.cases.services.workflow import LOCAL, RULES, WORKERS, Action, add_event, can, due_for, transition
 from app.cases.vocabulary import TOPICS, CaseState, EvidenceKind, Origin, SourceType, label
 from app.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from app.core.scoping import get_scope, unscoped
@@ -84,16 +84,17 @@ def create_case(session: Session, user: User, data: Mapping[str, Any]) -> Case:
     )  # fmt: skip
     scope = get_scope(session)
     in_own_area = scope is None or scope.can_write(place.id)
-    with unscoped(session):
-        session.add(case)
-        session.flush()
-        if not in_own_area:
-            session.add(CaseShare(case_id=case.id, bureau_id=user.bureau_id, reason="discovered_by"))
-        case.due_at = due_for(session, case, utcnow())
-        add_event(session, case, user, "create", None, CaseState.discovered, note=problem[:200])
-        if origin is Origin.field_inspection:
-            session.add(_inspection(user, place, case, data, inspected_at))
-        session.flush()
+    # Written under the user's scope: a case, its timeline and its inspection may lie outside the jurisdiction
+    # and are the discovering bureau's to write (their `writable_by`).
+    session.add(case)
+    session.flush()
+    if not in_own_area:
+        session.add(CaseShare(case_id=case.id, bureau_id=user.bureau_id, reason="discovered_by"))
+    case.due_at = due_for(session, case, utcnow())
+    add_event(session, case, user, "create", None, CaseState.discovered, note=problem[:200])
+    if origin is Origin.field_inspection:
+        session.add(_inspection(user, place, case, data, inspected_at))
+    session.flush()
     record(
         session, "case.create", obj=case,
         after={"number": case.number, "place": place.code, "source_name": source_name, "topic": topic},
@@ -136,9 +137,8 @@ def record_inspection(session: Session, user: User, data: Mapping[str, Any]) -> 
     if place is None:
         raise ServiceError(_("请选择问题所在的区县。"), field="place")
     row = _inspection(user, place, None, data, utcnow())
-    with unscoped(session):
-        session.add(row)
-        session.flush()
+    session.add(row)
+    session.flush()
     record(session, "inspection.create", obj=row, after={"source_name": row.source_name, "place": place.code})
     return row
 
@@ -187,10 +187,11 @@ def create_transfer(session: Session, user: User, case_ids: Sequence[int], to_bu
         raise ServiceError(_("不能移交给本单位；本辖区的问题请直接受理。"), field="to_bureau")
     for case in cases:
         assert case is not None
-        if case.discovered_bureau_id != user.bureau_id or not user.roles & WORKERS:
+        # who and from which state: the transition's rules, checked for every case before anything is written
+        if not can(case, Action.transfer, user):
+            if case.state not in RULES[Action.transfer].sources:
+                raise Conflict(_("线索 %(n)s 当前状态为“%(s)s”，不能移交。", n=case.number, s=label(case.state)))
             raise Forbidden(_("只有发现单位可以移交线索 %(n)s。", n=case.number))
-        if case.state not in (CaseState.discovered, CaseState.returned):
-            raise Conflict(_("线索 %(n)s 当前状态为“%(s)s”，不能移交。", n=case.number, s=label(case.state)))
         if to_bureau not in bureaus_for(session, case):
             raise ServiceError(
                 _("线索 %(n)s 的问题不在%(b)s辖区，不能移交给该单位。", n=case.number, b=to_bureau.name),
@@ -201,29 +202,22 @@ def create_transfer(session: Session, user: User, case_ids: Sequence[int], to_bu
         to_j = session.get(Jurisdiction, to_bureau.jurisdiction_id)
         cross = _province_of(from_j) != _province_of(to_j)
         now = utcnow()
-        transfer = CaseTransfer(
-            number=numbering.transfer_number(session, from_j.code, now.astimezone(LOCAL).year),
-            from_bureau_id=user.bureau_id, to_bureau_id=to_bureau.id, cross_province=cross,
-            created_by_id=user.id, transferred_at=now, jurisdiction_id=to_j.id,
-        )  # fmt: skip
-        session.add(transfer)
-        session.flush()
+        number = numbering.transfer_number(session, from_j.code, now.astimezone(LOCAL).year)
         copies = _provincial_bureaus(session, {_province_of(from_j), _province_of(to_j)}) if cross else []
-        for ordinal, case in enumerate(cases, start=1):
-            assert case is not None
-            session.add(TransferItem(transfer_id=transfer.id, case_id=case.id, ordinal=ordinal))
-            before = case.state
-            case.state = CaseState.transferred
-            case.responsible_bureau_id = to_bureau.id
-            case.transferred_at = now
-            case.return_reason = None
-            case.due_at = due_for(session, case, now)
-            _share(session, case, user.bureau_id, "discovered_by")
-            for bureau in copies:
-                _share(session, case, bureau.id, "copy")
-            add_event(session, case, user, "transfer", before, CaseState.transferred,
-                      note=f"{transfer.number} → {to_bureau.name}", data={"transfer": transfer.number})  # fmt: skip
-        session.flush()
+    transfer = CaseTransfer(
+        number=number, from_bureau_id=user.bureau_id, to_bureau_id=to_bureau.id, cross_province=cross,
+        created_by_id=user.id, transferred_at=now, jurisdiction_id=to_j.id,
+    )  # fmt: skip
+    session.add(transfer)
+    session.flush()
+    for ordinal, case in enumerate(cases, start=1):
+        assert case is not None
+        session.add(TransferItem(transfer_id=transfer.id, case_id=case.id, ordinal=ordinal))
+        transition(session, case, Action.transfer, user, {"to_bureau": to_bureau, "transfer": transfer, "now": now})
+        _share(session, case, user.bureau_id, "discovered_by")
+        for bureau in copies:
+            _share(session, case, bureau.id, "copy")
+    session.flush()
     record(
         session, "case.transfer", obj=transfer,
         after={"number": transfer.number, "to": to_bureau.name, "cases": [c.number for c in cases if c],
@@ -255,9 +249,8 @@ def store_all(session: Session, files: Sequence[Any], kind: EvidenceKind, user: 
 
     stored: list[Evidence] = []
     try:
-        with unscoped(session):
-            for f in files:
-                stored.append(store(session, f.stream, f.filename, kind, user.id, **owner))
+        for f in files:
+            stored.append(store(session, f.stream, f.filename, kind, user.id, **owner))
     except ServiceError:
         discard_files(stored)
         raise

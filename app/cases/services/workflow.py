@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -77,12 +78,28 @@ def _responsible(case: Case, user: User) -> bool:
     )
 
 
+def _always(_case: Case) -> bool:
+    return True
+
+
+def _not_reported(case: Case) -> bool:
+    return case.rectified_at is None
+
+
+def _reported(case: Case) -> bool:
+    return case.rectified_at is not None
+
+
 @dataclass(frozen=True)
 class Rule:
     sources: frozenset[CaseState]
     target: CaseState
     who: Callable[[Case, User], bool]
     who_text: str
+    # A condition on the case beyond its state: rectification reported (`rectified_at`, a column the state's
+    # CHECK constraints tie to the state) decides between reporting and verifying.
+    when: Callable[[Case], bool] = _always
+    when_text: Any = ""  # a lazy message
 
 
 RULES: dict[Action, Rule] = {
@@ -94,8 +111,10 @@ RULES: dict[Action, Rule] = {
     Action.return_: Rule(frozenset({CaseState.transferred}), CaseState.returned, _responsible, "接收单位"),
     Action.handle: Rule(frozenset({CaseState.received}), CaseState.handling, _responsible, "接收单位"),
     Action.order: Rule(frozenset({CaseState.handling}), CaseState.rectifying, _responsible, "接收单位"),
-    Action.report: Rule(frozenset({CaseState.rectifying}), CaseState.rectifying, _responsible, "接收单位"),
-    Action.verify: Rule(frozenset({CaseState.rectifying}), CaseState.verified, _discoverer, "发现单位"),
+    Action.report: Rule(frozenset({CaseState.rectifying}), CaseState.rectifying, _responsible, "接收单位",
+                        _not_reported, _l("已报告整改完成，等待发现单位核查。")),
+    Action.verify: Rule(frozenset({CaseState.rectifying}), CaseState.verified, _discoverer, "发现单位",
+                        _reported, _l("接收单位尚未报告整改完成。")),
     Action.reopen: Rule(frozenset({CaseState.rectifying, CaseState.verified}), CaseState.rectifying, _discoverer,
                         "发现单位"),
     Action.close: Rule(frozenset({CaseState.verified}), CaseState.closed, _discoverer, "发现单位"),
@@ -108,11 +127,7 @@ def can(case: Case, action: Action, user: User) -> bool:
         return False
     if action is Action.accept:
         return _in_own_area(case, user)
-    if action is Action.report:
-        return case.rectified_at is None
-    if action is Action.verify:
-        return case.rectified_at is not None
-    return True
+    return rule.when(case)
 
 
 def available(case: Case, user: User) -> list[Action]:
@@ -214,6 +229,8 @@ def transition(
         )
     if not rule.who(case, user):
         raise Forbidden(_("只有%(who)s可以“%(action)s”。", who=rule.who_text, action=ACTION_LABELS[action]))
+    if not rule.when(case):
+        raise Conflict(str(rule.when_text))
     # No autoflush: the row is written once, at the end, where a concurrent winner shows as a stale version.
     with session.no_autoflush:
         now = utcnow()
@@ -227,7 +244,16 @@ def transition(
             case.transferred_at = case.transferred_at or now
             case.received_at = now
         elif action is Action.transfer:
-            raise ServiceError(_("请通过移交单移交线索。"))
+            # Only as part of a transfer form (records.create_transfer), which names the form and the bureau.
+            transfer, to_bureau = data.get("transfer"), data.get("to_bureau")
+            if transfer is None or to_bureau is None:
+                raise ServiceError(_("请通过移交单移交线索。"))
+            now = data.get("now") or now
+            case.responsible_bureau_id = to_bureau.id
+            case.transferred_at = now
+            case.return_reason = None
+            note = f"{transfer.number} → {to_bureau.name}"
+            change = {"transfer": transfer.number, "to": to_bureau.name}
         elif action is Action.receive:
             case.received_at = now
         elif action is Action.return_:
@@ -273,8 +299,6 @@ def transition(
             case.rectified_at = now
             note = _text(data, "note", "整改情况说明", required=False) or ""
         elif action is Action.verify:
-            if case.rectified_at is None:
-                raise Conflict(_("接收单位尚未报告整改完成。"))
             if _evidence_count(session, case, EvidenceKind.verification) == 0:
                 raise ServiceError(_("核查须上传核查佐证（现场照片或文件）。"), field="evidence")
             case.verification_note = _text(data, "note", "核查意见")
