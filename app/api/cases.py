@@ -16,7 +16,7 @@ from app.api import bp
 from app.auth.roles import Permission
 from app.cases.models import Case
 from app.cases.services import queries, records, workflow
-from app.cases.views import bureau_names, can_see_complainant, mask
+from app.cases.services.queries import bureau_names, can_see_complainant, mask_name
 from app.cases.vocabulary import CaseState, Origin, SourceType, label
 from app.core.access import require
 from app.core.errors import Conflict, NotFound, ServiceError
@@ -35,10 +35,10 @@ def case_json(case: Case, names: dict[int, str], *, full: bool = False) -> dict[
         "escalation": case.escalation.value if case.escalation else None, "version": case.lock_version,
     }  # fmt: skip
     if full:
-        show = can_see_complainant(case)
+        show = can_see_complainant(case, g.user)
         out.update({
             "problem": case.problem, "latitude": case.latitude, "longitude": case.longitude,
-            "complainant_name": case.complainant_name if show else mask(case.complainant_name) or None,
+            "complainant_name": case.complainant_name if show else mask_name(case.complainant_name) or None,
             "complainant_phone": case.complainant_phone if show else None,
             "enforcement_action": case.enforcement_action, "decision_number": case.decision_number,
             "penalty_amount": case.penalty_amount,
@@ -114,7 +114,7 @@ def cases_list():  # type: ignore[no-untyped-def]
     if view in ("inbox", "overdue"):
         stmt = stmt.order_by(order)
     rows, last = queries.page(db.session(), stmt, page)  # ties (and the other views) newest first
-    names = bureau_names({c.discovered_bureau_id for c in rows} | {c.responsible_bureau_id for c in rows})
+    names = bureau_names(db.session(), {c.discovered_bureau_id for c in rows} | {c.responsible_bureau_id for c in rows})
     return {"page": page, "has_next": last > page, "cases": [case_json(c, names) for c in rows]}
 
 
@@ -133,7 +133,9 @@ def _body() -> dict[str, Any]:
 
 
 def _detail(case: Case) -> dict[str, Any]:
-    return case_json(case, bureau_names({case.discovered_bureau_id, case.responsible_bureau_id}), full=True)
+    return case_json(
+        case, bureau_names(db.session(), {case.discovered_bureau_id, case.responsible_bureau_id}), full=True
+    )
 
 
 @bp.get("/cases/<int:case_id>")

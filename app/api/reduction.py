@@ -6,6 +6,7 @@ Every error is JSON naming the field: {"error": {"status": 400, "code": "invalid
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import g, request
@@ -15,6 +16,7 @@ from app.api import bp
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.errors import Forbidden, ServiceError
+from app.core.templating import LOCAL_TZ
 from app.extensions import db
 from app.reduction import forms
 from app.reduction.domain import policy as dp
@@ -24,7 +26,6 @@ from app.reduction.services import enterprises as enterprise_service
 from app.reduction.services import lists as list_service
 from app.reduction.services import policies, staggered
 from app.reduction.services.lists import ListAction
-from app.reduction.views.lists import today
 
 
 def _body() -> dict[str, Any]:
@@ -41,7 +42,7 @@ def _iso(value: Any) -> str | None:
 
 
 def list_json(lst: ReductionList, count: int | None = None) -> dict[str, Any]:
-    deadline = list_service.deadline_for(db.session(), lst, today())
+    deadline = list_service.deadline_for(db.session(), lst, datetime.now(LOCAL_TZ).date())
     return {
         **list_service.list_summary(lst),
         "jurisdiction_name": lst.jurisdiction.name,

@@ -17,6 +17,7 @@ from app.auth.roles import Permission
 from app.cases.models import Case, CaseTransfer, Evidence, Inspection
 from app.cases.services import queries, records, workflow
 from app.cases.services.evidence import path_of
+from app.cases.services.queries import bureau_names, can_see_complainant, mask_name
 from app.cases.vocabulary import LABELS, TOPICS, CaseState, EvidenceKind, Origin, SourceType, label
 from app.core.access import require
 from app.core.errors import ServiceError
@@ -33,32 +34,6 @@ VIEWS = {
     "overdue": _("超期"),
     "all": _("全部"),
 }
-
-
-def bureau_names(ids: set[int | None]) -> dict[int, str]:
-    """Names of bureaus on a case, wherever they are (a name is not data of their jurisdiction): a plain
-    Core query on the request's connection, outside the ORM and its scope."""
-    wanted = sorted(i for i in ids if i)
-    if not wanted:
-        return {}
-    table = Bureau.__table__
-    found = db.session().connection().execute(select(table.c.id, table.c.name).where(table.c.id.in_(wanted)))
-    return {i: name for i, name in found}
-
-
-def can_see_complainant(case: Case) -> bool:
-    """Complainants are confidential: only the handlers of the bureau that handles the case see them."""
-    user = g.user
-    handler = bool(user.roles & workflow.WORKERS)
-    if case.responsible_bureau_id is not None:
-        return handler and user.bureau_id == case.responsible_bureau_id
-    return handler and user.id == case.created_by_id
-
-
-def mask(value: str | None) -> str:
-    if not value:
-        return ""
-    return value[0] + "＊" * max(len(value) - 1, 2)
 
 
 @bp.app_context_processor
@@ -94,7 +69,7 @@ def _list(view: str):  # type: ignore[no-untyped-def]
     stmt, order = queries.for_view(view, f, g.user.bureau_id, now)
     page_no = max(request.args.get("page", 1, type=int), 1)
     rows, last = queries.list_page(s, stmt, page_no, order)
-    names = bureau_names({c.responsible_bureau_id for c in rows})
+    names = bureau_names(db.session(), {c.responsible_bureau_id for c in rows})
     return render_template(
         "cases/list.html", rows=rows, table=rows_html(rows, names, now), view=view, views=VIEWS, filters=f,
         page=page_no, has_next=last > page_no, states=list(CaseState), source_types=list(SourceType),
@@ -220,8 +195,8 @@ def detail(case_id: int):  # type: ignore[no-untyped-def]
         "cases/detail.html", case=case, events=queries.timeline(s, case), evidence=evidence, actions=actions,
         limit_rows=[(state, limits.get(state)) for state in CaseState if state is not CaseState.closed],
         action_labels=workflow.ACTION_LABELS, transfer_targets=transfer_targets, place=place,
-        names=bureau_names({case.responsible_bureau_id, case.discovered_bureau_id}),
-        show_complainant=can_see_complainant(case), mask=mask, now=datetime.now(UTC),
+        names=bureau_names(db.session(), {case.responsible_bureau_id, case.discovered_bureau_id}),
+        show_complainant=can_see_complainant(case, g.user), mask=mask_name, now=datetime.now(UTC),
         can_upload=g.user.bureau_id in (case.discovered_bureau_id, case.responsible_bureau_id)
         and case.state is not CaseState.closed and g.user.can(Permission.handle_cases),
         can_escalate=g.user.can(Permission.supervise_cases) and case.overdue(datetime.now(UTC))
@@ -321,7 +296,7 @@ def transfer(transfer_id: int):  # type: ignore[no-untyped-def]
         items = [(i.ordinal, i.case) for i in t.items]
     return render_template(
         "cases/transfer.html", transfer=t, items=items, scans=scans,
-        names=bureau_names({t.from_bureau_id, t.to_bureau_id}),
+        names=bureau_names(db.session(), {t.from_bureau_id, t.to_bureau_id}),
         can_upload=g.user.bureau_id in (t.from_bureau_id, t.to_bureau_id) and g.user.can(Permission.handle_cases),
     )  # fmt: skip
 

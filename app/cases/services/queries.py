@@ -11,11 +11,40 @@ from typing import Any, NamedTuple
 from sqlalchemy import Select, and_, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
+from app.auth.models import Bureau
 from app.cases.models import Case, CaseEvent, CaseTransfer, Inspection, TransferItem, in_inbox, is_open
+from app.cases.services.workflow import WORKERS
 from app.cases.vocabulary import CaseState, Escalation, Origin, SourceType
 from app.db import utcnow
 
 PAGE_SIZE = 50
+
+
+def bureau_names(session: Session, ids: set[int | None]) -> dict[int, str]:
+    """Names of bureaus on a case, wherever they are (a name is not data of their jurisdiction): a plain
+    Core query on the session's connection, outside the ORM and its scope."""
+    wanted = sorted(i for i in ids if i)
+    if not wanted:
+        return {}
+    table = Bureau.__table__
+    found = session.connection().execute(select(table.c.id, table.c.name).where(table.c.id.in_(wanted)))
+    return {i: name for i, name in found}
+
+
+def can_see_complainant(case: Case, user: Any) -> bool:
+    """Complainants are confidential: only the handlers of the bureau that handles the case see them (before a
+    transfer, the person who logged it)."""
+    handler = bool(user.roles & WORKERS)
+    if case.responsible_bureau_id is not None:
+        return handler and user.bureau_id == case.responsible_bureau_id
+    return handler and user.id == case.created_by_id
+
+
+def mask_name(value: str | None) -> str:
+    """A confidential name as others see it: its first character, the rest hidden."""
+    if not value:
+        return ""
+    return value[0] + "＊" * max(len(value) - 1, 2)
 
 
 @dataclass
