@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Flask, g, has_request_context, session
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter
 
 from app.config import ROOT, load_config
+from app.core.inputs import register_converters
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -21,18 +21,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-class IdConverter(IntegerConverter):
-    """`<int:...>` in every route: an id past a 64-bit integer is no row of ours, so the route does not
-    match (404) instead of overflowing the database driver (a 500)."""
-
-    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**63 - 1)
-        super().__init__(map, *args, **kwargs)
-
-
 def configure(app: Flask, overrides: dict[str, Any] | None) -> None:
     app.config.update(load_config(overrides))
-    app.url_map.converters["int"] = IdConverter
+    register_converters(app)  # <id:...>, <bigid:...>: app/core/inputs.py
     proxies = int(app.config.get("PROXY_COUNT", 0) or 0)
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]

@@ -20,6 +20,7 @@ from app.cases.services.queries import bureau_names, can_see_complainant, mask_n
 from app.cases.vocabulary import CaseState, Origin, SourceType, label
 from app.core.access import require
 from app.core.errors import Conflict, NotFound, ServiceError
+from app.core.inputs import INT32_MAX, MAX_PAGE, bounded_int
 from app.extensions import db
 
 
@@ -56,8 +57,7 @@ def case_json(case: Case, names: dict[int, str], *, full: bool = False) -> dict[
 
 
 VIEWS = ("all", "inbox", "verify", "overdue")
-MAX_INT32 = 2**31 - 1  # bureau ids are 32-bit on PostgreSQL
-MAX_PAGE = 1_000_000
+MAX_INT32 = INT32_MAX  # bureau ids are 32-bit on PostgreSQL
 TRUE, FALSE = ("1", "true", "on"), ("", "0", "false", "off")
 
 
@@ -73,13 +73,7 @@ def _choice(name: str, choices: list[str]) -> str | None:
 
 def _int_arg(name: str, default: int | None, high: int) -> int | None:
     raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= high:  # "²".isdigit(), but int() refuses it
-        raise ServiceError(
-            _("“%(what)s”应为 %(low)d 到 %(high)d 之间的整数。", what=name, low=1, high=high), field=name
-        )
-    return int(raw)
+    return bounded_int(raw, 1, high, label=name, field=name) if raw else default
 
 
 def _filters() -> queries.Filters:
@@ -138,7 +132,7 @@ def _detail(case: Case) -> dict[str, Any]:
     )
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get("/cases/<bigid:case_id>")
 @require(Permission.view_cases)
 def case_detail(case_id: int):  # type: ignore[no-untyped-def]
     return _detail(_case(case_id))
@@ -151,7 +145,7 @@ def case_create():  # type: ignore[no-untyped-def]
     return _detail(case), 201
 
 
-@bp.post("/cases/<int:case_id>/transitions")
+@bp.post("/cases/<bigid:case_id>/transitions")
 @require(Permission.handle_cases)
 def case_transition(case_id: int):  # type: ignore[no-untyped-def]
     case = _case(case_id)  # a case out of reach is not found, whatever the body says

@@ -69,7 +69,7 @@ def reduction_lists():  # type: ignore[no-untyped-def]
     return {"count": len(rows), "lists": [list_json(lst, counts.get(lst.id, 0)) for lst in rows]}
 
 
-@bp.get("/reduction/lists/<int:list_id>")
+@bp.get("/reduction/lists/<id:list_id>")
 @require(Permission.view_lists)
 def reduction_list(list_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
@@ -83,7 +83,7 @@ def reduction_list(list_id: int):  # type: ignore[no-untyped-def]
     return out
 
 
-@bp.get("/reduction/lists/<int:list_id>/enterprises")
+@bp.get("/reduction/lists/<id:list_id>/enterprises")
 @require(Permission.view_lists)
 def reduction_list_enterprises(list_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
@@ -115,7 +115,7 @@ def reduction_list_enterprises(list_id: int):  # type: ignore[no-untyped-def]
     }
 
 
-@bp.get("/reduction/lists/<int:list_id>/actions")
+@bp.get("/reduction/lists/<id:list_id>/actions")
 @require(Permission.view_lists)
 def reduction_list_actions(list_id: int):  # type: ignore[no-untyped-def]
     lst = list_service.get_list(db.session(), list_id)
@@ -142,13 +142,13 @@ def _transition(list_id: int, action: ListAction, reason: str = "") -> dict[str,
     return list_json(lst)
 
 
-@bp.post("/reduction/lists/<int:list_id>/submit")
+@bp.post("/reduction/lists/<id:list_id>/submit")
 @require(Permission.edit_lists)
 def reduction_list_submit(list_id: int):  # type: ignore[no-untyped-def]
     return _transition(list_id, ListAction.submit)
 
 
-@bp.post("/reduction/lists/<int:list_id>/decide")
+@bp.post("/reduction/lists/<id:list_id>/decide")
 @require(Permission.decide_lists)
 def reduction_list_decide(list_id: int):  # type: ignore[no-untyped-def]
     lst = list_service.get_list(db.session(), list_id)
@@ -164,13 +164,13 @@ def reduction_list_decide(list_id: int):  # type: ignore[no-untyped-def]
     return _transition(list_id, ListAction.approve if decision == "approve" else ListAction.return_, reason)
 
 
-@bp.post("/reduction/lists/<int:list_id>/publish")
+@bp.post("/reduction/lists/<id:list_id>/publish")
 @require(Permission.edit_lists)
 def reduction_list_publish(list_id: int):  # type: ignore[no-untyped-def]
     return _transition(list_id, ListAction.publish)
 
 
-@bp.post("/reduction/lists/<int:list_id>/new-version")
+@bp.post("/reduction/lists/<id:list_id>/new-version")
 @require(Permission.edit_lists)
 def reduction_list_new_version(list_id: int):  # type: ignore[no-untyped-def]
     return _transition(list_id, ListAction.new_version), 201
@@ -314,13 +314,13 @@ def enterprise_json(e: Enterprise) -> dict[str, Any]:
     }
 
 
-@bp.get("/reduction/enterprises/<int:enterprise_id>")
+@bp.get("/reduction/enterprises/<bigid:enterprise_id>")
 @require(Permission.view_lists)
 def reduction_enterprise(enterprise_id: int):  # type: ignore[no-untyped-def]
     return enterprise_json(enterprise_service.get_enterprise(db.session(), enterprise_id))
 
 
-@bp.put("/reduction/enterprises/<int:enterprise_id>/policy/<level>")
+@bp.put("/reduction/enterprises/<bigid:enterprise_id>/policy/<level>")
 @require(Permission.edit_lists)
 def reduction_enterprise_policy(enterprise_id: int, level: str):  # type: ignore[no-untyped-def]
     s = db.session()

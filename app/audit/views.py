@@ -14,6 +14,7 @@ from app.audit.services import record
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.exports import csv_bytes
+from app.core.inputs import page_arg
 from app.core.templating import LOCAL_TZ, local_time
 from app.extensions import db
 
@@ -63,7 +64,7 @@ def _filtered() -> tuple[Select, dict[str, str]]:
 def search():  # type: ignore[no-untyped-def]
     s = db.session()
     stmt, args = _filtered()
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = s.scalars(stmt.order_by(AuditEntry.seq.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)

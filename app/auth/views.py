@@ -14,6 +14,7 @@ from app.auth.models import ApiToken, Bureau, SessionEnd, User
 from app.auth.roles import CLI_ONLY, Permission, Role
 from app.core.access import login_required, public, require
 from app.core.errors import ServiceError
+from app.core.inputs import id_arg, page_arg
 from app.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
@@ -117,7 +118,7 @@ def account():  # type: ignore[no-untyped-def]
     )
 
 
-@bp.post("/account/tokens/<int:token_id>/revoke")
+@bp.post("/account/tokens/<id:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):  # type: ignore[no-untyped-def]
     auth.revoke_token(db.session(), g.user, token_id)
@@ -143,8 +144,8 @@ def _role_choices(user: User | None = None) -> list[tuple[str, str]]:
 def users():  # type: ignore[no-untyped-def]
     s = db.session()
     q = (request.args.get("q") or "").strip()[:64]
-    bureau_id = request.args.get("bureau_id", type=int)
-    page = max(request.args.get("page", 1, type=int), 1)
+    bureau_id = id_arg("bureau_id")
+    page = page_arg()
     stmt = select(User)
     if q:
         like = f"%{q.replace('%', '').replace('_', '')}%"
@@ -203,7 +204,7 @@ def _user_or_404(user_id: int) -> User:
     return user
 
 
-@admin_bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@admin_bp.route("/users/<id:user_id>", methods=["GET", "POST"])
 @require(Permission.manage_users)
 def user(user_id: int):  # type: ignore[no-untyped-def]
     target = _user_or_404(user_id)
@@ -231,7 +232,7 @@ def user(user_id: int):  # type: ignore[no-untyped-def]
     return render_template("admin/user_form.html", form=form, user=target, reset_form=ResetPasswordForm()), status
 
 
-@admin_bp.post("/users/<int:user_id>/status")
+@admin_bp.post("/users/<id:user_id>/status")
 @require(Permission.manage_users)
 def user_status(user_id: int):  # type: ignore[no-untyped-def]
     target = _user_or_404(user_id)
@@ -251,7 +252,7 @@ def user_status(user_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("admin.user", user_id=target.id))
 
 
-@admin_bp.post("/users/<int:user_id>/password")
+@admin_bp.post("/users/<id:user_id>/password")
 @require(Permission.manage_users)
 def reset_password(user_id: int):  # type: ignore[no-untyped-def]
     target = _user_or_404(user_id)

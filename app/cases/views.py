@@ -21,6 +21,7 @@ from app.cases.services.queries import bureau_names, can_see_complainant, mask_n
 from app.cases.vocabulary import LABELS, TOPICS, CaseState, EvidenceKind, Origin, SourceType, label
 from app.core.access import require
 from app.core.errors import ServiceError
+from app.core.inputs import page_arg, parse_id
 from app.core.scoping import unscoped
 from app.core.templating import LOCAL_TZ, local_time
 from app.extensions import db
@@ -67,7 +68,7 @@ def _list(view: str):  # type: ignore[no-untyped-def]
     f = queries.Filters.from_args(request.args)
     now = datetime.now(UTC)
     stmt, order = queries.for_view(view, f, g.user.bureau_id, now)
-    page_no = max(request.args.get("page", 1, type=int), 1)
+    page_no = page_arg()
     rows, last = queries.list_page(s, stmt, page_no, order)
     names = bureau_names(db.session(), {c.responsible_bureau_id for c in rows})
     return render_template(
@@ -178,7 +179,7 @@ def new():  # type: ignore[no-untyped-def]
     ), (400 if error else 200)  # fmt: skip
 
 
-@bp.get("/<int:case_id>")
+@bp.get("/<bigid:case_id>")
 @require(Permission.view_cases)
 def detail(case_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
@@ -215,7 +216,7 @@ def _transfers_of(case: Case) -> list[CaseTransfer]:
     ))  # fmt: skip
 
 
-@bp.post("/<int:case_id>/transition")
+@bp.post("/<bigid:case_id>/transition")
 @require(Permission.handle_cases)
 def transition(case_id: int):  # type: ignore[no-untyped-def]
     case = _case_or_404(case_id)
@@ -229,7 +230,7 @@ def transition(case_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("cases.detail", case_id=case.id))
 
 
-@bp.post("/<int:case_id>/evidence")
+@bp.post("/<bigid:case_id>/evidence")
 @require(Permission.handle_cases)
 def upload(case_id: int):  # type: ignore[no-untyped-def]
     case = _case_or_404(case_id)
@@ -246,7 +247,7 @@ def upload(case_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("cases.detail", case_id=case.id))
 
 
-@bp.get("/evidence/<int:evidence_id>")
+@bp.get("/evidence/<bigid:evidence_id>")
 @require(Permission.view_cases)
 def evidence_file(evidence_id: int):  # type: ignore[no-untyped-def]
     e = db.session.get(Evidence, evidence_id)  # scoped: only who may see the case or transfer
@@ -260,7 +261,7 @@ def evidence_file(evidence_id: int):  # type: ignore[no-untyped-def]
     return response
 
 
-@bp.post("/<int:case_id>/escalate")
+@bp.post("/<bigid:case_id>/escalate")
 @require(Permission.supervise_cases)
 def escalate(case_id: int):  # type: ignore[no-untyped-def]
     case = _case_or_404(case_id)
@@ -278,15 +279,14 @@ def escalate(case_id: int):  # type: ignore[no-untyped-def]
 @require(Permission.handle_cases)
 def create_transfer():  # type: ignore[no-untyped-def]
     # ids beyond their columns' range (case: 64-bit, bureau: 32-bit) name nothing: refused like unknown ones
-    ids = [int(i) for i in request.form.getlist("case_id") if i.isascii() and i.isdigit() and int(i) < 2**63]
-    to = request.form.get("to_bureau", "")
-    to_id = int(to) if to.isascii() and to.isdigit() and int(to) < 2**31 else 0
+    ids = [i for i in (parse_id(raw, big=True) for raw in request.form.getlist("case_id")) if i is not None]
+    to_id = parse_id(request.form.get("to_bureau")) or 0
     transfer = records.create_transfer(db.session(), g.user, ids, to_id)
     flash(_("已生成移交单 %(n)s，请打印、签章后移送。", n=transfer.number))
     return redirect(url_for("cases.transfer", transfer_id=transfer.id))
 
 
-@bp.get("/transfers/<int:transfer_id>")
+@bp.get("/transfers/<id:transfer_id>")
 @require(Permission.view_cases)
 def transfer(transfer_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
@@ -301,7 +301,7 @@ def transfer(transfer_id: int):  # type: ignore[no-untyped-def]
     )  # fmt: skip
 
 
-@bp.get("/transfers/<int:transfer_id>.pdf")
+@bp.get("/transfers/<id:transfer_id>.pdf")
 @require(Permission.view_cases)
 def transfer_pdf(transfer_id: int):  # type: ignore[no-untyped-def]
     from app.printing import PrintError, render_pdf
@@ -320,7 +320,7 @@ def transfer_pdf(transfer_id: int):  # type: ignore[no-untyped-def]
     )  # fmt: skip
 
 
-@bp.post("/transfers/<int:transfer_id>/scan")
+@bp.post("/transfers/<id:transfer_id>/scan")
 @require(Permission.handle_cases)
 def transfer_scan(transfer_id: int):  # type: ignore[no-untyped-def]
     s = db.session()

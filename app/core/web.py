@@ -9,13 +9,14 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from app.audit.models import Outcome
 from app.audit.services import record
 from app.auth import services as auth
 from app.core.access import access_of
 from app.core.errors import ServiceError
+from app.core.inputs import refuse_control_characters
 from app.core.scoping import Scope, ScopeViolation, set_scope
 from app.extensions import csrf, db
 
@@ -66,9 +67,12 @@ def guard() -> object | None:
         return None  # 404/405 follow
     if request.endpoint == "static":
         return None
+    access = access_of(current_app.view_functions.get(request.endpoint))
+    if access is not None and access[0] != "public" and g.user is None and is_api():
+        # An API call without valid credentials is unauthorized (401) whatever it is, before its CSRF check.
+        return json_error(401, "unauthorized", _("请先登录或提供有效的访问令牌。"))
     if request.method not in SAFE_METHODS and g.api_token is None:
         csrf.protect()
-    access = access_of(current_app.view_functions.get(request.endpoint))
     if access is None:
         log.error("view %s declares no access rule", request.endpoint)
         return deny()
@@ -76,8 +80,6 @@ def guard() -> object | None:
     if kind == "public":
         return None
     if g.user is None:
-        if is_api():
-            return json_error(401, "unauthorized", _("请先登录或提供有效的访问令牌。"))
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None))
     if permission is not None and not g.user.can(permission):
         return deny()
@@ -188,6 +190,7 @@ def error_response(status: int, message: str | None = None) -> object:
 
 def register(app: Flask) -> None:
     app.before_request(identify)
+    app.before_request(refuse_control_characters)  # app/core/inputs.py: before any view or CSRF check
     app.before_request(guard)
     app.after_request(security_headers)
     app.after_request(finish)
@@ -221,7 +224,10 @@ def register(app: Flask) -> None:
         db.session.rollback()
         if e.code == 403:
             return deny()
-        return error_response(e.code or 500)
+        response = current_app.make_response(error_response(e.code or 500))
+        if isinstance(e, MethodNotAllowed) and e.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(e.valid_methods))
+        return response
 
     @app.errorhandler(Exception)
     def _crash(e: Exception):  # type: ignore[no-untyped-def]

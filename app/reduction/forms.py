@@ -4,6 +4,7 @@ Chinese message and `field` name what is wrong. CSRF is checked for every form b
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -28,7 +29,7 @@ def level(value: Any) -> AlertLevel:
 
 def year(value: Any, field: str = "year") -> int:
     raw = str(value or "").strip()
-    if not raw.isdigit() or not 2000 <= int(raw) <= 2100:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) != 4 or not 2000 <= int(raw) <= 2100:
         raise ServiceError(_("“年份”应为 2000 到 2100 之间的四位数字。"), field=field)
     return int(raw)
 
@@ -70,10 +71,13 @@ def text(value: Any, label: str, field: str, max_len: int, *, required: bool = F
 # --- the policy editor -----------------------------------------------------------------------------------
 
 
+_ROW_KEY = re.compile(r"rows-([0-9]{1,6})-")
+
+
 def policy_rows(form: MultiDict[str, str]) -> tuple[list[MeasureInput], list[dict[str, str]]]:
     """The editor's rows: `rows-<n>-<field>`; a row without a kind (a blank row) or ticked `remove` is left
     out. Returns the measures and the raw rows (to show the form again after a refusal)."""
-    indexes = sorted({int(k.split("-")[1]) for k in form if k.startswith("rows-") and k.split("-")[1].isdigit()})
+    indexes = sorted({int(m[1]) for k in form if (m := _ROW_KEY.match(k))})
     raw: list[dict[str, str]] = []
     for i in indexes:
         row = {name: str(form.get(f"rows-{i}-{name}", "")).strip() for name in ROW_FIELDS}

@@ -15,6 +15,7 @@ from app.auth.models import Bureau
 from app.cases.models import Case, CaseEvent, CaseTransfer, Inspection, TransferItem, in_inbox, is_open
 from app.cases.services.workflow import WORKERS
 from app.cases.vocabulary import CaseState, Escalation, Origin, SourceType
+from app.core.inputs import parse_id
 from app.db import utcnow
 
 PAGE_SIZE = 50
@@ -65,11 +66,10 @@ class Filters:
             except ValueError:
                 return None
 
-        bureau = args.get("bureau_id", "")
         return cls(
             state=enum_or_none(CaseState, "state"), overdue=args.get("overdue") in ("1", "on", "true"),
             source_type=enum_or_none(SourceType, "source_type"), origin=enum_or_none(Origin, "origin"),
-            bureau_id=int(bureau) if bureau.isascii() and bureau.isdigit() and int(bureau) < 2**31 else None,
+            bureau_id=parse_id(args.get("bureau_id")),
             enterprise=(args.get("enterprise") or "").strip()[:64], q=(args.get("q") or "").strip()[:64],
         )  # fmt: skip
 

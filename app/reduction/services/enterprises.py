@@ -21,6 +21,7 @@ from sqlalchemy import String, exists, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.core.errors import NotFound, ServiceError
+from app.core.inputs import bounded_int
 from app.core.scoping import get_scope
 from app.places.models import Jurisdiction
 from app.reduction.domain import uscc as uscc_rules
@@ -90,13 +91,7 @@ class Filters:
 
 def _int(args: Mapping[str, Any], name: str, default: int, low: int, high: int, label: str) -> int:
     raw = str(args.get(name) or "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ServiceError(
-            _("“%(what)s”应为 %(low)d 到 %(high)d 之间的整数。", what=label, low=low, high=high), field=name
-        )
-    return int(raw)
+    return bounded_int(raw, low, high, label=label, field=name) if raw else default
 
 
 def parse_filters(args: Mapping[str, Any]) -> Filters:

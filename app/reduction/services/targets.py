@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import record
 from app.core.errors import Forbidden, ServiceError
+from app.core.inputs import parse_id
 from app.core.scoping import get_scope
 from app.places.models import Jurisdiction, JurisdictionLevel, LinkageZone, ZoneMember
 from app.reduction.domain import targets as dt
@@ -206,8 +207,9 @@ def resolve(session: Session, value: str) -> tuple[str, list[Jurisdiction]]:
         if j is None or (scope is not None and not scope.can_read(j.id)):
             raise ServiceError(_("行政区“%(code)s”不存在或不在您的辖区内。", code=key[:12]), field="jurisdiction")
         return j.name, [j]
-    if kind == "z" and key.isdigit():
-        zone = session.get(LinkageZone, int(key))
+    zone_id = parse_id(key) if kind == "z" else None  # None past the column's range too
+    if zone_id is not None:
+        zone = session.get(LinkageZone, zone_id)
         if zone is not None:
             js = [m.jurisdiction for m in zone.members]
             if all(scope is None or scope.can_read(j.id) for j in js):

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.errors import Forbidden, ServiceError
+from app.core.inputs import parse_id
 from app.extensions import db
 from app.reduction import forms
 from app.reduction.domain import policy as dp
@@ -107,7 +108,7 @@ def render_enterprise(
     )
 
 
-@bp.get("/enterprises/<int:enterprise_id>")
+@bp.get("/enterprises/<bigid:enterprise_id>")
 @require(Permission.view_lists)
 def enterprise(enterprise_id: int):  # type: ignore[no-untyped-def]
     return render_enterprise(enterprise_service.get_enterprise(db.session(), enterprise_id))
@@ -128,7 +129,7 @@ def _again(enterprise_id: int, **kw: Any):  # type: ignore[no-untyped-def]
     return render_enterprise(enterprise_service.get_enterprise(s, enterprise_id), status=error.status, **kw)
 
 
-@bp.post("/enterprises/<int:enterprise_id>/policy")
+@bp.post("/enterprises/<bigid:enterprise_id>/policy")
 @require(Permission.edit_lists)
 def save_policy(enterprise_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
@@ -148,7 +149,7 @@ def save_policy(enterprise_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("reduction.enterprise", enterprise_id=e.id, _anchor=f"level-{level.value}"))
 
 
-@bp.post("/enterprises/<int:enterprise_id>/staggered")
+@bp.post("/enterprises/<bigid:enterprise_id>/staggered")
 @require(Permission.edit_lists)
 def staggered_add(enterprise_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
@@ -168,16 +169,17 @@ def staggered_add(enterprise_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("reduction.enterprise", enterprise_id=e.id, _anchor="staggered"))
 
 
-@bp.post("/enterprises/<int:enterprise_id>/staggered/remove")
+@bp.post("/enterprises/<bigid:enterprise_id>/staggered/remove")
 @require(Permission.edit_lists)
 def staggered_remove(enterprise_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
     e = _editable(enterprise_id)
     raw = request.form.get("period_id", "")
     try:
-        if not raw.isdigit():
+        period_id = parse_id(raw, big=True)
+        if period_id is None:
             raise ServiceError(_("请选择要删除的错峰时段。"), field="period_id")
-        staggered.remove_period(s, e, int(raw), g.user)
+        staggered.remove_period(s, e, period_id, g.user)
     except Forbidden:
         raise
     except ServiceError as err:

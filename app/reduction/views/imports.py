@@ -25,6 +25,7 @@ from app.auth.roles import Permission
 from app.core.access import require
 from app.core.errors import NotFound, ServiceError
 from app.core.exports import csv_bytes
+from app.core.inputs import parse_id
 from app.extensions import db
 from app.reduction.excel import exporter, importer, safety
 from app.reduction.models import ReductionList
@@ -171,7 +172,9 @@ def export_list():  # type: ignore[no-untyped-def]
         message = _("请指定要导出的清单。")
         return render_template("errors/error.html", code=400, title=_("请求有误"), message=message), 400
     s = db.session()
-    lst = s.get(ReductionList, int(raw))  # scoped: a list outside the user's jurisdiction is not found
+    list_id = parse_id(raw)  # None past the column's range: no such list
+    # scoped: a list outside the user's jurisdiction is not found
+    lst = s.get(ReductionList, list_id) if list_id else None
     if lst is None:
         raise NotFound(_("清单不存在，或您无权查看。"))
     name = f"应急减排清单_{lst.jurisdiction.name}_{lst.year}_v{lst.version}.xlsx"

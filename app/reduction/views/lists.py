@@ -13,6 +13,7 @@ from app.auth.models import Bureau
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.errors import Forbidden, NotFound, ServiceError
+from app.core.inputs import parse_id
 from app.core.templating import LOCAL_TZ
 from app.extensions import db
 from app.reduction import forms
@@ -136,7 +137,7 @@ def render_list(
     )
 
 
-@bp.get("/<int:list_id>")
+@bp.get("/<id:list_id>")
 @require(Permission.view_lists)
 def show(list_id: int):  # type: ignore[no-untyped-def]
     lst, versions = list_service.get_list_and_versions(db.session(), list_id)
@@ -152,7 +153,7 @@ def _act(list_id: int, action: ListAction, reason: str = ""):  # type: ignore[no
     lst = list_service.get_list(s, list_id)
     version = request.form.get("version", "")
     try:
-        expected = int(version) if version.isdigit() else None
+        expected = int(version) if version.isascii() and version.isdigit() else None
         if action is ListAction.new_version:
             new = list_service.new_version(s, lst, g.user)
             return redirect(url_for("reduction.show", list_id=new.id))
@@ -165,13 +166,13 @@ def _act(list_id: int, action: ListAction, reason: str = ""):  # type: ignore[no
     return redirect(url_for("reduction.show", list_id=lst.id))
 
 
-@bp.post("/<int:list_id>/submit")
+@bp.post("/<id:list_id>/submit")
 @require(Permission.edit_lists)
 def submit(list_id: int):  # type: ignore[no-untyped-def]
     return _act(list_id, ListAction.submit)
 
 
-@bp.post("/<int:list_id>/decide")
+@bp.post("/<id:list_id>/decide")
 @require(Permission.decide_lists)
 def decide(list_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
@@ -185,19 +186,19 @@ def decide(list_id: int):  # type: ignore[no-untyped-def]
     return _act(list_id, action, reason=request.form.get("reason", "")[:2000])
 
 
-@bp.post("/<int:list_id>/publish")
+@bp.post("/<id:list_id>/publish")
 @require(Permission.edit_lists)
 def publish(list_id: int):  # type: ignore[no-untyped-def]
     return _act(list_id, ListAction.publish)
 
 
-@bp.post("/<int:list_id>/new-version")
+@bp.post("/<id:list_id>/new-version")
 @require(Permission.edit_lists)
 def new_version(list_id: int):  # type: ignore[no-untyped-def]
     return _act(list_id, ListAction.new_version)
 
 
-@bp.get("/<int:list_id>/diff")
+@bp.get("/<id:list_id>/diff")
 @require(Permission.view_lists)
 def diff(list_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
@@ -207,9 +208,8 @@ def diff(list_id: int):  # type: ignore[no-untyped-def]
     error = None
     other = None
     if against_id:
-        other = (
-            s.scalar(select(ReductionList).where(ReductionList.id == int(against_id))) if against_id.isdigit() else None
-        )
+        other_id = parse_id(against_id)
+        other = s.scalar(select(ReductionList).where(ReductionList.id == other_id)) if other_id else None
         if other is None or other.jurisdiction_id != lst.jurisdiction_id:
             error = ServiceError(_("请选择同一行政区的另一版本清单。"), field="against")
             other = None

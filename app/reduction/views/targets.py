@@ -124,7 +124,9 @@ def save_totals():  # type: ignore[no-untyped-def]
         s.rollback()
         shown = (
             int(form["year"])
-            if str(form.get("year", "")).isdigit() and 2000 <= int(form["year"]) <= 2100
+            if str(form.get("year", "")).isascii()
+            and str(form.get("year", "")).isdigit()
+            and 2000 <= int(form["year"]) <= 2100
             else this_year()
         )
         return render_totals(shown, form=form.to_dict(), error=e, status=e.status)
