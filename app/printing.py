@@ -172,6 +172,7 @@ def _locked_fetcher_class() -> type:
             try:
                 path = self._check(url)
                 data = _read_regular_file(path)
+                _check_image(data)
             except FetchRefused as exc:
                 self.refused.append(f"{url[:200]}: {exc}")
                 raise
@@ -204,6 +205,16 @@ def _resolved(paths: Iterable[Path]) -> Iterable[Path]:
             yield Path(p).resolve(strict=True)
         except (OSError, RuntimeError):
             continue
+
+
+def _check_image(data: bytes) -> None:
+    """A raster image is printed only as a print copy (app.core.images.make_print_copy): one larger than
+    PRINT_MAX_SIDE on a side is an original, whose decoding could take a gigabyte, and is refused."""
+    from app.core.images import PRINT_MAX_SIDE, bytes_size
+
+    size = bytes_size(data)
+    if size is not None and max(size) > PRINT_MAX_SIDE:
+        raise FetchRefused(f"image of {size[0]}x{size[1]} px: forms print copies of at most {PRINT_MAX_SIDE} px")
 
 
 def _read_regular_file(path: Path) -> bytes:

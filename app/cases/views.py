@@ -16,7 +16,7 @@ from app.auth.models import Bureau
 from app.auth.roles import Permission
 from app.cases.models import Case, CaseTransfer, Evidence, Inspection
 from app.cases.services import queries, records, workflow
-from app.cases.services.evidence import path_of
+from app.cases.services.evidence import download_name, path_of
 from app.cases.services.queries import bureau_names, can_see_complainant, mask_name
 from app.cases.vocabulary import LABELS, TOPICS, CaseState, EvidenceKind, Origin, SourceType, label
 from app.core.access import require
@@ -255,7 +255,7 @@ def evidence_file(evidence_id: int):  # type: ignore[no-untyped-def]
         abort(404)
     inline = e.is_image and request.args.get("download") is None
     response = send_file(
-        path_of(e), mimetype=e.content_type, as_attachment=not inline, download_name=e.filename, max_age=0
+        path_of(e), mimetype=e.content_type, as_attachment=not inline, download_name=download_name(e), max_age=0
     )
     response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
     return response

@@ -4,6 +4,7 @@ errors naming the field, and every route documented in the OpenAPI file."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -177,7 +178,7 @@ def test_every_reduction_route_is_documented(app) -> None:  # type: ignore[no-un
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/reduction"):
             continue
-        path = rule.rule.removeprefix("/api/v1").replace("<int:", "{").replace("<", "{").replace(">", "}")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method.lower()) in documented, f"{method} {path} is not in openapi.yaml"
     assert app.test_client().get("/api/v1/openapi.yaml").status_code == 200

@@ -18,6 +18,7 @@ from app.cases.services import numbering
 from app.cases.services.workflow import LOCAL, RULES, WORKERS, Action, add_event, can, due_for, transition
 from app.cases.vocabulary import TOPICS, CaseState, EvidenceKind, Origin, SourceType, label
 from app.core.errors import Conflict, Forbidden, NotFound, ServiceError
+from app.core.names import clean_name
 from app.core.scoping import get_scope, unscoped
 from app.db import utcnow
 from app.places.models import Jurisdiction, JurisdictionLevel
@@ -279,7 +280,7 @@ def add_evidence(session: Session, case: Case, user: User, files: Sequence[Any],
 
 def transfer_context(session: Session, transfer: CaseTransfer) -> tuple[dict[str, Any], list[Path]]:
     """What the transfer form template needs (forms/README.md), and the evidence images it may load."""
-    from app.cases.services.evidence import path_of
+    from app.cases.services.evidence import print_copy
 
     images: list[Path] = []
     rows = []
@@ -290,12 +291,11 @@ def transfer_context(session: Session, transfer: CaseTransfer) -> tuple[dict[str
             for e in case.evidence:
                 if e.kind is not EvidenceKind.discovery:
                     continue
-                entry: dict[str, Any] = {"name": e.filename}
-                if e.content_type in ("image/jpeg", "image/png"):
-                    path = path_of(e)
-                    if path.exists():
-                        images.append(path)
-                        entry["thumbnail"] = str(path)
+                entry: dict[str, Any] = {"name": clean_name(e.filename)}
+                path = print_copy(e)  # never the original: a copy of at most 1600 px (app.core.images)
+                if path is not None:
+                    images.append(path)
+                    entry["thumbnail"] = str(path)
                 evidence.append(entry)
             rows.append({
                 "case_no": case.number,

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import record
 from app.core.errors import Forbidden, NotFound, ServiceError
+from app.core.names import clean_name
 from app.core.scoping import ScopeViolation, get_scope
 from app.places.models import Jurisdiction, JurisdictionLevel
 from app.reduction.excel import parsing, reader, safety
@@ -139,7 +140,7 @@ def store(stream: Any, filename: str, upload_dir: str | Path, user_id: int, year
         raise
     path = d / f"{token}{ext}"
     tmp.rename(path)
-    upload = Upload(token, path, Path(filename).name[:200], digest.hexdigest(), kind, size, user_id, year)
+    upload = Upload(token, path, clean_name(filename), digest.hexdigest(), kind, size, user_id, year)
     meta = {
         "filename": upload.filename,
         "sha256": upload.sha256,

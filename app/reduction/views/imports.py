@@ -26,6 +26,7 @@ from app.core.access import require
 from app.core.errors import NotFound, ServiceError
 from app.core.exports import csv_bytes
 from app.core.inputs import parse_id
+from app.core.names import clean_name
 from app.extensions import db
 from app.reduction.excel import exporter, importer, safety
 from app.reduction.models import ReductionList
@@ -187,4 +188,5 @@ def _send(write: Any, download_name: str) -> Any:
         path = Path(tmp) / "export.xlsx"
         write(str(path))
         data = path.read_bytes()
-    return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=download_name, max_age=0)
+    name = clean_name(download_name)  # a place's name from the inventories, cleaned as every name sent
+    return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=name, max_age=0)
