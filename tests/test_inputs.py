@@ -197,3 +197,15 @@ def test_an_unsupported_method_is_405_with_its_allow_header(app, client) -> None
             assert response.status_code == 405, (method, rule.rule, response.status_code)
             allowed = {m.strip() for m in response.headers.get("Allow", "").split(",")}
             assert set(methods(rule)) <= allowed, (method, rule.rule, response.headers.get("Allow"))
+
+
+def test_json_nested_past_the_parser_is_refused_not_a_crash(app, everyone) -> None:  # type: ignore[no-untyped-def]
+    _user, headers, _auditor = everyone
+    client = app.test_client()
+    deep = "[" * 100_000 + "]" * 100_000
+    for path, extra in (("/api/v1/cases", headers), ("/api/v1/cases", {}), ("/login", {})):
+        response = client.post(path, data=deep, content_type="application/json", headers=extra)
+        assert response.status_code == 400, (path, response.status_code)
+    nested = "[" * 500 + '"a\\u0000"' + "]" * 500  # parsed fine, walked without recursion
+    response = client.post("/api/v1/cases", data=nested, content_type="application/json", headers=headers)
+    assert response.status_code == 400 and CONTROL_MESSAGE in response.get_json()["error"]["message"]

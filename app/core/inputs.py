@@ -97,17 +97,24 @@ def page_arg(name: str = "page", *, args: Mapping[str, Any] | None = None) -> in
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-def _json_texts(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            key = f"{path}.{k}" if path else str(k)
-            yield key, str(k)
-            yield from _json_texts(v, key)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _json_texts(v, f"{path}[{i}]")
+def _json_texts(value: Any) -> Iterator[tuple[str, str]]:
+    """(path, text) of every string and key of a parsed JSON document, without recursion (any depth)."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            yield path, node
+        elif isinstance(node, dict):
+            for k, v in node.items():
+                key = f"{path}.{k}" if path else str(k)
+                yield key, str(k)
+                stack.append((key, v))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(node))
+
+
+class TooDeep(ValueError):
+    pass
 
 
 def request_texts() -> Iterator[tuple[str, str]]:
@@ -123,21 +130,28 @@ def request_texts() -> Iterator[tuple[str, str]]:
     for name in request.files:
         yield name, name
     if request.is_json:
-        yield from _json_texts(request.get_json(silent=True), "")
+        try:
+            document = request.get_json(silent=True)
+        except RecursionError:  # not a ValueError, so `silent` lets it through: a 500 in every view
+            raise TooDeep from None
+        yield from _json_texts(document)
 
 
 def refuse_control_characters() -> object | None:
     """before_request: a text with a control character is refused whole (400) before it reaches a view or the
     database, naming the field; PostgreSQL cannot store NUL, and the others have no business in our data."""
-    for field, text in request_texts():
-        if CONTROL_CHARACTERS.search(text):
-            from app.core.web import error_response
+    from app.core.web import error_response
 
-            shown = CONTROL_CHARACTERS.sub("", field)[:40] or "?"
-            return error_response(
-                400,
-                _("“%(field)s”中含有不可见的控制字符（如 NUL），已拒绝。请删除后重新提交。", field=shown),
-            )
+    try:
+        for field, text in request_texts():
+            if CONTROL_CHARACTERS.search(text):
+                shown = CONTROL_CHARACTERS.sub("", field)[:40] or "?"
+                return error_response(
+                    400,
+                    _("“%(field)s”中含有不可见的控制字符（如 NUL），已拒绝。请删除后重新提交。", field=shown),
+                )
+    except TooDeep:
+        return error_response(400, _("提交的 JSON 嵌套层数过多，已拒绝。"))
     return None
 
 
