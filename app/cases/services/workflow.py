@@ -32,6 +32,8 @@ from app.cases.models import Case, CaseEvent, Evidence
 from app.cases.vocabulary import CaseState, Escalation, EvidenceKind, label
 from app.core.errors import Conflict, Forbidden, ServiceError
 from app.db import utcnow
+from app.notifications.models import NotificationKind
+from app.notifications.services import notify
 from app.places.models import Jurisdiction, ZoneMember
 from app.plans.models import Plan
 
@@ -317,6 +319,7 @@ def transition(
         case.escalation = None if case.state is not before else case.escalation
         case.due_at = due_for(session, case, now)
         add_event(session, case, user, action.value, before, case.state, note=note, data=change)
+        _notify(session, case, action, user, note)
     try:
         session.flush()
     except StaleDataError:
@@ -326,6 +329,23 @@ def transition(
         after={"state": case.state.value, **change},
     )  # fmt: skip
     return case
+
+
+# Who hears of a step: the bureau that must act next.
+_NOTICES = {
+    Action.transfer: (NotificationKind.case_transferred, lambda c: c.responsible_bureau_id),
+    Action.receive: (NotificationKind.case_received, lambda c: c.discovered_bureau_id),
+    Action.return_: (NotificationKind.case_returned, lambda c: c.discovered_bureau_id),
+}
+
+
+def _notify(session: Session, case: Case, action: Action, user: User, note: str) -> None:
+    if action not in _NOTICES:
+        return
+    kind, to = _NOTICES[action]
+    detail = note if action is Action.return_ else user.bureau.name
+    notify(session, [to(case)], kind, subject=f"{case.number} {case.topic}", detail=detail,
+           endpoint="cases.detail", object_id=case.id)  # fmt: skip
 
 
 def add_event(
@@ -357,6 +377,11 @@ def escalate(session: Session, case: Case, user: User | None, *, now: datetime |
     hours = limit.hours if limit else 24
     case.due_at = now + timedelta(hours=hours)  # the next step comes after another full period
     add_event(session, case, user, "escalate", case.state, case.state, note=label(step), data={"step": step.value})
+    kind = NotificationKind.case_overdue if step is Escalation.warning else NotificationKind.case_escalated
+    notify(
+        session, [case.responsible_bureau_id, case.discovered_bureau_id], kind, subject=f"{case.number} {case.topic}",
+        detail=label(step), endpoint="cases.detail", object_id=case.id,
+    )  # fmt: skip
     session.flush()
     record(
         session, "case.escalate", obj=case, before={"escalation": before.value if before else None},
