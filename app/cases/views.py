@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,10 +30,10 @@ from app.places.models import Jurisdiction, JurisdictionLevel
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
 VIEWS = {
-    "inbox": _("待我单位办理"),
-    "verify": _("待我单位核查"),
-    "overdue": _("超期"),
-    "all": _("全部"),
+    "inbox": _l("待我单位办理"),
+    "verify": _l("待我单位核查"),
+    "overdue": _l("超期"),
+    "all": _l("全部"),
 }
 
 
@@ -225,7 +226,7 @@ def transition(case_id: int):  # type: ignore[no-untyped-def]
         raise ServiceError(_("未知操作。")) from None
     version = request.form.get("version", type=int)
     workflow.transition(db.session(), case, action, g.user, request.form, expected_version=version)
-    flash(_("已%(a)s。", a=workflow.ACTION_LABELS[action]))
+    flash(_("已%(a)s。", a=_(workflow.ACTION_LABELS[action])))
     return redirect(url_for("cases.detail", case_id=case.id))
 
 

@@ -31,6 +31,7 @@ from app.cases import limits
 from app.cases.models import Case, CaseEvent, Evidence
 from app.cases.vocabulary import CaseState, Escalation, EvidenceKind, label
 from app.core.errors import Conflict, Forbidden, ServiceError
+from app.core.i18n import N_
 from app.db import utcnow
 from app.notifications.models import NotificationKind
 from app.notifications.services import notify
@@ -55,16 +56,16 @@ class Action(enum.StrEnum):
 
 
 ACTION_LABELS = {
-    Action.accept: "本单位直接受理",
-    Action.transfer: "移交",
-    Action.receive: "签收",
-    Action.return_: "退回",
-    Action.handle: "开始处置",
-    Action.order: "责令整改",
-    Action.report: "报告整改完成",
-    Action.verify: "核查通过",
-    Action.reopen: "整改未完成，退回整改",
-    Action.close: "销号",
+    Action.accept: N_("本单位直接受理"),
+    Action.transfer: N_("移交"),
+    Action.receive: N_("签收"),
+    Action.return_: N_("退回"),
+    Action.handle: N_("开始处置"),
+    Action.order: N_("责令整改"),
+    Action.report: N_("报告整改完成"),
+    Action.verify: N_("核查通过"),
+    Action.reopen: N_("整改未完成，退回整改"),
+    Action.close: N_("销号"),
 }
 
 
@@ -227,10 +228,10 @@ def transition(
         raise Conflict(_("该线索已被他人处理（当前状态：%(state)s），请刷新后再试。", state=label(case.state)))
     if case.state not in rule.sources:
         raise Conflict(
-            _("线索当前状态为“%(state)s”，不能“%(action)s”。", state=label(case.state), action=ACTION_LABELS[action])
+            _("线索当前状态为“%(state)s”，不能“%(action)s”。", state=label(case.state), action=_(ACTION_LABELS[action]))
         )
     if not rule.who(case, user):
-        raise Forbidden(_("只有%(who)s可以“%(action)s”。", who=rule.who_text, action=ACTION_LABELS[action]))
+        raise Forbidden(_("只有%(who)s可以“%(action)s”。", who=rule.who_text, action=_(ACTION_LABELS[action])))
     if not rule.when(case):
         raise Conflict(str(rule.when_text))
     # No autoflush: the row is written once, at the end, where a concurrent winner shows as a stale version.

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 from app.audit.services import record
 from app.auth.models import Bureau, User
 from app.core.errors import Conflict, Forbidden, NotFound, ServiceError
+from app.core.i18n import N_
 from app.core.templating import LOCAL_TZ
 from app.db import utcnow
 from app.notifications.models import NotificationKind
@@ -53,11 +54,11 @@ WHO = {
 }
 
 STATE_LABELS = {
-    ListState.draft: "草稿",
-    ListState.submitted: "已报送",
-    ListState.returned: "已退回",
-    ListState.approved: "已审核通过",
-    ListState.published: "已发布",
+    ListState.draft: N_("草稿"),
+    ListState.submitted: N_("已报送"),
+    ListState.returned: N_("已退回"),
+    ListState.approved: N_("已审核通过"),
+    ListState.published: N_("已发布"),
 }
 
 
