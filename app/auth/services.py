@@ -248,6 +248,19 @@ def user_snapshot(user: User) -> dict[str, Any]:
     }
 
 
+def check_duties(actor: User | None, target: User) -> None:
+    """三员分立 on the web: an account holding a role only the command line grants (the audit admin) is
+    managed from the command line only, and a system admin and an audit admin never act on each other's
+    account. `actor` None is the command line; one's own account is one's own (the /account page)."""
+    if actor is None or actor.id == target.id:
+        return
+    if target.roles & CLI_ONLY:
+        raise Forbidden(_("审计管理员的账号只能由运维人员在命令行中管理。"))
+    for group in EXCLUSIVE:
+        if (actor.roles & group) and (target.roles & group) and not (actor.roles & target.roles & group):
+            raise Forbidden(_("系统管理员与审计管理员不能管理对方的账号。"))
+
+
 def check_roles(bureau: Bureau, roles: set[Role], *, via_cli: bool) -> None:
     if not roles:
         raise ServiceError(_("至少选择一个角色。"), field="roles")
@@ -333,8 +346,16 @@ def update_user(
     ):
         raise ServiceError(_("不能取消自己的系统管理员角色。"), field="roles")
     via_cli = actor is None
-    # A role only the CLI grants may be kept, but not added from the web.
-    check_roles(user.bureau, roles - (user.roles & CLI_ONLY), via_cli=via_cli)
+    kept = user.roles & CLI_ONLY
+    if not via_cli and kept:
+        # The audit admin's account: the web may save its name and phone, never its roles.
+        if roles != user.roles:
+            raise Forbidden(_("审计管理员的角色只能由运维人员在命令行中设置。"))
+    elif not via_cli:
+        check_duties(actor, user)
+    # Every role the account will hold takes part in the exclusivity check, those only the CLI grants too;
+    # a role only the CLI grants may be kept from the web, never added.
+    check_roles(user.bureau, roles, via_cli=via_cli or (roles & CLI_ONLY) <= kept)
     if not display_name.strip():
         raise ServiceError(_("请填写姓名。"), field="display_name")
     user.display_name = display_name.strip()
@@ -353,6 +374,7 @@ def update_user(
 def set_active(session: Session, user: User, active: bool, *, actor: User | None) -> None:
     if actor is not None and actor.id == user.id:
         raise ServiceError(_("不能停用自己的账号。"))
+    check_duties(actor, user)
     if user.active == active:
         raise Conflict(_("账号已经是该状态。"))
     user.active = active
@@ -363,7 +385,8 @@ def set_active(session: Session, user: User, active: bool, *, actor: User | None
     )  # fmt: skip
 
 
-def unlock(session: Session, user: User) -> None:
+def unlock(session: Session, user: User, *, actor: User | None) -> None:
+    check_duties(actor, user)
     if user.locked_until is None:
         raise Conflict(_("账号未被锁定。"))
     before = {"locked_until": user.locked_until}
@@ -371,7 +394,8 @@ def unlock(session: Session, user: User) -> None:
     record(session, "account.unlock", obj=user, before=before, after={"locked_until": None})
 
 
-def set_password(session: Session, user: User, password: str, *, action: str) -> None:
+def set_password(session: Session, user: User, password: str, *, action: str, actor: User | None) -> None:
+    check_duties(actor, user)
     errors = policy_errors(password, user.username)
     if errors:
         raise ServiceError(" ".join(errors), field="password")
@@ -385,7 +409,7 @@ def change_own_password(session: Session, user: User, current: str, new: str) ->
     if not verify_password(user.password_hash, current):
         record(session, "password.change", obj=user, outcome=Outcome.failure, detail={"reason": "current"})
         raise ServiceError(_("当前密码不正确。"), field="current")
-    set_password(session, user, new, action="password.change")
+    set_password(session, user, new, action="password.change", actor=user)
 
 
 def set_locale(session: Session, user: User, locale: str) -> None:

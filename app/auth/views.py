@@ -228,7 +228,19 @@ def user(user_id: int):  # type: ignore[no-untyped-def]
             else:
                 flash(_("已保存。"))
                 return redirect(url_for("admin.user", user_id=target.id))
-    return render_template("admin/user_form.html", form=form, user=target, reset_form=ResetPasswordForm()), status
+    managed = _managed_here(target)
+    return render_template(
+        "admin/user_form.html", form=form, user=target, reset_form=ResetPasswordForm(), managed=managed
+    ), status
+
+
+def _managed_here(target: User) -> bool:
+    """Whether the web may change the account's roles, password and state (三员分立, check_duties)."""
+    try:
+        auth.check_duties(g.user, target)
+    except ServiceError:
+        return False
+    return True
 
 
 @admin_bp.post("/users/<int:user_id>/status")
@@ -244,7 +256,7 @@ def user_status(user_id: int):  # type: ignore[no-untyped-def]
         auth.set_active(s, target, True, actor=g.user)
         flash(_("账号已启用。"))
     elif action == "unlock":
-        auth.unlock(s, target)
+        auth.unlock(s, target, actor=g.user)
         flash(_("账号已解锁。"))
     else:
         abort(400)
@@ -255,10 +267,11 @@ def user_status(user_id: int):  # type: ignore[no-untyped-def]
 @require(Permission.manage_users)
 def reset_password(user_id: int):  # type: ignore[no-untyped-def]
     target = _user_or_404(user_id)
+    auth.check_duties(g.user, target)
     form = ResetPasswordForm()
     if not form.validate_on_submit():
         raise ServiceError(_("请填写新密码。"))
-    auth.set_password(db.session(), target, form.password.data, action="password.reset")
+    auth.set_password(db.session(), target, form.password.data, action="password.reset", actor=g.user)
     flash(_("密码已重置，该用户的所有会话已结束。"))
     return redirect(url_for("admin.user", user_id=target.id))
 
