@@ -75,28 +75,59 @@ def authenticate(session: Session, username: str, password: str, *, lock_after: 
             verify_password(DUMMY_HASH, password)
             record(session, "login", outcome=Outcome.failure, detail={"username": username[:64], "reason": "unknown"})
             raise LoginFailed(_("用户名或密码错误。"))
-        if user.is_locked(now):
-            record(session, "login", obj=user, user=user, outcome=Outcome.denied, detail={"reason": "locked"})
-            raise LoginFailed(_("账号已锁定，请 30 分钟后再试或联系管理员解锁。"))
-        if not verify_password(user.password_hash, password):
-            user.failed_logins += 1
-            detail: dict[str, Any] = {"reason": "password", "failed_logins": user.failed_logins}
-            if user.failed_logins >= lock_after:
-                user.locked_until = now + lock_for
-                user.failed_logins = 0
-                detail["locked_until"] = user.locked_until
-                record(session, "account.lock", obj=user, user=user, after={"locked_until": user.locked_until})
-            record(session, "login", obj=user, user=user, outcome=Outcome.failure, detail=detail)
-            if user.locked_until and user.locked_until > now:
-                raise LoginFailed(_("连续 %(n)d 次密码错误，账号已锁定 30 分钟。", n=lock_after))
-            raise LoginFailed(_("用户名或密码错误。"))
+        check_password(session, user, password, now=now, lock_after=lock_after, lock_for=lock_for, action="login")
         if not user.active or not user.bureau.active:
             record(session, "login", obj=user, user=user, outcome=Outcome.denied, detail={"reason": "disabled"})
             raise LoginFailed(_("账号已停用，请联系管理员。"))
-        user.failed_logins = 0
-        user.locked_until = None
         user.last_login_at = now
     return user
+
+
+def check_password(
+    session: Session, user: User, password: str, *, now: Any, lock_after: int, lock_for: timedelta, action: str
+) -> None:
+    """Check a user's password under the lockout, for the login and the own account page alike.
+
+    The attempt is counted before the password is checked, in one atomic UPDATE … RETURNING that only an
+    unlocked account passes: parallel attempts each get their own number (no lost update of the counter), no
+    attempt beyond the `lock_after`-th is checked at all, and the attempt numbered `lock_after` that fails
+    locks the account. On PostgreSQL the row stays locked until the request commits, so attempts for one
+    account run one after another; SQLite's writers are serialised anyway (BEGIN IMMEDIATE)."""
+    table = User.__table__
+    number = session.execute(
+        update(table)
+        .where(table.c.id == user.id, or_(table.c.locked_until.is_(None), table.c.locked_until <= now))
+        .values(failed_logins=table.c.failed_logins + 1)
+        .returning(table.c.failed_logins)
+    ).scalar()
+    if number is None or number > lock_after:
+        if number is not None:
+            _store_counter(session, user, failed_logins=number - 1, locked_until=user.locked_until)
+        record(session, action, obj=user, user=user, outcome=Outcome.denied, detail={"reason": "locked"})
+        raise LoginFailed(_("账号已锁定，请 30 分钟后再试或联系管理员解锁。"), field="current")
+    if verify_password(user.password_hash, password):
+        _store_counter(session, user, failed_logins=0, locked_until=None)
+        return
+    detail: dict[str, Any] = {"reason": "password", "failed_logins": number}
+    if number >= lock_after:
+        until = now + lock_for
+        _store_counter(session, user, failed_logins=0, locked_until=until)
+        detail["locked_until"] = until
+        record(session, "account.lock", obj=user, user=user, after={"locked_until": until})
+        record(session, action, obj=user, user=user, outcome=Outcome.failure, detail=detail)
+        raise LoginFailed(_("连续 %(n)d 次密码错误，账号已锁定 30 分钟。", n=lock_after), field="current")
+    set_committed_value(user, "failed_logins", number)
+    record(session, action, obj=user, user=user, outcome=Outcome.failure, detail=detail)
+    raise LoginFailed(_("用户名或密码错误。") if action == "login" else _("当前密码不正确。"), field="current")
+
+
+def _store_counter(session: Session, user: User, *, failed_logins: int, locked_until: Any) -> None:
+    table = User.__table__
+    session.execute(
+        update(table).where(table.c.id == user.id).values(failed_logins=failed_logins, locked_until=locked_until)
+    )
+    set_committed_value(user, "failed_logins", failed_logins)
+    set_committed_value(user, "locked_until", locked_until)
 
 
 def start_session(session: Session, user: User, *, ip: str | None, user_agent: str | None) -> str:
@@ -405,10 +436,20 @@ def set_password(session: Session, user: User, password: str, *, action: str, ac
     record(session, action, obj=user, detail={"sessions_ended": ended})
 
 
-def change_own_password(session: Session, user: User, current: str, new: str) -> None:
-    if not verify_password(user.password_hash, current):
-        record(session, "password.change", obj=user, outcome=Outcome.failure, detail={"reason": "current"})
-        raise ServiceError(_("当前密码不正确。"), field="current")
+def change_own_password(
+    session: Session,
+    user: User,
+    current: str,
+    new: str,
+    *,
+    lock_after: int = 5,
+    lock_for: timedelta = timedelta(minutes=30),
+) -> None:
+    """The current password is checked under the login's lockout (check_password): guessing it here counts
+    toward the same lock, and a locked account cannot change its password."""
+    check_password(
+        session, user, current, now=utcnow(), lock_after=lock_after, lock_for=lock_for, action="password.change"
+    )
     set_password(session, user, new, action="password.change", actor=user)
 
 
