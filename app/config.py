@@ -36,6 +36,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{instance / 'lianfang.db'}"),
         "INSTANCE_DIR": str(instance),
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR", str(instance / "uploads")),
+        # The audit head, signed, after each commit that wrote audit entries (app/audit/anchor.py). Off in the
+        # test suite (its transactions are rolled back: their anchors would be ahead of the database).
+        "AUDIT_ANCHOR_FILE": os.environ.get(
+            "AUDIT_ANCHOR_FILE", "" if env == "testing" else str(instance / "audit-anchor.log")
+        ),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
