@@ -66,6 +66,15 @@ def world(app, make_bureau, make_user, session):  # type: ignore[no-untyped-def]
             "bureau": bureau, "user": user, "token": token, "list": lst, "enterprise": enterprise,
         }  # fmt: skip
     add_case_objects(app, session, make_bureau, objects)
+    from app.notifications.models import Notification, NotificationKind
+
+    for o in objects.values():
+        o["notification"] = Notification(
+            bureau_id=o["bureau"].id, kind=NotificationKind.case_transferred, subject="走查", endpoint="cases.detail",
+            object_id=o["case"].id,
+        )  # fmt: skip
+        session.add(o["notification"])
+    session.commit()
     return objects
 
 
@@ -103,6 +112,9 @@ def targets_for(rule, world, actor, actor_token) -> list[Target]:  # type: ignor
         # Tokens are personal: only the actor's own token is reachable, whatever the jurisdiction.
         others = [Target(code, {"token_id": o["token"].id}, False) for code, o in world.items()]
         return [*others, Target("own token", {"token_id": actor_token.id}, True)]
+    if args == {"notification_id"}:
+        # Notifications are the bureau's own: the actor's bureau is the one at OWN.
+        return [Target(code, {"notification_id": o["notification"].id}, code == OWN) for code, o in world.items()]
     if args == {"code"}:
         # Places are reference data every logged-in user may read.
         return [Target(code, {"code": code}, True) for code in world]

@@ -287,6 +287,16 @@ def create_transfer():  # type: ignore[no-untyped-def]
     return redirect(url_for("cases.transfer", transfer_id=transfer.id))
 
 
+@bp.get("/copied")
+@require(Permission.view_cases)
+def copied():  # type: ignore[no-untyped-def]
+    """The transfer forms copied to the reader's bureau (the provincial bureaus, for cross-province forms)."""
+    s = db.session()
+    transfers = queries.copied_to(s, g.user.bureau_id)
+    names = bureau_names(s, {b for t in transfers for b in (t.from_bureau_id, t.to_bureau_id)})
+    return render_template("cases/copied.html", transfers=transfers, names=names)
+
+
 @bp.get("/transfers/<int:transfer_id>")
 @require(Permission.view_cases)
 def transfer(transfer_id: int):  # type: ignore[no-untyped-def]
@@ -295,9 +305,10 @@ def transfer(transfer_id: int):  # type: ignore[no-untyped-def]
     scans = list(s.scalars(select(Evidence).where(Evidence.transfer_id == t.id).order_by(Evidence.id)))
     with unscoped(s):
         items = [(i.ordinal, i.case) for i in t.items]
+    copies = queries.copies_of(s, t)
     return render_template(
-        "cases/transfer.html", transfer=t, items=items, scans=scans,
-        names=bureau_names(db.session(), {t.from_bureau_id, t.to_bureau_id}),
+        "cases/transfer.html", transfer=t, items=items, scans=scans, copies=copies,
+        names=bureau_names(db.session(), {t.from_bureau_id, t.to_bureau_id, *copies}),
         can_upload=g.user.bureau_id in (t.from_bureau_id, t.to_bureau_id) and g.user.can(Permission.handle_cases),
     )  # fmt: skip
 

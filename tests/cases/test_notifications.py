@@ -42,14 +42,18 @@ def test_transfer_sign_for_and_return_reach_the_next_bureau(app, world, login_as
     assert badge(home) == 0 and todo(home, "sign") == 0
 
     for case_id in (first, second):
-        assert post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id}).status_code == 302
+        assert (
+            post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id}).status_code == 302
+        )
     home = nj.get("/").get_data(as_text=True)
     number = session.get(Case, first).number
     assert badge(home) == 2 and todo(home, "sign") == 2
     assert f"新移交线索待签收：{number} 未落实应急减排措施（重庆市荣昌区生态环境局移交）" in home
     # Not a word of it to a bureau that is not concerned.
     zg = login_as(world.zg_staff, app.test_client())
-    assert badge(zg.get("/").get_data(as_text=True)) == 0 and number not in zg.get("/notifications/").get_data(as_text=True)
+    assert badge(zg.get("/").get_data(as_text=True)) == 0 and number not in zg.get("/notifications/").get_data(
+        as_text=True
+    )
 
     # Opening a notification marks it read for this officer and leads to the case.
     page = nj.get("/notifications/").get_data(as_text=True)
@@ -90,7 +94,9 @@ def test_overdue_and_escalation_are_announced(app, world, login_as, session) -> 
     assert f"线索 {case.number} 未落实应急减排措施 已超期：警示" in page
 
 
-def test_a_submitted_list_waits_for_the_city_and_its_return_for_the_county(app, make_user, make_bureau, login_as, session) -> None:  # type: ignore[no-untyped-def]
+def test_a_submitted_list_waits_for_the_city_and_its_return_for_the_county(
+    app, make_user, make_bureau, login_as, session
+) -> None:  # type: ignore[no-untyped-def]
     from app.auth.roles import Role
     from app.reduction.models import ReductionList
     from app.reduction.services.lists import ListAction, transition
