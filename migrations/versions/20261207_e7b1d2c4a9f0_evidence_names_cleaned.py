@@ -1,7 +1,7 @@
 """evidence names cleaned of bidirectional controls, with the sniffed type's extension
 
 Revision ID: e7b1d2c4a9f0
-Revises: c4a5e1d0f7b2
+Revises: 2e5583d57339
 Create Date: 2026-12-07 06:30:00
 
 Issue 10.7: names stored before uploads were cleaned (app/core/names.py) may carry bidirectional controls
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'e7b1d2c4a9f0'
-down_revision: str | None = 'c4a5e1d0f7b2'
+down_revision: str | None = '2e5583d57339'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
