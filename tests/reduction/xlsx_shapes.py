@@ -42,7 +42,7 @@ def workbook(
             f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
             f'relationships/worksheet" Target="{target}"/>'
         )
-        files["xl/" + target.lstrip("/")] = xml
+        files[target[1:] if target.startswith("/") else "xl/" + target] = xml
     files["[Content_Types].xml"] = (
         f'{DECL}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
         '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'

@@ -631,12 +631,14 @@ def _check_extent(archive: zipfile.ZipFile, parts: list[tuple[zipfile.ZipInfo, s
         sheet = by_part.get(entry.filename, entry.filename)
         extent = _Extent(sheet, _SHEET_WIDTH.get(sheet, len(t.MAIN_COLUMNS)), limits)
         before = list(strings)
-        try:
-            _scan_fast(_windows(_utf8_stream(archive, entry, encoding)), extent, strings)
+        try:  # the streams are closed at once, refused or not (each holds the zip's file open)
+            with contextlib.closing(_utf8_stream(archive, entry, encoding)) as stream:
+                _scan_fast(_windows(stream), extent, strings)
         except _Odd:
             extent = _Extent(sheet, extent.width, limits)
             strings[:] = before
-            _scan_exact(_utf8_stream(archive, entry, encoding), extent, strings, entry.filename)
+            with contextlib.closing(_utf8_stream(archive, entry, encoding)) as stream:
+                _scan_exact(stream, extent, strings, entry.filename)
         if extent.size > limits.max_sheet_cells:
             raise ExcelRefused(
                 _(
