@@ -168,7 +168,7 @@ def _check_xlsx(path: Path, limits: Limits) -> None:
         for e in entries:  # every part, whatever its name
             encoding, root = _check_prolog(archive, e, limits)
             if root is not None:
-                xml_parts.append((e, encoding))
+                xml_parts.append((e, encoding, root))
         _check_extent(archive, xml_parts, limits)
 
 
@@ -295,7 +295,9 @@ _WINDOW = 1024 * 1024
 _MAX_TAG = 16 * 1024 * 1024  # no `>` for this long: not a worksheet anyone wrote
 _REF = re.compile(r"([A-Za-z]{1,3})([0-9]{1,7})")
 _NAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:")
-_ODD = re.compile(rb'[<:](?:c|row)(?! r=")[\s/>]')
+_ODD_CELL = re.compile(rb'<c(?! r=")[\s/>]')  # three expressions with a literal start: far faster than one
+_ODD_ROW = re.compile(rb'<row(?! r=")[\s/>]')
+_PREFIXED = re.compile(rb":(?:c|row)[\s/>]")
 _ROW_R = re.compile(rb'<row r="([0-9]{1,9})"')
 _DIMENSION = re.compile(rb"<(?:[\w.-]+:)?dimension\b[^>]*>")
 _MERGE = re.compile(rb"<(?:[\w.-]+:)?mergeCell\b[^>]*>")
@@ -476,17 +478,19 @@ class _Odd(Exception):
     """The part writes cells or rows in a way the fast path does not follow: take the exact path."""
 
 
-def _scan_fast(windows: Iterator[bytes], extent: _Extent, strings: list[int]) -> None:
+def _scan_fast(windows: Iterator[bytes], extent: _Extent, strings: list[int] | None) -> None:
     seen = 0  # the farthest row element so far
     for w in windows:
-        for m in _ODD.finditer(w):
-            if w[m.start() : m.start() + 1] == b"<" or _in_tag(w, m.start()):
+        if _ODD_CELL.search(w) or _ODD_ROW.search(w):
+            raise _Odd
+        for m in _PREFIXED.finditer(w):
+            if _in_tag(w, m.start()):
                 raise _Odd
         rows = _ROW_R.findall(w)
         if rows:
             seen = max(seen, *map(int, rows))
             extent.row(seen)
-        if b"<c " in w:
+            # the cells between are not looked at one by one: count them as the template's full width
             extent.cells = True
             extent.columns = max(extent.columns, min(extent.width, extent.limits.max_columns))
         for m in _beyond(max(seen, 1), extent.width).finditer(w):
@@ -501,7 +505,8 @@ def _scan_fast(windows: Iterator[bytes], extent: _Extent, strings: list[int]) ->
                 end = w.find(b'"', m.end())
                 extent.bad(w[m.end() : end if end >= 0 else m.end() + 40].decode("utf-8", "replace"), _("行的列跨度"))
         _scan_ranges(w, extent)
-        _count_strings(w, strings)
+        if strings is not None:
+            _count_strings(w, strings)
 
 
 def _scan_ranges(w: bytes, extent: _Extent) -> None:
@@ -518,8 +523,6 @@ def _scan_ranges(w: bytes, extent: _Extent) -> None:
 
 
 def _count_strings(w: bytes, strings: list[int]) -> None:
-    if b"si" not in w:
-        return
     strings[0] += len(_SST_ITEM.findall(w))
     for tag in _SST_COUNT.findall(w):
         for value in _COUNT_ATTR.findall(tag):
@@ -618,7 +621,7 @@ def _sheet_parts(archive: zipfile.ZipFile, names: set[str]) -> tuple[list[str], 
     return [name for name, _rid in sheets], by_part
 
 
-def _check_extent(archive: zipfile.ZipFile, parts: list[tuple[zipfile.ZipInfo, str]], limits: Limits) -> None:
+def _check_extent(archive: zipfile.ZipFile, parts: list[tuple[zipfile.ZipInfo, str, str]], limits: Limits) -> None:
     names = {e.filename for e in archive.infolist()}
     sheets, by_part = _sheet_parts(archive, names)
     if len(sheets) > limits.max_sheets:
@@ -627,13 +630,13 @@ def _check_extent(archive: zipfile.ZipFile, parts: list[tuple[zipfile.ZipInfo, s
         )
     total = 0
     strings = [0, 0]  # <si> items seen, the largest count an <sst> declares
-    for entry, encoding in parts:
+    for entry, encoding, root in parts:
         sheet = by_part.get(entry.filename, entry.filename)
         extent = _Extent(sheet, _SHEET_WIDTH.get(sheet, len(t.MAIN_COLUMNS)), limits)
         before = list(strings)
         try:  # the streams are closed at once, refused or not (each holds the zip's file open)
             with contextlib.closing(_utf8_stream(archive, entry, encoding)) as stream:
-                _scan_fast(_windows(stream), extent, strings)
+                _scan_fast(_windows(stream), extent, strings if root == "sst" else None)
         except _Odd:
             extent = _Extent(sheet, extent.width, limits)
             strings[:] = before
