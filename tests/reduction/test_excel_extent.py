@@ -300,3 +300,30 @@ def test_binary_parts_are_not_refused(app, tmp_path) -> None:  # type: ignore[no
     assert safety.check(path, "pic.xlsx") == "xlsx"
     with zipfile.ZipFile(path) as z:
         assert "xl/media/image1.png" in z.namelist()
+
+
+# --- .xls: calamine reads every sheet when it opens the file ------------------------------------------------
+
+
+def xls(path: Path, sheets: dict[str, list[tuple[int, int]]]) -> Path:
+    xlwt = pytest.importorskip("xlwt", reason="xlwt writes the .xls fixtures")
+    book = xlwt.Workbook()
+    for name, cells_ in sheets.items():
+        ws = book.add_sheet(name)
+        for row, col in cells_:
+            ws.write(row, col, 1)
+    book.save(str(path))
+    return path
+
+
+def test_xls_sheets_are_bounded_before_calamine(app, tmp_path, no_calamine) -> None:  # type: ignore[no-untyped-def]
+    far = xls(tmp_path / "far.xls", {MAIN: [(0, 0), (65535, 255)]})  # IV65536: BIFF8's farthest cell
+    assert "工作表“应急减排清单”的内容延伸到第 256 列（IV 列）" in refused(far)
+    # 65,536 rows × 126 columns is within a sheet's limits; three of them are past the workbook's
+    tall = {f"表{i}": [(0, 0), (65535, 125)] for i in range(3)}
+    assert "工作簿各工作表合计超过" in refused(xls(tmp_path / "tall.xls", tall))
+    assert "第 151 行" in refused(xls(tmp_path / "rows.xls", {MAIN: [(150, 0)]}), Limits(max_rows=150))
+    many = {f"表{i}": [(0, 0)] for i in range(t.MAX_SHEETS + 1)}
+    assert "33 个工作表" in refused(xls(tmp_path / "many.xls", many))
+    ok = xls(tmp_path / "ok.xls", {MAIN: [(0, 0), (300, 62)], t.FACILITY_SHEET: [(10, 5)]})
+    assert safety.check(ok, "ok.xls") == "xls"

@@ -13,6 +13,7 @@ import codecs
 import contextlib
 import posixpath
 import re
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -132,6 +133,8 @@ def checked(path: Path, filename: str, limits: Limits | None = None) -> Checked:
         )
     if found == "xlsx":
         _check_xlsx(path, limits)
+    else:
+        _check_xls(path, limits)
     return Checked(path, found, stamp)
 
 
@@ -670,3 +673,137 @@ def _check_extent(archive: zipfile.ZipFile, parts: list[tuple[zipfile.ZipInfo, s
                     limit=f"{limits.max_strings:,}",
                 )
             )
+
+
+# --- .xls: the BIFF records of the workbook stream --------------------------------------------------------
+#
+# calamine reads every sheet of an .xls when it opens the file, so the workbook stream is walked first (one
+# pass over its records, nothing kept) and the same limits apply: every cell record's row and column,
+# MULRK/MULBLANK's last column, DIMENSIONS, MERGEDCELLS, the SST's counts, the number of sheets.
+
+_BIFF_CELLS = frozenset({0x0006, 0x00FD, 0x0203, 0x0204, 0x0205, 0x027E, 0x0201, 0x00D6, 0x0406})
+_BIFF_MUL = frozenset({0x00BD, 0x00BE})
+_BIFF_BOF, _BIFF_EOF, _BIFF_SHEET, _BIFF_ROW = 0x0809, 0x000A, 0x0085, 0x0208
+_BIFF_DIMENSIONS, _BIFF_MERGED, _BIFF_SST = 0x0200, 0x00E5, 0x00FC
+
+
+def _check_xls(path: Path, limits: Limits) -> None:
+    import olefile  # only for .xls
+
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            stream = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
+            if stream is None:
+                raise ExcelRefused(
+                    _("文件内容不是 Excel 工作簿（可能是其他类型的文件改了扩展名），请另存为 .xlsx 后重新上传。")
+                )
+            if ole.get_size(stream) > limits.max_uncompressed:
+                raise ExcelRefused(_("文件中的部件（%(part)s）过大，已拒绝。", part=stream))
+            data = ole.openstream(stream).read()
+    except ExcelRefused:
+        raise
+    except Exception:  # olefile raises plain errors on a malformed compound file
+        raise ExcelRefused(_("文件已损坏或不是有效的 Excel 工作簿，无法读取。")) from None
+    _scan_biff(data, limits)
+
+
+def _scan_biff(data: bytes, limits: Limits) -> None:
+    """The globals up to their EOF (sheet names and where each sheet starts, the SST), then each sheet from where
+    its BOUNDSHEET says it starts, as calamine reads it, up to the EOF that closes it (charts inside nest)."""
+    unpack = struct.unpack_from
+    sheets: list[tuple[int, str]] = []
+    pos, n = 0, len(data)
+    while pos + 4 <= n:
+        rtype, rlen = unpack("<HH", data, pos)
+        body, pos = pos + 4, pos + 4 + rlen
+        if rtype == _BIFF_EOF or pos > n:
+            break
+        if rtype == _BIFF_SHEET and rlen >= 8:
+            cch, flags = data[body + 6], data[body + 7]
+            raw = data[body + 8 : body + 8 + cch * (2 if flags & 1 else 1)]
+            sheets.append((unpack("<I", data, body)[0], raw.decode("utf-16-le" if flags & 1 else "latin-1", "replace")))
+            if len(sheets) > limits.max_sheets:
+                raise ExcelRefused(
+                    _(
+                        "工作簿有 %(n)d 个工作表，超过上限 %(limit)d 个，已拒绝。",
+                        n=len(sheets),
+                        limit=limits.max_sheets,
+                    )
+                )
+        elif rtype == _BIFF_SST and rlen >= 8:
+            count = max(unpack("<II", data, body))
+            if count > limits.max_strings:
+                raise ExcelRefused(
+                    _(
+                        "文件的共享文本表有 %(n)s 项，超过上限 %(limit)s 项，已拒绝。",
+                        n=f"{count:,}",
+                        limit=f"{limits.max_strings:,}",
+                    )
+                )
+    total = 0
+    for start, name in sheets:
+        extent = _Extent(name, _SHEET_WIDTH.get(name, len(t.MAIN_COLUMNS)), limits)
+        _scan_biff_sheet(data, start, extent)
+        if extent.size > limits.max_sheet_cells:
+            raise ExcelRefused(
+                _(
+                    "工作表“%(sheet)s”从 A1 到最远的单元格共 %(cells)s 个单元格（%(rows)s 行 × %(columns)s 列），"
+                    "超过上限 %(limit)s 个，已拒绝。请删除多余的行列后重新上传。",
+                    sheet=name,
+                    cells=f"{extent.size:,}",
+                    rows=f"{extent.rows:,}",
+                    columns=f"{extent.columns:,}",
+                    limit=f"{limits.max_sheet_cells:,}",
+                )
+            )
+        total += extent.size
+        if total > limits.max_book_cells:
+            raise ExcelRefused(
+                _(
+                    "工作簿各工作表合计超过 %(limit)s 个单元格（从 A1 到各表最远的单元格），已拒绝。",
+                    limit=f"{limits.max_book_cells:,}",
+                )
+            )
+
+
+def _scan_biff_sheet(data: bytes, pos: int, extent: _Extent) -> None:
+    unpack = struct.unpack_from
+    n, depth = len(data), 0
+    while pos + 4 <= n:
+        rtype, rlen = unpack("<HH", data, pos)
+        body, pos = pos + 4, pos + 4 + rlen
+        if pos > n:
+            return
+        if rtype in _BIFF_CELLS and rlen >= 4:
+            row, col = unpack("<HH", data, body)
+            extent.row(row + 1)
+            extent.column(col + 1)
+            extent.cells = True
+        elif rtype in _BIFF_MUL and rlen >= 6:
+            row, first = unpack("<HH", data, body)
+            (last,) = unpack("<H", data, body + rlen - 2)
+            extent.row(row + 1)
+            extent.column(max(first, last) + 1)
+            extent.cells = True
+        elif rtype == _BIFF_ROW and rlen >= 2:
+            extent.row(unpack("<H", data, body)[0] + 1)
+        elif rtype == _BIFF_DIMENSIONS and rlen >= 10:
+            declared = _Extent(extent.sheet, extent.width, extent.limits)
+            if rlen >= 14:  # BIFF8: rows as 32 bits
+                rows, cols = unpack("<I", data, body + 4)[0], unpack("<H", data, body + 10)[0]
+            else:
+                rows, cols = unpack("<H", data, body + 2)[0], unpack("<H", data, body + 6)[0]
+            declared.row(rows)
+            declared.column(cols)
+        elif rtype == _BIFF_MERGED and rlen >= 2:
+            (count,) = unpack("<H", data, body)
+            for k in range(min(count, (rlen - 2) // 8)):
+                _r1, r2, _c1, c2 = unpack("<HHHH", data, body + 2 + 8 * k)
+                extent.row(r2 + 1)
+                extent.column(c2 + 1)
+        elif rtype == _BIFF_BOF:
+            depth += 1
+        elif rtype == _BIFF_EOF:
+            depth -= 1
+            if depth <= 0:
+                return
