@@ -151,6 +151,11 @@ def test_no_part_escapes_the_scan(app, tmp_path, no_calamine) -> None:  # type: 
         xml = sheet_xml(cells("A1", "XFD5")).replace("UTF-8", encoding.upper()).encode(encoding)
         message = refused(workbook(tmp_path / f"{encoding}.xlsx", {MAIN: xml}))
         assert "XFD 列" in message, (encoding, message)
+        odd = sheet_xml('<row r="3"><c t="n" r="XFD3"><v>1</v></c></row>')  # the exact path, decoded
+        message = refused(
+            workbook(tmp_path / f"odd-{encoding}.xlsx", {MAIN: odd.replace("UTF-8", encoding.upper()).encode(encoding)})
+        )
+        assert "XFD 列" in message, (encoding, message)
 
 
 def test_real_workbooks_pass(app, session, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -3,8 +3,14 @@
 In order: size; extension; type by content (an .xlsx is a zip holding [Content_Types].xml and
 xl/workbook.xml, an .xls is an OLE2 compound file) and that the two agree; for .xlsx the zip's own
 metadata (entry count, declared uncompressed total, per-entry compression ratio, encryption) without
-inflating anything; then the prolog of every XML part, read as a stream up to its root element, must hold
-no <!DOCTYPE or <!ENTITY (entity-expansion bombs). Each refusal is an `ExcelRefused` with a Chinese message.
+inflating anything; then the start of every part, whatever its name, decoded in every encoding a reader could
+take it in, must hold no <!DOCTYPE or <!ENTITY (entity-expansion bombs); then how far every sheet reaches
+(rows, columns, the rectangle from A1 to the farthest cell, per sheet and per workbook, the number of sheets and
+of shared strings; limits in template.py), streamed over every XML part for .xlsx and over the BIFF records of
+the workbook stream for .xls. Each refusal is an `ExcelRefused` with a Chinese message naming the sheet or part.
+
+`checked()` is the one entry point (`check()` returns its kind); `reader.read` opens only what it returned for
+the file as it is now, so every read of a stored upload goes through the same checks.
 """
 
 from __future__ import annotations
