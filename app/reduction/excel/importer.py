@@ -349,13 +349,13 @@ def validated(session: Session, upload: Upload, root: Jurisdiction, config: Any)
     it may also hold is used only while `list_stamp` is unchanged.
     """
     _verify(upload)
-    safety.check(upload.path, upload.filename, safety.Limits.from_config(config))
+    checked = safety.checked(upload.path, upload.filename, safety.Limits.from_config(config))
     places = places_of(session, root)
     key = parse_key(upload, root, places)
     if reuse_enabled(config) and (found := _load_snapshot(upload, key, config["SECRET_KEY"])) is not None:
         return found
     with bulk():
-        workbook = reader.read(upload.path)
+        workbook = reader.read(checked)  # the file as checked just now, else checked again
         parsed = parsing.parse(workbook, places, industries())
     return Validated(parsed, key)
 

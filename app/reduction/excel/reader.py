@@ -1,5 +1,9 @@
 """Reading a workbook that passed the safety checks: python-calamine for both .xlsx and .xls, headers found
-by name (and group), every header problem reported with its place."""
+by name (and group), every header problem reported with its place.
+
+`read()` opens only a `safety.Checked` file: given a path it runs `safety.checked()` first, given a `Checked`
+whose file changed since, again. So every read of an upload (preview, commit, any later one) is bounded the
+same way as the upload was: nothing reaches calamine before its sheets' extent has been checked."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 import python_calamine as pc
 from flask_babel import gettext as _
 
+from app.reduction.excel import safety
 from app.reduction.excel import template as t
 from app.reduction.excel.safety import ExcelRefused
 
@@ -73,10 +78,16 @@ _BY_LEVEL = {t.norm(g): {t.norm(c.header): c for c in t.LEVEL_COLUMNS[lv]} for l
 _GROUP_NAMES = {t.norm(g) for g in t.GROUPS}
 
 
-def read(path: Path) -> Workbook:
-    """Open with calamine (either format) and map every sheet's headers; ExcelRefused if unreadable."""
+def read(source: Path | safety.Checked, limits: safety.Limits | None = None) -> Workbook:
+    """Check (unless `source` is a file checked as it is now), open with calamine (either format) and map
+    every sheet's headers; ExcelRefused if refused or unreadable."""
+    if isinstance(source, safety.Checked) and source.current:
+        checked = source
+    else:
+        path = source.path if isinstance(source, safety.Checked) else Path(source)
+        checked = safety.checked(path, path.name, limits)
     try:
-        book = pc.CalamineWorkbook.from_path(str(path))
+        book = pc.CalamineWorkbook.from_path(str(checked.path))
         names = list(book.sheet_names)
         by_name = {t.norm(n): n for n in names}
         issues: list[Issue] = []

@@ -294,6 +294,21 @@ METER_COLUMNS: tuple[Column, ...] = (
 )
 
 
+# --- how far a file may reach (checked before anything is read in full: safety.py) ---------------------
+# calamine holds a sheet as the rectangle from A1 to its farthest cell, so the limits bound that rectangle.
+MAX_ENTERPRISES = 100_000  # the largest list the system is built for (a province; bench/inventory.py)
+ROWS_PER_ENTERPRISE = 5  # on average, on one sheet: process units, continuation rows, facilities or meters
+MAX_ROWS = HEADER_ROWS + ROWS_PER_ENTERPRISE * MAX_ENTERPRISES  # 500,002 rows on one sheet
+MAX_COLUMNS = 2 * len(MAIN_COLUMNS)  # 126 (A–DV): the widest sheet, and as many columns again for notes
+# the rectangle of one sheet: MAX_ENTERPRISES at 3 rows each across every column of the main sheet (18.9 million,
+# bench/inventory.py's file exactly), rounded up to the next million
+MAX_SHEET_CELLS = -(-(HEADER_ROWS + 3 * MAX_ENTERPRISES) * len(MAIN_COLUMNS) // 1_000_000) * 1_000_000
+# all sheets together: the main sheet's limit, facilities and meters of the same size, and the help sheet
+MAX_BOOK_CELLS = MAX_SHEET_CELLS + (1 + 3 * MAX_ENTERPRISES) * (len(FACILITY_COLUMNS) + len(METER_COLUMNS)) + 10_000
+MAX_SHEETS = 32  # the template has four
+MAX_SHARED_STRINGS = MAX_BOOK_CELLS  # at most one distinct text per cell
+
+
 # --- vocabularies: label or value (and a few spellings people use) → value -------------------------
 
 
