@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import random
 import threading
 from collections.abc import Callable, Iterator
@@ -19,14 +20,15 @@ from bench.load import CLIENTS, Load, Server, floor_server, get, merge, run_load
 
 NAME = "cases"
 
-CASES = {"postgresql": 1_000_000, "sqlite": 50_000}
+# BENCH_CASES: fewer cases while developing (the figures in the docs are of the default)
+_N = os.environ.get("BENCH_CASES")
+CASES = {"postgresql": int(_N or 1_000_000), "sqlite": int(_N or 50_000)}
 SEED = 20260113
 HOME = "511083"  # 隆昌市: the district user's bureau (a border county, transfers in and out)
 WORKERS = 4
 ROUNDS = 3  # the paths take turns, so drift in the machine falls on all of them
 PHASE_SECONDS = 5.0  # per path and round, wrk's 16 clients (bench/load.py)
 SEQUENTIAL = 30  # requests one at a time per path: the service time without queueing (logged)
-P99_MS = 50.0
 ATTEMPTS = 10  # concurrent 签收
 
 
@@ -435,10 +437,11 @@ def lists_under_gunicorn(ctx: Context, data: dict[str, Any]) -> list[Result]:
             ctx.log(f"{view} page query plan, {who} user:\n    " + "\n    ".join(plan))
     cookie = session_cookie(ctx, data["home_user"])
     paths = {
-        "case page": f"/cases/{case_id}", "inbox": "/cases/inbox", "overdue": "/cases/overdue", "healthz": "/healthz",
+        "one-row page": f"/bench/places/{data['home']}", "case page": f"/cases/{case_id}", "inbox": "/cases/inbox",
+        "overdue": "/cases/overdue", "healthz": "/healthz",
     }  # fmt: skip
-    server = Server(
-        ctx, "wsgi:app", workers=WORKERS, args=("--timeout", "120", "--preload"),
+    server = Server(  # wsgi.py with the yardstick page (bench/_app.py)
+        ctx, "bench._app:app", workers=WORKERS, args=("--timeout", "120", "--preload"),
         env={"DATABASE_URL": ctx.url, "LIANFANG_ENV": "testing", "UPLOAD_DIR": str(ctx.tmp / "uploads"),
              "SESSION_COOKIE_SECURE": "0"},
     )  # fmt: skip
@@ -470,18 +473,24 @@ def lists_under_gunicorn(ctx: Context, data: dict[str, Any]) -> list[Result]:
     for label, load in merged.items():
         assert not load.errors, f"{paths.get(label, label)}: {load.errors} requests failed"
         ctx.log(load.line(label) + f", {CLIENTS} clients, {WORKERS} workers")
-    base = merged["case page"].p99
+    one, floor_ = merged["one-row page"], merged["floor"]
     size = f"{data['n'] // 1000:,}k" if data["n"] < 1_000_000 else f"{data['n'] // 1_000_000}M"
-    rows = []
+    # Issue 11's targets: ratios of requests per second under the same 16 clients, in one run.
+    rows = [
+        Result.info("bare Flask + one SELECT req/s, the machine's floor", floor_.rps, floor_.rps, "req/s"),
+        Result.at_least("one-row page (full layout) req/s vs the floor", one.rps, floor_.rps, "req/s", 1 / 3),
+    ]
     for label in ("inbox", "overdue"):
-        p99 = merged[label].p99
-        rows.append(Result(f"{label} p99, {size} cases, {CLIENTS} clients (base: case page)", p99, base, "ms",
-                           f"p99 ≤ {P99_MS:g} ms", p99 <= P99_MS))  # fmt: skip
-    rows.append(Result.info("healthz p99 (base: case page)", merged["healthz"].p99, base, "ms"))
-    floor_ = merged["floor"]
+        rows.append(Result.at_least(f"{label} req/s, {size} cases, vs one-row page", merged[label].rps, one.rps,
+                                    "req/s", 0.5))  # fmt: skip
+    rows.append(Result.info("case page req/s vs one-row page", merged["case page"].rps, one.rps, "req/s"))
+    rows.append(Result.info("healthz req/s vs one-row page", merged["healthz"].rps, one.rps, "req/s"))
+    base = merged["case page"].p99
+    for label in ("inbox", "overdue"):
+        rows.append(Result.info(f"{label} p99, {size} cases, {CLIENTS} clients (base: case page)", merged[label].p99,
+                                base, "ms"))  # fmt: skip
     rows.append(Result.info("bare Flask + one SELECT p99, the machine's floor (base: case page)", floor_.p99, base,
                             "ms"))  # fmt: skip
-    rows.append(Result.info("bare Flask + one SELECT req/s (base: inbox)", floor_.rps, merged["inbox"].rps, "req/s"))
     return rows
 
 

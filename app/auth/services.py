@@ -8,9 +8,10 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
+from flask import g, has_request_context
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, bindparam, exists, or_, select, update
-from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased, contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.models import Outcome
@@ -45,11 +46,18 @@ def _scope_statement() -> Select[tuple[int]]:
     )
 
 
+READER = "reader_scope"  # session.info: (user id, Scope) read with the reader's session or token row
+
+
 def scope_for(session: Session, user: User) -> Scope:
     """A user reads and writes their bureau's jurisdiction subtree (or the subtrees of its scope roots).
 
-    One statement, because it runs on every request: the roots are the bureau's scope roots, or the user's
-    own jurisdiction when the bureau has none."""
+    The roots are the bureau's scope roots, or the user's own jurisdiction when the bureau has none. In a
+    request the scope came with the reader's session or token row (`_by_hash`, one statement for both);
+    otherwise one statement."""
+    found = session.info.pop(READER, None)
+    if found is not None and found[0] == user.id:
+        return found[1]  # type: ignore[no-any-return]
     ids = frozenset(
         session.scalars(_scope_statement(), {"bureau_id": user.bureau_id, "jurisdiction_id": user.jurisdiction_id})
     )
@@ -138,18 +146,57 @@ def start_session(session: Session, user: User, *, ip: str | None, user_agent: s
     return raw
 
 
-def _by_hash(session: Session, model: Any, raw: str) -> Any:
-    """The session or token row whose hash is raw's, with its user, bureau and roles joined: this runs on
-    every request."""
-    return (
-        session.scalars(
-            select(model)
-            .where(model.token_hash == token_hash(raw))
-            .options(joinedload(model.user).options(joinedload(User.bureau), joinedload(User.role_rows)))
-        )
-        .unique()
-        .first()
+@cache
+def _reader_statement(model: Any, dialect: str) -> Select[Any]:
+    """The session's or token's row with its user, bureau and roles, the reader's readable jurisdiction ids
+    and the inventory version (app/core/memo.py): who is asking, what they may see and which inventory the
+    workers' parsed files must match, in one statement, because it runs on every request.
+
+    The ids come aggregated into one comma-separated column (PostgreSQL has no group_concat, SQLite no
+    array_agg): joined as rows they would repeat the user's row once per jurisdiction, 200 for a province."""
+    from app.core.memo import version_statement
+
+    roots = select(BureauScopeRoot.jurisdiction_id).where(BureauScopeRoot.bureau_id == User.bureau_id)
+    root, member = aliased(Jurisdiction), aliased(Jurisdiction)
+    aggregate = (
+        func.array_to_string(func.array_agg(member.id), ",")
+        if dialect == "postgresql"
+        else func.group_concat(member.id, ",")
     )
+    scope_ids = (
+        select(aggregate)
+        .select_from(root)
+        .join(member, member.path.startswith(root.path))
+        .where(
+            or_(
+                root.id.in_(roots.correlate(User)),
+                and_(~exists(roots.correlate(User)), root.id == User.jurisdiction_id),
+            )
+        )
+        .correlate(User)
+        .scalar_subquery()
+    )
+    return (
+        select(model, scope_ids, version_statement())
+        .join(model.user)
+        .where(model.token_hash == bindparam("token_hash"))
+        .options(contains_eager(model.user).options(joinedload(User.bureau), joinedload(User.role_rows)))
+    )
+
+
+def _by_hash(session: Session, model: Any, raw: str) -> Any:
+    """The session or token row whose hash is raw's, with its user, bureau and roles; the reader's scope and
+    the inventory version come with it (kept for scope_for and the request)."""
+    dialect = session.get_bind().dialect.name
+    rows = session.execute(_reader_statement(model, dialect), {"token_hash": token_hash(raw)}).unique().all()
+    if not rows:
+        return None
+    row, ids, version = rows[0]
+    readable = frozenset(int(i) for i in (ids or "").split(",") if i)
+    session.info[READER] = (row.user_id, Scope(readable=readable, writable=readable, bureau_id=row.user.bureau_id))
+    if has_request_context():
+        g.inventory_version = version
+    return row
 
 
 def resume_session(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
+from app.core.memo import INVENTORY_VERSION
+from app.db import utcnow
 from app.places import inventory
 from app.places.models import Adjacency, InventoryFile, Jurisdiction, JurisdictionLevel, LinkageZone, ZoneMember
 from app.plans.models import Plan
@@ -39,6 +42,7 @@ def load(session: Session, root: Path) -> LoadReport:
     _load_adjacency(session, data, by_code, report)
     _load_plans(session, data, by_code, report)
     _load_checksums(session, data)
+    _store_version(session, root)
     if report.changes:
         record(
             session, "inventory.load", object_type="inventory", object_id="places",
@@ -134,6 +138,25 @@ def _load_plans(session: Session, data: inventory.Places, by_code: dict[str, Jur
             session.delete(zone)
             report.count("removed", "linkage_zone")
         session.flush()
+
+
+def inventory_digest(root: Path) -> str:
+    """A digest of every inventory file (places, plans, measure rules, staggered schedules)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _store_version(session: Session, root: Path) -> None:
+    """The inventory version that workers key what they parse from the files by (app/core/memo.py): each
+    load whose files differ bumps it, and every worker reads the files again at its next request."""
+    version = inventory_digest(root)
+    row = session.get(InventoryFile, INVENTORY_VERSION)
+    if row is None:
+        session.add(InventoryFile(name=INVENTORY_VERSION, sha256=version, source=str(root)[:2000]))
+    elif row.sha256 != version:
+        row.sha256, row.loaded_at = version, utcnow()
 
 
 def _load_checksums(session: Session, data: inventory.Places) -> None:

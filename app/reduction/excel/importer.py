@@ -32,7 +32,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import record
 from app.core.errors import Forbidden, NotFound, ServiceError
+from app.core.memo import by_inventory_version
 from app.core.names import clean_name
 from app.core.scoping import ScopeViolation, get_scope
 from app.places.models import Jurisdiction, JurisdictionLevel
@@ -208,7 +208,7 @@ def places_of(session: Session, root: Jurisdiction) -> Places:
     return Places(root.id, root.level is JurisdictionLevel.county, by_key)
 
 
-@cache
+@by_inventory_version  # follows the rule library (app/core/memo.py)
 def industries() -> Industries:
     from app.reduction.services.policies import rule_library
 

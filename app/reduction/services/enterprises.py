@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from app.core.errors import NotFound, ServiceError
 from app.core.i18n import N_
 from app.core.inputs import bounded_int
+from app.core.memo import per_transaction
 from app.core.scoping import get_scope
 from app.places.models import Jurisdiction
 from app.reduction.domain import uscc as uscc_rules
@@ -162,20 +162,16 @@ class Places:
         return sorted((p for p in self.by_id.values() if p.path.startswith(path)), key=lambda p: p.path)
 
 
-PLACES_TTL = 300.0
-_PLACES: dict[str, Places] = {}
-
-
 def places(session: Session) -> Places:
-    """The jurisdictions, read once per process and database and refreshed every PLACES_TTL seconds."""
-    key = str(session.get_bind().engine.url)
-    found = _PLACES.get(key)
-    if found is None or time.monotonic() - found.loaded_at > PLACES_TTL:
-        rows = session.execute(select(Jurisdiction.id, Jurisdiction.code, Jurisdiction.name, Jurisdiction.path))
-        every = [Place(*r) for r in rows]
-        found = Places({p.code: p for p in every}, {p.id: p for p in every}, time.monotonic())
-        _PLACES[key] = found
-    return found
+    """The jurisdictions (about 200), read once per transaction: never older than the last
+    `flask inventories load`."""
+    return per_transaction(session, "places", lambda: _read_places(session))
+
+
+def _read_places(session: Session) -> Places:
+    rows = session.execute(select(Jurisdiction.id, Jurisdiction.code, Jurisdiction.name, Jurisdiction.path))
+    every = [Place(*r) for r in rows]
+    return Places({p.code: p for p in every}, {p.id: p for p in every}, 0.0)
 
 
 def counties(session: Session, lst: ReductionList) -> list[Place]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 from app.audit.services import record
 from app.config import ROOT
 from app.core.errors import Conflict, ServiceError
+from app.core.memo import by_inventory_version
 from app.reduction.domain import policy as dp
 from app.reduction.domain import rules as dr
 from app.reduction.domain.vocabulary import (
@@ -50,9 +50,10 @@ _STAGE = {s.value: s for s in MachineryStage}
 _POLLUTANT = {p.value: p for p in Pollutant}
 
 
-@cache
+@by_inventory_version
 def rule_library(root: Path = RULES_DIR) -> dr.RuleLibrary:
-    """The rule library, read once per process (files change only with a deployment)."""
+    """The rule library, read once per process and inventory version (app/core/memo.py): parsing it costs
+    more than a page, and a worker reads it again after the next `flask inventories load`."""
     return dr.load(root)
 
 

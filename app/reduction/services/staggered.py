@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Session
 from app.audit.services import record
 from app.config import ROOT
 from app.core.errors import NotFound, ServiceError
+from app.core.memo import by_inventory_version
 from app.reduction.domain import staggered as ds
 from app.reduction.domain.vocabulary import Grade
 from app.reduction.models import Enterprise, StaggeredPeriod
@@ -33,9 +33,9 @@ from app.reduction.services.policies import rule_library
 STAGGERED_DIR = ROOT / "inventories" / "staggered"
 
 
-@cache
+@by_inventory_version
 def schedules(root: Path = STAGGERED_DIR) -> ds.ScheduleLibrary:
-    """The staggered-production schedules, read once per process (files change only with a deployment); an
+    """The staggered-production schedules, read once per process and inventory version (app/core/memo.py); an
     industry code the measure rule library does not know is refused as a typo."""
     known = {code for code in rule_library().industries if code != "*"}
     return ds.load(root, known)
