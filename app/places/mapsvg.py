@@ -85,7 +85,8 @@ def render(
         d = "".join("M" + "L".join(point(x, y) for x, y in ring) + "Z" for ring in rings[code])
         name = (labels or {}).get(code) or features[code]["properties"].get("name", code)
         parts.append(
-            f'<path d="{d}" fill="{colour}" stroke="#374151" stroke-width="1.5" stroke-linejoin="round" '
+            f'<path d="{d}" fill="{colour}" stroke="#374151" stroke-width="0.75" stroke-linejoin="round" '
+            'vector-effect="non-scaling-stroke" '
             f'data-unit="{escape(code)}" data-level="{escape(level or "none")}">'
             f"<title>{escape(name)}</title></path>"
         )
