@@ -12,6 +12,7 @@ from app.cases.models import (
     SerialCounter,
     TransferItem,
 )
+from app.jobs.models import Job
 from app.places.models import Adjacency, InventoryFile, Jurisdiction, LinkageZone, ZoneMember
 from app.plans.models import Plan
 from app.reduction.models import (
@@ -43,6 +44,7 @@ __all__ = [
     "Evidence",
     "Inspection",
     "InventoryFile",
+    "Job",
     "Jurisdiction",
     "LinkageZone",
     "Measure",
