@@ -1,4 +1,5 @@
-# Lianfang: `make run` sets everything up and serves; `make test` runs the suite (SQLite, then PostgreSQL
+# Lianfang: `make run` sets everything up and serves (with the background-job worker beside the web server,
+# stopped with it); `make test` runs the suite (SQLite, then PostgreSQL
 # when TEST_DATABASE_URL is set); `make bench` runs the benchmarks.
 
 SHELL := /bin/bash
@@ -61,8 +62,9 @@ migrate: install
 run: install system-deps $(INSTANCE)/secret_key
 	@export LIANFANG_ENV=development SECRET_KEY=$$(cat $(INSTANCE)/secret_key) SESSION_COOKIE_SECURE=0; \
 	$(FLASK) db upgrade && $(FLASK) inventories load && $(FLASK) demo load && \
-	echo "Lianfang: http://$(HOST):$(PORT)" && \
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	echo "Lianfang: http://$(HOST):$(PORT) (job worker beside it: $(FLASK) jobs worker)" && \
+	{ $(FLASK) jobs worker & worker=$$!; $(FLASK) run --host $(HOST) --port $(PORT) & web=$$!; \
+	  trap 'kill $$worker $$web 2>/dev/null; wait' EXIT INT TERM; wait $$web; }
 
 test: install system-deps browser-deps
 	@$(MAKE) --no-print-directory test-sqlite

@@ -65,8 +65,11 @@ jobs_cli = AppGroup("jobs", help="Background jobs (Huey): the worker, and jobs a
 @click.option("--workers", default=2, show_default=True, help="worker threads")
 def jobs_worker(workers: int) -> None:
     """Run the job consumer (periodic escalation included) until interrupted; `make run` starts it."""
+    import logging
+
     from app.jobs import runner
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if runner.huey.immediate:
         raise click.ClickException("JOBS_URL is 'immediate': there is no queue to consume")
     runner.set_app(current_app._get_current_object())  # type: ignore[attr-defined]
