@@ -132,9 +132,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
     # IMMEDIATE: a transaction takes the write lock at BEGIN, so two writers queue instead of one
     # failing with "database is locked" when it upgrades from reading to writing.
+    # A long read that writes nothing (a background export) asks for a deferred transaction with the
+    # execution option sqlite_begin="deferred", so that it does not hold the write lock all along.
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        deferred = conn.get_execution_options().get("sqlite_begin") == "deferred"
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def _scope_id() -> int:

@@ -185,7 +185,9 @@ def enqueue(job_id: int) -> None:
 
 def consumer(workers: int = 2, **options: Any) -> Any:
     """A consumer as `flask jobs worker` runs it: threads, periodic tasks, short polling of SQLite."""
-    options.setdefault("initial_delay", 0.05)
+    # An idle consumer of the SQLite queue polls it (a read of a small table) every 50 ms at most, so a job
+    # starts within that; Redis blocks on the queue instead (huey's blocking dequeue), so it never polls.
+    options.setdefault("initial_delay", 0.01)
     options.setdefault("backoff", 1.15)
-    options.setdefault("max_delay", 0.5)
+    options.setdefault("max_delay", 0.05)
     return huey.create_consumer(workers=workers, periodic=True, **options)

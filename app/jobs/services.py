@@ -29,6 +29,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.audit.models import Outcome
+from app.audit.services import PENDING as AUDIT_PENDING
 from app.audit.services import record
 from app.auth.models import User
 from app.core.errors import NotFound, ServiceError
@@ -99,10 +100,19 @@ HANDLERS: dict[str, Handler] = {}
 LABELS: dict[str, str] = {}
 
 
-def handler(kind: str, label: str) -> Callable[[Handler], Handler]:
+READ_ONLY: set[str] = set()
+
+
+def handler(kind: str, label: str, *, read_only: bool = False) -> Callable[[Handler], Handler]:
+    """Register a kind of job. `read_only`: its work only reads (an export, a preview, PDFs) and records
+    audit entries; it reads in a transaction of its own that takes no write lock on SQLite, and its audit
+    entries are committed with the job's end."""
+
     def register(fn: Handler) -> Handler:
         HANDLERS[kind] = fn
         LABELS[kind] = label
+        if read_only:
+            READ_ONLY.add(kind)
         return fn
 
     return register
@@ -339,6 +349,9 @@ def execute(job_id: int) -> None:
     user = None
     actor = None  # the requester as the audit entries name them, kept past a rollback of the work
     caller = (g.get("user"), g.get("api_token"))  # immediate mode runs inside the caller's context
+    read_only = job.kind in READ_ONLY
+    if read_only:
+        s.connection(execution_options={"sqlite_begin": "deferred"})
     try:
         with force_locale("zh"), runner.Heartbeat(job_id):
             if job.requested_by_id is not None:
@@ -359,6 +372,13 @@ def execute(job_id: int) -> None:
                           total=job.progress_total)  # fmt: skip
             out = fn(ctx)
             ctx.check_cancel()
+            work = s
+            if read_only:  # the reads end here; the audit entries they recorded go with the job's end
+                entries = s.info.pop(AUDIT_PENDING, [])
+                s.rollback()
+                s = _new_session()
+                s.info[AUDIT_PENDING] = entries
+                work.close()
             row = s.get(Job, job_id, with_for_update=True, populate_existing=True)
             if row is None or row.state is not JobState.running or row.attempts != attempt:
                 s.rollback()  # another attempt finished it, or it was cancelled: nothing of ours is kept
@@ -370,7 +390,7 @@ def execute(job_id: int) -> None:
             row.result_file = out.file.name if out.file else None
             row.result_name = out.name
             record(
-                s, "job.done", obj=row, user=user,
+                s, "job.done", obj=row, user=actor,
                 detail={"kind": row.kind, "attempt": attempt, "ip": row.request_ip, **out.summary},
             )  # fmt: skip
             if runner.BEFORE_COMMIT is not None:

@@ -19,7 +19,7 @@ from app.jobs.services import Context, Done, handler
 # --- reduction lists -------------------------------------------------------------------------------------
 
 
-@handler("reduction.export", _l("导出清单"))
+@handler("reduction.export", _l("导出清单"), read_only=True)
 def export_list(ctx: Context) -> Done:
     from app.reduction.excel import exporter
     from app.reduction.models import ReductionList
@@ -33,7 +33,7 @@ def export_list(ctx: Context) -> Done:
     return Done({"enterprises": counts.get("enterprises", ctx.total), "rows": counts.get("rows", 0)}, path, name)
 
 
-@handler("reduction.export_region", _l("导出辖区全部清单"))
+@handler("reduction.export_region", _l("导出辖区全部清单"), read_only=True)
 def export_region(ctx: Context) -> Done:
     from app.places.models import Jurisdiction
     from app.reduction.excel import exporter
@@ -56,7 +56,7 @@ def _upload(ctx: Context) -> Any:
     return importer.load_upload(ctx.config["UPLOAD_DIR"], ctx.params["token"], ctx.user.id)
 
 
-@handler("reduction.import_preview", _l("检查导入文件"))
+@handler("reduction.import_preview", _l("检查导入文件"), read_only=True)
 def import_preview(ctx: Context) -> Done:
     """The import's preview, run in the background: it keeps its signed snapshot beside the upload, so the
     preview page then shows it at once (importer.preview reads the snapshot)."""
@@ -154,7 +154,7 @@ def transfer_batch(ctx: Context) -> Done:
     return Done({"transfers": made, "cases": len(ids)})
 
 
-@handler("cases.transfer_pdf", _l("生成移交单 PDF"))
+@handler("cases.transfer_pdf", _l("生成移交单 PDF"), read_only=True)
 def transfer_pdf(ctx: Context) -> Done:
     """The PDFs of several transfer forms (a batch): one PDF, or a zip with one PDF a form."""
     from app.cases.models import CaseTransfer
