@@ -364,3 +364,22 @@ def test_escalation_is_a_periodic_job(app, session, world) -> None:  # type: ign
     assert job.state is JobState.done and job.result == {"escalated": 2} and job.requested_by_id is None
     assert len(audit_actions("job.done")) >= 1
     assert {c.escalation.value for c in session.scalars(select(Case).where(Case.id.in_(ids)))} == {"warning"}
+
+
+def test_recomputing_assessments_is_a_job(app, session, make_bureau, make_user, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    from app.reduction.models import EnterpriseAssessment
+    from tests.reduction.test_excel_import import commit
+
+    user = district_user(make_bureau, make_user)
+    commit(app, session, user, write_file(tmp_path / "l.xlsx", [enterprise(i, place_id(session, "500153"))
+                                                                for i in range(3)], session))  # fmt: skip
+    session.execute(update(EnterpriseAssessment).values(rules_version="older-rules"))
+    session.commit()
+    with app.app_context():
+        job_id = services.submit_system("reduction.recompute", {"only_outdated": True})
+    job = session.get(Job, job_id)
+    assert job.state is JobState.done and job.result == {"lists": 1, "enterprises": 3}
+    versions = set(session.scalars(select(EnterpriseAssessment.rules_version)))
+    assert "older-rules" not in versions

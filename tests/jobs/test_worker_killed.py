@@ -129,3 +129,24 @@ def test_a_worker_killed_mid_commit_leaves_the_list_unchanged_and_the_retry_comm
             done = s.scalars(select(AuditEntry).where(AuditEntry.action == "job.done")).all()
             assert len(done) == 1 and done[0].username == "killed_dist" and done[0].detail["attempt"] == 2
         assert not upload.path.exists()
+
+
+@pytest.mark.no_transaction
+def test_a_read_only_jobs_reads_do_not_hold_the_write_lock(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """On SQLite every transaction takes the write lock at BEGIN, except one asking for a deferred begin (a
+    read-only job's, app/jobs/services.py): meanwhile the web writes (a session touch, a cancel) go through."""
+    from sqlalchemy import text
+
+    with private_sessions("deferred", tmp_path, AUDIT_KEY) as new:
+        reader, writer = new(), new()
+        try:
+            reader.connection(execution_options={"sqlite_begin": "deferred"})
+            assert reader.scalar(select(func.count()).select_from(Jurisdiction)) > 0  # the read is under way
+            if writer.get_bind().dialect.name == "sqlite":
+                writer.execute(text("PRAGMA busy_timeout=2000"))
+            writer.add(Bureau(name="读取期间新建的单位", kind=BureauKind.branch,
+                              jurisdiction_id=reader.scalars(select(Jurisdiction.id)).first()))  # fmt: skip
+            writer.commit()  # would wait for the reader (and fail after 2 s) if the reader held the lock
+        finally:
+            reader.close()
+            writer.close()
