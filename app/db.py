@@ -168,6 +168,11 @@ class Database:
         def _remove_session(_exc: BaseException | None) -> None:
             self.session.remove()
 
+    def new_session(self) -> Session:
+        """A session of its own, not the context's scoped one, made as the scoped ones are (a background job's
+        transactions are its own, beside the request's)."""
+        return self.session.registry.createfunc()
+
     @property
     def engine(self) -> Engine:
         if self._engine is None:

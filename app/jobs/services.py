@@ -288,7 +288,7 @@ def result_path(job: Job) -> Path | None:
 
 
 def _new_session() -> Session:
-    s = db.session_factory()
+    s = db.new_session()
     set_scope(s, Scope.everything())
     s.info["audit_key"] = current_app.config["AUDIT_KEY"]
     return s
@@ -344,7 +344,7 @@ def execute(job_id: int) -> None:
         return
     job, attempt = claimed
     fn = _handlers().get(job.kind)
-    s = db.session_factory()
+    s = db.new_session()
     s.info["audit_key"] = current_app.config["AUDIT_KEY"]
     user = None
     actor = None  # the requester as the audit entries name them, kept past a rollback of the work
@@ -429,14 +429,17 @@ def requeue_stale(now: float | None = None) -> list[int]:
     try:
         live = [JobState.queued, JobState.running]
         again = []
-        for job_id, created in s.execute(select(Job.id, Job.created_at).where(Job.state.in_(live))):
+        for job_id, state, created in s.execute(select(Job.id, Job.state, Job.created_at).where(Job.state.in_(live))):
             beat = runner.last_beat(job_id)
             age = now - (beat if beat is not None else created.timestamp())
             if age > STALE_AFTER.total_seconds():
-                again.append(job_id)
-        for job_id in again:
-            runner.forget(job_id)  # its worker is gone: the next claim must not wait for it
+                again.append((job_id, state))
+        for job_id, state in again:
+            if state is JobState.running:
+                runner.forget(job_id)  # its worker is gone: the next claim must not wait for it
+            else:
+                runner.beat(job_id)  # a queued job waits its turn: asked again in STALE_AFTER, not every minute
             runner.enqueue(job_id)
-        return again
+        return [job_id for job_id, _state in again]
     finally:
         s.close()
