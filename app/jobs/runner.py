@@ -179,6 +179,16 @@ def requeue_stale() -> None:
         services.requeue_stale()
 
 
+@huey.periodic_task(crontab(minute="30", hour="3"), name="lianfang.clean_results")
+def clean_results() -> None:
+    """Remove the job result files older than a week, every night."""
+    from app.jobs import services
+
+    app = flask_app()
+    with app.app_context():
+        services.clean_results()
+
+
 def enqueue(job_id: int) -> None:
     run_job(job_id)
 

@@ -42,6 +42,7 @@ from app.jobs.models import FINISHED, Job, JobState
 log = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=2)  # no heartbeat for this long: the worker died
+KEEP_RESULTS = timedelta(days=7)  # result files (exports, PDFs) are removed after this
 PENDING = "lianfang.jobs_to_enqueue"
 
 
@@ -443,3 +444,20 @@ def requeue_stale(now: float | None = None) -> list[int]:
         return [job_id for job_id, _state in again]
     finally:
         s.close()
+
+
+def clean_results(now: float | None = None) -> int:
+    """Remove result files older than KEEP_RESULTS (the job's page then says the file is gone)."""
+    d = Path(current_app.config["UPLOAD_DIR"]) / "jobs"
+    if not d.is_dir():
+        return 0
+    limit = (now or time.time()) - KEEP_RESULTS.total_seconds()
+    removed = 0
+    for p in d.iterdir():
+        try:
+            if p.is_file() and p.stat().st_mtime < limit:
+                p.unlink()
+                removed += 1
+        except OSError:
+            pass
+    return removed

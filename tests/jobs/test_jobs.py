@@ -383,3 +383,18 @@ def test_recomputing_assessments_is_a_job(app, session, make_bureau, make_user, 
     assert job.state is JobState.done and job.result == {"lists": 1, "enterprises": 3}
     versions = set(session.scalars(select(EnterpriseAssessment.rules_version)))
     assert "older-rules" not in versions
+
+
+def test_result_files_are_kept_a_week(app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import time
+
+    d = Path(app.config["UPLOAD_DIR"]) / "jobs"
+    d.mkdir(parents=True, exist_ok=True)
+    old, new = d / "1-old.xlsx", d / "2-new.xlsx"
+    old.write_bytes(b"x")
+    new.write_bytes(b"x")
+    os.utime(old, (time.time() - 8 * 86400, time.time() - 8 * 86400))
+    with app.app_context():
+        assert services.clean_results() >= 1
+    assert not old.exists() and new.exists()
