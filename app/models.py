@@ -13,6 +13,7 @@ from app.cases.models import (
     TransferItem,
 )
 from app.jobs.models import Job
+from app.notifications.models import Notification, NotificationRead
 from app.places.models import Adjacency, InventoryFile, Jurisdiction, LinkageZone, ZoneMember
 from app.plans.models import Plan
 from app.reduction.models import (
@@ -49,6 +50,8 @@ __all__ = [
     "LinkageZone",
     "Measure",
     "Meter",
+    "Notification",
+    "NotificationRead",
     "Plan",
     "ProcessUnit",
     "ReductionList",

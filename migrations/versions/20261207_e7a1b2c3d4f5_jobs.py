@@ -1,7 +1,7 @@
 """background jobs (Huey runs them; the row holds state, progress, result and error)
 
 Revision ID: e7a1b2c3d4f5
-Revises: c4a5e1d0f7b2
+Revises: 2e5583d57339
 Create Date: 2026-12-07 06:09:07.209784
 """
 
@@ -14,7 +14,7 @@ import app.db
 from sqlalchemy.dialects import postgresql
 
 revision: str = 'e7a1b2c3d4f5'
-down_revision: str | None = 'c4a5e1d0f7b2'
+down_revision: str | None = '2e5583d57339'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
