@@ -398,3 +398,27 @@ def test_result_files_are_kept_a_week(app, tmp_path) -> None:  # type: ignore[no
     with app.app_context():
         assert services.clean_results() >= 1
     assert not old.exists() and new.exists()
+
+
+def test_the_pdf_of_a_form_over_the_bound_is_made_by_a_job(app, session, world, login_as, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    ids = _cases(app, session, world, 3)
+    client = login_as(world.inspector)
+    r = client.post("/cases/transfers", data={"csrf_token": csrf_token(client, "/"), "case_id": ids,
+                                              "to_bureau": world.neijiang.id})  # fmt: skip
+    form_url = r.headers["Location"]
+    monkeypatch.setattr(records, "MAX_CASES_PER_FORM", 2)  # the form now carries more than one form may
+    page = client.get(f"{form_url}.pdf")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert "该移交单线索较多，将在后台生成 PDF" in page.get_data(as_text=True)
+    transfer_id = int(form_url.rsplit("/", 1)[1])
+    job = job_id_of(client.post("/cases/transfers/print", data={"csrf_token": csrf_token(client, "/"),
+                                                                "transfer_id": transfer_id}))  # fmt: skip
+    st = client.get(f"/jobs/{job}/status.json").get_json()
+    assert st["state"] == "done" and st["result"] == {"forms": 1}
+    pdf = client.get(st["download_url"])
+    data = pdf.data
+    pdf.close()
+    assert data.startswith(b"%PDF") and pdf.headers["Content-Disposition"].endswith(".pdf")
+    other = login_as(world.zg_staff, app.test_client())  # a bureau that may not see the form
+    assert other.post("/cases/transfers/print", data={"csrf_token": csrf_token(other, "/"),
+                                                      "transfer_id": transfer_id}).status_code == 404  # fmt: skip
