@@ -422,3 +422,28 @@ def test_the_pdf_of_a_form_over_the_bound_is_made_by_a_job(app, session, world, 
     other = login_as(world.zg_staff, app.test_client())  # a bureau that may not see the form
     assert other.post("/cases/transfers/print", data={"csrf_token": csrf_token(other, "/"),
                                                       "transfer_id": transfer_id}).status_code == 404  # fmt: skip
+
+
+def test_a_running_jobs_page_shows_rows_done_of_total_and_the_time_left(  # type: ignore[no-untyped-def]
+    app, session, make_user, login_as
+) -> None:
+    from datetime import timedelta
+
+    from app.db import utcnow
+
+    user = make_user("watcher", code="500153")
+    job = Job(kind="reduction.export", params={}, state=JobState.running, started_at=utcnow() - timedelta(seconds=60),
+              attempts=1, progress_total=400, requested_by_id=user.id, bureau_id=user.bureau_id)  # fmt: skip
+    session.add(job)
+    session.commit()
+    runner.put_progress(job.id, 100, 400)  # a quarter done in a minute: three minutes left
+    client = login_as(user)
+    st = client.get(f"/jobs/{job.id}/status.json").get_json()
+    assert (st["done"], st["total"], st["percent"], st["state_label"]) == (100, 400, 25, "进行中")
+    assert 179 <= st["seconds_left"] <= 181
+    page = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    assert "已处理 100 / 400" in page and re.search(r"预计剩余 (2 分 59|3 分 [01]) 秒", page) and 'value="25"' in page
+    assert 'data-testid="job-cancel"' in page
+    r = client.post(f"/jobs/{job.id}/cancel", data={"csrf_token": csrf_token(client, "/")})
+    assert r.status_code == 302 and runner.cancel_requested(job.id)  # the work stops at its next step
+    assert "正在取消…" in client.get(f"/jobs/{job.id}").get_data(as_text=True)
