@@ -213,11 +213,9 @@ def export_region_job():  # type: ignore[no-untyped-def]
 
 
 def _enterprises(s: Any, lst: ReductionList) -> int:
-    from sqlalchemy import func, select
+    from app.reduction.services.lists import enterprise_counts
 
-    from app.reduction.models import Enterprise
-
-    return s.scalar(select(func.count()).select_from(Enterprise).where(Enterprise.list_id == lst.id)) or 0
+    return enterprise_counts(s, [lst.id]).get(lst.id, 0)
 
 
 def _send(write: Any, download_name: str) -> Any:
