@@ -384,6 +384,8 @@ def execute(job_id: int) -> None:
             if row is None or row.state is not JobState.running or row.attempts != attempt:
                 s.rollback()  # another attempt finished it, or it was cancelled: nothing of ours is kept
                 return
+            if row.cancel_requested:  # asked while the work ran (the row, locked now, says so for certain)
+                raise Cancelled
             row.state, row.finished_at = JobState.done, utcnow()
             row.progress_total = max(ctx.total, ctx.done)
             row.progress_done = row.progress_total
