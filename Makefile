@@ -1,4 +1,5 @@
-# Lianfang: `make run` sets everything up and serves; `make test` runs the suite (SQLite, then PostgreSQL
+# Lianfang: `make run` sets everything up and serves (with the background-job worker beside the web server,
+# stopped with it); `make test` runs the suite (SQLite, then PostgreSQL
 # when TEST_DATABASE_URL is set); `make bench` runs the benchmarks.
 
 SHELL := /bin/bash
@@ -66,8 +67,9 @@ run: install system-deps $(INSTANCE)/secret_key
 	then export RATELIMIT_STORAGE_URI=$(REDIS_URL); echo "rate limits in $(REDIS_URL)"; \
 	else echo "Redis does not answer at $(REDIS_URL): rate limits kept per process (memory://)"; fi; \
 	$(FLASK) db upgrade && $(FLASK) inventories load && $(FLASK) demo load && \
-	echo "Lianfang: http://$(HOST):$(PORT)" && \
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	echo "Lianfang: http://$(HOST):$(PORT) (job worker beside it: $(FLASK) jobs worker)" && \
+	{ $(FLASK) jobs worker & worker=$$!; $(FLASK) run --host $(HOST) --port $(PORT) & web=$$!; \
+	  trap 'kill $$worker $$web 2>/dev/null; wait' EXIT INT TERM; wait $$web; }
 
 test: install system-deps browser-deps
 	@$(MAKE) --no-print-directory test-sqlite

@@ -50,17 +50,11 @@ cases_cli = AppGroup("cases", help="Cases (问题线索).")
 @cases_cli.command("escalate")
 @transactional
 def cases_escalate(s) -> None:  # type: ignore[no-untyped-def]
-    """Step up every overdue case one level (warning → exposure → supervised → summons); run it hourly."""
-    from app.cases.services import queries, workflow
-    from app.cases.vocabulary import Escalation
+    """Step up every overdue case one level (warning → exposure → supervised → summons). The job worker
+    does this every hour (a periodic job, app/jobs/runner.py); this command does it now."""
+    from app.jobs.tasks import escalate_overdue
 
-    count = 0
-    for case in s.scalars(queries.overdue()):
-        if case.escalation is Escalation.summons:
-            continue
-        step = workflow.escalate(s, case, None)
-        click.echo(f"{case.number}: {step.value}")
-        count += 1
+    count = escalate_overdue(s, on_case=lambda case, step: click.echo(f"{case.number}: {step.value}"))
     click.echo(f"escalated {count} overdue case(s)")
 
 
@@ -91,6 +85,39 @@ def inventories_derive(root: Path) -> None:
     )
     (places_dir / "outlines.geojson").write_text(derive.outlines_geojson(data.places), encoding="utf-8")
     click.echo(f"adjacency: {len(edges)} edges written; outlines written")
+jobs_cli = AppGroup("jobs", help="Background jobs (Huey): the worker, and jobs asked for from the command line.")
+@jobs_cli.command("worker")
+@click.option("--workers", default=2, show_default=True, help="worker threads")
+def jobs_worker(workers: int) -> None:
+    """Run the job consumer (periodic escalation included) until interrupted; `make run` starts it."""
+    import logging
+
+    from app.jobs import runner
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if runner.huey.immediate:
+        raise click.ClickException("JOBS_URL is 'immediate': there is no queue to consume")
+    runner.set_app(current_app._get_current_object())  # type: ignore[attr-defined]
+    runner.consumer(workers=workers).run()
+@jobs_cli.command("submit")
+@click.argument("kind")
+@click.option("--list-id", type=int, default=None)
+@click.option("--only-outdated", is_flag=True)
+def jobs_submit(kind: str, list_id: int | None, only_outdated: bool) -> None:
+    """Queue a system job (operator's scope), e.g. `reduction.recompute` or `cases.escalate`."""
+    from app.jobs import services
+    params: dict[str, Any] = {}
+    if list_id is not None:
+        params["list_id"] = list_id
+    if only_outdated:
+        params["only_outdated"] = True
+    if kind not in services._handlers():
+        raise click.ClickException(f"unknown job kind {kind}; known: {', '.join(sorted(services.HANDLERS))}")
+    click.echo(f"job {services.submit_system(kind, params)} queued")
+@jobs_cli.command("requeue")
+def jobs_requeue() -> None:
+    """Queue again the jobs whose worker died (the worker does this every minute)."""
+    from app.jobs import services
+    click.echo(f"requeued: {services.requeue_stale() or 'none'}")
 
 
 @inventories_cli.command("load")
@@ -283,5 +310,5 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
 
 
 def register(app: Flask) -> None:
-    for group in (inventories_cli, users_cli, audit_cli, demo_cli, db_cli, cases_cli):
+    for group in (inventories_cli, users_cli, audit_cli, demo_cli, db_cli, cases_cli, jobs_cli):
         app.cli.add_command(group)

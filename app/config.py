@@ -63,6 +63,10 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # Excel import: the commit takes the records the preview validated (a signed snapshot tied to the file,
         # user, year, jurisdiction and rule library) instead of reading the file again
         "IMPORT_REUSE_VALIDATION": _bool(os.environ.get("IMPORT_REUSE_VALIDATION"), True),
+        # Background jobs (app/jobs): the queue, and from what size an import or an export runs as a job
+        "JOBS_URL": os.environ.get("JOBS_URL", ""),
+        "JOBS_IMPORT_MIN_BYTES": int(os.environ.get("JOBS_IMPORT_MIN_BYTES", 2 * 1024 * 1024)),
+        "JOBS_EXPORT_MIN_ENTERPRISES": int(os.environ.get("JOBS_EXPORT_MIN_ENTERPRISES", 2000)),
         "DEMO_ENABLED": _bool(os.environ.get("LIANFANG_DEMO"), False) and relaxed,
         "HSTS": not relaxed,
     }

@@ -132,9 +132,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
     # IMMEDIATE: a transaction takes the write lock at BEGIN, so two writers queue instead of one
     # failing with "database is locked" when it upgrades from reading to writing.
+    # A long read that writes nothing (a background export) asks for a deferred transaction with the
+    # execution option sqlite_begin="deferred", so that it does not hold the write lock all along.
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        deferred = conn.get_execution_options().get("sqlite_begin") == "deferred"
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def _scope_id() -> int:
@@ -164,6 +167,11 @@ class Database:
         @app.teardown_appcontext
         def _remove_session(_exc: BaseException | None) -> None:
             self.session.remove()
+
+    def new_session(self) -> Session:
+        """A session of its own, not the context's scoped one, made as the scoped ones are (a background job's
+        transactions are its own, beside the request's)."""
+        return self.session.registry.createfunc()
 
     @property
     def engine(self) -> Engine:

@@ -12,6 +12,7 @@ from app.cases.models import (
     SerialCounter,
     TransferItem,
 )
+from app.jobs.models import Job
 from app.notifications.models import Notification, NotificationRead
 from app.places.models import Adjacency, InventoryFile, Jurisdiction, LinkageZone, ZoneMember
 from app.plans.models import Plan
@@ -44,6 +45,7 @@ __all__ = [
     "Evidence",
     "Inspection",
     "InventoryFile",
+    "Job",
     "Jurisdiction",
     "LinkageZone",
     "Measure",

@@ -23,6 +23,7 @@ from app.auth.roles import Role, roles_allow
 from app.core.access import access_of
 from app.db import Base
 from app.extensions import db
+from app.jobs.models import Job
 from tests.cases.walk import CASE_PARAMS, add_case_objects
 
 # Actor's bureau sits at 内江市; targets around it.
@@ -61,9 +62,12 @@ def world(app, make_bureau, make_user, session):  # type: ignore[no-untyped-def]
             units=[UnitSpec("L1", "1号线", {"so2": 1.0, "nox": 1.0, "pm": 1.0}, 100, 90, 80)],
             measures={"yellow": [MeasureSpec("truck_ban", "gate_records")]},
         )  # fmt: skip
+        job = Job(kind="reduction.export", params={"list_id": lst.id}, requested_by_id=user.id,
+                  bureau_id=bureau.id, jurisdiction_id=bureau.jurisdiction_id)  # fmt: skip
+        session.add(job)  # queued, never run: the walk reads its page, status, download and cancel
         session.commit()
         objects[code] = {
-            "bureau": bureau, "user": user, "token": token, "list": lst, "enterprise": enterprise,
+            "bureau": bureau, "user": user, "token": token, "list": lst, "enterprise": enterprise, "job": job,
         }  # fmt: skip
     add_case_objects(app, session, make_bureau, objects)
     from app.notifications.models import Notification, NotificationKind
@@ -112,6 +116,9 @@ def targets_for(rule, world, actor, actor_token) -> list[Target]:  # type: ignor
         # Tokens are personal: only the actor's own token is reachable, whatever the jurisdiction.
         others = [Target(code, {"token_id": o["token"].id}, False) for code, o in world.items()]
         return [*others, Target("own token", {"token_id": actor_token.id}, True)]
+    if args == {"job_id"}:
+        # A job is its requesting bureau's only (the actor's bureau is the one at OWN), whatever the reach.
+        return [Target(code, {"job_id": o["job"].id}, code == OWN) for code, o in world.items()]
     if args == {"notification_id"}:
         # Notifications are the bureau's own: the actor's bureau is the one at OWN.
         return [Target(code, {"notification_id": o["notification"].id}, code == OWN) for code, o in world.items()]

@@ -282,6 +282,12 @@ def create_transfer():  # type: ignore[no-untyped-def]
     # ids beyond their columns' range (case: 64-bit, bureau: 32-bit) name nothing: refused like unknown ones
     ids = [i for i in (parse_id(raw, big=True) for raw in request.form.getlist("case_id")) if i is not None]
     to_id = parse_id(request.form.get("to_bureau")) or 0
+    if len(set(ids)) > records.MAX_CASES_PER_FORM:  # several forms, made in the background
+        from app.jobs import services as jobs
+        from app.jobs.views import started
+
+        params = {"case_ids": list(dict.fromkeys(ids)), "to_bureau_id": to_id}
+        return started(jobs.submit(db.session(), g.user, "cases.transfer_batch", params, total=len(params["case_ids"])))
     transfer = records.create_transfer(db.session(), g.user, ids, to_id)
     flash(_("已生成移交单 %(n)s，请打印、签章后移送。", n=transfer.number))
     return redirect(url_for("cases.transfer", transfer_id=transfer.id))
@@ -320,6 +326,13 @@ def transfer_pdf(transfer_id: int):  # type: ignore[no-untyped-def]
 
     s = db.session()
     t = _transfer_or_404(s, transfer_id)
+    with unscoped(s):
+        big = len(t.items) > records.MAX_CASES_PER_FORM
+    if big:  # a form made before the bound: printed by a job
+        return render_template(
+            "jobs/start.html", title=_("打印移交单"), action=url_for("cases.transfers_print"),
+            fields={"transfer_id": t.id}, message=_("该移交单线索较多，将在后台生成 PDF；完成后可下载。"),
+        )  # fmt: skip
     context, images = records.transfer_context(s, t)
     try:
         pdf = render_pdf("transfer_form", context, allowed_files=images)
@@ -330,6 +343,22 @@ def transfer_pdf(transfer_id: int):  # type: ignore[no-untyped-def]
         pdf, mimetype="application/pdf",
         headers={"Content-Disposition": f"inline; filename={t.number}.pdf", "Cache-Control": "no-store"},
     )  # fmt: skip
+
+
+@bp.post("/transfers/print")
+@require(Permission.view_cases)
+def transfers_print():  # type: ignore[no-untyped-def]
+    """The PDFs of several transfer forms (a batch), rendered by a job."""
+    from app.jobs import services as jobs
+    from app.jobs.views import started
+
+    ids = [i for i in (parse_id(raw) for raw in request.form.getlist("transfer_id")) if i is not None]
+    s = db.session()
+    for tid in ids:
+        _transfer_or_404(s, tid)
+    if not ids or len(ids) > 200:
+        raise ServiceError(_("请选择要打印的移交单（一次最多 200 张）。"))
+    return started(jobs.submit(s, g.user, "cases.transfer_pdf", {"transfer_ids": ids}, total=len(ids)))
 
 
 @bp.post("/transfers/<id:transfer_id>/scan")

@@ -172,11 +172,20 @@ def bureaus_for(session: Session, case: Case) -> list[Bureau]:
     return sorted(rows, key=lambda b: -len(b.jurisdiction.path))
 
 
+# One form stays a page or a few (seed 001's form lists a handful of cases): a bigger selection is split into
+# several forms by a background job (app/jobs/tasks.py), so no request renders or writes hundreds of cases.
+MAX_CASES_PER_FORM = 30
+
+
 def create_transfer(session: Session, user: User, case_ids: Sequence[int], to_bureau_id: int) -> CaseTransfer:
     """One transfer form for several cases, all to one bureau; cross-province forms are copied to both
     provincial bureaus (seed 001 (二)); the receiving bureau finds them in its inbox."""
     if not case_ids:
         raise ServiceError(_("请选择要移交的线索。"), field="cases")
+    if len(set(case_ids)) > MAX_CASES_PER_FORM:
+        raise ServiceError(
+            _("一张移交单最多载 %(n)d 条线索；更多的线索请分批移交。", n=MAX_CASES_PER_FORM), field="cases"
+        )
     cases = [session.get(Case, cid) for cid in dict.fromkeys(case_ids)]
     if any(c is None for c in cases):
         raise NotFound(_("有线索不存在或无权查看。"))

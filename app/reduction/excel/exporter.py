@@ -10,7 +10,7 @@ stays text when someone edits the cell. Enterprise columns are written on an ent
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any
 
 import xlsxwriter
@@ -434,15 +434,19 @@ def bundles_of(session: Session, list_id: int) -> tuple[list[Bundle], int]:
     return list(bundles.values()), rows
 
 
-def export_list(session: Session, lst: ReductionList, user: Any, out: str | IO[bytes]) -> dict[str, int]:
-    """Write the list (as the user may see it) and audit the export."""
+def export_list(
+    session: Session, lst: ReductionList, user: Any, out: str | IO[bytes],
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:  # fmt: skip
+    """Write the list (as the user may see it) and audit the export; `progress(enterprises done, total)`
+    is called as rows are written (a background export's progress bar)."""
     from app.reduction.excel.importer import industry_labels
 
     bundles, rows = bundles_of(session, lst.id)
     owner = user is not None and user.bureau_id == lst.bureau_id
     counts = write(
         out,
-        bundles,
+        bundles if progress is None else _counting(bundles, progress),
         county_label=county_labels(session, lst.jurisdiction),
         industry_label=industry_labels(),
         rows_hint=rows,
@@ -457,10 +461,53 @@ def export_list(session: Session, lst: ReductionList, user: Any, out: str | IO[b
     return counts
 
 
+def export_region(
+    session: Session, root: Jurisdiction, year: int, user: Any, out: str | IO[bytes],
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:  # fmt: skip
+    """Every list of `year` the user may see (the newest version of each jurisdiction's), in one workbook
+    in the import layout: a province's lists for its bureau. Phones are masked except on the user's own list."""
+    from app.reduction.excel.importer import industry_labels
+
+    newest: dict[int, ReductionList] = {}
+    for lst in session.scalars(select(ReductionList).where(ReductionList.year == year).order_by(ReductionList.version)):
+        newest[lst.jurisdiction_id] = lst  # scoped: only the lists within the user's reach
+    lists = sorted(newest.values(), key=lambda x: x.jurisdiction.code)
+    bundles: list[Bundle] = []
+    rows = 0
+    for lst in lists:
+        b, r = bundles_of(session, lst.id)
+        bundles.extend(b)
+        rows += r
+    owner = user is not None and all(lst.bureau_id == user.bureau_id for lst in lists)
+    counts = write(
+        out,
+        bundles if progress is None else _counting(bundles, progress),
+        county_label=county_labels(session, root),
+        industry_label=industry_labels(),
+        rows_hint=rows,
+        mask_phone=not owner,
+    )
+    record(
+        session, "reduction_list.export_region", object_type="jurisdiction", object_id=root.id,
+        detail={"year": year, "lists": [lst.id for lst in lists], **counts, "phones_masked": not owner},
+    )  # fmt: skip
+    return {**counts, "lists": len(lists)}
+
+
+def _counting(bundles: list[Bundle], progress: Callable[[int, int], None], every: int = 200) -> Iterator[Bundle]:
+    total = len(bundles)
+    progress(0, total)
+    for i, b in enumerate(bundles, start=1):
+        yield b
+        if i % every == 0 or i == total:
+            progress(i, total)
+
+
 def write_template(out: str | IO[bytes]) -> None:
     from app.reduction.excel.importer import industry_labels
 
     write(out, [], county_label={}, industry_label=industry_labels())
 
 
-__all__ = ["POLLUTANTS", "export_list", "mask", "write", "write_template"]
+__all__ = ["POLLUTANTS", "export_list", "export_region", "mask", "write", "write_template"]

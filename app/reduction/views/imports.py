@@ -28,6 +28,8 @@ from app.core.exports import csv_bytes
 from app.core.inputs import parse_id
 from app.core.names import clean_name
 from app.extensions import db
+from app.jobs import services as jobs
+from app.jobs.views import started
 from app.reduction.excel import exporter, importer, safety
 from app.reduction.models import ReductionList
 from app.reduction.views import bp
@@ -80,6 +82,8 @@ def import_upload():  # type: ignore[no-untyped-def]
         )
     except safety.ExcelRefused as e:
         return _page(year, e.message, 400)
+    if upload.size >= cfg["JOBS_IMPORT_MIN_BYTES"]:  # a large workbook is checked in the background
+        return started(jobs.submit(db.session(), g.user, "reduction.import_preview", {"token": upload.token}))
     return redirect(url_for("reduction.import_preview", token=upload.token))
 
 
@@ -133,6 +137,8 @@ def import_commit():  # type: ignore[no-untyped-def]
         return _page(_year(request.form.get("year")), _("没有待导入的文件，请先上传。"), 400)
     upload = _upload()
     s = db.session()
+    if upload.size >= current_app.config["JOBS_IMPORT_MIN_BYTES"]:
+        return started(jobs.submit(s, g.user, "reduction.import_commit", {"token": upload.token}))
     try:
         result = importer.commit(s, g.user, upload, current_app.config)
     except NotFound:
@@ -178,8 +184,42 @@ def export_list():  # type: ignore[no-untyped-def]
     lst = s.get(ReductionList, list_id) if list_id else None
     if lst is None:
         raise NotFound(_("清单不存在，或您无权查看。"))
+    if _enterprises(s, lst) >= current_app.config["JOBS_EXPORT_MIN_ENTERPRISES"]:
+        # a province's list takes a while: exported by a job, which the user starts here (a POST)
+        return render_template(
+            "jobs/start.html", title=_("导出清单"), action=url_for("reduction.export_job"),
+            fields={"list_id": lst.id}, message=_("该清单较大，将在后台导出；完成后可下载。"),
+        )  # fmt: skip
     name = f"应急减排清单_{lst.jurisdiction.name}_{lst.year}_v{lst.version}.xlsx"
     return _send(lambda out: exporter.export_list(s, lst, g.user, out), name)
+
+
+@bp.post("/export")
+@require(Permission.view_lists)
+def export_job():  # type: ignore[no-untyped-def]
+    raw = request.form.get("list_id", "")
+    if not (raw.isascii() and raw.isdigit() and int(raw) < 2**31):
+        raise ServiceError(_("请指定要导出的清单。"))
+    s = db.session()
+    lst = s.get(ReductionList, int(raw))
+    if lst is None:
+        raise NotFound(_("清单不存在，或您无权查看。"))
+    job = jobs.submit(s, g.user, "reduction.export", {"list_id": lst.id}, total=_enterprises(s, lst))
+    return started(job)
+
+
+@bp.post("/export-region")
+@require(Permission.view_lists)
+def export_region_job():  # type: ignore[no-untyped-def]
+    """Every list of a year within the user's reach in one workbook (a province's), made by a job."""
+    year = _year(request.form.get("year"))
+    return started(jobs.submit(db.session(), g.user, "reduction.export_region", {"year": year}))
+
+
+def _enterprises(s: Any, lst: ReductionList) -> int:
+    from app.reduction.services.lists import enterprise_counts
+
+    return enterprise_counts(s, [lst.id]).get(lst.id, 0)
 
 
 def _send(write: Any, download_name: str) -> Any:
