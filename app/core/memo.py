@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import g, has_app_context, has_request_context
+from flask import g, has_app_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -51,16 +51,12 @@ def version_statement() -> Any:
 
 
 def inventory_version() -> str | None:
-    """The version of the inventory files in the database: from the request (identify read it with the
-    reader), else read now (CLI, jobs); None outside an application (plain tests of domain code)."""
-    if has_request_context() and "inventory_version" in g:
+    """The version of the inventory files in the database, as the request cycle read it with the reader (or a
+    job at its start). None elsewhere: a CLI command is one short process that starts after any load, and
+    plain tests of domain code have no database."""
+    if has_app_context() and "inventory_version" in g:
         return g.inventory_version  # type: ignore[no-any-return]
-    if not has_app_context():
-        return None
-    from app.extensions import db
-
-    session = db.session()
-    return per_transaction(session, INVENTORY_VERSION, lambda: session.scalar(select(version_statement())))
+    return None
 
 
 def by_inventory_version(fn: Callable[..., T]) -> Callable[..., T]:

@@ -33,6 +33,7 @@ from app.audit.services import PENDING as AUDIT_PENDING
 from app.audit.services import record
 from app.auth.models import User
 from app.core.errors import NotFound, ServiceError
+from app.core.memo import version_statement
 from app.core.scoping import Scope, set_scope
 from app.db import utcnow
 from app.extensions import db
@@ -367,6 +368,8 @@ def execute(job_id: int) -> None:
             else:
                 set_scope(s, Scope.everything())
             g.user, g.api_token = user, None  # the work's own audit entries name the requester
+            # As the request cycle does with the reader: the inventory version read once, in the job's session.
+            g.inventory_version = s.scalar(select(version_statement()))
             if fn is None:
                 raise ServiceError(_("未知的任务类型。"))
             ctx = Context(s, job_id, job.kind, dict(job.params), user, current_app.config,
