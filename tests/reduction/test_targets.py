@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -177,19 +176,16 @@ def synthetic_province(n: int, seed: int = 1) -> tuple[pd.DataFrame, dict[Pollut
     return df, totals
 
 
-def test_whole_province_in_well_under_two_seconds() -> None:
+def test_whole_province_exempts_and_closes() -> None:
+    """A province's 20,000 enterprises (speed: bench/targets.py)."""
     df, totals = synthetic_province(20_000)
-    start = time.perf_counter()
     province = targets.select(df, ["510000"])
     results = [
         targets.assess(province, totals, level, **variant)
         for level in AlertLevel
         for variant in ({}, {"combine_so2_nox": True}, {"ozone": True})
     ]
-    elapsed = time.perf_counter() - start
-    print(f"\ntargets: 20,000 enterprises, 3 levels × 3 variants in {elapsed:.3f} s")
     assert len(province) == 20_000 and all(r.enterprises == 20_000 for r in results)
-    assert elapsed < 10  # smoke bound only; the figure above is the measurement
     red = results[6]
     # the greedy list never names an exempt enterprise and closes every closable shortfall
     exempt = set(df.loc[df["grade"].isin(["A", "leading"]) | (df["category"] == "guarantee"), "id"])
@@ -215,7 +211,6 @@ def test_policy_checks_for_a_province() -> None:
     })  # fmt: skip
     plants = [EnterpriseFacts(f"企业{i}", Category.key, (Grade.B, Grade.C, Grade.D)[i % 3], industries[i % 5],
                               {p: 1.0 for p in Pollutant}) for i in range(20_000)]  # fmt: skip
-    start = time.perf_counter()
     rows = []
     flagged = 0
     for i, facts in enumerate(plants):
@@ -224,7 +219,4 @@ def test_policy_checks_for_a_province() -> None:
         rows.append(targets.enterprise_row(i, "/510000/510100/510104/", facts, units, policy, evaluation))
     df = targets.frame(rows)
     result = targets.assess(df, {p: 20_000 * 365.0 for p in Pollutant}, RED)
-    elapsed = time.perf_counter() - start
-    print(f"\npolicy checks + rows + targets: 20,000 enterprises in {elapsed:.3f} s")
-    assert elapsed < 30  # smoke bound only
     assert flagged > 0 and result.groups[0].reduction_t_per_day == pytest.approx(20_000 / 365)
