@@ -34,6 +34,7 @@ from app.reduction.domain.vocabulary import (
     Grade,
     MachineryStage,
     MeasureKind,
+    Verification,
 )
 
 EPS = dp.EPS
@@ -105,6 +106,7 @@ class Assessed:
     full_stop: np.ndarray  # (n, 4) t/day
     production_cuts: np.ndarray  # (n, 3) (0 when a measure names an unknown unit)
     exempt: np.ndarray  # (n,) bool: never asked to close a target's shortfall (targets.EXEMPT_*)
+    details: list[list[dp.Problem]] | None = None  # with explain=True: each enterprise's problems, worded
 
 
 def _sum_by(owner: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -125,6 +127,8 @@ class _Signature:
     cut: float = 0.0
     stage: int = _NO_STAGE
     suitable: bool = True
+    measure: dp.Measure | None = None  # for the wording
+    error: str = ""  # why the domain refuses it
 
 
 def _signature(kind: object, verification: object, percent: object, stage: object, basis: object,
@@ -135,13 +139,13 @@ def _signature(kind: object, verification: object, percent: object, stage: objec
             kind=kind, verification=verification, unit_id="_" if on_unit else None,  # type: ignore[arg-type]
             percent=percent, max_stage=stage, basis=basis,  # type: ignore[arg-type]
         )  # fmt: skip
-    except (dp.MeasureError, TypeError):
-        return _Signature(False)
+    except (dp.MeasureError, TypeError) as exc:
+        return _Signature(False, error=str(exc))
     klass = _CLASS[m.kind]
     return _Signature(
         True, klass, m.cut if klass == STATIONARY else 0.0,
         m.max_stage.order if klass == OFFROAD and m.max_stage is not None else _NO_STAGE,
-        m.verification in SUITABLE_VERIFICATION[m.kind],
+        m.verification in SUITABLE_VERIFICATION[m.kind], m,
     )  # fmt: skip
 
 
@@ -166,9 +170,11 @@ def _measure_table(p: Plants, unit_code: np.ndarray, codes: list[Any]) -> dict[s
     code_id = {c: i for i, c in enumerate(codes)}
     signatures: dict[tuple[Any, ...], _Signature] = {}
     rows = []
+    sigs = []
     for t in distinct:
         key = (t[2], t[4], t[3], t[5], t[6], t[1] is not None)
         sig = signatures.get(key) or signatures.setdefault(key, _signature(*key))
+        sigs.append(sig)
         level = _LEVEL.get(str(t[0]), -1)
         code = -1 if t[1] is None else code_id.get(t[1], -2)  # -2: no unit has it
         rows.append((sig.valid and level >= 0, level, sig.klass, sig.cut, sig.stage, sig.suitable, code))
@@ -189,6 +195,7 @@ def _measure_table(p: Plants, unit_code: np.ndarray, codes: list[Any]) -> dict[s
     return {
         "owner": owner, "valid": col(0, bool), "level": col(1, np.int64), "unit": unit,
         "klass": col(2, np.int64), "cut": col(3, float), "stage": col(4, np.int64), "suitable": col(5, bool),
+        "ids": ids, "distinct": distinct, "signatures": sigs,
     }  # fmt: skip
 
 
@@ -241,7 +248,8 @@ def _banned_machinery(machines: np.ndarray, stage: np.ndarray) -> np.ndarray:
     return out
 
 
-def assess(p: Plants, library: dr.RuleLibrary) -> Assessed:
+def assess(p: Plants, library: dr.RuleLibrary, *, explain: bool = False) -> Assessed:
+    """The checks of every enterprise; with `explain`, also every problem worded (`Assessed.details`)."""
     n, m = p.n, len(p.units)
     bits = np.zeros(n, dtype=np.int64)
     problems = np.zeros(n, dtype=np.int64)
@@ -364,30 +372,43 @@ def assess(p: Plants, library: dr.RuleLibrary) -> Assessed:
         least = np.where(emitting[:, None, :], fractions(cut_of, rest[u_owner]), np.inf).min(2)
         production[rest] = least[rest]
 
-    # policy.escalation_problems
-    weaker = np.zeros(n, dtype=np.int64)
+    # escalation: a higher level never weaker than the one below (red ⊇ orange ⊇ yellow), per pair of levels
+    pairs = ((0, 1), (1, 2))
     any_outdoor = _count_by(u_owner, outdoor, n)
-    for lo, hi in ((0, 1), (1, 2)):
-        pair = (whole[:, hi] < whole[:, lo] - EPS).astype(np.int64)
-        has = has_unit_cut[:, lo] | has_unit_cut[:, hi]
-        pair += _count_by(u_owner, has & (cut_of[:, hi] < cut_of[:, lo] - EPS), n)
-        lost_truck = truck[:, lo] & ~truck[:, hi]
-        pair += lost_truck | (~lost_truck & staggered[:, lo] & ~staggered[:, hi])
-        pair += offroad[:, hi] < offroad[:, lo]
-        # _outdoor_weaker
+    w_whole = np.zeros((n, 2), dtype=bool)  # the whole-plant cut
+    w_unit = np.zeros((m, 2), dtype=bool)  # a unit's cut (where a unit-level cut exists at either level)
+    w_truck = np.zeros((n, 2), dtype=bool)  # the truck ban lost
+    w_staggered = np.zeros((n, 2), dtype=bool)  # staggered transport lost (the truck ban kept or never there)
+    w_offroad = np.zeros((n, 2), dtype=bool)
+    w_outdoor_whole = np.zeros((n, 2), dtype=bool)
+    w_outdoor_unit = np.zeros((m, 2), dtype=bool)
+    w_reduction = np.zeros((n, 2, 4), dtype=bool)  # only when the measures compare equal
+    for k, (lo, hi) in enumerate(pairs):
+        w_whole[:, k] = whole[:, hi] < whole[:, lo] - EPS
+        w_unit[:, k] = (has_unit_cut[:, lo] | has_unit_cut[:, hi]) & (cut_of[:, hi] < cut_of[:, lo] - EPS)
+        w_truck[:, k] = truck[:, lo] & ~truck[:, hi]
+        w_staggered[:, k] = ~w_truck[:, k] & staggered[:, lo] & ~staggered[:, hi]
+        w_offroad[:, k] = offroad[:, hi] < offroad[:, lo]
         reached = outdoor_unit[:, hi] | (cut_of[:, hi] >= 1 - EPS)
         uncovered = _count_by(u_owner, outdoor & ~reached, n)
-        pair += outdoor_whole[:, lo] & ~outdoor_whole[:, hi] & ((any_outdoor == 0) | (uncovered > 0))
+        w_outdoor_whole[:, k] = outdoor_whole[:, lo] & ~outdoor_whole[:, hi] & ((any_outdoor == 0) | (uncovered > 0))
         kept = (outdoor_whole[u_owner, hi] & outdoor) | reached
-        pair += _count_by(u_owner, outdoor_unit[:, lo] & ~kept, n)
-        # only when the measures compare equal: the expected reductions per pollutant
-        pair += np.where(pair == 0, (reductions[:, hi] < reductions[:, lo] - EPS).sum(1), 0)
-        weaker += pair
+        w_outdoor_unit[:, k] = outdoor_unit[:, lo] & ~kept
+        pair = (w_whole[:, k].astype(np.int64) + _count_by(u_owner, w_unit[:, k], n) + w_truck[:, k]
+                + w_staggered[:, k] + w_offroad[:, k] + w_outdoor_whole[:, k]
+                + _count_by(u_owner, w_outdoor_unit[:, k], n))  # fmt: skip
+        w_reduction[:, k] = (pair == 0)[:, None] & (reductions[:, hi] < reductions[:, lo] - EPS)
+    weaker = (w_whole.sum(1) + _sum_by(u_owner, w_unit.sum(1).astype(float), n).astype(np.int64) + w_truck.sum(1)
+              + w_staggered.sum(1) + w_offroad.sum(1) + w_outdoor_whole.sum(1)
+              + _sum_by(u_owner, w_outdoor_unit.sum(1).astype(float), n).astype(np.int64)
+              + w_reduction.sum((1, 2)))  # fmt: skip
     add("escalation_weaker", np.where(evaluated, weaker, 0))
 
-    # rules.rule_problems
+    # the rule library's minimums
     outdoor_any = outdoor_whole | _any_by(u_owner, outdoor_unit, n)
-    below = _rule_failures(p, library, sort_of, sorts, production, truck, staggered, offroad, outdoor_any, lowest_stage)
+    below, failed = _rule_failures(
+        p, library, sort_of, sorts, production, truck, staggered, offroad, outdoor_any, lowest_stage
+    )
     add("below_rule", np.where(evaluated, below, 0))
 
     zero = ~evaluated
@@ -395,7 +416,15 @@ def assess(p: Plants, library: dr.RuleLibrary) -> Assessed:
     production[zero] = 0.0
     masks, inverse = np.unique(bits, return_inverse=True)
     names = [tuple(sorted(c for c in CODES if int(mask) & _BIT[c])) for mask in masks]
-    return Assessed(problems, [names[i] for i in inverse], reductions, full_stop, production, exempt)
+    assessed = Assessed(problems, [names[i] for i in inverse], reductions, full_stop, production, exempt)
+    if explain:
+        assessed.details = _Wording(
+            p, library, mt, emissions, shares, capacities, allocated, days, trucks, machines, u_owner, codes,
+            unit_code, evaluated, w_whole, w_unit, w_truck, w_staggered, w_offroad, w_outdoor_whole,
+            w_outdoor_unit, w_reduction, whole, cut_of, offroad, reductions, production, failed,
+        ).all()  # fmt: skip
+        assert [len(d) for d in assessed.details] == problems.tolist(), "the wording names every problem counted"
+    return assessed
 
 
 def _any_by(owner: np.ndarray, flags: np.ndarray, n: int) -> np.ndarray:
@@ -410,19 +439,22 @@ def _rule_failures(
     p: Plants, library: dr.RuleLibrary, sort_of: np.ndarray, sorts: list[tuple[Any, Any, Any]],
     production: np.ndarray, truck: np.ndarray, staggered: np.ndarray, offroad: np.ndarray,
     outdoor_any: np.ndarray, lowest_stage: np.ndarray,
-) -> np.ndarray:  # fmt: skip
-    """Per enterprise, the minimums of its rules (applicable to it) that its policy misses. `sort_of` numbers
+) -> tuple[np.ndarray, tuple[Any, ...]]:  # fmt: skip
+    """Per enterprise, the minimums of its rules (applicable to it) that its policy misses, and the misses:
+    (the requirement rows, each miss's enterprise, requirement row and production cut). `sort_of` numbers
     the enterprises' (industry, grade, category) as `sorts` lists them."""
     n = p.n
     key_of = sort_of
     distinct = [(str(i) if i else "other", str(g) if g else "", str(c)) for i, g, c in sorts]
     # one row per (distinct key, level, requirement)
     owner_key, lv, kind, threshold, any_cap, top, visits = [], [], [], [], [], [], []
+    required: list[tuple[int, dr.Required]] = []  # (level, requirement with its rule) per row
     for k, (industry, grade, category) in enumerate(distinct):
         match = library.match(industry, Grade(grade) if grade else None, Category(category))
         for j, level in enumerate(LEVELS):
             for q in match.at(level):
                 r = q.requirement
+                required.append((j, q))
                 owner_key.append(k)
                 lv.append(j)
                 kind.append(_CLASS[r.kind])
@@ -432,7 +464,7 @@ def _rule_failures(
                 top.append(r.max_stage.order if r.kind is MeasureKind.offroad_ban and r.max_stage else -1)
                 visits.append(r.min_truck_visits)
     if not owner_key:
-        return np.zeros(n, dtype=np.int64)
+        return np.zeros(n, dtype=np.int64), ([], np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     req_key = np.asarray(owner_key)
     per_key = np.bincount(req_key, minlength=len(distinct))
     start = np.concatenate([[0], np.cumsum(per_key)[:-1]])
@@ -455,4 +487,214 @@ def _rule_failures(
         ],
         outdoor_any[ent, lv_a],
     )
-    return np.bincount(ent[applies & ~satisfied], minlength=n).astype(np.int64)
+    failing = applies & ~satisfied
+    failed = (required, ent[failing], req[failing], cut[failing])
+    return np.bincount(ent[failing], minlength=n).astype(np.int64), failed
+
+
+# --- wording ---------------------------------------------------------------------------------------------
+
+
+_BASE_LABELS = ("环评批复产能", "排污许可产能", "上年实际产量")
+
+
+class _Wording:
+    """Every problem counted by `assess`, worded from its arrays (the counts and the words come from the same
+    comparisons). Built only when asked: the enterprise page, the editor and the import's refusals."""
+
+    def __init__(self, p: Plants, library: dr.RuleLibrary, mt: dict[str, Any], *arrays: Any) -> None:
+        (self.emissions, self.shares, self.capacities, self.allocated, self.days, self.trucks, self.machines,
+         self.u_owner, self.codes, self.unit_code, self.evaluated, self.w_whole, self.w_unit, self.w_truck,
+         self.w_staggered, self.w_offroad, self.w_outdoor_whole, self.w_outdoor_unit, self.w_reduction,
+         self.whole, self.cut_of, self.offroad, self.reductions, self.production, failed) = arrays  # fmt: skip
+        self.p, self.library, self.mt = p, library, mt
+        n = p.n
+        self.units_of = _rows_by(self.u_owner, n)
+        self.measures_of = _rows_by(mt["owner"], n)
+        required, ent, req, cut = failed
+        self.failed: list[list[tuple[dr.Required, int, float]]] = [[] for _ in range(n)]
+        for e, r, c in zip(ent.tolist(), req.tolist(), np.asarray(cut).tolist(), strict=True):
+            level, q = required[r]
+            self.failed[e].append((q, level, c))
+
+    def all(self) -> list[list[dp.Problem]]:
+        return [self.of(i) for i in range(self.p.n)]
+
+    def of(self, i: int) -> list[dp.Problem]:
+        found: list[dp.Problem] = []
+        units = self.units_of[i]
+        names = {self.p.units[u][0]: self.p.units[u][1] for u in units}
+        measures = self.measures_of[i]
+        mt = self.mt
+        for j in measures:
+            if not mt["valid"][j]:
+                t = mt["distinct"][mt["ids"][j]]
+                level = _level(t[0])
+                error = mt["signatures"][mt["ids"][j]].error
+                text = f"{level.label}的一条已存措施无效：{error}" if level else f"一条已存措施的预警级别“{t[0]}”无效"
+                found.append(dp.Problem("stored_measure_invalid", text, level))
+        found += self._facts(i, units)
+        found += self._classification(i)
+        unknown = False
+        for j in measures:
+            if not mt["valid"][j]:
+                continue
+            t = mt["distinct"][mt["ids"][j]]
+            sig = mt["signatures"][mt["ids"][j]]
+            level = _level(t[0])
+            assert level is not None and sig.measure is not None
+            if mt["unit"][j] == -2:
+                unknown = True
+                found.append(dp.Problem(
+                    "unknown_unit", f"{level.label}的“{sig.measure.describe()}”指向不存在的工序“{t[1]}”", level, t[1],
+                ))  # fmt: skip
+            if not mt["suitable"][j]:
+                kind = sig.measure.kind
+                choices = "、".join(v.label for v in Verification if v in SUITABLE_VERIFICATION[kind])
+                found.append(dp.Problem(
+                    "verification_unsuitable",
+                    f"{level.label}的“{sig.measure.describe()}”无法用{sig.measure.verification.label}核查，应为{choices}之一",
+                    level, t[1],
+                ))  # fmt: skip
+        if unknown:
+            return found
+        found += self._escalation(i, units, names)
+        found += self._rules(i)
+        return found
+
+    def _facts(self, i: int, units: np.ndarray) -> list[dp.Problem]:
+        found: list[dp.Problem] = []
+        p = self.p
+        for j, pol in enumerate(POLLUTANTS):
+            if self.emissions[i, j] < 0:
+                found.append(dp.Problem("negative_value", f"{pol.label}排放量不能为负数（{self.emissions[i, j]:g}）"))
+        for j, pol in enumerate(POLLUTANTS):
+            if self.trucks[i, j] < 0:
+                found.append(dp.Problem("negative_value", f"{pol.label}重型货车排放量不能为负数（{self.trucks[i, j]:g}）"))
+        for s, stage in enumerate(_STAGES):
+            for j, pol in enumerate(POLLUTANTS):
+                if self.machines[i, s, j] < 0:
+                    found.append(dp.Problem("negative_value", f"{stage.label}非道路移动机械{pol.label}排放量不能为负数"))
+        counts = [int(v) for k, v in p.machinery[i].items() if str(k) in _STAGE_ORDER]
+        if int(p.truck_visits[i]) < 0 or any(v < 0 for v in counts):
+            found.append(dp.Problem("negative_value", "车辆进出次数和机械数量不能为负数"))
+        if not 1 <= int(self.days[i]) <= 366:
+            found.append(dp.Problem("operating_days", f"年生产天数应在1–366之间，实际为{int(self.days[i])}"))
+        seen: set[Any] = set()
+        for u in units:
+            code, name = p.units[u][0], p.units[u][1]
+            if code in seen:
+                found.append(dp.Problem("duplicate_unit", f"工序编号“{code}”重复", unit_id=code))
+            seen.add(code)
+            for j, pol in enumerate(POLLUTANTS):
+                share = self.shares[u, j]
+                if not 0 <= share <= 1:
+                    found.append(dp.Problem("share_range", f"工序“{name}”的{pol.label}占比{share:g}应在0–1之间", unit_id=code))
+            for j, label in enumerate(_BASE_LABELS):
+                if self.capacities[u, j] < 0:
+                    found.append(dp.Problem("base_value", f"工序“{name}”的{label}不能为负数", unit_id=code))
+        for j, pol in enumerate(POLLUTANTS):
+            if self.allocated[i, j] > 1 + 1e-6:
+                found.append(dp.Problem(
+                    "shares_exceed", f"各工序{pol.label}占比合计{self.allocated[i, j]:.4g}，超过1（100%）",
+                ))  # fmt: skip
+        return found
+
+    def _classification(self, i: int) -> list[dp.Problem]:
+        p = self.p
+        category = Category(str(p.category[i]))
+        grade = Grade(str(p.grade[i])) if p.grade[i] else None
+        found: list[dp.Problem] = []
+        if category is Category.key and grade is None:
+            found.append(dp.Problem("key_without_grade", "重点企业必须有绩效分级（A级、B级、C级、D级或绩效引领性）"))
+        if category is not Category.key and grade is not None:
+            found.append(dp.Problem(
+                "grade_not_key", f"只有重点企业评定绩效分级，{category.label}不应标注“{grade.label}”",
+            ))  # fmt: skip
+        if category is Category.micro:
+            reasons = [why for flag, why in (
+                (p.uses_coal[i], "燃煤"), (p.uses_oil[i], "燃油"), (p.toxic[i], "排放有毒有害大气污染物"),
+            ) if flag]  # fmt: skip
+            total = float(self.emissions[i].sum())
+            if total >= dp.MICRO_LIMIT_T - EPS:
+                reasons.append(f"二氧化硫、氮氧化物、颗粒物、挥发性有机物合计{total * 1000:g}千克/年，不低于100千克")
+            if reasons:
+                found.append(dp.Problem(
+                    "not_micro",
+                    f"不符合小微涉气企业条件（非燃煤、非燃油、无有毒有害物质、四项污染物合计年排放100千克以下）：{'；'.join(reasons)}",
+                ))  # fmt: skip
+        return found
+
+    def _escalation(self, i: int, units: np.ndarray, names: Mapping[str, str]) -> list[dp.Problem]:
+        found: list[dp.Problem] = []
+        by_code = sorted(units.tolist(), key=lambda u: str(self.p.units[u][0]))
+        for k, (lo_i, hi_i) in enumerate(((0, 1), (1, 2))):
+            lo, hi = LEVELS[lo_i], LEVELS[hi_i]
+
+            def weaker(what: str, unit_id: str | None = None, lo: Any = lo, hi: Any = hi) -> None:
+                found.append(dp.Problem(
+                    "escalation_weaker",
+                    f"{hi.label}{what}弱于{lo.label}：高一级预警的措施不得弱于低一级（红色 ⊇ 橙色 ⊇ 黄色）", hi, unit_id,
+                ))  # fmt: skip
+
+            if self.w_whole[i, k]:
+                weaker(f"全厂停限产力度（{self.whole[i, hi_i]:.0%}，{lo.label}为{self.whole[i, lo_i]:.0%}）")
+            for u in by_code:
+                if self.w_unit[u, k]:
+                    code = self.p.units[u][0]
+                    weaker(f"{_where(code, names)}停限产力度（{self.cut_of[u, hi_i]:.0%}，{lo.label}为{self.cut_of[u, lo_i]:.0%}）", code)
+            if self.w_truck[i, k]:
+                weaker(f"缺少“{MeasureKind.truck_ban.label}”，")
+            if self.w_staggered[i, k]:
+                weaker(f"缺少“{MeasureKind.staggered_transport.label}”，")
+            if self.w_offroad[i, k]:
+                weaker(f"停用非道路移动机械的范围（{_stage_text(self.offroad[i, hi_i])}，{lo.label}为{_stage_text(self.offroad[i, lo_i])}）")
+            outdoor_missing: list[str | None] = [None] if self.w_outdoor_whole[i, k] else []
+            outdoor_missing += [self.p.units[u][0] for u in by_code if self.w_outdoor_unit[u, k]]
+            for code in outdoor_missing:
+                found.append(dp.Problem(
+                    "escalation_weaker",
+                    f"{hi.label}缺少{lo.label}在{_where(code, names)}的“{MeasureKind.outdoor_work_ban.label}”："
+                    "高一级预警的措施不得弱于低一级（红色 ⊇ 橙色 ⊇ 黄色）",
+                    hi, code,
+                ))  # fmt: skip
+            for j, pol in enumerate(POLLUTANTS):
+                if self.w_reduction[i, k, j]:
+                    high, low = self.reductions[i, hi_i, j], self.reductions[i, lo_i, j]
+                    weaker(f"{pol.label}预计减排量（{high:.4f} 吨/日，{lo.label}为{low:.4f} 吨/日）")
+        return found
+
+    def _rules(self, i: int) -> list[dp.Problem]:
+        found = []
+        for q, j, cut in self.failed[i]:
+            level, r = LEVELS[j], q.requirement
+            actual = f"现有措施停限产{cut:.0%}（按减排基数计）" if r.kind.stationary else f"现有措施中没有“{r.describe()}”"
+            found.append(dp.Problem(
+                "below_rule",
+                f"{level.label}：规则{q.rule.ref}要求“{r.describe()}”，{actual}（依据：{q.rule.source}"
+                f"{'' if q.rule.verified else '；本条最低要求尚未与指南原文核对'}）",
+                level, rule=q.rule.ref,
+            ))  # fmt: skip
+        return found
+
+
+def _rows_by(owner: np.ndarray, n: int) -> list[np.ndarray]:
+    """The row numbers of each owner, in row order."""
+    order = np.argsort(owner, kind="stable")
+    return np.split(order, np.cumsum(np.bincount(owner, minlength=n))[:-1]) if n else []
+
+
+def _level(value: Any) -> Any:
+    index = _LEVEL.get(str(value))
+    return None if index is None else LEVELS[index]
+
+
+def _where(unit_id: str | None, names: Mapping[str, str]) -> str:
+    return "全厂" if unit_id is None else f"工序“{names.get(unit_id, unit_id)}”"
+
+
+def _stage_text(order: int) -> str:
+    if order == _NO_STAGE:
+        return "未停用"
+    stage = next(s for s in MachineryStage if s.order == order)
+    return f"{stage.label}及以下"
