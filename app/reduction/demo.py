@@ -695,11 +695,13 @@ def _enterprise(rng: random.Random, n: int, county: str) -> dict[str, Any]:
     }
 
 
-FLAWS = ("weak_rule", "escalation", "verification", "no_grade", "not_micro")
+# Only flaws the editor and the import accept (flags, not refusals: bulk.FLAGS), so that the demo holds only
+# data a bureau could have entered, and an export of it re-imports without a problem.
+FLAWS = ("weak_rule", "no_grade", "not_micro")
 
 
 def _flaw(spec: dict[str, Any], measures: dict[AlertLevel, list[MeasureSpec]], rng: random.Random) -> str:
-    """Spoil a generated enterprise on purpose, so that the demo shows each kind of flag."""
+    """Spoil a generated enterprise on purpose, so that the demo shows each kind of flag (never a refusal)."""
     choices = list(FLAWS)
     if spec["category"] is not Category.micro:
         choices.remove("not_micro")
@@ -716,19 +718,6 @@ def _flaw(spec: dict[str, Any], measures: dict[AlertLevel, list[MeasureSpec]], r
                 break
         else:
             measures[AlertLevel.yellow] = [m for m in measures[AlertLevel.yellow] if m.kind != "truck_ban"]
-    elif flaw == "escalation":
-        measures[AlertLevel.red] = [
-            m for m in measures[AlertLevel.red] if m.kind not in ("truck_ban", "staggered_transport")
-        ]
-        if len(measures[AlertLevel.red]) == len(measures[AlertLevel.orange]):
-            measures[AlertLevel.red] = []
-    elif flaw == "verification":
-        for level in LEVELS:
-            for m in measures[level]:
-                if m.kind in ("truck_ban", "staggered_transport"):
-                    m.verification = "power_meter"
-        if not any(m.kind in ("truck_ban", "staggered_transport") for m in measures[AlertLevel.yellow]):
-            measures[AlertLevel.yellow].append(MeasureSpec("truck_ban", "power_meter"))
     elif flaw == "no_grade":
         spec["grade"] = None
     else:

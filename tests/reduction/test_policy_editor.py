@@ -104,7 +104,11 @@ def test_a_weaker_higher_level_is_refused_with_the_reason(people, login_as, sess
     response = save(client, built.brick, "orange", rows(("limit", "power_meter", "", "20")))
     body = html(response)
     assert response.status_code == 400
-    assert "橙色预警全厂停限产力度（20%，黄色预警为30%）弱于黄色预警" in body
+    # every refusal in one sentence, the escalation rule stated once at its end
+    assert re.findall(r"editor-error[^>]*>([^<]+)", body) == [
+        "橙色预警的全厂停限产比例（20%）低于黄色预警（30%）；橙色预警未采取黄色预警已有的“停用国Ⅳ及以下重型货车”；"
+        "橙色预警未采取黄色预警在全厂已有的“停止露天作业”，高一级预警的减排措施不得弱于低一级（红色 ⊇ 橙色 ⊇ 黄色）。"
+    ]
     assert 'data-testid="editor-error"' in body and 'data-field="measures"' in body
     assert 'value="20"' in body, "the rows entered are shown again"
     assert measures(session, built.brick, AlertLevel.orange) == before
@@ -114,7 +118,7 @@ def test_a_weaker_higher_level_is_refused_with_the_reason(people, login_as, sess
     assert stronger.status_code == 302, "orange and red stop too: a yellow stop is allowed"
     too_strong = save(client, built.cement, "yellow", rows(("stop", "power_meter", "", "")))
     assert too_strong.status_code == 400
-    assert "弱于黄色预警" in html(too_strong), re.findall(r"editor-error[^>]*>([^<]+)", html(too_strong))
+    assert "低于黄色预警" in html(too_strong), re.findall(r"editor-error[^>]*>([^<]+)", html(too_strong))
 
 
 def test_malformed_rows_are_refused_naming_row_and_field(people, login_as, session) -> None:  # type: ignore[no-untyped-def]

@@ -135,7 +135,7 @@ def test_update_a_level(client, people, world, session) -> None:  # type: ignore
         json={"measures": [{"kind": "limit", "verification": "power_meter", "percent": 10}]},
         headers=headers,
     )
-    assert weaker.status_code == 400 and "弱于黄色预警" in weaker.json["error"]["message"]
+    assert weaker.status_code == 400 and "低于黄色预警" in weaker.json["error"]["message"]
     assert (
         client.put(f"/api/v1/reduction/enterprises/{world.brick.id}/policy/purple", json=good, headers=headers).json[
             "error"

@@ -224,7 +224,12 @@ def test_chart_geometry() -> None:
     assert bars[0].width == 300.0 and bars[0].threshold_x == 200.0 and bars[1].width == 0.0
 
 
-@pytest.mark.parametrize("grade", [Grade.A, Grade.leading])
-def test_voluntary_grades_are_never_asked_to_close(grade: Grade) -> None:
-    assert target_service.exempt(Category.key, grade) and target_service.exempt(Category.guarantee, None)
-    assert not target_service.exempt(Category.key, Grade.B)
+def test_the_plans_say_who_is_never_asked_to_close() -> None:
+    """seed 002 §4.3.1 (1): A-grade and guarantee enterprises only (leading ones were exempt too before)."""
+    assert target_service.exempt(Category.key, Grade.A) and target_service.exempt(Category.guarantee, None)
+    assert not target_service.exempt(Category.key, Grade.leading) and not target_service.exempt(Category.key, Grade.B)
+    from app.reduction.domain import targets as dt
+
+    own = dt.TargetRules(dt.DEFAULT_RULES.percent, frozenset({Grade.A, Grade.leading}), frozenset())
+    assert target_service.exempt(Category.key, Grade.leading, own)
+    assert not target_service.exempt(Category.guarantee, None, own)

@@ -25,15 +25,17 @@ import pandas as pd
 
 from app.reduction.domain import policy as dp
 from app.reduction.domain import rules as dr
-from app.reduction.domain.targets import EXEMPT_CATEGORIES, EXEMPT_GRADES
+from app.reduction.domain.targets import DEFAULT_RULES, TargetRules
 from app.reduction.domain.vocabulary import (
     LEVELS,
     POLLUTANTS,
     SUITABLE_VERIFICATION,
+    AlertLevel,
     Category,
     Grade,
     MachineryStage,
     MeasureKind,
+    Pollutant,
     Verification,
 )
 
@@ -105,8 +107,13 @@ class Assessed:
     reductions: np.ndarray  # (n, 3, 4) t/day by LEVELS and POLLUTANTS (0 when a measure names an unknown unit)
     full_stop: np.ndarray  # (n, 4) t/day
     production_cuts: np.ndarray  # (n, 3) (0 when a measure names an unknown unit)
-    exempt: np.ndarray  # (n,) bool: never asked to close a target's shortfall (targets.EXEMPT_*)
-    details: list[list[dp.Problem]] | None = None  # with explain=True: each enterprise's problems, worded
+    exempt: np.ndarray  # (n,) bool: never asked to close a shortfall by `targets` (the targets service asks its plan)
+    wording: _Wording | None = None  # with explain=True
+
+    def worded(self, i: int) -> list[dp.Problem]:
+        """Enterprise i's problems, worded (assess(..., explain=True)); as many as `problems[i]` counts."""
+        assert self.wording is not None, "assess(..., explain=True)"
+        return self.wording.of(i)
 
 
 def _sum_by(owner: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -248,7 +255,9 @@ def _banned_machinery(machines: np.ndarray, stage: np.ndarray) -> np.ndarray:
     return out
 
 
-def assess(p: Plants, library: dr.RuleLibrary, *, explain: bool = False) -> Assessed:
+def assess(
+    p: Plants, library: dr.RuleLibrary, *, explain: bool = False, targets: TargetRules = DEFAULT_RULES
+) -> Assessed:
     """The checks of every enterprise; with `explain`, also every problem worded (`Assessed.details`)."""
     n, m = p.n, len(p.units)
     bits = np.zeros(n, dtype=np.int64)
@@ -291,7 +300,9 @@ def assess(p: Plants, library: dr.RuleLibrary, *, explain: bool = False) -> Asse
     grade = np.array([str(g) if g else "" for _i, g, _c in sorts], dtype=object)[sort_of]
     graded = grade != ""
     key = category == Category.key.value
-    exempt = np.isin(category, EXEMPT_CATEGORIES) | np.isin(grade, EXEMPT_GRADES)
+    exempt = np.isin(category, [c.value for c in targets.exempt_categories]) | np.isin(
+        grade, [g.value for g in targets.exempt_grades]
+    )
     add("key_without_grade", key & ~graded)
     add("grade_not_key", ~key & graded)
     total = emissions[:, 0] + emissions[:, 1] + emissions[:, 2] + emissions[:, 3]
@@ -372,6 +383,20 @@ def assess(p: Plants, library: dr.RuleLibrary, *, explain: bool = False) -> Asse
         least = np.where(emitting[:, None, :], fractions(cut_of, rest[u_owner]), np.inf).min(2)
         production[rest] = least[rest]
 
+    # the share of the lines stopped whole (a rule's "停产50%生产线"): by the reduction bases like the production
+    # cut, else by emissions taking the pollutant least covered; a whole-plant stop stops every line
+    stopped = (cut_of >= 1 - EPS).astype(float)  # (m, L)
+    whole_stop = (whole >= 1 - EPS).astype(float)  # (n, L)
+    weighted_stop = np.stack([_sum_by(u_owner, weights * stopped[:, j], n) for j in range(L)], 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lines_stopped = np.where(by_base[:, None], weighted_stop / _sum_by(u_owner, weights, n)[:, None], whole_stop)
+    if rest.any():
+        by_emission = np.stack([_sum_by(u_owner, shares * stopped[:, [j]], n) for j in range(L)], 1)
+        by_emission = by_emission + unallocated[:, None, :] * whole_stop[:, :, None]
+        least_stopped = np.where(emitting[:, None, :], by_emission, np.inf).min(2)
+        lines_stopped[rest] = least_stopped[rest]
+    lines_stopped = np.maximum(lines_stopped, whole_stop)
+
     # escalation: a higher level never weaker than the one below (red ⊇ orange ⊇ yellow), per pair of levels
     pairs = ((0, 1), (1, 2))
     any_outdoor = _count_by(u_owner, outdoor, n)
@@ -407,7 +432,7 @@ def assess(p: Plants, library: dr.RuleLibrary, *, explain: bool = False) -> Asse
     # the rule library's minimums
     outdoor_any = outdoor_whole | _any_by(u_owner, outdoor_unit, n)
     below, failed = _rule_failures(
-        p, library, sort_of, sorts, production, truck, staggered, offroad, outdoor_any, lowest_stage
+        p, library, sort_of, sorts, production, lines_stopped, truck, staggered, offroad, outdoor_any, lowest_stage
     )
     add("below_rule", np.where(evaluated, below, 0))
 
@@ -418,12 +443,11 @@ def assess(p: Plants, library: dr.RuleLibrary, *, explain: bool = False) -> Asse
     names = [tuple(sorted(c for c in CODES if int(mask) & _BIT[c])) for mask in masks]
     assessed = Assessed(problems, [names[i] for i in inverse], reductions, full_stop, production, exempt)
     if explain:
-        assessed.details = _Wording(
+        assessed.wording = _Wording(
             p, library, mt, emissions, shares, capacities, allocated, days, trucks, machines, u_owner, codes,
             unit_code, evaluated, w_whole, w_unit, w_truck, w_staggered, w_offroad, w_outdoor_whole,
             w_outdoor_unit, w_reduction, whole, cut_of, offroad, reductions, production, failed,
-        ).all()  # fmt: skip
-        assert [len(d) for d in assessed.details] == problems.tolist(), "the wording names every problem counted"
+        )  # fmt: skip
     return assessed
 
 
@@ -437,7 +461,8 @@ def _any_by(owner: np.ndarray, flags: np.ndarray, n: int) -> np.ndarray:
 
 def _rule_failures(
     p: Plants, library: dr.RuleLibrary, sort_of: np.ndarray, sorts: list[tuple[Any, Any, Any]],
-    production: np.ndarray, truck: np.ndarray, staggered: np.ndarray, offroad: np.ndarray,
+    production: np.ndarray, lines_stopped: np.ndarray, truck: np.ndarray, staggered: np.ndarray,
+    offroad: np.ndarray,
     outdoor_any: np.ndarray, lowest_stage: np.ndarray,
 ) -> tuple[np.ndarray, tuple[Any, ...]]:  # fmt: skip
     """Per enterprise, the minimums of its rules (applicable to it) that its policy misses, and the misses:
@@ -447,7 +472,7 @@ def _rule_failures(
     key_of = sort_of
     distinct = [(str(i) if i else "other", str(g) if g else "", str(c)) for i, g, c in sorts]
     # one row per (distinct key, level, requirement)
-    owner_key, lv, kind, threshold, any_cap, top, visits = [], [], [], [], [], [], []
+    owner_key, lv, kind, threshold, any_cap, top, visits, lines = [], [], [], [], [], [], [], []
     required: list[tuple[int, dr.Required]] = []  # (level, requirement with its rule) per row
     for k, (industry, grade, category) in enumerate(distinct):
         match = library.match(industry, Grade(grade) if grade else None, Category(category))
@@ -463,6 +488,7 @@ def _rule_failures(
                 threshold.append(r.demanded_cut)
                 top.append(r.max_stage.order if r.kind is MeasureKind.offroad_ban and r.max_stage else -1)
                 visits.append(r.min_truck_visits)
+                lines.append(r.kind is MeasureKind.stop and r.share is not None)
     if not owner_key:
         return np.zeros(n, dtype=np.int64), ([], np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     req_key = np.asarray(owner_key)
@@ -476,7 +502,8 @@ def _rule_failures(
     top_a = np.asarray(top)[req]
     applies = np.asarray(p.truck_visits)[ent] >= np.asarray(visits)[req]
     applies &= (kind_a != OFFROAD) | (top_a < 0) | (lowest_stage[ent] <= top_a)
-    cut = production[ent, lv_a]
+    by_lines = np.asarray(lines, dtype=bool)[req]
+    cut = np.where(by_lines, lines_stopped[ent, lv_a], production[ent, lv_a])
     satisfied = np.select(
         [kind_a == STATIONARY, kind_a == TRUCK, kind_a == STAGGERED, kind_a == OFFROAD],
         [
@@ -496,6 +523,7 @@ def _rule_failures(
 
 
 _BASE_LABELS = ("环评批复产能", "排污许可产能", "上年实际产量")
+ESCALATION = "高一级预警的减排措施不得弱于低一级（红色 ⊇ 橙色 ⊇ 黄色）"
 
 
 class _Wording:
@@ -516,9 +544,6 @@ class _Wording:
         for e, r, c in zip(ent.tolist(), req.tolist(), np.asarray(cut).tolist(), strict=True):
             level, q = required[r]
             self.failed[e].append((q, level, c))
-
-    def all(self) -> list[list[dp.Problem]]:
-        return [self.of(i) for i in range(self.p.n)]
 
     def of(self, i: int) -> list[dp.Problem]:
         found: list[dp.Problem] = []
@@ -570,11 +595,13 @@ class _Wording:
                 found.append(dp.Problem("negative_value", f"{pol.label}排放量不能为负数（{self.emissions[i, j]:g}）"))
         for j, pol in enumerate(POLLUTANTS):
             if self.trucks[i, j] < 0:
-                found.append(dp.Problem("negative_value", f"{pol.label}重型货车排放量不能为负数（{self.trucks[i, j]:g}）"))
+                text = f"{pol.label}重型货车排放量不能为负数（{self.trucks[i, j]:g}）"
+                found.append(dp.Problem("negative_value", text))
         for s, stage in enumerate(_STAGES):
             for j, pol in enumerate(POLLUTANTS):
                 if self.machines[i, s, j] < 0:
-                    found.append(dp.Problem("negative_value", f"{stage.label}非道路移动机械{pol.label}排放量不能为负数"))
+                    text = f"{stage.label}非道路移动机械{pol.label}排放量不能为负数"
+                    found.append(dp.Problem("negative_value", text))
         counts = [int(v) for k, v in p.machinery[i].items() if str(k) in _STAGE_ORDER]
         if int(p.truck_visits[i]) < 0 or any(v < 0 for v in counts):
             found.append(dp.Problem("negative_value", "车辆进出次数和机械数量不能为负数"))
@@ -589,7 +616,8 @@ class _Wording:
             for j, pol in enumerate(POLLUTANTS):
                 share = self.shares[u, j]
                 if not 0 <= share <= 1:
-                    found.append(dp.Problem("share_range", f"工序“{name}”的{pol.label}占比{share:g}应在0–1之间", unit_id=code))
+                    text = f"工序“{name}”的{pol.label}占比{share:g}应在0–1之间"
+                    found.append(dp.Problem("share_range", text, unit_id=code))
             for j, label in enumerate(_BASE_LABELS):
                 if self.capacities[u, j] < 0:
                     found.append(dp.Problem("base_value", f"工序“{name}”的{label}不能为负数", unit_id=code))
@@ -631,48 +659,50 @@ class _Wording:
         for k, (lo_i, hi_i) in enumerate(((0, 1), (1, 2))):
             lo, hi = LEVELS[lo_i], LEVELS[hi_i]
 
-            def weaker(what: str, unit_id: str | None = None, lo: Any = lo, hi: Any = hi) -> None:
-                found.append(dp.Problem(
-                    "escalation_weaker",
-                    f"{hi.label}{what}弱于{lo.label}：高一级预警的措施不得弱于低一级（红色 ⊇ 橙色 ⊇ 黄色）", hi, unit_id,
-                ))  # fmt: skip
+            def weaker(what: str, unit_id: str | None = None, hi: Any = hi) -> None:
+                found.append(dp.Problem("escalation_weaker", f"{what}，{ESCALATION}。", hi, unit_id))
 
             if self.w_whole[i, k]:
-                weaker(f"全厂停限产力度（{self.whole[i, hi_i]:.0%}，{lo.label}为{self.whole[i, lo_i]:.0%}）")
+                weaker(f"{hi.label}的全厂停限产比例（{self.whole[i, hi_i]:.0%}）低于{lo.label}"
+                       f"（{self.whole[i, lo_i]:.0%}）")  # fmt: skip
             for u in by_code:
                 if self.w_unit[u, k]:
                     code = self.p.units[u][0]
-                    weaker(f"{_where(code, names)}停限产力度（{self.cut_of[u, hi_i]:.0%}，{lo.label}为{self.cut_of[u, lo_i]:.0%}）", code)
+                    weaker(f"{hi.label}{_where(code, names)}的停限产比例（{self.cut_of[u, hi_i]:.0%}）低于{lo.label}"
+                           f"（{self.cut_of[u, lo_i]:.0%}）", code)  # fmt: skip
             if self.w_truck[i, k]:
-                weaker(f"缺少“{MeasureKind.truck_ban.label}”，")
+                weaker(f"{hi.label}未采取{lo.label}已有的“{MeasureKind.truck_ban.label}”")
             if self.w_staggered[i, k]:
-                weaker(f"缺少“{MeasureKind.staggered_transport.label}”，")
+                weaker(f"{hi.label}未采取{lo.label}已有的“{MeasureKind.staggered_transport.label}”")
             if self.w_offroad[i, k]:
-                weaker(f"停用非道路移动机械的范围（{_stage_text(self.offroad[i, hi_i])}，{lo.label}为{_stage_text(self.offroad[i, lo_i])}）")
+                weaker(f"{hi.label}停用非道路移动机械的范围（{_stage_text(self.offroad[i, hi_i])}）小于{lo.label}"
+                       f"（{_stage_text(self.offroad[i, lo_i])}）")  # fmt: skip
             outdoor_missing: list[str | None] = [None] if self.w_outdoor_whole[i, k] else []
             outdoor_missing += [self.p.units[u][0] for u in by_code if self.w_outdoor_unit[u, k]]
             for code in outdoor_missing:
-                found.append(dp.Problem(
-                    "escalation_weaker",
-                    f"{hi.label}缺少{lo.label}在{_where(code, names)}的“{MeasureKind.outdoor_work_ban.label}”："
-                    "高一级预警的措施不得弱于低一级（红色 ⊇ 橙色 ⊇ 黄色）",
-                    hi, code,
-                ))  # fmt: skip
+                weaker(f"{hi.label}未采取{lo.label}在{_where(code, names)}已有的“{MeasureKind.outdoor_work_ban.label}”",
+                       code)  # fmt: skip
             for j, pol in enumerate(POLLUTANTS):
                 if self.w_reduction[i, k, j]:
                     high, low = self.reductions[i, hi_i, j], self.reductions[i, lo_i, j]
-                    weaker(f"{pol.label}预计减排量（{high:.4f} 吨/日，{lo.label}为{low:.4f} 吨/日）")
+                    weaker(f"{hi.label}的{pol.label}预计减排量（{high:.4f}吨/日）低于{lo.label}（{low:.4f}吨/日）")
         return found
 
     def _rules(self, i: int) -> list[dp.Problem]:
+        """As an official writes it: the level, the clause the minimum comes from, what it asks, what the policy
+        has (never a file path: the rule's reference is the problem's `rule`)."""
         found = []
         for q, j, cut in self.failed[i]:
             level, r = LEVELS[j], q.requirement
-            actual = f"现有措施停限产{cut:.0%}（按减排基数计）" if r.kind.stationary else f"现有措施中没有“{r.describe()}”"
+            if r.kind is MeasureKind.stop and r.share is not None:
+                actual = f"现有措施中整条停产的生产线占{cut:.0%}（按减排基数计）"
+            elif r.kind.stationary:
+                actual = f"现有措施的停限产比例为{cut:.0%}（按减排基数计）"
+            else:
+                actual = "现有措施中没有该项"
+            pending = "" if q.rule.verified else "（该项要求尚待与原文逐条核对）"
             found.append(dp.Problem(
-                "below_rule",
-                f"{level.label}：规则{q.rule.ref}要求“{r.describe()}”，{actual}（依据：{q.rule.source}"
-                f"{'' if q.rule.verified else '；本条最低要求尚未与指南原文核对'}）",
+                "below_rule", f"{level.label}：依据{q.rule.clause}，应{r.describe()}；{actual}。{pending}",
                 level, rule=q.rule.ref,
             ))  # fmt: skip
         return found
@@ -698,3 +728,90 @@ def _stage_text(order: int) -> str:
         return "未停用"
     stage = next(s for s in MachineryStage if s.order == order)
     return f"{stage.label}及以下"
+
+
+# --- one enterprise ------------------------------------------------------------------------------------
+
+# What the editor and the import refuse: data that cannot be right or a policy that cannot be carried out as
+# written (a measure on no unit, a verification that cannot prove it, a higher level weaker than a lower one).
+# Everything else is a flag: saved, shown on the list page and the enterprise page, for the bureau to act on.
+FLAGS = frozenset({"below_rule", "key_without_grade", "grade_not_key", "not_micro"})
+REFUSED = frozenset(CODES) - FLAGS
+NO_RULES = dr.RuleLibrary({}, ())  # for the checks that do not depend on the rule library
+
+
+@dataclass(frozen=True)
+class One:
+    """Everything the checks say about one enterprise."""
+
+    problems: list[dp.Problem]
+    reductions: dict[AlertLevel, dict[Pollutant, float]]  # t/day (0 when a measure names an unknown unit)
+    production_cuts: dict[AlertLevel, float]
+    full_stop: dict[Pollutant, float]  # t/day
+
+    @property
+    def refusals(self) -> list[dp.Problem]:
+        return [p for p in self.problems if p.code in REFUSED]
+
+
+def measure_rows(policy: dp.PlantPolicy) -> list[tuple[Any, ...]]:
+    """A policy's measures as MEASURE_LAYOUT tuples."""
+    return [
+        (level.value, m.unit_id, m.kind.value, m.percent, m.verification.value,
+         m.max_stage.value if m.max_stage else None, m.basis.value if m.basis else None)
+        for level in LEVELS for m in policy.at(level)
+    ]  # fmt: skip
+
+
+def plants(items: Sequence[tuple[dp.EnterpriseFacts, Sequence[dp.ProcessUnit], Sequence[tuple[Any, ...]]]]) -> Plants:
+    """Plants from domain objects: (facts, units, measures as MEASURE_LAYOUT tuples) per enterprise."""
+    n = len(items)
+
+    def values(mapping: Mapping[Any, Any]) -> dict[str, Any]:
+        return {str(getattr(k, "value", k)): (values(v) if isinstance(v, Mapping) else v) for k, v in mapping.items()}
+
+    units = [(i, u) for i, (_f, us, _m) in enumerate(items) for u in us]
+    measures = [(i, m) for i, (_f, _u, ms) in enumerate(items) for m in ms]
+    return Plants(
+        category=[f.category.value for f, _u, _m in items],
+        grade=[f.grade.value if f.grade else None for f, _u, _m in items],
+        industry=[f.industry or "other" for f, _u, _m in items],
+        emissions=np.array(
+            [[float(f.emissions.get(p, 0.0)) for p in POLLUTANTS] for f, _u, _m in items], float
+        ).reshape(n, 4),
+        uses_coal=np.array([f.uses_coal for f, _u, _m in items], bool),
+        uses_oil=np.array([f.uses_oil for f, _u, _m in items], bool),
+        toxic=np.array([f.toxic for f, _u, _m in items], bool),
+        truck_visits=np.array([f.truck_visits_per_day for f, _u, _m in items], np.int64),
+        operating_days=np.array([f.operating_days for f, _u, _m in items], np.int64),
+        machinery=[values(f.machinery) for f, _u, _m in items],
+        truck_emissions=[values(f.truck_emissions) for f, _u, _m in items],
+        machinery_emissions=[values(f.machinery_emissions) for f, _u, _m in items],
+        units=[
+            (u.id, u.name, *(float(u.shares.get(p, 0.0)) for p in POLLUTANTS), u.eia_capacity, u.permit_capacity,
+             u.last_year_output, "", u.outdoor)
+            for _i, u in units
+        ],
+        unit_owner=np.array([i for i, _u in units], np.int64),
+        measures=[m for _i, m in measures],
+        measure_owner=np.array([i for i, _m in measures], np.int64),
+    )
+
+
+def one(p: Plants, library: dr.RuleLibrary = NO_RULES, i: int = 0) -> One:
+    """The checks of enterprise i of `p` (usually the only one), worded."""
+    got = assess(p, library, explain=True)
+    return One(
+        got.worded(i),
+        {lv: dict(zip(POLLUTANTS, got.reductions[i, j].tolist(), strict=True)) for j, lv in enumerate(LEVELS)},
+        {lv: float(got.production_cuts[i, j]) for j, lv in enumerate(LEVELS)},
+        dict(zip(POLLUTANTS, got.full_stop[i].tolist(), strict=True)),
+    )
+
+
+def check(
+    facts: dp.EnterpriseFacts, units: Sequence[dp.ProcessUnit], policy: dp.PlantPolicy,
+    library: dr.RuleLibrary = NO_RULES,
+) -> One:  # fmt: skip
+    """One enterprise from domain objects."""
+    return one(plants([(facts, units, measure_rows(policy))]), library)
