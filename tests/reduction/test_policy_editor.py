@@ -67,7 +67,13 @@ def test_page_shows_facts_flags_reductions_and_the_rule_broken(people, login_as,
     built = build_list(session, people)
     page = html(login_as(people.district_user).get(f"/lists/enterprises/{built.brick.id}"))
     assert "市中区鑫源页岩砖厂" in page and "C级" in page
-    assert "measure_rules/brick.yaml#brick.C" in page and "限产50%" in page, "the flag names the rule it breaks"
+    # the flag cites the rule's clause as an official writes it; the file reference is data, never text
+    flag = re.search(r'<li data-code="below_rule" data-rule="measure_rules/brick.yaml#brick.C">(.*?)</li>', page, re.S)
+    assert flag is not None, "the flag names the rule it breaks"
+    text = re.sub(r"<[^>]+>", "", flag.group(1))
+    guide = "《重污染天气重点行业应急减排措施制定技术指南（2020年修订版）》（环办大气函〔2020〕340号）"
+    assert f"依据{guide}砖瓦窑行业C级企业减排措施" in text
+    assert "限产50%" in text and ".yaml" not in text and "seed" not in text and "。；" not in text
     assert 'data-testid="save-yellow"' in page and "policy.js" in page
     # reductions per level are derived: the brick's yellow 30 % limit of its kiln
     table = page.split('data-testid="reductions"', 1)[1].split("</table>", 1)[0]
