@@ -233,3 +233,26 @@ def test_the_plans_say_who_is_never_asked_to_close() -> None:
     own = dt.TargetRules(dt.DEFAULT_RULES.percent, frozenset({Grade.A, Grade.leading}), frozenset())
     assert target_service.exempt(Category.key, Grade.leading, own)
     assert not target_service.exempt(Category.guarantee, None, own)
+
+
+def test_the_plan_covering_the_place_sets_the_percentages_and_who_is_exempt(people, session) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11.3: the targets' percentages and the exempt grades are data of each plan (inventories/plans)."""
+    from app.plans.models import Plan
+
+    built = build_list(session, people)
+    district = jurisdiction(session, "511002")  # 市中区 of 内江, a member of the 川渝 plan through its city
+    plan = session.scalar(select(Plan).where(Plan.code == "chuanyu"))
+    assert plan is not None and plan.targets == {
+        "percent": {"III": 10.0, "II": 20.0, "I": 30.0}, "exempt_grades": ["A"], "exempt_categories": ["guarantee"],
+    }  # fmt: skip
+    shipped = target_service.compute(session, YEAR, [district], YELLOW)
+    assert shipped.rules.exempt_grades == {Grade.A} and shipped.result.groups[0].threshold_percent == 10.0
+    assert built.cement.id in set(shipped.result.closing["id"])
+    plan.targets = {"percent": {"III": 15, "II": 25, "I": 35}, "exempt_grades": ["A", "B"], "exempt_categories": []}
+    session.commit()
+    own = target_service.compute(session, YEAR, [district], YELLOW)
+    assert own.result.groups[0].threshold_percent == 15.0
+    closing = set(own.result.closing["id"])
+    assert built.cement.id not in closing  # B-grade: exempt under this plan
+    assert built.heating.id in closing  # guarantee: no longer exempt
+    assert target_service.compute(session, YEAR, [district], RED).result.groups[0].threshold_percent == 35.0
