@@ -1,11 +1,10 @@
-"""Many enterprises at once: the number of flags, their codes and the expected reductions that
-`rules.all_problems` and `policy.evaluate` give for one enterprise, computed with numpy over plain columns.
-
-What is stored for every enterprise (and read by the list page and the targets) comes from here; the
-enterprise page still checks its one enterprise with the scalar functions, which word the messages. The two
-must agree: tests/reduction/test_bulk.py compares them on generated plants, tests/reduction/test_assessments.py
-on the demo lists and after every kind of change. The scalar code is the specification; comments here name
-the scalar function each step follows.
+"""The one rule engine: every check of a plant policy, for one enterprise or a province at once, computed with
+numpy over plain columns. What the list page stores for every enterprise (services/assessments.py), what the
+enterprise page and the API show (`check` / `one`, the problems worded by `assess(..., explain=True)`), what
+the policy editor refuses and what the Excel import refuses all come from here, so they never disagree. The
+model and its conventions (shares, reduction bases, the strongest measure winning, a whole-plant stop ending
+transport, machinery and outdoor work) are described in domain/policy.py. REFUSED names the problems the
+editor and the import refuse; FLAGS those saved and shown for the bureau to act on.
 
 Input is `Plants`: one row per enterprise, unit and measure, with vocabulary strings as stored. Unit codes
 are unique within an enterprise (the database's constraint and the importer's check); measures name their
@@ -102,7 +101,7 @@ class Plants:
 
 @dataclass
 class Assessed:
-    problems: np.ndarray  # (n,) int: len(all_problems)
+    problems: np.ndarray  # (n,) int: the number of problems (as many as worded)
     codes: list[tuple[str, ...]]  # sorted distinct codes
     reductions: np.ndarray  # (n, 3, 4) t/day by LEVELS and POLLUTANTS (0 when a measure names an unknown unit)
     full_stop: np.ndarray  # (n, 4) t/day
@@ -117,7 +116,7 @@ class Assessed:
 
 
 def _sum_by(owner: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """Per-owner sums, added in row order (as the scalar loops add)."""
+    """Per-owner sums, added in row order."""
     if values.ndim == 1:
         return np.bincount(owner, weights=values, minlength=n)
     return np.stack([np.bincount(owner, weights=values[:, j], minlength=n) for j in range(values.shape[1])], 1)
@@ -273,10 +272,10 @@ def assess(
     mt = _measure_table(p, unit_code, codes)
     valid, owner, level, unit = mt["valid"], mt["owner"], mt["level"], mt["unit"]
     klass, cut, stage_of = mt["klass"], mt["cut"], mt["stage"]
-    # services.policies.policy_of: measures the domain refuses are reported and left out
+    # stored measures the domain refuses (policy.Measure) are reported and left out
     add("stored_measure_invalid", _count_by(owner, ~valid, n))
 
-    # policy.fact_problems
+    # facts: values that cannot be right
     emissions = np.asarray(p.emissions, dtype=float).reshape(n, 4)
     trucks, machines, lowest_stage, negative_mobile, bad_counts = _mobile(p)
     add("negative_value", (emissions < 0).sum(1) + negative_mobile + (bad_counts | (np.asarray(p.truck_visits) < 0)))
@@ -293,7 +292,7 @@ def assess(
     allocated = _sum_by(u_owner, shares, n)
     add("shares_exceed", (allocated > 1 + 1e-6).sum(1))
 
-    # policy.classification_problems
+    # classification: grade and category (DOMAIN §5)
     # enterprises of one (industry, grade, category) share their classification and rules
     sort_of, sorts = _numbered(zip(p.industry, p.grade, p.category, strict=True), n)
     category = np.array([str(c) for _i, _g, c in sorts], dtype=object)[sort_of]
@@ -310,13 +309,13 @@ def assess(
     add("not_micro", micro & (np.asarray(p.uses_coal, bool) | np.asarray(p.uses_oil, bool)
                               | np.asarray(p.toxic, bool) | (total >= dp.MICRO_LIMIT_T - EPS)))  # fmt: skip
 
-    # policy.policy_problems
+    # measures on unknown units, verification that cannot prove the measure
     unknown = valid & (unit == -2)
     add("unknown_unit", _count_by(owner, unknown, n))
     add("verification_unsuitable", _count_by(owner, valid & ~mt["suitable"], n))
-    evaluated = _count_by(owner, unknown, n) == 0  # all_problems stops before evaluating otherwise
+    evaluated = _count_by(owner, unknown, n) == 0  # a measure on no unit: nothing is compared or counted
 
-    # policy.effect, per enterprise and level
+    # what each level's measures amount to, the strongest winning wherever they overlap
     use = valid & (unit != -2)
     el = owner * L + level
     whole = np.zeros(n * L)
@@ -348,7 +347,7 @@ def assess(
     outdoor_whole |= stopped
     offroad = np.where(stopped, _TOP, offroad)
 
-    # policy._fractions and _reduction
+    # expected reductions: the fraction of each pollutant removed, the unallocated rest by whole-plant cuts
     cut_of = np.maximum(unit_cut, whole[u_owner])  # (m, L)
     out_stopped = outdoor_unit | (outdoor_whole[u_owner] & outdoor[:, None])
     red_cut = np.where(out_stopped, 1.0, cut_of)
@@ -365,7 +364,7 @@ def assess(
     reductions = (emissions[:, None, :] * frac + trucks[:, None, :] * truck[:, :, None] + banned) / days[:, None, None]
     full_stop = (emissions + trucks + _banned_machinery(machines, np.full((n, 1), _TOP))[:, 0]) / days[:, None]
 
-    # policy._production_cut: by the units' reduction bases when every unit has a positive one, else by
+    # production cut: by the units' reduction bases when every unit has a positive one, else by
     # the fraction of the pollutant cut least
     with np.errstate(invalid="ignore"):
         base = np.fmin.reduce(capacities, axis=1)

@@ -39,8 +39,6 @@ from app.reduction.domain.vocabulary import (
 OPERATING_DAYS = 365
 MICRO_LIMIT_T = 0.1  # SO2 + NOx + PM + VOCs below 100 kg a year (seed 002 §4.3.1.1 (2))
 EPS = 1e-9
-_NO_STAGE = -1
-_TOP_STAGE = MachineryStage.china_4.order
 
 
 @dataclass(frozen=True)
