@@ -231,12 +231,16 @@ def rule_measures(
     out: dict[AlertLevel, list[MeasureSpec]] = {}
     cut: tuple[float, MeasureKind, float | None] = (0.0, MeasureKind.limit, None)
     extras: dict[str, MeasureSpec] = {}
+    lines: list[str] = []  # units stopped whole for a rule's "停产50%，以生产线计"
     for level in LEVELS:
         for q in match.at(level):
             r = q.requirement
             if not r.applies_to(facts):
                 continue
-            if r.kind.stationary:
+            if r.kind is MeasureKind.stop and r.share is not None and units and cut[0] < 1:
+                wanted = _lines_to_stop(units, r.share)
+                lines = wanted if len(wanted) > len(lines) else lines
+            elif r.kind.stationary:
                 percent = r.percent if r.kind is MeasureKind.limit else (r.percent or cap_percent)
                 strength = r.demanded_cut if r.kind is not MeasureKind.output_cap else 1 - percent / 100
                 if strength > cut[0] or (r.kind is MeasureKind.output_cap and cut[0] == 0):
@@ -252,6 +256,8 @@ def rule_measures(
             else:
                 extras["outdoor"] = MeasureSpec("outdoor_work_ban", "video")
         specs: list[MeasureSpec] = []
+        if lines and cut[0] < 1:
+            specs += [MeasureSpec("stop", _VERIFY[MeasureKind.stop].value, code) for code in lines]
         if cut[0] > 0 or (cut[1] is MeasureKind.output_cap and cut[2] is not None):
             kind, percent = cut[1], cut[2]
             basis = (facts_basis(facts) or "output_by_demand") if kind is MeasureKind.output_cap else None
@@ -261,6 +267,22 @@ def rule_measures(
         specs += list(extras.values())
         out[level] = specs
     return out
+
+
+def _lines_to_stop(units: Sequence[UnitSpec], share: float) -> list[str]:
+    """The fewest units, largest reduction base first, whose bases make up `share` % of the plant's."""
+    bases = [(min(v for v in (u.eia, u.permit, u.last_year) if v is not None) if any(
+        v is not None for v in (u.eia, u.permit, u.last_year)) else 0.0, u.code) for u in units]  # fmt: skip
+    total = sum(b for b, _c in bases)
+    if total <= 0:
+        return [u.code for u in units]  # no bases: every line (the checks then weigh by emissions)
+    chosen, covered = [], 0.0
+    for base, code in sorted(bases, key=lambda x: (-x[0], x[1])):
+        if covered >= total * share / 100 - 1e-9:
+            break
+        chosen.append(code)
+        covered += base
+    return chosen
 
 
 def facts_basis(facts: EnterpriseFacts) -> str | None:
