@@ -12,6 +12,7 @@ from app.cases.models import (
     SerialCounter,
     TransferItem,
 )
+from app.notifications.models import Notification, NotificationRead
 from app.places.models import Adjacency, InventoryFile, Jurisdiction, LinkageZone, ZoneMember
 from app.plans.models import Plan
 from app.reduction.models import (
@@ -47,6 +48,8 @@ __all__ = [
     "LinkageZone",
     "Measure",
     "Meter",
+    "Notification",
+    "NotificationRead",
     "Plan",
     "ProcessUnit",
     "ReductionList",

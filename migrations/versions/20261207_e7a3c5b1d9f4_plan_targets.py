@@ -1,7 +1,7 @@
 """plan targets: percentages per response level and the grades that need not close a shortfall
 
 Revision ID: e7a3c5b1d9f4
-Revises: c4a5e1d0f7b2
+Revises: 2e5583d57339
 Create Date: 2026-12-07 06:30:00
 
 Each plan's `[targets]` (inventories/plans/*.toml) as loaded by `flask inventories load`; NULL: the defaults of
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = 'e7a3c5b1d9f4'
-down_revision: str | None = 'c4a5e1d0f7b2'
+down_revision: str | None = '2e5583d57339'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
