@@ -1096,6 +1096,9 @@ def parse(workbook: Workbook, places: Places, industries: Industries) -> Parsed:
     if workbook.meters is not None:
         parse_meters(workbook.meters, parser.by_uscc, issues)
     parser.judge()  # after the facilities and meters: a refused enterprise's rows are not reported again
+    # in the order of the workbook: sheet by sheet, row by row (the rule engine's problems come last otherwise)
+    rank = {name: i for i, name in enumerate((t.MAIN_SHEET, t.FACILITY_SHEET, t.METER_SHEET))}
+    issues.sort(key=lambda i: (rank.get(i.sheet, -1), i.row or 0))
     if not parser.bundles and not any(i.error for i in issues):
         issues.append(Issue(workbook.main.name, t.HEADER_ROWS + 1, None, None, _("文件中没有企业数据。")))
     return Parsed(parser.bundles, issues)
