@@ -7,8 +7,11 @@ returned, so a bad file changes nothing. The schema is described in inventories/
 Which rules apply to an enterprise (`RuleLibrary.match`):
 1. one *base* rule, the first found of: the enterprise's industry file, `general.yaml`, `other.yaml` (the
    fallback industry), matching its category and, for key enterprises, its grade;
-2. every *addition* rule (`mode: addition`) whose categories and grades include the enterprise.
-A voluntary base rule (A-grade, leading) has no minimum and takes no additions.
+2. every *addition* rule (`mode: addition`) whose categories and grades include the enterprise, and every
+   `every_plant` addition (seed 002 §4.3.3.3's machinery ban: every industrial plant, whatever its class).
+A voluntary base rule (A-grade, leading) has no minimum of its own and takes only the `every_plant` additions. A
+requirement an earlier rule already makes, as strictly and of as many enterprises, is not listed twice.
+Every rule names the `clause` its flags cite, as an official writes it (never a file path).
 
 A rule marked `verified: false` (with a `note`) still applies; its flags say that its minimum has not been
 checked against the guide's text, so a bureau knows which numbers are the library's own.
