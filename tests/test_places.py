@@ -126,12 +126,14 @@ def test_a_plans_targets_are_checked(tmp_path: Path) -> None:
     shutil.copytree(ROOT, root)
     plan = root / "plans" / "kashgar.toml"
     text = plan.read_text(encoding="utf-8")
-    plan.write_text(text.replace("percent = { III = 10, II = 20, I = 30 }", "percent = { III = 30, II = 20, I = 0 }")
-                    .replace('exempt_grades = ["A"]', 'exempt_grades = ["AA"]'), encoding="utf-8")  # fmt: skip
+    shipped = "percent = { yellow = 10, orange = 20, red = 30 }"
+    broken = "percent = { yellow = 30, orange = 20, red = 0 }"
+    text = text.replace(shipped, broken)
+    plan.write_text(text.replace('exempt_grades = ["A"]', 'exempt_grades = ["AA"]'), encoding="utf-8")
     with pytest.raises(InventoryError) as exc:
         inventory.read(root)
     assert exc.value.problems == [
-        "plans/kashgar.toml: targets.percent must give III, II and I, each above 0 and at most 100",
+        "plans/kashgar.toml: targets.percent must give yellow, orange and red, each above 0 and at most 100",
         "plans/kashgar.toml: targets.exempt_grades must be a list of A, B, C, D, leading",
     ]
     good = inventory.read(ROOT)

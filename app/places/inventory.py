@@ -217,15 +217,16 @@ def _read_plan(path: Path, data: Places, problems: list[str]) -> None:
         )
 
 
-_TARGET_KEYS = {"percent", "exempt_grades", "exempt_categories", "source"}
-_RESPONSE_LEVELS = ("III", "II", "I")
+_TARGET_KEYS = {"source", "pollutants", "percent", "exempt_grades", "exempt_categories"}
+_ALERT_LEVELS = ("yellow", "orange", "red")
 _GRADES = ("A", "B", "C", "D", "leading")
 _CATEGORIES = ("key", "guarantee", "micro", "other")
 
 
 def _targets(value: Any, name: str, problems: list[str]) -> dict[str, Any] | None:
-    """A plan's [targets] table, checked: percent = {III, II, I} each above 0 and at most 100, not decreasing;
-    exempt_grades and exempt_categories from the vocabulary."""
+    """A plan's [targets] table, checked: percent = {yellow, orange, red} (the alert levels, i.e. response III,
+    II, I) each above 0 and at most 100, not decreasing; exempt_grades and exempt_categories from the vocabulary.
+    The layout is app/plans/schema.py's `Targets` (plans branch), so that the two loaders read the same table."""
     if not isinstance(value, dict):
         problems.append(f"{name}: targets must be a table")
         return None
@@ -234,13 +235,13 @@ def _targets(value: Any, name: str, problems: list[str]) -> dict[str, Any] | Non
     if unknown:
         problems.append(f"{name}: targets: unknown keys {', '.join(sorted(unknown))}")
     percent = value.get("percent")
-    if not isinstance(percent, dict) or set(percent) != set(_RESPONSE_LEVELS) or not all(
+    if not isinstance(percent, dict) or set(percent) != set(_ALERT_LEVELS) or not all(
         isinstance(percent[k], int | float) and not isinstance(percent[k], bool) and 0 < percent[k] <= 100
-        for k in _RESPONSE_LEVELS
+        for k in _ALERT_LEVELS
     ):
-        problems.append(f"{name}: targets.percent must give III, II and I, each above 0 and at most 100")
-    elif not percent["III"] <= percent["II"] <= percent["I"]:
-        problems.append(f"{name}: targets.percent must not decrease from III to II to I")
+        problems.append(f"{name}: targets.percent must give yellow, orange and red, each above 0 and at most 100")
+    elif not percent["yellow"] <= percent["orange"] <= percent["red"]:
+        problems.append(f"{name}: targets.percent must not decrease from yellow to orange to red")
     for key, allowed in (("exempt_grades", _GRADES), ("exempt_categories", _CATEGORIES)):
         items = value.get(key, [])
         if not isinstance(items, list) or not all(i in allowed for i in items):
@@ -248,7 +249,7 @@ def _targets(value: Any, name: str, problems: list[str]) -> dict[str, Any] | Non
     if len(problems) > before:
         return None
     return {
-        "percent": {k: float(percent[k]) for k in _RESPONSE_LEVELS},
+        "percent": {k: float(percent[k]) for k in _ALERT_LEVELS},
         "exempt_grades": list(value.get("exempt_grades", [])),
         "exempt_categories": list(value.get("exempt_categories", [])),
     }

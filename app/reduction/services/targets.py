@@ -26,7 +26,7 @@ from app.core.scoping import get_scope
 from app.places.models import Jurisdiction, JurisdictionLevel, LinkageZone, ZoneMember
 from app.plans.models import Plan
 from app.reduction.domain import targets as dt
-from app.reduction.domain.vocabulary import AlertLevel, Category, Grade, Pollutant, ResponseLevel
+from app.reduction.domain.vocabulary import AlertLevel, Category, Grade, Pollutant
 from app.reduction.models import Enterprise, EnterpriseAssessment, ReductionList, TotalEmissions
 
 
@@ -187,7 +187,7 @@ def rules_of(plan: Plan) -> dt.TargetRules:
     if not t:
         return dt.DEFAULT_RULES
     return dt.TargetRules(
-        {ResponseLevel(k): float(v) for k, v in t["percent"].items()},
+        {AlertLevel(k).response_level: float(v) for k, v in t["percent"].items()},
         frozenset(Grade(g) for g in t.get("exempt_grades", [])),
         frozenset(Category(c) for c in t.get("exempt_categories", [])),
     )
