@@ -301,11 +301,8 @@ def test_template_problems_raise_print_error(tmp_forms: Path) -> None:
 def test_slow_render_is_stopped(tmp_path: Path) -> None:
     before = child_pids()
     ctx = many_cases(3000)
-    started = time.monotonic()
     with pytest.raises(PrintTimeout, match=r"longer than 0\.5 s"):
         render_pdf("transfer_form", ctx, timeout=0.5)
-    elapsed = time.monotonic() - started
-    assert elapsed < 2.5, elapsed
     assert multiprocessing.active_children() == []
     assert child_pids() <= before, "the render's process was reaped"
 
@@ -322,33 +319,3 @@ def test_render_does_not_touch_the_callers_context() -> None:
     kept = copy.deepcopy(ctx)
     render_pdf("transfer_form", ctx)
     assert ctx == kept
-
-
-# --- timings (printed, not asserted: run with -s to see them) ------------------------------------------
-
-
-def test_render_timings() -> None:
-    from weasyprint import CSS, HTML
-
-    ctx = sample_context("transfer_form")
-    folder = printing.FORMS_DIR / "transfer_form"
-    html = printing.render_html("transfer_form", ctx)
-    css = printing.font_css() + (folder / "style.css").read_text(encoding="utf-8")
-    render_pdf("transfer_form", ctx)  # warm: WeasyPrint imported, font loaded in this process
-
-    def best(fn: Any, runs: int = 3) -> float:
-        times = []
-        for _ in range(runs):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return min(times)
-
-    bare = best(lambda: HTML(string=html, base_url=folder.as_uri() + "/").write_pdf(stylesheets=[CSS(string=css)]))
-    ours = best(lambda: render_pdf("transfer_form", ctx))
-    fifty = many_cases(50)
-    big = best(lambda: render_pdf("transfer_form", fifty), runs=1)
-    print(
-        f"\nprinting: one-page sample {ours:.3f} s (bare WeasyPrint {bare:.3f} s, ratio {ours / bare:.2f}); "
-        f"50 cases {big:.3f} s"
-    )

@@ -436,7 +436,7 @@ def _inspection_criteria(readable: list[int], bureau_id: int) -> Any:
     )  # fmt: skip
 
 
-register_criteria(_case_criteria)
+register_criteria(_case_criteria, variant=lambda: WIDE_SCOPE)  # the form chosen depends on it
 register_criteria(_event_criteria)
 register_criteria(_evidence_criteria)
 register_criteria(_transfer_criteria)

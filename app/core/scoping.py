@@ -7,7 +7,7 @@ to write a scoped row outside them. Views never filter by jurisdiction themselve
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -62,11 +62,20 @@ class Scoped:
 # Further loader criteria for models that widen reads beyond the jurisdiction subtree (a case stays
 # readable by the bureau that transferred it). Each factory returns a with_loader_criteria option.
 EXTRA_CRITERIA: list[Callable[[list[int], int], Any]] = []
+# What else a factory's choice depends on (a module setting such as cases.models.WIDE_SCOPE): part of the
+# cache key, so that a changed setting is never answered with criteria built under the old one.
+CRITERIA_VARIANTS: list[Callable[[], Hashable]] = []
 
 
-def register_criteria(factory: Callable[[list[int], int], Any]) -> None:
+def register_criteria(factory: Callable[[list[int], int], Any], variant: Callable[[], Hashable] | None = None) -> None:
     EXTRA_CRITERIA.append(factory)
+    if variant is not None:
+        CRITERIA_VARIANTS.append(variant)
     _criteria_for.cache_clear()
+
+
+def _variant() -> tuple[Hashable, ...]:
+    return tuple(v() for v in CRITERIA_VARIANTS)
 
 
 class SharedWritable:
@@ -94,11 +103,18 @@ def _limit_reads(state: ORMExecuteState) -> None:
     if state.execution_options.get("include_all_jurisdictions"):
         return
     pg = state.session.get_bind().dialect.name == "postgresql"
-    state.statement = state.statement.options(*_criteria_for(scope.readable, scope.bureau_id or 0, pg))
+    state.statement = state.statement.options(*criteria_for(scope.readable, scope.bureau_id or 0, pg))
+
+
+def criteria_for(readable_ids: frozenset[int], bureau_id: int, pg: bool = False) -> tuple[Any, ...]:
+    """The loader criteria of a reach: the jurisdiction subtree's and every registered factory's."""
+    return _criteria_for(readable_ids, bureau_id, pg, _variant())
 
 
 @lru_cache(maxsize=512)
-def _criteria_for(readable_ids: frozenset[int], bureau_id: int, pg: bool = False) -> tuple[Any, ...]:
+def _criteria_for(
+    readable_ids: frozenset[int], bureau_id: int, pg: bool, _variant: tuple[Hashable, ...]
+) -> tuple[Any, ...]:
     # Shared by every request with the same reach: building the lambdas costs about half a millisecond.
     readable = sorted(readable_ids)
     if pg:

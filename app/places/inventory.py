@@ -11,6 +11,7 @@ import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -57,6 +58,7 @@ class PlanRow:
     file: str
     list_deadline: str | None = None
     case_limits: dict[str, int] | None = None  # hours per case state; None: the defaults
+    targets: dict[str, Any] | None = None  # [targets]: percent per response level, exempt grades/categories
 
 
 @dataclass
@@ -216,10 +218,52 @@ def _read_plan(path: Path, data: Places, problems: list[str]) -> None:
     if "case_limits" in doc:
         case_limits, wrong = limits.check(doc["case_limits"])
         problems.extend(f"{name}: {problem}" for problem in wrong)
+    targets = None
+    if "targets" in doc:
+        targets = _targets(doc["targets"], name, problems)
     if not problems:
         data.plans.append(
-            PlanRow(doc["code"], doc["name"], doc["source"], tuple(zones), name, deadline, case_limits or None)
+            PlanRow(doc["code"], doc["name"], doc["source"], tuple(zones), name, deadline, case_limits or None,
+                    targets)
         )
+
+
+_TARGET_KEYS = {"source", "pollutants", "percent", "exempt_grades", "exempt_categories"}
+_ALERT_LEVELS = ("yellow", "orange", "red")
+_GRADES = ("A", "B", "C", "D", "leading")
+_CATEGORIES = ("key", "guarantee", "micro", "other")
+
+
+def _targets(value: Any, name: str, problems: list[str]) -> dict[str, Any] | None:
+    """A plan's [targets] table, checked: percent = {yellow, orange, red} (the alert levels, i.e. response III,
+    II, I) each above 0 and at most 100, not decreasing; exempt_grades and exempt_categories from the vocabulary.
+    The layout is app/plans/schema.py's `Targets` (plans branch), so that the two loaders read the same table."""
+    if not isinstance(value, dict):
+        problems.append(f"{name}: targets must be a table")
+        return None
+    before = len(problems)
+    unknown = set(value) - _TARGET_KEYS
+    if unknown:
+        problems.append(f"{name}: targets: unknown keys {', '.join(sorted(unknown))}")
+    percent = value.get("percent")
+    if not isinstance(percent, dict) or set(percent) != set(_ALERT_LEVELS) or not all(
+        isinstance(percent[k], int | float) and not isinstance(percent[k], bool) and 0 < percent[k] <= 100
+        for k in _ALERT_LEVELS
+    ):
+        problems.append(f"{name}: targets.percent must give yellow, orange and red, each above 0 and at most 100")
+    elif not percent["yellow"] <= percent["orange"] <= percent["red"]:
+        problems.append(f"{name}: targets.percent must not decrease from yellow to orange to red")
+    for key, allowed in (("exempt_grades", _GRADES), ("exempt_categories", _CATEGORIES)):
+        items = value.get(key, [])
+        if not isinstance(items, list) or not all(i in allowed for i in items):
+            problems.append(f"{name}: targets.{key} must be a list of {', '.join(allowed)}")
+    if len(problems) > before:
+        return None
+    return {
+        "percent": {k: float(percent[k]) for k in _ALERT_LEVELS},
+        "exempt_grades": list(value.get("exempt_grades", [])),
+        "exempt_categories": list(value.get("exempt_categories", [])),
+    }
 
 
 def _valid_month_day(value: object) -> bool:

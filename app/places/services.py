@@ -103,7 +103,7 @@ def _load_plans(session: Session, data: inventory.Places, by_code: dict[str, Jur
     for row in data.plans:
         plan = session.scalars(select(Plan).where(Plan.code == row.code)).first()
         values = {"name": row.name, "source": row.source, "list_deadline": row.list_deadline,
-                  "case_limits": row.case_limits}  # fmt: skip
+                  "case_limits": row.case_limits, "targets": row.targets}  # fmt: skip
         if plan is None:
             plan = Plan(code=row.code, **values)
             session.add(plan)

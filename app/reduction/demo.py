@@ -231,12 +231,16 @@ def rule_measures(
     out: dict[AlertLevel, list[MeasureSpec]] = {}
     cut: tuple[float, MeasureKind, float | None] = (0.0, MeasureKind.limit, None)
     extras: dict[str, MeasureSpec] = {}
+    lines: list[str] = []  # units stopped whole for a rule's "停产50%，以生产线计"
     for level in LEVELS:
         for q in match.at(level):
             r = q.requirement
             if not r.applies_to(facts):
                 continue
-            if r.kind.stationary:
+            if r.kind is MeasureKind.stop and r.share is not None and units and cut[0] < 1:
+                wanted = _lines_to_stop(units, r.share)
+                lines = wanted if len(wanted) > len(lines) else lines
+            elif r.kind.stationary:
                 percent = r.percent if r.kind is MeasureKind.limit else (r.percent or cap_percent)
                 strength = r.demanded_cut if r.kind is not MeasureKind.output_cap else 1 - percent / 100
                 if strength > cut[0] or (r.kind is MeasureKind.output_cap and cut[0] == 0):
@@ -252,6 +256,8 @@ def rule_measures(
             else:
                 extras["outdoor"] = MeasureSpec("outdoor_work_ban", "video")
         specs: list[MeasureSpec] = []
+        if lines and cut[0] < 1:
+            specs += [MeasureSpec("stop", _VERIFY[MeasureKind.stop].value, code) for code in lines]
         if cut[0] > 0 or (cut[1] is MeasureKind.output_cap and cut[2] is not None):
             kind, percent = cut[1], cut[2]
             basis = (facts_basis(facts) or "output_by_demand") if kind is MeasureKind.output_cap else None
@@ -261,6 +267,22 @@ def rule_measures(
         specs += list(extras.values())
         out[level] = specs
     return out
+
+
+def _lines_to_stop(units: Sequence[UnitSpec], share: float) -> list[str]:
+    """The fewest units, largest reduction base first, whose bases make up `share` % of the plant's."""
+    bases = [(min(v for v in (u.eia, u.permit, u.last_year) if v is not None) if any(
+        v is not None for v in (u.eia, u.permit, u.last_year)) else 0.0, u.code) for u in units]  # fmt: skip
+    total = sum(b for b, _c in bases)
+    if total <= 0:
+        return [u.code for u in units]  # no bases: every line (the checks then weigh by emissions)
+    chosen, covered = [], 0.0
+    for base, code in sorted(bases, key=lambda x: (-x[0], x[1])):
+        if covered >= total * share / 100 - 1e-9:
+            break
+        chosen.append(code)
+        covered += base
+    return chosen
 
 
 def facts_basis(facts: EnterpriseFacts) -> str | None:
@@ -695,11 +717,13 @@ def _enterprise(rng: random.Random, n: int, county: str) -> dict[str, Any]:
     }
 
 
-FLAWS = ("weak_rule", "escalation", "verification", "no_grade", "not_micro")
+# Only flaws the editor and the import accept (flags, not refusals: bulk.FLAGS), so that the demo holds only
+# data a bureau could have entered, and an export of it re-imports without a problem.
+FLAWS = ("weak_rule", "no_grade", "not_micro")
 
 
 def _flaw(spec: dict[str, Any], measures: dict[AlertLevel, list[MeasureSpec]], rng: random.Random) -> str:
-    """Spoil a generated enterprise on purpose, so that the demo shows each kind of flag."""
+    """Spoil a generated enterprise on purpose, so that the demo shows each kind of flag (never a refusal)."""
     choices = list(FLAWS)
     if spec["category"] is not Category.micro:
         choices.remove("not_micro")
@@ -716,19 +740,6 @@ def _flaw(spec: dict[str, Any], measures: dict[AlertLevel, list[MeasureSpec]], r
                 break
         else:
             measures[AlertLevel.yellow] = [m for m in measures[AlertLevel.yellow] if m.kind != "truck_ban"]
-    elif flaw == "escalation":
-        measures[AlertLevel.red] = [
-            m for m in measures[AlertLevel.red] if m.kind not in ("truck_ban", "staggered_transport")
-        ]
-        if len(measures[AlertLevel.red]) == len(measures[AlertLevel.orange]):
-            measures[AlertLevel.red] = []
-    elif flaw == "verification":
-        for level in LEVELS:
-            for m in measures[level]:
-                if m.kind in ("truck_ban", "staggered_transport"):
-                    m.verification = "power_meter"
-        if not any(m.kind in ("truck_ban", "staggered_transport") for m in measures[AlertLevel.yellow]):
-            measures[AlertLevel.yellow].append(MeasureSpec("truck_ban", "power_meter"))
     elif flaw == "no_grade":
         spec["grade"] = None
     else:

@@ -100,7 +100,7 @@ def test_district_user_edits_a_level_and_a_weaker_level_is_refused(
     expect(orange.locator(".measure-row:not(.removed)")).to_have_count(0)
     orange.get_by_role("button", name="保存橙色预警措施").click()
     error = page.get_by_test_id("level-orange").get_by_test_id("editor-error")
-    expect(error).to_contain_text("弱于黄色预警")
+    expect(error).to_contain_text("低于黄色预警")
     page.goto(enterprise_url)
     expect(page.get_by_test_id("level-orange").locator(".measure-row:not(.removed)")).to_have_count(kept)
     no_sideways_scroll(page)

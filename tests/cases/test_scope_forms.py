@@ -16,7 +16,7 @@ from app.cases import models
 from app.cases.models import Case, CaseEvent, Evidence
 from app.cases.services import queries, records
 from app.cases.vocabulary import EvidenceKind
-from app.core.scoping import Scope, set_scope
+from app.core.scoping import Scope, criteria_for, set_scope
 from app.db import utcnow
 from tests.cases.conftest import png_bytes
 
@@ -26,16 +26,28 @@ class Upload:
         self.filename, self.stream = name, io.BytesIO(data)
 
 
-def seen(session, user_id: int) -> tuple[set[str], set[int], set[int], set[str]]:  # type: ignore[no-untyped-def]
+def forms(session, scope: Scope) -> set[str]:  # type: ignore[no-untyped-def]
+    """The share criterion's forms ("wide"/"narrow") that the scoping applies to this reach right now."""
+    pg = session.get_bind().dialect.name == "postgresql"
+    options = criteria_for(scope.readable, scope.bureau_id or 0, pg)
+    return {
+        o.where_criteria.fn.__name__ for o in options
+        if getattr(getattr(o, "entity", None), "class_", None) in (Case, CaseEvent, Evidence)
+        and hasattr(o.where_criteria, "fn")
+    }
+
+
+def seen(session, user_id: int) -> tuple[set[str], set[int], set[int], set[str], set[str]]:  # type: ignore[no-untyped-def]
     set_scope(session, Scope.everything())
     user = session.get(User, user_id)
-    set_scope(session, scope_for(session, user))
+    scope = scope_for(session, user)
+    set_scope(session, scope)
     try:
         numbers = set(session.scalars(select(Case.number)))
         events = set(session.scalars(select(CaseEvent.case_id)))
         evidence = set(session.scalars(select(Evidence.case_id)))
         overdue = set(session.scalars(queries.overdue().with_only_columns(Case.number)))
-        return numbers, events, evidence, overdue
+        return numbers, events, evidence, overdue, forms(session, scope)
     finally:
         session.expunge_all()
         set_scope(session, Scope.everything())
@@ -62,8 +74,12 @@ def test_both_forms_show_the_same_cases(app, world, session, monkeypatch) -> Non
     for threshold in (0, 10**6):  # every scope wide, then every scope narrow
         monkeypatch.setattr(models, "WIDE_SCOPE", threshold)
         results[threshold] = {who: seen(session, uid) for who, uid in users.items()}
-    assert results[0] == results[10**6]
-    visible = results[0]
+    # the two runs compared really used the two forms (the criteria cache is keyed with WIDE_SCOPE) …
+    assert {who: r[4] for who, r in results[0].items()} == {who: {"wide"} for who in users}
+    assert {who: r[4] for who, r in results[10**6].items()} == {who: {"narrow"} for who in users}
+    # … and saw the same rows
+    assert {who: r[:4] for who, r in results[0].items()} == {who: r[:4] for who, r in results[10**6].items()}
+    visible = {who: r[:4] for who, r in results[0].items()}
     for who in ("rc", "nj", "sc", "cq"):
         assert number in visible[who][0] and number in visible[who][3], who
         assert case.id in visible[who][1] and case.id in visible[who][2], who

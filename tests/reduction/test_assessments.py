@@ -259,3 +259,35 @@ def test_flag_counts_never_reach_beyond_the_readers_scope(app, people, session) 
         outside = enterprise_service.search(s, mine, enterprise_service.Filters(county="511011"))
         assert outside.total == 0 and outside.rows == []
         set_scope(s, Scope.everything())
+
+
+def test_every_demo_list_exports_and_reimports_without_a_problem(app, session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12.1: the import, the editor and the list page judge the same data the same way. The demo holds
+    only data the editor accepts (no stored refusal: flags only), and an unchanged export of each list (荣昌
+    2025 v2 among them) previews with no error."""
+    from app.demo import load
+    from app.reduction.domain import bulk
+    from app.reduction.excel import exporter
+    from tests.reduction.test_excel_import import preview
+
+    load(session)
+    session.commit()
+    refused = [
+        (e, codes)
+        for e, codes in session.execute(select(EnterpriseAssessment.enterprise_id, EnterpriseAssessment.codes))
+        if set(codes or ()) & bulk.REFUSED
+    ]
+    assert refused == [], refused[:5]
+    lists = session.scalars(select(ReductionList).order_by(ReductionList.id)).all()
+    seen = set()
+    for lst in lists:
+        owner = session.scalar(select(User).where(User.bureau_id == lst.bureau_id).order_by(User.id))
+        assert owner is not None, lst.id
+        path = tmp_path / f"list-{lst.id}.xlsx"
+        with app.test_request_context(), path.open("wb") as out:
+            exporter.export_list(session, lst, owner, out)
+        result = preview(app, session, owner, path, year=lst.year)
+        errors = [f"{i.sheet} {i.row} {i.header}: {i.message}" for i in result.issues if i.error]
+        assert errors == [], (lst.jurisdiction.name, lst.year, lst.version, errors[:10])
+        seen.add((lst.jurisdiction.code, lst.year, lst.version))
+    assert any(code == "500153" and year == 2025 for code, year, _v in seen)  # 荣昌 2025

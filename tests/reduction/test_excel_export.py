@@ -6,12 +6,13 @@ import io
 from pathlib import Path
 
 import openpyxl
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.auth.roles import Role
-from app.reduction.excel import exporter, parsing, reader
+from app.core.masking import mask_phone
+from app.reduction.excel import parsing, reader
 from app.reduction.excel import template as t
-from app.reduction.models import ReductionList
+from app.reduction.models import Enterprise, ReductionList
 from tests.reduction.test_excel_import import (
     audit,
     column,
@@ -23,6 +24,7 @@ from tests.reduction.test_excel_import import (
     preview,
     write_file,
 )
+from tests.test_masking import LENGTHS, number
 
 FORMULAS = ('=HYPERLINK("http://evil.example","点我")', "+1+1", "-2+3", "@SUM(A1:A2)", "＝1+1")
 
@@ -122,7 +124,12 @@ def test_export_masks_phones_outside_the_owning_bureau_and_is_scoped(
     c = login_as(stranger)
     assert c.get(f"/lists/export.xlsx?list_id={lst.id}").status_code == 404
     assert c.get("/lists/export.xlsx").status_code == 400
-    assert exporter.mask("13812345678") == "138****5678" and exporter.mask("023-1234") == "02**1234"
+    client = login_as(city)
+    for n in LENGTHS:  # every length, through the export itself
+        session.execute(update(Enterprise).values(contact_phone=number(n)))
+        session.commit()
+        wb = openpyxl.load_workbook(io.BytesIO(_download(client, lst.id)))
+        assert (wb[t.MAIN_SHEET][f"{column('联系电话')}3"].value or "") == mask_phone(number(n)), n
 
 
 def test_template_has_two_header_rows_with_merged_groups(

@@ -343,6 +343,9 @@ def test_preview_names_sheet_row_and_column_of_every_kind_of_problem(
     ]
     assert all(i.error for i in found)
     assert found[0].header == "统一社会信用代码" and found[5].header == "措施"
+    # in row order, the rule engine's refusals among the rows' own problems
+    main_rows = [i.row for i in p.issues if i.sheet == s]
+    assert main_rows == sorted(main_rows)
     assert not p.can_commit
     with pytest.raises(ServiceError, match="错误"):
         commit(app, session, user, path)

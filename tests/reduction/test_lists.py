@@ -11,10 +11,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.auth.models import BureauKind, User
 from app.auth.roles import Role
+from app.core.masking import mask_phone
 from app.places.models import Jurisdiction
 from app.reduction.demo import MeasureSpec, UnitSpec, add_enterprise, facts_for, rule_measures
 from app.reduction.domain.uscc import generate
@@ -33,6 +34,7 @@ from app.reduction.models import (
 from app.reduction.services import lists as list_service
 from app.reduction.services import policies
 from tests.conftest import audit_actions, post_form
+from tests.test_masking import LENGTHS, number
 
 YEAR = 2026
 CEMENT_UNITS = [
@@ -474,3 +476,10 @@ def test_contact_phone_is_masked_outside_the_owning_bureau(people, login_as, ses
     city_view = html(login_as(people.city_user).get(url))
     assert "13812345678" not in city_view and "138****5678" in city_view
     assert "仅清单所属单位可见完整号码" in city_view
+    city = login_as(people.city_user)
+    for n in LENGTHS:  # every length, through the enterprise page itself
+        session.execute(update(Enterprise).where(Enterprise.id == built.cement.id).values(contact_phone=number(n)))
+        session.commit()
+        page = city.get(url).get_data(as_text=True)
+        shown = re.search(r'data-testid="contact-phone">([^<]*?)(?: <span|</dd>)', page)
+        assert shown is not None and shown.group(1) == (mask_phone(number(n)) or "—"), n

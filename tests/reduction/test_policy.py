@@ -4,20 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.reduction.domain.policy import (
-    EnterpriseFacts,
-    Measure,
-    MeasureError,
-    PlantPolicy,
-    ProcessUnit,
-    classification_problems,
-    escalation_problems,
-    expected_reduction,
-    fact_problems,
-    full_stop_reduction,
-    policy_problems,
-    production_cut,
-)
+from app.reduction.domain.policy import EnterpriseFacts, Measure, MeasureError, PlantPolicy, ProcessUnit
 from app.reduction.domain.vocabulary import (
     AlertLevel,
     Category,
@@ -27,6 +14,16 @@ from app.reduction.domain.vocabulary import (
     Pollutant,
     ResponseLevel,
     Verification,
+)
+from tests.reduction.engine import (
+    check,
+    classification_problems,
+    escalation_problems,
+    expected_reduction,
+    fact_problems,
+    full_stop_reduction,
+    policy_problems,
+    production_cut,
 )
 
 SO2, NOX, PM, VOCS = Pollutant.so2, Pollutant.nox, Pollutant.pm, Pollutant.vocs
@@ -148,8 +145,10 @@ def test_production_cut_by_reduction_base() -> None:
 
 
 def test_unknown_unit_is_refused() -> None:
-    with pytest.raises(MeasureError, match="不存在的工序：k9"):
-        expected_reduction(CEMENT, UNITS, [stop("k9")])
+    got = check(CEMENT, UNITS, PlantPolicy({YEL: [stop("k9")]}))
+    assert [(p.code, p.unit_id) for p in got.problems] == [("unknown_unit", "k9")]
+    assert got.problems[0].message == "黄色预警的“停产”指向不存在的工序“k9”"
+    assert got.reductions[YEL] == approx(dict.fromkeys(Pollutant, 0.0))  # nothing counted from a broken policy
 
 
 def test_measure_needs_a_verification_from_the_vocabulary() -> None:
@@ -198,8 +197,8 @@ def test_weaker_unit_limit_is_refused_with_reason() -> None:
     assert len(found) == 1
     assert (found[0].code, found[0].level, found[0].unit_id) == ("escalation_weaker", ORA, "k1")
     assert found[0].message == (
-        "橙色预警工序“1号熟料线”停限产力度（20%，黄色预警为30%）弱于黄色预警："
-        "高一级预警的措施不得弱于低一级（红色 ⊇ 橙色 ⊇ 黄色）"
+        "橙色预警工序“1号熟料线”的停限产比例（20%）低于黄色预警（30%），"
+        "高一级预警的减排措施不得弱于低一级（红色 ⊇ 橙色 ⊇ 黄色）。"
     )
 
 
@@ -211,19 +210,21 @@ def test_dropped_truck_ban_and_machinery_are_refused() -> None:
     })  # fmt: skip
     found = escalation_problems(policy)
     assert [p.level for p in found] == [RED, RED]
-    assert "缺少“停用国Ⅳ及以下重型货车”" in found[0].message
-    assert "停用非道路移动机械的范围（国Ⅱ及以下，橙色预警为国Ⅲ及以下）" in found[1].message
+    assert found[0].message.startswith("红色预警未采取橙色预警已有的“停用国Ⅳ及以下重型货车”，")
+    assert found[1].message.startswith("红色预警停用非道路移动机械的范围（国Ⅱ及以下）小于橙色预警（国Ⅲ及以下），")
 
 
-def test_escalation_survives_unknown_units() -> None:
+def test_unknown_units_are_named_before_anything_is_compared() -> None:
     policy = PlantPolicy({YEL: [limit(30, "k9")], ORA: [limit(20, "k9")], RED: [stop()]})
-    assert [(p.level, p.unit_id) for p in escalation_problems(policy, CEMENT, UNITS)] == [(ORA, "k9")]
+    found = check(CEMENT, UNITS, policy).problems
+    assert [(p.code, p.level, p.unit_id) for p in found] == [("unknown_unit", YEL, "k9"), ("unknown_unit", ORA, "k9")]
 
 
 def test_missing_level_is_weaker() -> None:
     found = escalation_problems(PlantPolicy({YEL: [limit(10)], RED: [limit(10)]}))
     assert [(p.level, p.unit_id) for p in found] == [(ORA, None)]
-    assert "全厂停限产力度（0%，黄色预警为10%）" in found[0].message
+    assert found[0].message.startswith("橙色预警的全厂停限产比例（0%）低于黄色预警（10%），")
+    assert "。；" not in found[0].message and found[0].message.endswith("）。")
 
 
 def test_whole_plant_stop_covers_everything_below() -> None:
@@ -241,9 +242,12 @@ def test_outdoor_ban_must_be_kept() -> None:
         ORA: [Measure(MeasureKind.outdoor_work_ban, VIDEO, "yard")],
         RED: [Measure(MeasureKind.outdoor_work_ban, VIDEO, "yard")],
     })  # fmt: skip
-    # without the units we cannot tell the yard is the only outdoor unit
-    assert [p.level for p in escalation_problems(policy)] == [ORA]
+    # the yard is the only outdoor unit: banning outdoor work there keeps the whole-plant ban of yellow
     assert escalation_problems(policy, CEMENT, (*UNITS, YARD)) == []
+    # a second outdoor unit without the ban: orange is weaker than yellow
+    shed = ProcessUnit("shed", "露天喷涂", {VOCS: 0.5}, outdoor=True)
+    found = escalation_problems(policy, CEMENT, (*UNITS, YARD, shed))
+    assert [p.level for p in found] == [ORA] and "“停止露天作业”" in found[0].message
 
 
 def test_facts_accept_the_vocabulary_strings() -> None:

@@ -67,7 +67,13 @@ def test_page_shows_facts_flags_reductions_and_the_rule_broken(people, login_as,
     built = build_list(session, people)
     page = html(login_as(people.district_user).get(f"/lists/enterprises/{built.brick.id}"))
     assert "市中区鑫源页岩砖厂" in page and "C级" in page
-    assert "measure_rules/brick.yaml#brick.C" in page and "限产50%" in page, "the flag names the rule it breaks"
+    # the flag cites the rule's clause as an official writes it; the file reference is data, never text
+    flag = re.search(r'<li data-code="below_rule" data-rule="measure_rules/brick.yaml#brick.C">(.*?)</li>', page, re.S)
+    assert flag is not None, "the flag names the rule it breaks"
+    text = re.sub(r"<[^>]+>", "", flag.group(1))
+    guide = "《重污染天气重点行业应急减排措施制定技术指南（2020年修订版）》（环办大气函〔2020〕340号）"
+    assert f"依据{guide}砖瓦窑行业C级企业减排措施" in text
+    assert "限产50%" in text and ".yaml" not in text and "seed" not in text and "。；" not in text
     assert 'data-testid="save-yellow"' in page and "policy.js" in page
     # reductions per level are derived: the brick's yellow 30 % limit of its kiln
     table = page.split('data-testid="reductions"', 1)[1].split("</table>", 1)[0]
@@ -104,7 +110,11 @@ def test_a_weaker_higher_level_is_refused_with_the_reason(people, login_as, sess
     response = save(client, built.brick, "orange", rows(("limit", "power_meter", "", "20")))
     body = html(response)
     assert response.status_code == 400
-    assert "橙色预警全厂停限产力度（20%，黄色预警为30%）弱于黄色预警" in body
+    # every refusal in one sentence, the escalation rule stated once at its end
+    assert re.findall(r"editor-error[^>]*>([^<]+)", body) == [
+        "橙色预警的全厂停限产比例（20%）低于黄色预警（30%）；橙色预警未采取黄色预警已有的“停用国Ⅳ及以下重型货车”；"
+        "橙色预警未采取黄色预警在全厂已有的“停止露天作业”，高一级预警的减排措施不得弱于低一级（红色 ⊇ 橙色 ⊇ 黄色）。"
+    ]
     assert 'data-testid="editor-error"' in body and 'data-field="measures"' in body
     assert 'value="20"' in body, "the rows entered are shown again"
     assert measures(session, built.brick, AlertLevel.orange) == before
@@ -114,7 +124,7 @@ def test_a_weaker_higher_level_is_refused_with_the_reason(people, login_as, sess
     assert stronger.status_code == 302, "orange and red stop too: a yellow stop is allowed"
     too_strong = save(client, built.cement, "yellow", rows(("stop", "power_meter", "", "")))
     assert too_strong.status_code == 400
-    assert "弱于黄色预警" in html(too_strong), re.findall(r"editor-error[^>]*>([^<]+)", html(too_strong))
+    assert "低于黄色预警" in html(too_strong), re.findall(r"editor-error[^>]*>([^<]+)", html(too_strong))
 
 
 def test_malformed_rows_are_refused_naming_row_and_field(people, login_as, session) -> None:  # type: ignore[no-untyped-def]

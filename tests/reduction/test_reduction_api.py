@@ -9,13 +9,16 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import update
 
 from app.auth.models import User
 from app.auth.services import create_token
-from app.reduction.models import ListState, ReductionList
+from app.core.masking import mask_phone
+from app.reduction.models import Enterprise, ListState, ReductionList
 from tests.conftest import ROOT, audit_actions, csrf_token
 from tests.reduction import test_lists
 from tests.reduction.test_lists import YEAR, build_list
+from tests.test_masking import LENGTHS, number
 
 OPENAPI = ROOT / "app" / "api" / "openapi.yaml"
 
@@ -83,6 +86,11 @@ def test_one_enterprise_with_policy_reductions_and_flags(client, people, world, 
     assert schedule["ref"] == "staggered/chuanyu_2025.yaml#brick" and schedule["verified"] is False
     city = client.get(f"/api/v1/reduction/enterprises/{world.brick.id}", headers=bearer(session, people.city_user)).json
     assert city["contact_phone"] == "138****5678" and city["contact_phone_masked"] and not city["editable"]
+    for n in LENGTHS:  # every length, through the API itself
+        session.execute(update(Enterprise).where(Enterprise.id == world.brick.id).values(contact_phone=number(n)))
+        session.commit()
+        got = client.get(f"/api/v1/reduction/enterprises/{world.brick.id}", headers=bearer(session, people.city_user))
+        assert (got.json["contact_phone"] or "") == mask_phone(number(n)), n
     outsider = client.get(f"/api/v1/reduction/enterprises/{world.brick.id}", headers=bearer(session, people.other_user))
     assert outsider.status_code == 404 and outsider.json["error"]["code"] == "not_found"
 
@@ -128,7 +136,7 @@ def test_update_a_level(client, people, world, session) -> None:  # type: ignore
         json={"measures": [{"kind": "limit", "verification": "power_meter", "percent": 10}]},
         headers=headers,
     )
-    assert weaker.status_code == 400 and "弱于黄色预警" in weaker.json["error"]["message"]
+    assert weaker.status_code == 400 and "低于黄色预警" in weaker.json["error"]["message"]
     assert (
         client.put(f"/api/v1/reduction/enterprises/{world.brick.id}/policy/purple", json=good, headers=headers).json[
             "error"

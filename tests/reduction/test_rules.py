@@ -19,6 +19,7 @@ from app.reduction.domain.vocabulary import (
     Pollutant,
     Verification,
 )
+from tests.reduction.engine import rule_problems
 
 ROOT = Path(__file__).resolve().parents[2] / "inventories" / "measure_rules"
 YEL, ORA, RED = AlertLevel.yellow, AlertLevel.orange, AlertLevel.red
@@ -77,7 +78,10 @@ def test_cement_clinker_rules_as_the_guide_says(library: rules.RuleLibrary) -> N
     assert kinds(Grade.B, YEL) == [("truck_ban", None)]
     assert kinds(Grade.B, ORA) == [("limit", 20.0), ("truck_ban", None)]
     assert kinds(Grade.B, RED) == [("stop", None), ("truck_ban", None)]
-    assert kinds(Grade.C, YEL) == [("limit", 50.0), ("truck_ban", None)]
+    assert kinds(Grade.C, YEL) == [("stop", None), ("truck_ban", None)]  # stop 50 % of the lines, see below
+    yellow_c = library.required("cement_clinker", Grade.C, YEL)
+    (lines_rule,) = [q.requirement for q in yellow_c if q.requirement.kind.value == "stop"]
+    assert lines_rule.share == 50
     assert kinds(Grade.C, ORA) == kinds(Grade.C, RED) == [("stop", None), ("truck_ban", None)]
     assert kinds(Grade.D, YEL) == kinds(Grade.D, ORA) == kinds(Grade.D, RED) == [("stop", None)]
     for grade in (Grade.A, Grade.B, Grade.C, Grade.D):
@@ -96,105 +100,145 @@ def test_unchecked_industries_say_so(library: rules.RuleLibrary) -> None:
             assert base.verified is (industry == "cement_clinker"), base.ref
             assert base.verified or "未能取得" in base.note
     weak = PlantPolicy({level: [limit(5)] for level in AlertLevel})
-    steel = rules.rule_problems(plant(Grade.C, "steel"), lines(2), weak, library)
-    assert steel and all(p.message.endswith("；本条最低要求尚未与指南原文核对）") for p in steel)
-    cement = rules.rule_problems(plant(Grade.C), lines(2), weak, library)
-    assert cement and not any("尚未与指南原文核对" in p.message for p in cement)
+    steel = rule_problems(plant(Grade.C, "steel"), lines(2), weak, library)
+    assert steel and all(p.message.endswith("。（该项要求尚待与原文逐条核对）") for p in steel)
+    cement = rule_problems(plant(Grade.C), lines(2), weak, library)
+    assert cement and not any("尚待与原文" in p.message for p in cement)
 
 
 def test_voluntary_grades(library: rules.RuleLibrary) -> None:
     for grade in (Grade.A, Grade.leading):
         match = library.match("cement_clinker", grade)
-        assert match.voluntary and match.at(RED) == ()
-        assert rules.rule_problems(plant(grade), lines(2), PlantPolicy(), library) == []
+        # no minimum of their own; only the machinery ban every industrial plant keeps (seed 002 §4.3.3.3)
+        assert match.voluntary and [q.rule.id for q in match.at(RED)] == ["offroad.every_plant"]
+        assert rule_problems(plant(grade), lines(2), PlantPolicy(), library) == []  # it has no such machinery
+        old = plant(grade, machinery={MachineryStage.china_2: 2})
+        found = rule_problems(old, lines(2), PlantPolicy(), library)
+        assert [(p.level, p.rule) for p in found] == [
+            (lv, "measure_rules/general.yaml#offroad.every_plant") for lv in (ORA, RED)
+        ]
 
 
 def test_cement_b_policy_following_the_rule_passes(library: rules.RuleLibrary) -> None:
     policy = PlantPolicy({YEL: [truck()], ORA: [limit(20), truck()], RED: [stop()]})
-    assert rules.rule_problems(plant(Grade.B), lines(2), policy, library) == []
+    assert rule_problems(plant(Grade.B), lines(2), policy, library) == []
 
 
 def test_cement_b_weaker_policy_names_the_rule(library: rules.RuleLibrary) -> None:
     policy = PlantPolicy({YEL: [limit(20)], ORA: [limit(10), truck()], RED: [limit(50), truck()]})
-    found = rules.rule_problems(plant(Grade.B), lines(2), policy, library)
+    found = rule_problems(plant(Grade.B), lines(2), policy, library)
     assert [(p.level, p.rule) for p in found] == [(YEL, CEMENT_B), (ORA, CEMENT_B), (RED, CEMENT_B)]
     assert all(p.code == "below_rule" for p in found)
-    assert found[0].message.startswith(f"黄色预警：规则{CEMENT_B}要求“停用国Ⅳ及以下重型货车”，现有措施中没有")
-    assert found[1].message.startswith(
-        f"橙色预警：规则{CEMENT_B}要求“限产20%，以环评、排污许可、前一年实际产量三者日均值的最小值为基准”，现有措施停限产10%"
+    # as an official writes it: the clause, what it asks, what the policy has; no file, no "seed", no "。；"
+    assert found[0].message == (
+        "黄色预警：依据《重污染天气重点行业应急减排措施制定技术指南（2020年修订版）》（环办大气函〔2020〕340号）水泥行业水泥熟料企业B级企业减排措施，应停用国Ⅳ及以下重型货车；现有措施中没有该项。"
     )
-    assert found[2].message.startswith(f"红色预警：规则{CEMENT_B}要求“停产”，现有措施停限产50%")
+    assert found[1].message == (
+        "橙色预警：依据《重污染天气重点行业应急减排措施制定技术指南（2020年修订版）》（环办大气函〔2020〕340号）水泥行业水泥熟料企业B级企业减排措施，应限产20%，以环评、排污许可、前一年实际产量三者日均值的"
+        "最小值为基准；现有措施的停限产比例为10%（按减排基数计）。"
+    )
+    assert found[2].message.startswith("红色预警：依据")
+    assert found[2].message.endswith("应停产；现有措施的停限产比例为50%（按减排基数计）。")
+    for p in found:
+        assert ".yaml" not in p.message and "seed" not in p.message and "。；" not in p.message
 
 
 def test_cement_c_yellow_half_the_lines(library: rules.RuleLibrary) -> None:
     policy = PlantPolicy({YEL: [stop("L1"), truck()], ORA: [stop()], RED: [stop()]})
     # one line of two stopped: 50 % of the reduction base; a whole-plant stop also stops the trucks
-    assert rules.rule_problems(plant(Grade.C), lines(2), policy, library) == []
+    assert rule_problems(plant(Grade.C), lines(2), policy, library) == []
     # one line of three: 33 %
-    found = rules.rule_problems(plant(Grade.C), lines(3), policy, library)
+    found = rule_problems(plant(Grade.C), lines(3), policy, library)
     assert [(p.level, p.rule) for p in found] == [(YEL, CEMENT_C)]
-    assert "现有措施停限产33%" in found[0].message
-    # limiting the whole plant by half counts as much as stopping half the lines
+    assert "现有措施中整条停产的生产线占33%" in found[0].message and "应停产50%的生产线" in found[0].message
+    # "stop 50 % of the lines" is a measure on lines: limiting every line by half does not meet it
     half = PlantPolicy({YEL: [limit(50), truck()], ORA: [stop()], RED: [stop()]})
-    assert rules.rule_problems(plant(Grade.C), lines(3), half, library) == []
+    found = rule_problems(plant(Grade.C), lines(3), half, library)
+    assert [(p.level, p.rule) for p in found] == [(YEL, CEMENT_C)] and "整条停产的生产线占0%" in found[0].message
+    # two lines of three stopped: 67 % of the base
+    two = PlantPolicy({YEL: [stop("L1"), stop("L2"), truck()], ORA: [stop()], RED: [stop()]})
+    assert rule_problems(plant(Grade.C), lines(3), two, library) == []
     # stopping every line one by one stops production, but the trucks still run unless banned
-    by_line = PlantPolicy({YEL: [limit(50), truck()], ORA: [stop("L1"), stop("L2")], RED: [stop()]})
-    found = rules.rule_problems(plant(Grade.C), lines(2), by_line, library)
+    by_line = PlantPolicy({YEL: [stop("L1"), truck()], ORA: [stop("L1"), stop("L2")], RED: [stop()]})
+    found = rule_problems(plant(Grade.C), lines(2), by_line, library)
     assert [(p.level, p.rule) for p in found] == [(ORA, CEMENT_C)]
-    assert "要求“停用国Ⅳ及以下重型货车”" in found[0].message
+    assert "应停用国Ⅳ及以下重型货车" in found[0].message
 
 
 def test_d_stops_at_every_level(library: rules.RuleLibrary) -> None:
     weak = PlantPolicy({level: [limit(50)] for level in AlertLevel})
-    found = rules.rule_problems(plant(Grade.D, "steel"), lines(2), weak, library)
+    found = rule_problems(plant(Grade.D, "steel"), lines(2), weak, library)
     assert [(p.level, p.rule) for p in found] == [(lv, "measure_rules/general.yaml#key.D") for lv in (YEL, ORA, RED)]
     stopped = PlantPolicy({level: [stop()] for level in AlertLevel})
     machinery = {MachineryStage.china_2: 3}
     busy = plant(Grade.D, "steel", machinery=machinery, truck_visits_per_day=30)
-    assert rules.rule_problems(busy, lines(2), stopped, library) == []
+    assert rule_problems(busy, lines(2), stopped, library) == []
 
 
 def test_fallback_for_other_industries(library: rules.RuleLibrary) -> None:
     match = library.match("3599", Grade.B)
     assert match.fallback and match.rules[0].ref == "measure_rules/other.yaml#other.B"
     policy = PlantPolicy({level: [limit(10)] for level in AlertLevel})
-    found = rules.rule_problems(plant(Grade.B, "3599"), (), policy, library)
+    found = rule_problems(plant(Grade.B, "3599"), (), policy, library)
     assert [(p.level, p.rule) for p in found] == [(ORA, "measure_rules/other.yaml#other.B"),
                                                   (RED, "measure_rules/other.yaml#other.B")]  # fmt: skip
 
 
 def test_micro_enterprises_control_trucks(library: rules.RuleLibrary) -> None:
     micro = EnterpriseFacts("小微", Category.micro, emissions={Pollutant.vocs: 0.05})
-    found = rules.rule_problems(micro, (), PlantPolicy(), library)
+    found = rule_problems(micro, (), PlantPolicy(), library)
     assert [(p.level, p.rule) for p in found] == [(lv, "measure_rules/general.yaml#micro") for lv in (YEL, ORA, RED)]
-    assert rules.rule_problems(micro, (), PlantPolicy({lv: [truck()] for lv in AlertLevel}), library) == []
+    assert rule_problems(micro, (), PlantPolicy({lv: [truck()] for lv in AlertLevel}), library) == []
 
 
 def test_guarantee_enterprises_are_capped(library: rules.RuleLibrary) -> None:
     heat = EnterpriseFacts("热电厂", Category.guarantee, emissions={Pollutant.nox: 100.0})
-    found = rules.rule_problems(heat, (), PlantPolicy(), library)
+    found = rule_problems(heat, (), PlantPolicy(), library)
     assert [p.rule for p in found] == ["measure_rules/general.yaml#guarantee"] * 3
     cap = Measure(MeasureKind.output_cap, Verification.online_monitoring, percent=85, basis="output_by_heat")
     assert cap.describe() == "以热定产（最大负荷85%）"
-    assert rules.rule_problems(heat, (), PlantPolicy({lv: [cap] for lv in AlertLevel}), library) == []
+    assert rule_problems(heat, (), PlantPolicy({lv: [cap] for lv in AlertLevel}), library) == []
 
 
 def test_plan_wide_truck_and_machinery_minimum(library: rules.RuleLibrary) -> None:
     policy = PlantPolicy({YEL: [limit(20)], ORA: [limit(30)], RED: [limit(50)]})
     busy = plant(Grade.B, "packaging_printing", truck_visits_per_day=12, machinery={MachineryStage.china_3: 2})
-    found = rules.rule_problems(busy, (), policy, library)
-    trucks = "停用国Ⅳ及以下重型货车（日进出重型货车10辆次及以上的企业）"
-    assert [(p.level, p.message.split("“")[1].split("”")[0]) for p in found] == [
-        (ORA, trucks), (RED, "停用国Ⅲ及以下非道路移动机械"), (RED, trucks),
+    found = rule_problems(busy, (), policy, library)
+    trucks = "应停用国Ⅳ及以下重型货车（日进出重型货车10辆次及以上的企业）"
+    general = "measure_rules/general.yaml#"
+    assert [(p.level, p.rule) for p in found] == [
+        (ORA, general + "mobile.minimum"), (RED, general + "mobile.minimum"), (RED, general + "offroad.every_plant"),
     ]  # fmt: skip
-    assert {p.rule for p in found} == {"measure_rules/general.yaml#mobile.minimum"}
+    assert trucks in found[0].message and "应停用国Ⅲ及以下非道路移动机械" in found[2].message
+    assert "《喀什地区重污染天气应急预案》第4.3.3.3条" in found[0].message
     # 5 truck visits a day and no machinery: the minimum does not apply
-    assert rules.rule_problems(plant(Grade.B, "packaging_printing", truck_visits_per_day=5), (), policy, library) == []
+    assert rule_problems(plant(Grade.B, "packaging_printing", truck_visits_per_day=5), (), policy, library) == []
 
 
-def test_key_without_grade_has_no_rule(library: rules.RuleLibrary) -> None:
-    assert library.match("steel", None).rules == ()
-    assert rules.rule_problems(plant(None), (), PlantPolicy(), library) == []
+def test_china_2_machinery_ban_applies_to_every_industrial_plant(library: rules.RuleLibrary) -> None:
+    """seed 002 §4.3.3.3: 工业企业厂区和工业园区内停止使用国Ⅱ及以下非道路移动机械, whatever the class."""
+    old = {MachineryStage.china_1: 1}
+    kinds = [
+        plant(Grade.A, machinery=old), plant(Grade.leading, machinery=old), plant(Grade.B, "steel", machinery=old),
+        plant(None, category=Category.guarantee, machinery=old), plant(None, category=Category.micro, machinery=old),
+        plant(None, category=Category.other, machinery=old),
+    ]  # fmt: skip
+    for facts in kinds:
+        ruled = [q.rule.id for q in library.match(facts.industry, facts.grade, facts.category).at(ORA)]
+        assert "offroad.every_plant" in ruled, facts
+    banned = PlantPolicy({lv: [Measure(MeasureKind.offroad_ban, Verification.video, max_stage=MachineryStage.china_3)]
+                          for lv in AlertLevel})  # fmt: skip
+    guarantee = plant(None, category=Category.guarantee, machinery=old)
+    assert not any(p.rule.endswith("offroad.every_plant") for p in rule_problems(guarantee, (), banned, library))
+    assert any(p.rule.endswith("offroad.every_plant") for p in rule_problems(guarantee, (), PlantPolicy(), library))
+
+
+def test_a_measure_the_base_rule_asks_for_is_not_listed_again(library: rules.RuleLibrary) -> None:
+    for industry, grade in (("cement_clinker", Grade.B), ("cement_clinker", Grade.C), ("steel", Grade.C)):
+        for level in AlertLevel:
+            texts = [q.requirement.describe() for q in library.required(industry, grade, level)]
+            kinds = [q.requirement.kind for q in library.required(industry, grade, level)]
+            assert kinds.count(MeasureKind.truck_ban) <= 1, (industry, grade, level, texts)
 
 
 def write(tmp_path: Path, name: str, text: str) -> None:
@@ -205,13 +249,13 @@ BASE = """industry: "*"
 name: 通用
 source: test
 rules:
-  - {id: key.D, grade: D, source: s, yellow: [{kind: stop}], orange: [{kind: stop}], red: [{kind: stop}]}
+  - {id: key.D, grade: D, source: s, clause: c, yellow: [{kind: stop}], orange: [{kind: stop}], red: [{kind: stop}]}
 """
 OTHER = """industry: other
 name: 其他
 source: test
 rules:
-  - {id: other.B, grade: B, source: s, yellow: [], orange: [], red: []}
+  - {id: other.B, grade: B, source: s, clause: c, yellow: [], orange: [], red: []}
 """
 
 
@@ -238,6 +282,7 @@ rules:
   - id: bad.B
     grade: B
     source: s
+    clause: c
     yellow: [{kind: limit, percent: 30}]
     orange: [{kind: limit, percent: 20}]
     red: [{kind: shutdown}]
@@ -248,6 +293,7 @@ rules:
   - id: key.D
     grade: D
     source: s
+    clause: c
     yellow: [{kind: truck_ban}]
     orange: [{kind: truck_ban}]
     red: [{kind: truck_ban, percent: 5}]
@@ -259,6 +305,7 @@ rules:
         "measure_rules/bad.yaml rule bad.B red measure 1: kind 'shutdown' is not one of stop, limit, "
         "output_cap, staggered_transport, truck_ban, offroad_ban, outdoor_work_ban",
         "measure_rules/bad.yaml rule bad.C: 'source' note is required",
+        "measure_rules/bad.yaml rule bad.C: 'clause' (the document and clause a flag cites) is required",
         "measure_rules/bad.yaml rule bad.C yellow measure 1: limit needs a percent above 0 and at most 100",
         "measure_rules/bad.yaml rule bad.C: level 'red' is missing (use [] for no minimum)",
         "measure_rules/bad.yaml rule key.D red measure 1: truck_ban takes no percent",
@@ -275,11 +322,11 @@ def test_library_must_escalate_and_order_grades(tmp_path: Path) -> None:
 name: 弱
 source: test
 rules:
-  - {id: weak.B, grade: B, source: s, yellow: [{kind: limit, percent: 30}],
+  - {id: weak.B, grade: B, source: s, clause: c, yellow: [{kind: limit, percent: 30}],
      orange: [{kind: limit, percent: 20}], red: [{kind: limit, percent: 40}, {kind: truck_ban}]}
-  - {id: weak.C, grade: C, source: s, yellow: [{kind: limit, percent: 20}],
+  - {id: weak.C, grade: C, source: s, clause: c, yellow: [{kind: limit, percent: 20}],
      orange: [{kind: limit, percent: 30}], red: [{kind: limit, percent: 50}]}
-  - {id: key.D, grade: D, source: s, yellow: [{kind: stop}], orange: [{kind: stop}], red: [{kind: stop}]}
+  - {id: key.D, grade: D, source: s, clause: c, yellow: [{kind: stop}], orange: [{kind: stop}], red: [{kind: stop}]}
 """,
     )
     with pytest.raises(rules.RuleError) as e:
@@ -309,6 +356,9 @@ def test_every_shipped_rule_file_meets_the_schema(path: Path, tmp_path: Path) ->
     assert [r.id for r in own] == [entry["id"] for entry in doc["rules"]]
     for r in own:
         assert r.source and (r.verified or r.note), r.ref
+        # the clause a flag cites, as an official cites it
+        assert r.clause.startswith(("《", "参照《")), r.ref
+        assert not any(w in r.clause for w in ("seed", ".yaml", "/", "。")), r.ref
         # a YAML folded line break inside Chinese text leaves a stray space in what users read
         assert not CJK_SPACE.search(r.source + r.note), r.ref
     if lib.industries[doc["industry"]].code not in ("*", "other"):
@@ -324,8 +374,8 @@ def test_verified_needs_a_boolean_and_unchecked_rules_a_note(tmp_path: Path) -> 
 name: 其他
 source: test
 rules:
-  - {id: other.B, grade: B, source: s, verified: false, yellow: [], orange: [], red: []}
-  - {id: other.C, grade: C, source: s, verified: "no", note: 未核对, yellow: [], orange: [], red: []}
+  - {id: other.B, grade: B, source: s, clause: c, verified: false, yellow: [], orange: [], red: []}
+  - {id: other.C, grade: C, source: s, clause: c, verified: "no", note: 未核对, yellow: [], orange: [], red: []}
 """,
     )
     with pytest.raises(rules.RuleError) as e:

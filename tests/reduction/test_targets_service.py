@@ -224,7 +224,37 @@ def test_chart_geometry() -> None:
     assert bars[0].width == 300.0 and bars[0].threshold_x == 200.0 and bars[1].width == 0.0
 
 
-@pytest.mark.parametrize("grade", [Grade.A, Grade.leading])
-def test_voluntary_grades_are_never_asked_to_close(grade: Grade) -> None:
-    assert target_service.exempt(Category.key, grade) and target_service.exempt(Category.guarantee, None)
-    assert not target_service.exempt(Category.key, Grade.B)
+def test_the_plans_say_who_is_never_asked_to_close() -> None:
+    """seed 002 §4.3.1 (1): A-grade and guarantee enterprises only (leading ones were exempt too before)."""
+    assert target_service.exempt(Category.key, Grade.A) and target_service.exempt(Category.guarantee, None)
+    assert not target_service.exempt(Category.key, Grade.leading) and not target_service.exempt(Category.key, Grade.B)
+    from app.reduction.domain import targets as dt
+
+    own = dt.TargetRules(dt.DEFAULT_RULES.percent, frozenset({Grade.A, Grade.leading}), frozenset())
+    assert target_service.exempt(Category.key, Grade.leading, own)
+    assert not target_service.exempt(Category.guarantee, None, own)
+
+
+def test_the_plan_covering_the_place_sets_the_percentages_and_who_is_exempt(people, session) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11.3: the targets' percentages and the exempt grades are data of each plan (inventories/plans)."""
+    from app.plans.models import Plan
+
+    built = build_list(session, people)
+    district = jurisdiction(session, "511002")  # 市中区 of 内江, a member of the 川渝 plan through its city
+    plan = session.scalar(select(Plan).where(Plan.code == "chuanyu"))
+    assert plan is not None and plan.targets == {
+        "percent": {"yellow": 10.0, "orange": 20.0, "red": 30.0}, "exempt_grades": ["A"],
+        "exempt_categories": ["guarantee"],
+    }  # fmt: skip
+    shipped = target_service.compute(session, YEAR, [district], YELLOW)
+    assert shipped.rules.exempt_grades == {Grade.A} and shipped.result.groups[0].threshold_percent == 10.0
+    assert built.cement.id in set(shipped.result.closing["id"])
+    plan.targets = {"percent": {"yellow": 15, "orange": 25, "red": 35}, "exempt_grades": ["A", "B"],
+                    "exempt_categories": []}
+    session.commit()
+    own = target_service.compute(session, YEAR, [district], YELLOW)
+    assert own.result.groups[0].threshold_percent == 15.0
+    closing = set(own.result.closing["id"])
+    assert built.cement.id not in closing  # B-grade: exempt under this plan
+    assert built.heating.id in closing  # guarantee: no longer exempt
+    assert target_service.compute(session, YEAR, [district], RED).result.groups[0].threshold_percent == 35.0

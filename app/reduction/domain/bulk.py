@@ -1,11 +1,10 @@
-"""Many enterprises at once: the number of flags, their codes and the expected reductions that
-`rules.all_problems` and `policy.evaluate` give for one enterprise, computed with numpy over plain columns.
-
-What is stored for every enterprise (and read by the list page and the targets) comes from here; the
-enterprise page still checks its one enterprise with the scalar functions, which word the messages. The two
-must agree: tests/reduction/test_bulk.py compares them on generated plants, tests/reduction/test_assessments.py
-on the demo lists and after every kind of change. The scalar code is the specification; comments here name
-the scalar function each step follows.
+"""The one rule engine: every check of a plant policy, for one enterprise or a province at once, computed with
+numpy over plain columns. What the list page stores for every enterprise (services/assessments.py), what the
+enterprise page and the API show (`check` / `one`, the problems worded by `assess(..., explain=True)`), what
+the policy editor refuses and what the Excel import refuses all come from here, so they never disagree. The
+model and its conventions (shares, reduction bases, the strongest measure winning, a whole-plant stop ending
+transport, machinery and outdoor work) are described in domain/policy.py. REFUSED names the problems the
+editor and the import refuse; FLAGS those saved and shown for the bureau to act on.
 
 Input is `Plants`: one row per enterprise, unit and measure, with vocabulary strings as stored. Unit codes
 are unique within an enterprise (the database's constraint and the importer's check); measures name their
@@ -25,15 +24,18 @@ import pandas as pd
 
 from app.reduction.domain import policy as dp
 from app.reduction.domain import rules as dr
-from app.reduction.domain.targets import EXEMPT_CATEGORIES, EXEMPT_GRADES
+from app.reduction.domain.targets import DEFAULT_RULES, TargetRules
 from app.reduction.domain.vocabulary import (
     LEVELS,
     POLLUTANTS,
     SUITABLE_VERIFICATION,
+    AlertLevel,
     Category,
     Grade,
     MachineryStage,
     MeasureKind,
+    Pollutant,
+    Verification,
 )
 
 EPS = dp.EPS
@@ -99,16 +101,22 @@ class Plants:
 
 @dataclass
 class Assessed:
-    problems: np.ndarray  # (n,) int: len(all_problems)
+    problems: np.ndarray  # (n,) int: the number of problems (as many as worded)
     codes: list[tuple[str, ...]]  # sorted distinct codes
     reductions: np.ndarray  # (n, 3, 4) t/day by LEVELS and POLLUTANTS (0 when a measure names an unknown unit)
     full_stop: np.ndarray  # (n, 4) t/day
     production_cuts: np.ndarray  # (n, 3) (0 when a measure names an unknown unit)
-    exempt: np.ndarray  # (n,) bool: never asked to close a target's shortfall (targets.EXEMPT_*)
+    exempt: np.ndarray  # (n,) bool: never asked to close a shortfall by `targets` (the targets service asks its plan)
+    wording: _Wording | None = None  # with explain=True
+
+    def worded(self, i: int) -> list[dp.Problem]:
+        """Enterprise i's problems, worded (assess(..., explain=True)); as many as `problems[i]` counts."""
+        assert self.wording is not None, "assess(..., explain=True)"
+        return self.wording.of(i)
 
 
 def _sum_by(owner: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """Per-owner sums, added in row order (as the scalar loops add)."""
+    """Per-owner sums, added in row order."""
     if values.ndim == 1:
         return np.bincount(owner, weights=values, minlength=n)
     return np.stack([np.bincount(owner, weights=values[:, j], minlength=n) for j in range(values.shape[1])], 1)
@@ -125,6 +133,8 @@ class _Signature:
     cut: float = 0.0
     stage: int = _NO_STAGE
     suitable: bool = True
+    measure: dp.Measure | None = None  # for the wording
+    error: str = ""  # why the domain refuses it
 
 
 def _signature(kind: object, verification: object, percent: object, stage: object, basis: object,
@@ -135,13 +145,13 @@ def _signature(kind: object, verification: object, percent: object, stage: objec
             kind=kind, verification=verification, unit_id="_" if on_unit else None,  # type: ignore[arg-type]
             percent=percent, max_stage=stage, basis=basis,  # type: ignore[arg-type]
         )  # fmt: skip
-    except (dp.MeasureError, TypeError):
-        return _Signature(False)
+    except (dp.MeasureError, TypeError) as exc:
+        return _Signature(False, error=str(exc))
     klass = _CLASS[m.kind]
     return _Signature(
         True, klass, m.cut if klass == STATIONARY else 0.0,
         m.max_stage.order if klass == OFFROAD and m.max_stage is not None else _NO_STAGE,
-        m.verification in SUITABLE_VERIFICATION[m.kind],
+        m.verification in SUITABLE_VERIFICATION[m.kind], m,
     )  # fmt: skip
 
 
@@ -166,9 +176,11 @@ def _measure_table(p: Plants, unit_code: np.ndarray, codes: list[Any]) -> dict[s
     code_id = {c: i for i, c in enumerate(codes)}
     signatures: dict[tuple[Any, ...], _Signature] = {}
     rows = []
+    sigs = []
     for t in distinct:
         key = (t[2], t[4], t[3], t[5], t[6], t[1] is not None)
         sig = signatures.get(key) or signatures.setdefault(key, _signature(*key))
+        sigs.append(sig)
         level = _LEVEL.get(str(t[0]), -1)
         code = -1 if t[1] is None else code_id.get(t[1], -2)  # -2: no unit has it
         rows.append((sig.valid and level >= 0, level, sig.klass, sig.cut, sig.stage, sig.suitable, code))
@@ -189,6 +201,7 @@ def _measure_table(p: Plants, unit_code: np.ndarray, codes: list[Any]) -> dict[s
     return {
         "owner": owner, "valid": col(0, bool), "level": col(1, np.int64), "unit": unit,
         "klass": col(2, np.int64), "cut": col(3, float), "stage": col(4, np.int64), "suitable": col(5, bool),
+        "ids": ids, "distinct": distinct, "signatures": sigs,
     }  # fmt: skip
 
 
@@ -241,7 +254,10 @@ def _banned_machinery(machines: np.ndarray, stage: np.ndarray) -> np.ndarray:
     return out
 
 
-def assess(p: Plants, library: dr.RuleLibrary) -> Assessed:
+def assess(
+    p: Plants, library: dr.RuleLibrary, *, explain: bool = False, targets: TargetRules = DEFAULT_RULES
+) -> Assessed:
+    """The checks of every enterprise; with `explain`, also every problem worded (`Assessed.details`)."""
     n, m = p.n, len(p.units)
     bits = np.zeros(n, dtype=np.int64)
     problems = np.zeros(n, dtype=np.int64)
@@ -256,10 +272,10 @@ def assess(p: Plants, library: dr.RuleLibrary) -> Assessed:
     mt = _measure_table(p, unit_code, codes)
     valid, owner, level, unit = mt["valid"], mt["owner"], mt["level"], mt["unit"]
     klass, cut, stage_of = mt["klass"], mt["cut"], mt["stage"]
-    # services.policies.policy_of: measures the domain refuses are reported and left out
+    # stored measures the domain refuses (policy.Measure) are reported and left out
     add("stored_measure_invalid", _count_by(owner, ~valid, n))
 
-    # policy.fact_problems
+    # facts: values that cannot be right
     emissions = np.asarray(p.emissions, dtype=float).reshape(n, 4)
     trucks, machines, lowest_stage, negative_mobile, bad_counts = _mobile(p)
     add("negative_value", (emissions < 0).sum(1) + negative_mobile + (bad_counts | (np.asarray(p.truck_visits) < 0)))
@@ -276,14 +292,16 @@ def assess(p: Plants, library: dr.RuleLibrary) -> Assessed:
     allocated = _sum_by(u_owner, shares, n)
     add("shares_exceed", (allocated > 1 + 1e-6).sum(1))
 
-    # policy.classification_problems
+    # classification: grade and category (DOMAIN §5)
     # enterprises of one (industry, grade, category) share their classification and rules
     sort_of, sorts = _numbered(zip(p.industry, p.grade, p.category, strict=True), n)
     category = np.array([str(c) for _i, _g, c in sorts], dtype=object)[sort_of]
     grade = np.array([str(g) if g else "" for _i, g, _c in sorts], dtype=object)[sort_of]
     graded = grade != ""
     key = category == Category.key.value
-    exempt = np.isin(category, EXEMPT_CATEGORIES) | np.isin(grade, EXEMPT_GRADES)
+    exempt = np.isin(category, [c.value for c in targets.exempt_categories]) | np.isin(
+        grade, [g.value for g in targets.exempt_grades]
+    )
     add("key_without_grade", key & ~graded)
     add("grade_not_key", ~key & graded)
     total = emissions[:, 0] + emissions[:, 1] + emissions[:, 2] + emissions[:, 3]
@@ -291,13 +309,13 @@ def assess(p: Plants, library: dr.RuleLibrary) -> Assessed:
     add("not_micro", micro & (np.asarray(p.uses_coal, bool) | np.asarray(p.uses_oil, bool)
                               | np.asarray(p.toxic, bool) | (total >= dp.MICRO_LIMIT_T - EPS)))  # fmt: skip
 
-    # policy.policy_problems
+    # measures on unknown units, verification that cannot prove the measure
     unknown = valid & (unit == -2)
     add("unknown_unit", _count_by(owner, unknown, n))
     add("verification_unsuitable", _count_by(owner, valid & ~mt["suitable"], n))
-    evaluated = _count_by(owner, unknown, n) == 0  # all_problems stops before evaluating otherwise
+    evaluated = _count_by(owner, unknown, n) == 0  # a measure on no unit: nothing is compared or counted
 
-    # policy.effect, per enterprise and level
+    # what each level's measures amount to, the strongest winning wherever they overlap
     use = valid & (unit != -2)
     el = owner * L + level
     whole = np.zeros(n * L)
@@ -329,7 +347,7 @@ def assess(p: Plants, library: dr.RuleLibrary) -> Assessed:
     outdoor_whole |= stopped
     offroad = np.where(stopped, _TOP, offroad)
 
-    # policy._fractions and _reduction
+    # expected reductions: the fraction of each pollutant removed, the unallocated rest by whole-plant cuts
     cut_of = np.maximum(unit_cut, whole[u_owner])  # (m, L)
     out_stopped = outdoor_unit | (outdoor_whole[u_owner] & outdoor[:, None])
     red_cut = np.where(out_stopped, 1.0, cut_of)
@@ -346,7 +364,7 @@ def assess(p: Plants, library: dr.RuleLibrary) -> Assessed:
     reductions = (emissions[:, None, :] * frac + trucks[:, None, :] * truck[:, :, None] + banned) / days[:, None, None]
     full_stop = (emissions + trucks + _banned_machinery(machines, np.full((n, 1), _TOP))[:, 0]) / days[:, None]
 
-    # policy._production_cut: by the units' reduction bases when every unit has a positive one, else by
+    # production cut: by the units' reduction bases when every unit has a positive one, else by
     # the fraction of the pollutant cut least
     with np.errstate(invalid="ignore"):
         base = np.fmin.reduce(capacities, axis=1)
@@ -364,30 +382,57 @@ def assess(p: Plants, library: dr.RuleLibrary) -> Assessed:
         least = np.where(emitting[:, None, :], fractions(cut_of, rest[u_owner]), np.inf).min(2)
         production[rest] = least[rest]
 
-    # policy.escalation_problems
-    weaker = np.zeros(n, dtype=np.int64)
+    # the share of the lines stopped whole (a rule's "停产50%生产线"): by the reduction bases like the production
+    # cut, else by emissions taking the pollutant least covered; a whole-plant stop stops every line
+    stopped = (cut_of >= 1 - EPS).astype(float)  # (m, L)
+    whole_stop = (whole >= 1 - EPS).astype(float)  # (n, L)
+    weighted_stop = np.stack([_sum_by(u_owner, weights * stopped[:, j], n) for j in range(L)], 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lines_stopped = np.where(by_base[:, None], weighted_stop / _sum_by(u_owner, weights, n)[:, None], whole_stop)
+    if rest.any():
+        by_emission = np.stack([_sum_by(u_owner, shares * stopped[:, [j]], n) for j in range(L)], 1)
+        by_emission = by_emission + unallocated[:, None, :] * whole_stop[:, :, None]
+        least_stopped = np.where(emitting[:, None, :], by_emission, np.inf).min(2)
+        lines_stopped[rest] = least_stopped[rest]
+    lines_stopped = np.maximum(lines_stopped, whole_stop)
+
+    # escalation: a higher level never weaker than the one below (red ⊇ orange ⊇ yellow), per pair of levels
+    pairs = ((0, 1), (1, 2))
     any_outdoor = _count_by(u_owner, outdoor, n)
-    for lo, hi in ((0, 1), (1, 2)):
-        pair = (whole[:, hi] < whole[:, lo] - EPS).astype(np.int64)
-        has = has_unit_cut[:, lo] | has_unit_cut[:, hi]
-        pair += _count_by(u_owner, has & (cut_of[:, hi] < cut_of[:, lo] - EPS), n)
-        lost_truck = truck[:, lo] & ~truck[:, hi]
-        pair += lost_truck | (~lost_truck & staggered[:, lo] & ~staggered[:, hi])
-        pair += offroad[:, hi] < offroad[:, lo]
-        # _outdoor_weaker
+    w_whole = np.zeros((n, 2), dtype=bool)  # the whole-plant cut
+    w_unit = np.zeros((m, 2), dtype=bool)  # a unit's cut (where a unit-level cut exists at either level)
+    w_truck = np.zeros((n, 2), dtype=bool)  # the truck ban lost
+    w_staggered = np.zeros((n, 2), dtype=bool)  # staggered transport lost (the truck ban kept or never there)
+    w_offroad = np.zeros((n, 2), dtype=bool)
+    w_outdoor_whole = np.zeros((n, 2), dtype=bool)
+    w_outdoor_unit = np.zeros((m, 2), dtype=bool)
+    w_reduction = np.zeros((n, 2, 4), dtype=bool)  # only when the measures compare equal
+    for k, (lo, hi) in enumerate(pairs):
+        w_whole[:, k] = whole[:, hi] < whole[:, lo] - EPS
+        w_unit[:, k] = (has_unit_cut[:, lo] | has_unit_cut[:, hi]) & (cut_of[:, hi] < cut_of[:, lo] - EPS)
+        w_truck[:, k] = truck[:, lo] & ~truck[:, hi]
+        w_staggered[:, k] = ~w_truck[:, k] & staggered[:, lo] & ~staggered[:, hi]
+        w_offroad[:, k] = offroad[:, hi] < offroad[:, lo]
         reached = outdoor_unit[:, hi] | (cut_of[:, hi] >= 1 - EPS)
         uncovered = _count_by(u_owner, outdoor & ~reached, n)
-        pair += outdoor_whole[:, lo] & ~outdoor_whole[:, hi] & ((any_outdoor == 0) | (uncovered > 0))
+        w_outdoor_whole[:, k] = outdoor_whole[:, lo] & ~outdoor_whole[:, hi] & ((any_outdoor == 0) | (uncovered > 0))
         kept = (outdoor_whole[u_owner, hi] & outdoor) | reached
-        pair += _count_by(u_owner, outdoor_unit[:, lo] & ~kept, n)
-        # only when the measures compare equal: the expected reductions per pollutant
-        pair += np.where(pair == 0, (reductions[:, hi] < reductions[:, lo] - EPS).sum(1), 0)
-        weaker += pair
+        w_outdoor_unit[:, k] = outdoor_unit[:, lo] & ~kept
+        pair = (w_whole[:, k].astype(np.int64) + _count_by(u_owner, w_unit[:, k], n) + w_truck[:, k]
+                + w_staggered[:, k] + w_offroad[:, k] + w_outdoor_whole[:, k]
+                + _count_by(u_owner, w_outdoor_unit[:, k], n))  # fmt: skip
+        w_reduction[:, k] = (pair == 0)[:, None] & (reductions[:, hi] < reductions[:, lo] - EPS)
+    weaker = (w_whole.sum(1) + _sum_by(u_owner, w_unit.sum(1).astype(float), n).astype(np.int64) + w_truck.sum(1)
+              + w_staggered.sum(1) + w_offroad.sum(1) + w_outdoor_whole.sum(1)
+              + _sum_by(u_owner, w_outdoor_unit.sum(1).astype(float), n).astype(np.int64)
+              + w_reduction.sum((1, 2)))  # fmt: skip
     add("escalation_weaker", np.where(evaluated, weaker, 0))
 
-    # rules.rule_problems
+    # the rule library's minimums
     outdoor_any = outdoor_whole | _any_by(u_owner, outdoor_unit, n)
-    below = _rule_failures(p, library, sort_of, sorts, production, truck, staggered, offroad, outdoor_any, lowest_stage)
+    below, failed = _rule_failures(
+        p, library, sort_of, sorts, production, lines_stopped, truck, staggered, offroad, outdoor_any, lowest_stage
+    )
     add("below_rule", np.where(evaluated, below, 0))
 
     zero = ~evaluated
@@ -395,7 +440,14 @@ def assess(p: Plants, library: dr.RuleLibrary) -> Assessed:
     production[zero] = 0.0
     masks, inverse = np.unique(bits, return_inverse=True)
     names = [tuple(sorted(c for c in CODES if int(mask) & _BIT[c])) for mask in masks]
-    return Assessed(problems, [names[i] for i in inverse], reductions, full_stop, production, exempt)
+    assessed = Assessed(problems, [names[i] for i in inverse], reductions, full_stop, production, exempt)
+    if explain:
+        assessed.wording = _Wording(
+            p, library, mt, emissions, shares, capacities, allocated, days, trucks, machines, u_owner, codes,
+            unit_code, evaluated, w_whole, w_unit, w_truck, w_staggered, w_offroad, w_outdoor_whole,
+            w_outdoor_unit, w_reduction, whole, cut_of, offroad, reductions, production, failed,
+        )  # fmt: skip
+    return assessed
 
 
 def _any_by(owner: np.ndarray, flags: np.ndarray, n: int) -> np.ndarray:
@@ -408,21 +460,25 @@ def _any_by(owner: np.ndarray, flags: np.ndarray, n: int) -> np.ndarray:
 
 def _rule_failures(
     p: Plants, library: dr.RuleLibrary, sort_of: np.ndarray, sorts: list[tuple[Any, Any, Any]],
-    production: np.ndarray, truck: np.ndarray, staggered: np.ndarray, offroad: np.ndarray,
+    production: np.ndarray, lines_stopped: np.ndarray, truck: np.ndarray, staggered: np.ndarray,
+    offroad: np.ndarray,
     outdoor_any: np.ndarray, lowest_stage: np.ndarray,
-) -> np.ndarray:  # fmt: skip
-    """Per enterprise, the minimums of its rules (applicable to it) that its policy misses. `sort_of` numbers
+) -> tuple[np.ndarray, tuple[Any, ...]]:  # fmt: skip
+    """Per enterprise, the minimums of its rules (applicable to it) that its policy misses, and the misses:
+    (the requirement rows, each miss's enterprise, requirement row and production cut). `sort_of` numbers
     the enterprises' (industry, grade, category) as `sorts` lists them."""
     n = p.n
     key_of = sort_of
     distinct = [(str(i) if i else "other", str(g) if g else "", str(c)) for i, g, c in sorts]
     # one row per (distinct key, level, requirement)
-    owner_key, lv, kind, threshold, any_cap, top, visits = [], [], [], [], [], [], []
+    owner_key, lv, kind, threshold, any_cap, top, visits, lines = [], [], [], [], [], [], [], []
+    required: list[tuple[int, dr.Required]] = []  # (level, requirement with its rule) per row
     for k, (industry, grade, category) in enumerate(distinct):
         match = library.match(industry, Grade(grade) if grade else None, Category(category))
         for j, level in enumerate(LEVELS):
             for q in match.at(level):
                 r = q.requirement
+                required.append((j, q))
                 owner_key.append(k)
                 lv.append(j)
                 kind.append(_CLASS[r.kind])
@@ -431,8 +487,9 @@ def _rule_failures(
                 threshold.append(r.demanded_cut)
                 top.append(r.max_stage.order if r.kind is MeasureKind.offroad_ban and r.max_stage else -1)
                 visits.append(r.min_truck_visits)
+                lines.append(r.kind is MeasureKind.stop and r.share is not None)
     if not owner_key:
-        return np.zeros(n, dtype=np.int64)
+        return np.zeros(n, dtype=np.int64), ([], np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     req_key = np.asarray(owner_key)
     per_key = np.bincount(req_key, minlength=len(distinct))
     start = np.concatenate([[0], np.cumsum(per_key)[:-1]])
@@ -444,7 +501,8 @@ def _rule_failures(
     top_a = np.asarray(top)[req]
     applies = np.asarray(p.truck_visits)[ent] >= np.asarray(visits)[req]
     applies &= (kind_a != OFFROAD) | (top_a < 0) | (lowest_stage[ent] <= top_a)
-    cut = production[ent, lv_a]
+    by_lines = np.asarray(lines, dtype=bool)[req]
+    cut = np.where(by_lines, lines_stopped[ent, lv_a], production[ent, lv_a])
     satisfied = np.select(
         [kind_a == STATIONARY, kind_a == TRUCK, kind_a == STAGGERED, kind_a == OFFROAD],
         [
@@ -455,4 +513,304 @@ def _rule_failures(
         ],
         outdoor_any[ent, lv_a],
     )
-    return np.bincount(ent[applies & ~satisfied], minlength=n).astype(np.int64)
+    failing = applies & ~satisfied
+    failed = (required, ent[failing], req[failing], cut[failing])
+    return np.bincount(ent[failing], minlength=n).astype(np.int64), failed
+
+
+# --- wording ---------------------------------------------------------------------------------------------
+
+
+_BASE_LABELS = ("环评批复产能", "排污许可产能", "上年实际产量")
+ESCALATION = "高一级预警的减排措施不得弱于低一级（红色 ⊇ 橙色 ⊇ 黄色）"
+
+
+class _Wording:
+    """Every problem counted by `assess`, worded from its arrays (the counts and the words come from the same
+    comparisons). Built only when asked: the enterprise page, the editor and the import's refusals."""
+
+    def __init__(self, p: Plants, library: dr.RuleLibrary, mt: dict[str, Any], *arrays: Any) -> None:
+        (self.emissions, self.shares, self.capacities, self.allocated, self.days, self.trucks, self.machines,
+         self.u_owner, self.codes, self.unit_code, self.evaluated, self.w_whole, self.w_unit, self.w_truck,
+         self.w_staggered, self.w_offroad, self.w_outdoor_whole, self.w_outdoor_unit, self.w_reduction,
+         self.whole, self.cut_of, self.offroad, self.reductions, self.production, failed) = arrays  # fmt: skip
+        self.p, self.library, self.mt = p, library, mt
+        n = p.n
+        self.units_of = _rows_by(self.u_owner, n)
+        self.measures_of = _rows_by(mt["owner"], n)
+        required, ent, req, cut = failed
+        self.failed: list[list[tuple[dr.Required, int, float]]] = [[] for _ in range(n)]
+        for e, r, c in zip(ent.tolist(), req.tolist(), np.asarray(cut).tolist(), strict=True):
+            level, q = required[r]
+            self.failed[e].append((q, level, c))
+
+    def of(self, i: int) -> list[dp.Problem]:
+        found: list[dp.Problem] = []
+        units = self.units_of[i]
+        names = {self.p.units[u][0]: self.p.units[u][1] for u in units}
+        measures = self.measures_of[i]
+        mt = self.mt
+        for j in measures:
+            if not mt["valid"][j]:
+                t = mt["distinct"][mt["ids"][j]]
+                level = _level(t[0])
+                error = mt["signatures"][mt["ids"][j]].error
+                text = f"{level.label}的一条已存措施无效：{error}" if level else f"一条已存措施的预警级别“{t[0]}”无效"
+                found.append(dp.Problem("stored_measure_invalid", text, level))
+        found += self._facts(i, units)
+        found += self._classification(i)
+        unknown = False
+        for j in measures:
+            if not mt["valid"][j]:
+                continue
+            t = mt["distinct"][mt["ids"][j]]
+            sig = mt["signatures"][mt["ids"][j]]
+            level = _level(t[0])
+            assert level is not None and sig.measure is not None
+            if mt["unit"][j] == -2:
+                unknown = True
+                found.append(dp.Problem(
+                    "unknown_unit", f"{level.label}的“{sig.measure.describe()}”指向不存在的工序“{t[1]}”", level, t[1],
+                ))  # fmt: skip
+            if not mt["suitable"][j]:
+                kind = sig.measure.kind
+                choices = "、".join(v.label for v in Verification if v in SUITABLE_VERIFICATION[kind])
+                found.append(dp.Problem(
+                    "verification_unsuitable",
+                    f"{level.label}的“{sig.measure.describe()}”无法用{sig.measure.verification.label}核查，应为{choices}之一",
+                    level, t[1],
+                ))  # fmt: skip
+        if unknown:
+            return found
+        found += self._escalation(i, units, names)
+        found += self._rules(i)
+        return found
+
+    def _facts(self, i: int, units: np.ndarray) -> list[dp.Problem]:
+        found: list[dp.Problem] = []
+        p = self.p
+        for j, pol in enumerate(POLLUTANTS):
+            if self.emissions[i, j] < 0:
+                found.append(dp.Problem("negative_value", f"{pol.label}排放量不能为负数（{self.emissions[i, j]:g}）"))
+        for j, pol in enumerate(POLLUTANTS):
+            if self.trucks[i, j] < 0:
+                text = f"{pol.label}重型货车排放量不能为负数（{self.trucks[i, j]:g}）"
+                found.append(dp.Problem("negative_value", text))
+        for s, stage in enumerate(_STAGES):
+            for j, pol in enumerate(POLLUTANTS):
+                if self.machines[i, s, j] < 0:
+                    text = f"{stage.label}非道路移动机械{pol.label}排放量不能为负数"
+                    found.append(dp.Problem("negative_value", text))
+        counts = [int(v) for k, v in p.machinery[i].items() if str(k) in _STAGE_ORDER]
+        if int(p.truck_visits[i]) < 0 or any(v < 0 for v in counts):
+            found.append(dp.Problem("negative_value", "车辆进出次数和机械数量不能为负数"))
+        if not 1 <= int(self.days[i]) <= 366:
+            found.append(dp.Problem("operating_days", f"年生产天数应在1–366之间，实际为{int(self.days[i])}"))
+        seen: set[Any] = set()
+        for u in units:
+            code, name = p.units[u][0], p.units[u][1]
+            if code in seen:
+                found.append(dp.Problem("duplicate_unit", f"工序编号“{code}”重复", unit_id=code))
+            seen.add(code)
+            for j, pol in enumerate(POLLUTANTS):
+                share = self.shares[u, j]
+                if not 0 <= share <= 1:
+                    text = f"工序“{name}”的{pol.label}占比{share:g}应在0–1之间"
+                    found.append(dp.Problem("share_range", text, unit_id=code))
+            for j, label in enumerate(_BASE_LABELS):
+                if self.capacities[u, j] < 0:
+                    found.append(dp.Problem("base_value", f"工序“{name}”的{label}不能为负数", unit_id=code))
+        for j, pol in enumerate(POLLUTANTS):
+            if self.allocated[i, j] > 1 + 1e-6:
+                found.append(dp.Problem(
+                    "shares_exceed", f"各工序{pol.label}占比合计{self.allocated[i, j]:.4g}，超过1（100%）",
+                ))  # fmt: skip
+        return found
+
+    def _classification(self, i: int) -> list[dp.Problem]:
+        p = self.p
+        category = Category(str(p.category[i]))
+        grade = Grade(str(p.grade[i])) if p.grade[i] else None
+        found: list[dp.Problem] = []
+        if category is Category.key and grade is None:
+            found.append(dp.Problem("key_without_grade", "重点企业必须有绩效分级（A级、B级、C级、D级或绩效引领性）"))
+        if category is not Category.key and grade is not None:
+            found.append(dp.Problem(
+                "grade_not_key", f"只有重点企业评定绩效分级，{category.label}不应标注“{grade.label}”",
+            ))  # fmt: skip
+        if category is Category.micro:
+            reasons = [why for flag, why in (
+                (p.uses_coal[i], "燃煤"), (p.uses_oil[i], "燃油"), (p.toxic[i], "排放有毒有害大气污染物"),
+            ) if flag]  # fmt: skip
+            total = float(self.emissions[i].sum())
+            if total >= dp.MICRO_LIMIT_T - EPS:
+                reasons.append(f"二氧化硫、氮氧化物、颗粒物、挥发性有机物合计{total * 1000:g}千克/年，不低于100千克")
+            if reasons:
+                found.append(dp.Problem(
+                    "not_micro",
+                    f"不符合小微涉气企业条件（非燃煤、非燃油、无有毒有害物质、四项污染物合计年排放100千克以下）：{'；'.join(reasons)}",
+                ))  # fmt: skip
+        return found
+
+    def _escalation(self, i: int, units: np.ndarray, names: Mapping[str, str]) -> list[dp.Problem]:
+        found: list[dp.Problem] = []
+        by_code = sorted(units.tolist(), key=lambda u: str(self.p.units[u][0]))
+        for k, (lo_i, hi_i) in enumerate(((0, 1), (1, 2))):
+            lo, hi = LEVELS[lo_i], LEVELS[hi_i]
+
+            def weaker(what: str, unit_id: str | None = None, hi: Any = hi) -> None:
+                found.append(dp.Problem("escalation_weaker", f"{what}，{ESCALATION}。", hi, unit_id))
+
+            if self.w_whole[i, k]:
+                weaker(f"{hi.label}的全厂停限产比例（{self.whole[i, hi_i]:.0%}）低于{lo.label}"
+                       f"（{self.whole[i, lo_i]:.0%}）")  # fmt: skip
+            for u in by_code:
+                if self.w_unit[u, k]:
+                    code = self.p.units[u][0]
+                    weaker(f"{hi.label}{_where(code, names)}的停限产比例（{self.cut_of[u, hi_i]:.0%}）低于{lo.label}"
+                           f"（{self.cut_of[u, lo_i]:.0%}）", code)  # fmt: skip
+            if self.w_truck[i, k]:
+                weaker(f"{hi.label}未采取{lo.label}已有的“{MeasureKind.truck_ban.label}”")
+            if self.w_staggered[i, k]:
+                weaker(f"{hi.label}未采取{lo.label}已有的“{MeasureKind.staggered_transport.label}”")
+            if self.w_offroad[i, k]:
+                weaker(f"{hi.label}停用非道路移动机械的范围（{_stage_text(self.offroad[i, hi_i])}）小于{lo.label}"
+                       f"（{_stage_text(self.offroad[i, lo_i])}）")  # fmt: skip
+            outdoor_missing: list[str | None] = [None] if self.w_outdoor_whole[i, k] else []
+            outdoor_missing += [self.p.units[u][0] for u in by_code if self.w_outdoor_unit[u, k]]
+            for code in outdoor_missing:
+                weaker(f"{hi.label}未采取{lo.label}在{_where(code, names)}已有的“{MeasureKind.outdoor_work_ban.label}”",
+                       code)  # fmt: skip
+            for j, pol in enumerate(POLLUTANTS):
+                if self.w_reduction[i, k, j]:
+                    high, low = self.reductions[i, hi_i, j], self.reductions[i, lo_i, j]
+                    weaker(f"{hi.label}的{pol.label}预计减排量（{high:.4f}吨/日）低于{lo.label}（{low:.4f}吨/日）")
+        return found
+
+    def _rules(self, i: int) -> list[dp.Problem]:
+        """As an official writes it: the level, the clause the minimum comes from, what it asks, what the policy
+        has (never a file path: the rule's reference is the problem's `rule`)."""
+        found = []
+        for q, j, cut in self.failed[i]:
+            level, r = LEVELS[j], q.requirement
+            if r.kind is MeasureKind.stop and r.share is not None:
+                actual = f"现有措施中整条停产的生产线占{cut:.0%}（按减排基数计）"
+            elif r.kind.stationary:
+                actual = f"现有措施的停限产比例为{cut:.0%}（按减排基数计）"
+            else:
+                actual = "现有措施中没有该项"
+            pending = "" if q.rule.verified else "（该项要求尚待与原文逐条核对）"
+            found.append(dp.Problem(
+                "below_rule", f"{level.label}：依据{q.rule.clause}，应{r.describe()}；{actual}。{pending}",
+                level, rule=q.rule.ref,
+            ))  # fmt: skip
+        return found
+
+
+def _rows_by(owner: np.ndarray, n: int) -> list[np.ndarray]:
+    """The row numbers of each owner, in row order."""
+    order = np.argsort(owner, kind="stable")
+    return np.split(order, np.cumsum(np.bincount(owner, minlength=n))[:-1]) if n else []
+
+
+def _level(value: Any) -> Any:
+    index = _LEVEL.get(str(value))
+    return None if index is None else LEVELS[index]
+
+
+def _where(unit_id: str | None, names: Mapping[str, str]) -> str:
+    return "全厂" if unit_id is None else f"工序“{names.get(unit_id, unit_id)}”"
+
+
+def _stage_text(order: int) -> str:
+    if order == _NO_STAGE:
+        return "未停用"
+    stage = next(s for s in MachineryStage if s.order == order)
+    return f"{stage.label}及以下"
+
+
+# --- one enterprise ------------------------------------------------------------------------------------
+
+# What the editor and the import refuse: data that cannot be right or a policy that cannot be carried out as
+# written (a measure on no unit, a verification that cannot prove it, a higher level weaker than a lower one).
+# Everything else is a flag: saved, shown on the list page and the enterprise page, for the bureau to act on.
+FLAGS = frozenset({"below_rule", "key_without_grade", "grade_not_key", "not_micro"})
+REFUSED = frozenset(CODES) - FLAGS
+NO_RULES = dr.RuleLibrary({}, ())  # for the checks that do not depend on the rule library
+
+
+@dataclass(frozen=True)
+class One:
+    """Everything the checks say about one enterprise."""
+
+    problems: list[dp.Problem]
+    reductions: dict[AlertLevel, dict[Pollutant, float]]  # t/day (0 when a measure names an unknown unit)
+    production_cuts: dict[AlertLevel, float]
+    full_stop: dict[Pollutant, float]  # t/day
+
+    @property
+    def refusals(self) -> list[dp.Problem]:
+        return [p for p in self.problems if p.code in REFUSED]
+
+
+def measure_rows(policy: dp.PlantPolicy) -> list[tuple[Any, ...]]:
+    """A policy's measures as MEASURE_LAYOUT tuples."""
+    return [
+        (level.value, m.unit_id, m.kind.value, m.percent, m.verification.value,
+         m.max_stage.value if m.max_stage else None, m.basis.value if m.basis else None)
+        for level in LEVELS for m in policy.at(level)
+    ]  # fmt: skip
+
+
+def plants(items: Sequence[tuple[dp.EnterpriseFacts, Sequence[dp.ProcessUnit], Sequence[tuple[Any, ...]]]]) -> Plants:
+    """Plants from domain objects: (facts, units, measures as MEASURE_LAYOUT tuples) per enterprise."""
+    n = len(items)
+
+    def values(mapping: Mapping[Any, Any]) -> dict[str, Any]:
+        return {str(getattr(k, "value", k)): (values(v) if isinstance(v, Mapping) else v) for k, v in mapping.items()}
+
+    units = [(i, u) for i, (_f, us, _m) in enumerate(items) for u in us]
+    measures = [(i, m) for i, (_f, _u, ms) in enumerate(items) for m in ms]
+    return Plants(
+        category=[f.category.value for f, _u, _m in items],
+        grade=[f.grade.value if f.grade else None for f, _u, _m in items],
+        industry=[f.industry or "other" for f, _u, _m in items],
+        emissions=np.array(
+            [[float(f.emissions.get(p, 0.0)) for p in POLLUTANTS] for f, _u, _m in items], float
+        ).reshape(n, 4),
+        uses_coal=np.array([f.uses_coal for f, _u, _m in items], bool),
+        uses_oil=np.array([f.uses_oil for f, _u, _m in items], bool),
+        toxic=np.array([f.toxic for f, _u, _m in items], bool),
+        truck_visits=np.array([f.truck_visits_per_day for f, _u, _m in items], np.int64),
+        operating_days=np.array([f.operating_days for f, _u, _m in items], np.int64),
+        machinery=[values(f.machinery) for f, _u, _m in items],
+        truck_emissions=[values(f.truck_emissions) for f, _u, _m in items],
+        machinery_emissions=[values(f.machinery_emissions) for f, _u, _m in items],
+        units=[
+            (u.id, u.name, *(float(u.shares.get(p, 0.0)) for p in POLLUTANTS), u.eia_capacity, u.permit_capacity,
+             u.last_year_output, "", u.outdoor)
+            for _i, u in units
+        ],
+        unit_owner=np.array([i for i, _u in units], np.int64),
+        measures=[m for _i, m in measures],
+        measure_owner=np.array([i for i, _m in measures], np.int64),
+    )
+
+
+def one(p: Plants, library: dr.RuleLibrary = NO_RULES, i: int = 0) -> One:
+    """The checks of enterprise i of `p` (usually the only one), worded."""
+    got = assess(p, library, explain=True)
+    return One(
+        got.worded(i),
+        {lv: dict(zip(POLLUTANTS, got.reductions[i, j].tolist(), strict=True)) for j, lv in enumerate(LEVELS)},
+        {lv: float(got.production_cuts[i, j]) for j, lv in enumerate(LEVELS)},
+        dict(zip(POLLUTANTS, got.full_stop[i].tolist(), strict=True)),
+    )
+
+
+def check(
+    facts: dp.EnterpriseFacts, units: Sequence[dp.ProcessUnit], policy: dp.PlantPolicy,
+    library: dr.RuleLibrary = NO_RULES,
+) -> One:  # fmt: skip
+    """One enterprise from domain objects."""
+    return one(plants([(facts, units, measure_rows(policy))]), library)

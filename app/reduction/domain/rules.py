@@ -1,5 +1,5 @@
 """The measure rule library (inventories/measure_rules/*.yaml): the minimum measures by industry, category,
-grade and alert level, and the check of a plant policy against it.
+grade and alert level. Policies are checked against it by the one rule engine (domain/bulk.py).
 
 Pure: files in, frozen dataclasses out; every problem is collected with its file and entry before anything is
 returned, so a bad file changes nothing. The schema is described in inventories/measure_rules/README.md.
@@ -7,8 +7,11 @@ returned, so a bad file changes nothing. The schema is described in inventories/
 Which rules apply to an enterprise (`RuleLibrary.match`):
 1. one *base* rule, the first found of: the enterprise's industry file, `general.yaml`, `other.yaml` (the
    fallback industry), matching its category and, for key enterprises, its grade;
-2. every *addition* rule (`mode: addition`) whose categories and grades include the enterprise.
-A voluntary base rule (A-grade, leading) has no minimum and takes no additions.
+2. every *addition* rule (`mode: addition`) whose categories and grades include the enterprise, and every
+   `every_plant` addition (seed 002 §4.3.3.3's machinery ban: every industrial plant, whatever its class).
+A voluntary base rule (A-grade, leading) has no minimum of its own and takes only the `every_plant` additions. A
+requirement an earlier rule already makes, as strictly and of as many enterprises, is not listed twice.
+Every rule names the `clause` its flags cite, as an official writes it (never a file path).
 
 A rule marked `verified: false` (with a `note`) still applies; its flags say that its minimum has not been
 checked against the guide's text, so a bureau knows which numbers are the library's own.
@@ -26,27 +29,15 @@ from typing import Any
 import yaml
 
 from app.core.errors import ProblemsError
-from app.reduction.domain.policy import (
-    EPS,
-    Effect,
-    EnterpriseFacts,
-    Evaluation,
-    PlantPolicy,
-    Problem,
-    ProcessUnit,
-    classification_problems,
-    escalation_problems,
-    evaluate,
-    fact_problems,
-    policy_problems,
-)
+from app.reduction.domain.policy import EPS, EnterpriseFacts
 from app.reduction.domain.vocabulary import LEVELS, AlertLevel, Category, Grade, MachineryStage, MeasureKind
 
 GENERAL, FALLBACK = "*", "other"
 _ENTRY_KEYS = {
-    "id", "category", "categories", "grade", "grades", "mode", "voluntary", "source", "verified", "note", *AlertLevel,
+    "id", "category", "categories", "grade", "grades", "mode", "every_plant", "voluntary", "source", "clause",
+    "verified", "note", *AlertLevel,
 }  # fmt: skip
-_REQUIREMENT_KEYS = {"kind", "percent", "max_stage", "min_truck_visits", "note"}
+_REQUIREMENT_KEYS = {"kind", "percent", "share", "max_stage", "min_truck_visits", "note"}
 _GRADE_ORDER = (Grade.B, Grade.C, Grade.D)  # each at least as strict as the one before, per level
 
 
@@ -66,11 +57,14 @@ class Requirement:
     max_stage: MachineryStage | None = None
     min_truck_visits: int = 0
     note: str = ""
+    # `stop` only: stop whole lines (process units) making up at least this % of the reduction base; the
+    # policy names which lines stop (停产50%生产线). None: the whole plant stops.
+    share: float | None = None
 
     @property
     def demanded_cut(self) -> float:
         if self.kind is MeasureKind.stop:
-            return 1.0
+            return 1.0 if self.share is None else self.share / 100
         if self.kind is MeasureKind.limit:
             return float(self.percent or 0) / 100
         if self.kind is MeasureKind.output_cap:
@@ -80,6 +74,8 @@ class Requirement:
     def describe(self) -> str:
         if self.kind is MeasureKind.limit:
             text = f"限产{self.percent:g}%"
+        elif self.kind is MeasureKind.stop and self.share is not None:
+            text = f"停产{self.share:g}%的生产线（以整条生产线计，按减排基数核算）"
         elif self.kind is MeasureKind.output_cap:
             text = self.kind.label + (f"（最大负荷不超过{self.percent:g}%）" if self.percent is not None else "")
         elif self.kind is MeasureKind.offroad_ban and self.max_stage is not None:
@@ -113,6 +109,10 @@ class Rule:
     # False: the minimum was not checked against the text `source` names; `note` says what is missing
     verified: bool = True
     note: str = ""
+    every_plant: bool = False  # an addition for every enterprise, voluntary grades included
+    # the clause the flags cite, as an official writes it: 《重污染天气重点行业应急减排措施制定技术指南（2020年
+    # 修订版）》水泥熟料C级企业减排措施
+    clause: str = ""
 
     @property
     def ref(self) -> str:
@@ -142,6 +142,16 @@ class Required:
     requirement: Requirement
 
 
+def _covers(have: Requirement, wanted: Requirement) -> bool:
+    """`have` asks for at least what `wanted` asks, of at least the same enterprises: `wanted` is not listed
+    again (the base rule and the plan-wide addition both ask for the truck ban)."""
+    if have.kind is not wanted.kind or have.min_truck_visits > wanted.min_truck_visits:
+        return False
+    if have.kind is MeasureKind.offroad_ban:
+        return have.max_stage == wanted.max_stage  # a wider ban applies to fewer enterprises: both stay
+    return have.demanded_cut >= wanted.demanded_cut - EPS
+
+
 @dataclass(frozen=True)
 class RuleMatch:
     industry: str  # the library industry the rules came from
@@ -151,7 +161,14 @@ class RuleMatch:
     by_level: Mapping[AlertLevel, tuple[Required, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        by_level = {lv: tuple(Required(r, q) for r in self.rules for q in r.at(lv)) for lv in LEVELS}
+        by_level = {}
+        for lv in LEVELS:
+            found: list[Required] = []
+            for r in self.rules:
+                for q in r.at(lv):
+                    if not any(_covers(have.requirement, q) for have in found):
+                        found.append(Required(r, q))
+            by_level[lv] = tuple(found)
         object.__setattr__(self, "by_level", by_level)
 
     def at(self, level: AlertLevel) -> tuple[Required, ...]:
@@ -199,9 +216,11 @@ class RuleLibrary:
                 break
         if base is None:
             return RuleMatch(own, (), fallback, False)
+        everyone = tuple(r for r in self.rules if r.addition and r.every_plant)
         if base.voluntary:
-            return RuleMatch(own, (base,), fallback, True)
-        extra = tuple(r for r in self.rules if r.addition and r.covers(category, grade))
+            return RuleMatch(own, (base, *everyone), fallback, True)
+        extra = tuple(r for r in self.rules if r.addition and not r.every_plant and r.covers(category, grade))
+        extra += everyone
         return RuleMatch(own, (base, *extra), fallback, False)
 
     def required(self, industry: str, grade: Grade | None, level: AlertLevel,
@@ -302,23 +321,37 @@ def _read_entry(name: str, industry: str, i: int, entry: Any, problems: list[str
         problems.append(f"{where}: 'id' is required")
     if not isinstance(entry.get("source"), str) or not entry["source"].strip():
         problems.append(f"{where}: 'source' note is required")
+    clause = entry.get("clause")
+    if not isinstance(clause, str) or not clause.strip():
+        problems.append(f"{where}: 'clause' (the document and clause a flag cites) is required")
+    elif any(bad in clause for bad in ("seed", "/", ".yaml", "。")):
+        problems.append(f"{where}: 'clause' names the document as an official cites it (no file, no seed, no 。)")
     check_keys(where, entry, _ENTRY_KEYS, problems)
     mode = entry.get("mode", "base")
     if mode not in ("base", "addition"):
         problems.append(f"{where}: mode {mode!r} must be base or addition")
     addition = mode == "addition"
     many = ("categories", "grades") if addition else ("category", "grade")
+    if entry.get("every_plant") is True:
+        for key in ("categories", "grades"):
+            if key in entry:
+                problems.append(f"{where}: an every_plant addition applies to every enterprise, without '{key}'")
     wrong = ("category", "grade") if addition else ("categories", "grades")
     for key in wrong:
         if key in entry:
             problems.append(f"{where}: a {mode} rule uses '{many[0]}'/'{many[1]}', not '{key}'")
     categories = _enum_list(entry.get(many[0], "key"), Category, where, many[0], problems) or ()
+    if entry.get("every_plant") is True:
+        categories = tuple(Category)
     grades = () if entry.get(many[1]) is None else _enum_list(entry[many[1]], Grade, where, many[1], problems) or ()
     if not addition:
         if Category.key in categories and not grades:
             problems.append(f"{where}: a rule for key enterprises names its grade")
         if grades and Category.key not in categories:
             problems.append(f"{where}: only key enterprises have a grade")
+    every_plant = entry.get("every_plant", False)
+    if not isinstance(every_plant, bool) or (every_plant and not addition):
+        problems.append(f"{where}: every_plant must be true or false, and only on an addition")
     voluntary = entry.get("voluntary", False)
     if not isinstance(voluntary, bool) or (voluntary and addition):
         problems.append(f"{where}: voluntary must be true or false, and only on a base rule")
@@ -348,7 +381,7 @@ def _read_entry(name: str, industry: str, i: int, entry: Any, problems: list[str
         return None
     return Rule(
         rule_id, name, industry, categories, grades, levels, entry["source"].strip(), voluntary, addition,
-        verified, note.strip(),
+        verified, note.strip(), every_plant is True, clause.strip(),
     )  # fmt: skip
 
 
@@ -390,12 +423,20 @@ def _read_requirement(where: str, item: Any, problems: list[str]) -> Requirement
             problems.append(f"{where}: offroad_ban needs max_stage (pre_china_1 … china_4)")
     elif "max_stage" in item:
         problems.append(f"{where}: only offroad_ban takes max_stage")
+    share = item.get("share")
+    if share is not None and (kind is not MeasureKind.stop or isinstance(share, bool)
+                              or not isinstance(share, int | float) or not 0 < share < 100):  # fmt: skip
+        problems.append(f"{where}: share (the % of lines a stop covers, above 0 and below 100) only on stop")
+        share = None
     visits = item.get("min_truck_visits", 0)
     if not isinstance(visits, int) or isinstance(visits, bool) or visits < 0:
         problems.append(f"{where}: min_truck_visits must be a whole number ≥ 0")
     if len(problems) > before:
         return None
-    return Requirement(kind, None if percent is None else float(percent), stage, visits, str(item.get("note") or ""))
+    return Requirement(
+        kind, None if percent is None else float(percent), stage, visits, str(item.get("note") or ""),
+        None if share is None else float(share),
+    )
 
 
 def _demand_gaps(strong: Sequence[Requirement], weak: Sequence[Requirement]) -> list[str]:
@@ -441,67 +482,3 @@ def _check_file(name: str, rules: Sequence[Rule], problems: list[str]) -> None:
             for gap in _demand_gaps(by_grade[stricter].at(level), by_grade[lighter].at(level)):
                 rule_id = by_grade[stricter].id
                 problems.append(f"{name} rule {rule_id}: {level} is lighter than grade {lighter} (lacks {gap})")
-
-
-def _satisfied(req: Requirement, cut: float, eff: Effect) -> bool:
-    if req.kind.stationary:
-        if req.kind is MeasureKind.output_cap and req.percent is None:
-            return cut > EPS
-        return cut >= req.demanded_cut - EPS
-    if req.kind is MeasureKind.truck_ban:
-        return eff.truck_ban
-    if req.kind is MeasureKind.staggered_transport:
-        return eff.staggered_transport
-    if req.kind is MeasureKind.offroad_ban:
-        return req.max_stage is not None and eff.offroad_stage >= req.max_stage.order
-    return eff.outdoor_whole or bool(eff.outdoor_units)
-
-
-def _actual(req: Requirement, cut: float) -> str:
-    if req.kind.stationary:
-        return f"现有措施停限产{cut:.0%}（按减排基数计）"
-    return f"现有措施中没有“{req.describe()}”"
-
-
-def rule_problems(
-    facts: EnterpriseFacts,
-    units: Sequence[ProcessUnit],
-    policy: PlantPolicy,
-    library: RuleLibrary,
-    evaluation: Evaluation | None = None,
-) -> list[Problem]:
-    """Every minimum of the enterprise's rules that its policy misses, naming the rule (file#id) it breaks.
-    Pass `evaluation` (policy.evaluate) when it is at hand."""
-    match = library.match(facts.industry, facts.grade, facts.category)
-    found: list[Problem] = []
-    for level in AlertLevel.ascending():
-        required = [q for q in match.at(level) if q.requirement.applies_to(facts)]
-        if not required:
-            continue
-        if evaluation is None:
-            evaluation = evaluate(facts, units, policy)
-        cut, eff = evaluation.production_cuts[level], evaluation.effects[level]
-        for q in required:
-            if not _satisfied(q.requirement, cut, eff):
-                found.append(Problem(
-                    "below_rule",
-                    f"{level.label}：规则{q.rule.ref}要求“{q.requirement.describe()}”，"
-                    f"{_actual(q.requirement, cut)}（依据：{q.rule.source}"
-                    f"{'' if q.rule.verified else '；本条最低要求尚未与指南原文核对'}）",
-                    level, rule=q.rule.ref,
-                ))  # fmt: skip
-    return found
-
-
-def all_problems(
-    facts: EnterpriseFacts, units: Sequence[ProcessUnit], policy: PlantPolicy, library: RuleLibrary
-) -> tuple[list[Problem], Evaluation | None]:
-    """Every flag of one enterprise (facts, classification, policy, escalation, rules), evaluating its policy
-    once; the evaluation is None when a measure names an unknown unit (that problem is in the list)."""
-    found = fact_problems(facts, units) + classification_problems(facts) + policy_problems(units, policy)
-    if any(p.code == "unknown_unit" for p in found):
-        return found, None
-    evaluation = evaluate(facts, units, policy)
-    found += escalation_problems(policy, facts, units, evaluation)
-    found += rule_problems(facts, units, policy, library, evaluation)
-    return found, evaluation

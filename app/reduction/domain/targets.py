@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from app.reduction.domain.policy import EnterpriseFacts, Evaluation, PlantPolicy, ProcessUnit, evaluate
+from app.reduction.domain.policy import EnterpriseFacts
 from app.reduction.domain.vocabulary import (
     LEVELS,
     POLLUTANTS,
@@ -35,15 +35,28 @@ from app.reduction.domain.vocabulary import (
 )
 
 DAYS_PER_YEAR = 365
-# seed 002 §4.3.1 (1): each pollutant down by 10 / 20 / 30 % of total emissions at response III / II / I
-DEFAULT_THRESHOLDS: Mapping[ResponseLevel, float] = {
-    ResponseLevel.III: 10.0,
-    ResponseLevel.II: 20.0,
-    ResponseLevel.I: 30.0,
-}
-# Never asked to close a shortfall (seed 002 §4.3.1 (1), DOMAIN §5): A-grade, leading and guarantee ones.
-EXEMPT_GRADES = (Grade.A.value, Grade.leading.value)
-EXEMPT_CATEGORIES = (Category.guarantee.value,)
+
+
+@dataclass(frozen=True)
+class TargetRules:
+    """A plan's targets (inventories/plans/*.toml, [targets]): each pollutant down by `percent` of total
+    emissions at each response level, and which grades and categories are never asked to close a shortfall."""
+
+    percent: Mapping[ResponseLevel, float]
+    exempt_grades: frozenset[Grade]
+    exempt_categories: frozenset[Category]
+
+    def exempt(self, category: Category | str, grade: Grade | str | None) -> bool:
+        return Category(category) in self.exempt_categories or (bool(grade) and Grade(grade) in self.exempt_grades)
+
+
+# seed 002 §4.3.1 (1): 10 / 20 / 30 % at response III / II / I; A-grade and guarantee enterprises need not close
+# a shortfall. What a plan without its own [targets] gets.
+DEFAULT_RULES = TargetRules(
+    {ResponseLevel.III: 10.0, ResponseLevel.II: 20.0, ResponseLevel.I: 30.0},
+    frozenset({Grade.A}), frozenset({Category.guarantee}),
+)
+DEFAULT_THRESHOLDS: Mapping[ResponseLevel, float] = DEFAULT_RULES.percent
 ID, NAME, JURISDICTION, CATEGORY, GRADE = "id", "name", "jurisdiction", "category", "grade"
 _TOLERANCE = 1e-9  # t/day: float noise, not a shortfall
 
@@ -69,19 +82,19 @@ def columns() -> list[str]:
     ]  # fmt: skip
 
 
-def enterprise_row(
-    id: object,  # the frame's column name
-    jurisdiction: str,
-    facts: EnterpriseFacts,
-    units: Sequence[ProcessUnit],
-    policy: PlantPolicy,
-    evaluation: Evaluation | None = None,
-) -> dict[str, object]:
+class Evaluated(Protocol):
+    """What the rule engine gives for one enterprise (bulk.One)."""
+
+    reductions: Mapping[AlertLevel, Mapping[Pollutant, float]]
+    full_stop: Mapping[Pollutant, float]
+
+
+def enterprise_row(id: object, jurisdiction: str, facts: EnterpriseFacts, evaluation: Evaluated) -> dict[str, object]:
+    """One row of the enterprise frame; `evaluation` from the rule engine (bulk.check)."""
     row: dict[str, object] = {
         ID: id, NAME: facts.name, JURISDICTION: jurisdiction, CATEGORY: str(facts.category),
         GRADE: str(facts.grade) if facts.grade else None,
     }  # fmt: skip
-    evaluation = evaluation or evaluate(facts, units, policy)
     for level, amounts in evaluation.reductions.items():
         row.update({_REDUCTION[level, p]: v for p, v in amounts.items()})
     row.update({_FULL_STOP[p]: v for p, v in evaluation.full_stop.items()})
@@ -179,7 +192,11 @@ def assess(
 ) -> TargetResult:
     """Targets of the jurisdictions whose enterprises are `enterprises` (the frame) and whose summed total
     emissions (t/a) are `totals`, at `level`; `variant` as for `assess_sums`."""
-    exempt = enterprises[GRADE].isin(EXEMPT_GRADES) | enterprises[CATEGORY].isin(EXEMPT_CATEGORIES)
+    rules: TargetRules = variant.pop("rules", DEFAULT_RULES)
+    exempt = enterprises[GRADE].isin([g.value for g in rules.exempt_grades]) | enterprises[CATEGORY].isin(
+        [c.value for c in rules.exempt_categories]
+    )
+    variant.setdefault("thresholds", rules.percent)
     eligible = ~exempt.to_numpy(dtype=bool)
 
     def candidates(group: tuple[Pollutant, ...], _shortfall: float) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
+from app.core import masking
 from app.core.exports import FORMULA_TRIGGERS
 from app.places.models import Jurisdiction
 from app.reduction.domain.vocabulary import LEVELS, POLLUTANTS
@@ -315,7 +316,7 @@ def _ent_plan(
         elif key == "machinery_emissions":
             plan.append((col, "text", _E[key], format_machinery_emissions))
         elif key == "contact_phone" and mask_phone:
-            plan.append((col, "text", _E[key], mask))
+            plan.append((col, "text", _E[key], masking.mask_phone))
         elif c.kind in ("number", "integer"):
             plan.append((col, "number", _E[key], None))
         elif c.kind == "bool":
@@ -325,15 +326,6 @@ def _ent_plan(
         else:
             plan.append((col, "text", _E[key], str))
     return plan
-
-
-def mask(phone: str) -> str:
-    """13812345678 → 138****5678: outside the owning bureau a contact phone is shown masked."""
-    digits = phone.strip()
-    if len(digits) <= 4:
-        return "*" * len(digits)
-    keep = 3 if len(digits) >= 11 else 2
-    return digits[:keep] + "*" * (len(digits) - keep - 4) + digits[-4:]
 
 
 # --- from the database ----------------------------------------------------------------------------------
@@ -510,4 +502,4 @@ def write_template(out: str | IO[bytes]) -> None:
     write(out, [], county_label={}, industry_label=industry_labels())
 
 
-__all__ = ["POLLUTANTS", "export_list", "export_region", "mask", "write", "write_template"]
+__all__ = ["POLLUTANTS", "export_list", "export_region", "write", "write_template"]

@@ -9,14 +9,17 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from operator import itemgetter
+from itertools import chain
+from operator import attrgetter, itemgetter
 from typing import Any
 
+import numpy as np
 from flask_babel import gettext as _
 
+from app.reduction.domain import bulk
 from app.reduction.domain import policy as dp
 from app.reduction.domain import uscc as uscc_mod
 from app.reduction.domain.vocabulary import (
@@ -24,9 +27,6 @@ from app.reduction.domain.vocabulary import (
     LEVELS,
     POLLUTANTS,
     SUITABLE_VERIFICATION,
-    AlertLevel,
-    Category,
-    Grade,
     MachineryStage,
     MeasureKind,
     Pollutant,
@@ -457,7 +457,8 @@ class MainParser:
         self.get_levels = _getter(every_level)
         self.note_conv = text(300)
         self.measure_cache: dict[tuple[Any, ...], tuple[tuple[Any, ...] | None, list[tuple[str, str]]]] = {}
-        self.policy_cache: dict[tuple[Any, ...], list[dp.Problem]] = {}
+        self.unit_rows: dict[int, dict[str | None, int]] = {}  # id(bundle) → the row of each unit code
+        self.also_judged: list[Bundle] = []  # refused for other reasons, judged for the preview's sake
         self.bundles: list[Bundle] = []
         self.by_uscc: dict[str, Bundle] = {}
         self.first_rows: dict[str, int] = {}
@@ -767,52 +768,100 @@ class MainParser:
                     ),
                 )
                 cur.bad = True
-        for problem in [] if cur.measures_bad else self.policy_problems(bundle):
-            row = cur.unit_rows.get(problem.unit_id, r) if problem.unit_id else cur.unit_rows.get(None, r)
-            level = problem.level or AlertLevel.orange
-            self.issue(row, f"{level.value}.kind", problem.message)
-            cur.bad = True
-        ent = bundle.ent
-        category, grade = ent[E["category"]], ent[E["grade"]]
-        if category is not None and ((category == "key") == (grade is None) or category == "micro"):
-            facts = dp.EnterpriseFacts(
-                name=ent[E["name"]],
-                category=Category(category),
-                grade=Grade(grade) if grade else None,
-                emissions={p: ent[E[p.value]] for p in POLLUTANTS},
-                uses_coal=ent[E["uses_coal"]],
-                uses_oil=ent[E["uses_oil"]],
-                toxic=ent[E["toxic"]],
-            )
-            for problem in dp.classification_problems(facts):
-                key = "e.grade" if problem.code in ("key_without_grade", "grade_not_key") else "e.category"
-                self.issue(r, key, problem.message, error=False)
+        if not cur.measures_bad:  # a refused enterprise is judged too: every problem of a row is named at once
+            self.unit_rows[id(bundle)] = dict(cur.unit_rows)
+            if cur.bad:
+                self.also_judged.append(bundle)
 
-    def policy_problems(self, bundle: Bundle) -> list[dp.Problem]:
-        """Escalation (red ⊇ orange ⊇ yellow) by the domain's rules, cached by the policy's shape."""
-        if not bundle.measures:
-            return []
-        key = (
-            tuple((u[0], u[1], u[10]) for u in bundle.units),
-            tuple(sorted((m[0], m[1] or "", m[2], m[3] or 0.0, m[5] or "") for m in bundle.measures)),
-        )
-        found = self.policy_cache.get(key)
-        if found is None:
-            units = [dp.ProcessUnit(id=u[0], name=u[1], outdoor=u[10]) for u in bundle.units]
-            by_level: dict[AlertLevel, list[dp.Measure]] = {level: [] for level in LEVELS}
-            for m in bundle.measures:
-                by_level[AlertLevel(m[0])].append(
-                    dp.Measure(
-                        kind=MeasureKind(m[2]),
-                        verification=Verification(m[4]),
-                        unit_id=m[1],
-                        percent=m[3],
-                        max_stage=MachineryStage(m[5]) if m[5] else None,
-                    )
-                )
-            policy = dp.PlantPolicy({level: tuple(ms) for level, ms in by_level.items()})
-            found = self.policy_cache[key] = dp.escalation_problems(policy, None, units)
-        return found
+    def judge(self) -> None:
+        """The one rule engine (domain/bulk.py) on every enterprise read, as the editor and the list page judge
+        them: what the editor refuses (bulk.REFUSED) refuses the enterprise, a classification flag is a
+        warning; the rule library's minimums are flags of the list page, not of the file."""
+        if not self.bundles and not self.also_judged:
+            return
+        # A refused enterprise is judged on what could be read: a missing category counts as "other", measures
+        # on a unit that could not be read are left out (their errors are reported already), and only the
+        # escalation is reported (the rest the rows' own checks name).
+        others = []
+        for b in self.also_judged:
+            codes = {u[0] for u in b.units}
+            measures = [m for m in b.measures if m[1] is None or m[1] in codes]
+            others.append(Bundle(b.row, _with_category(b.ent), b.units, measures))
+        assessed = bulk.assess(plants_of([*self.bundles, *others]), bulk.NO_RULES, explain=True)
+        good = len(self.bundles)
+        for i, bundle in enumerate(self.also_judged, start=good):
+            rows = self.unit_rows.get(id(bundle), {})
+            for problem in assessed.worded(i) if assessed.codes[i] else ():
+                if problem.code == "escalation_weaker":
+                    row = rows.get(problem.unit_id, bundle.row) if problem.unit_id else rows.get(None, bundle.row)
+                    self.issue(row, f"{problem.level.value}.kind" if problem.level else None, problem.message)
+        kept: list[Bundle] = []
+        for i, bundle in enumerate(self.bundles):
+            refused = False
+            if assessed.codes[i]:
+                rows = self.unit_rows.get(id(bundle), {})
+                for problem in assessed.worded(i):
+                    row = rows.get(problem.unit_id, bundle.row) if problem.unit_id else rows.get(None, bundle.row)
+                    if problem.code in bulk.REFUSED:
+                        key = f"{problem.level.value}.kind" if problem.level else None
+                        self.issue(row, key, problem.message)
+                        refused = True
+                    elif problem.code in _CLASSIFICATION:
+                        key = "e.grade" if problem.code in ("key_without_grade", "grade_not_key") else "e.category"
+                        self.issue(bundle.row, key, problem.message, error=False)
+            if refused:
+                self.by_uscc.pop(bundle.ent[E["uscc"]], None)
+            else:
+                kept.append(bundle)
+        self.bundles[:] = kept
+
+
+_CLASSIFICATION = frozenset({"key_without_grade", "grade_not_key", "not_micro"})
+
+
+def _with_category(ent: tuple[Any, ...]) -> tuple[Any, ...]:
+    if ent[E["category"]] is not None:
+        return ent
+    fixed = list(ent)
+    fixed[E["category"]], fixed[E["grade"]] = "other", None
+    return tuple(fixed)
+
+
+def plants_of(bundles: Sequence[Bundle]) -> bulk.Plants:
+    """The records as the checks read them (their units and measures start as bulk.UNIT_LAYOUT and
+    MEASURE_LAYOUT say); columns taken with map and itemgetter (no Python step per enterprise, unit or
+    measure)."""
+    n = len(bundles)
+    ents = list(map(attrgetter("ent"), bundles))
+
+    def column(name: str) -> list[Any]:
+        return list(map(itemgetter(E[name]), ents))
+
+    def array(name: str, dtype: type) -> np.ndarray:
+        return np.fromiter(map(itemgetter(E[name]), ents), dtype, n)
+
+    units = list(map(attrgetter("units"), bundles))
+    measures = list(map(attrgetter("measures"), bundles))
+    emissions = chain.from_iterable(map(itemgetter(*(E[p.value] for p in POLLUTANTS)), ents))
+    days = array("operating_days", np.int64)
+    return bulk.Plants(
+        category=column("category"),
+        grade=column("grade"),
+        industry=[x or "other" for x in column("industry")],
+        emissions=np.fromiter(emissions, float, 4 * n).reshape(n, 4),
+        uses_coal=array("uses_coal", bool),
+        uses_oil=array("uses_oil", bool),
+        toxic=array("toxic", bool),
+        truck_visits=array("truck_visits_per_day", np.int64),
+        operating_days=np.where(days == 0, 365, days),
+        machinery=column("machinery"),
+        truck_emissions=column("truck_emissions"),
+        machinery_emissions=column("machinery_emissions"),
+        units=list(chain.from_iterable(units)),
+        unit_owner=np.repeat(np.arange(n), np.fromiter(map(len, units), np.int64, n)),
+        measures=chain.from_iterable(measures),
+        measure_owner=np.repeat(np.arange(n), np.fromiter(map(len, measures), np.int64, n)),
+    )
 
 
 _NO_MEASURE = ("", "", "", "")
@@ -1046,6 +1095,10 @@ def parse(workbook: Workbook, places: Places, industries: Industries) -> Parsed:
         parse_facilities(workbook.facilities, parser.by_uscc, issues)
     if workbook.meters is not None:
         parse_meters(workbook.meters, parser.by_uscc, issues)
+    parser.judge()  # after the facilities and meters: a refused enterprise's rows are not reported again
+    # in the order of the workbook: sheet by sheet, row by row (the rule engine's problems come last otherwise)
+    rank = {name: i for i, name in enumerate((t.MAIN_SHEET, t.FACILITY_SHEET, t.METER_SHEET))}
+    issues.sort(key=lambda i: (rank.get(i.sheet, -1), i.row or 0))
     if not parser.bundles and not any(i.error for i in issues):
         issues.append(Issue(workbook.main.name, t.HEADER_ROWS + 1, None, None, _("文件中没有企业数据。")))
     return Parsed(parser.bundles, issues)

@@ -17,8 +17,7 @@ import hashlib
 import json
 import struct
 from collections.abc import Sequence
-from itertools import chain
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -31,7 +30,7 @@ from app.reduction.domain.vocabulary import LEVELS, POLLUTANTS
 from app.reduction.models import Enterprise, EnterpriseAssessment, Measure, ProcessUnit, ReductionList
 from app.reduction.services import policies
 
-CHECKS_VERSION = "1"  # change with the checks (domain/policy.py, rules.py, bulk.py): stored rows are recomputed
+CHECKS_VERSION = "2"  # change with the checks (domain/bulk.py, rules.py): stored rows are recomputed
 
 A = EnterpriseAssessment
 REDUCTION_COLUMNS = tuple(f"{lv.value}_{p.value}" for lv in LEVELS for p in POLLUTANTS)
@@ -135,7 +134,7 @@ def store_bundles(
     their units and measures as bulk.UNIT_LAYOUT and MEASURE_LAYOUT say) as written by the importer:
     `owners` pairs each enterprise id with its record; `replace` names the enterprises that had a row.
     Columns are taken with map and itemgetter (no Python step per enterprise, unit or measure)."""
-    from app.reduction.excel.parsing import E
+    from app.reduction.excel.parsing import E, plants_of
 
     if not owners:
         return
@@ -143,37 +142,8 @@ def store_bundles(
     n = len(owners)
     ids = np.fromiter(map(itemgetter(0), owners), np.int64, n)
     bundles = list(map(itemgetter(1), owners))
-    ents = list(map(attrgetter("ent"), bundles))
-
-    def column(name: str) -> list[Any]:
-        return list(map(itemgetter(E[name]), ents))
-
-    def array(name: str, dtype: type) -> np.ndarray:
-        return np.fromiter(map(itemgetter(E[name]), ents), dtype, n)
-
-    units = list(map(attrgetter("units"), bundles))
-    measures = list(map(attrgetter("measures"), bundles))
-    emissions = chain.from_iterable(map(itemgetter(*(E[p.value] for p in POLLUTANTS)), ents))
-    days = array("operating_days", np.int64)
-    plants = bulk.Plants(
-        category=column("category"),
-        grade=column("grade"),
-        industry=[x or "other" for x in column("industry")],
-        emissions=np.fromiter(emissions, float, 4 * n).reshape(n, 4),
-        uses_coal=array("uses_coal", bool),
-        uses_oil=array("uses_oil", bool),
-        toxic=array("toxic", bool),
-        truck_visits=array("truck_visits_per_day", np.int64),
-        operating_days=np.where(days == 0, 365, days),
-        machinery=column("machinery"),
-        truck_emissions=column("truck_emissions"),
-        machinery_emissions=column("machinery_emissions"),
-        units=list(chain.from_iterable(units)),
-        unit_owner=np.repeat(np.arange(n), np.fromiter(map(len, units), np.int64, n)),
-        measures=chain.from_iterable(measures),
-        measure_owner=np.repeat(np.arange(n), np.fromiter(map(len, measures), np.int64, n)),
-    )
-    jurisdictions = array("jurisdiction_id", np.int64)
+    plants = plants_of(bundles)
+    jurisdictions = np.fromiter((b.ent[E["jurisdiction_id"]] for b in bundles), np.int64, n)
     assessed = bulk.assess(plants, library)
     write(session, ids, jurisdictions, np.full(n, list_id), assessed, rules_version(library), replace=replace)
 

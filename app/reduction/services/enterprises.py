@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from app.core.errors import NotFound, ServiceError
 from app.core.i18n import N_
 from app.core.inputs import bounded_int
+from app.core.masking import mask_phone
 from app.core.memo import per_transaction
 from app.core.scoping import get_scope
 from app.places.models import Jurisdiction
@@ -371,16 +372,8 @@ def sees_contact(user: Any, e: Enterprise) -> bool:
     return user is not None and user.bureau_id == e.reduction_list.bureau_id
 
 
-def mask_phone(phone: str) -> str:
-    """138****5678: the first three and last four digits of a mobile number, stars elsewhere."""
-    digits = phone or ""
-    if len(digits) <= 4:
-        return "*" * len(digits)
-    keep_head = 3 if len(digits) >= 11 else 0
-    return digits[:keep_head] + "*" * (len(digits) - keep_head - 4) + digits[-4:]
-
-
 def contact_phone(user: Any, e: Enterprise) -> str:
+    """The contact phone as this user may see it (app/core/masking.py, as in the export and the API)."""
     return e.contact_phone if sees_contact(user, e) else mask_phone(e.contact_phone)
 
 

@@ -23,6 +23,7 @@ from app.audit.services import record
 from app.config import ROOT
 from app.core.errors import Conflict, ServiceError
 from app.core.memo import by_inventory_version
+from app.reduction.domain import bulk
 from app.reduction.domain import policy as dp
 from app.reduction.domain import rules as dr
 from app.reduction.domain.vocabulary import (
@@ -179,19 +180,29 @@ def _zero() -> dict[Pollutant, float]:
     return dict.fromkeys(POLLUTANTS, 0.0)
 
 
+def stored_measures(e: Enterprise) -> list[tuple[Any, ...]]:
+    """The enterprise's stored measures as the checks read them (bulk.MEASURE_LAYOUT), in stored order."""
+    codes = {u.id: u.code for u in e.units}
+    return [
+        (_str(m.level), codes.get(m.process_unit_id) if m.process_unit_id else None, _str(m.kind), m.percent,
+         _str(m.verification), _str(m.max_stage), _str(m.basis))
+        for m in sorted(e.measures, key=lambda m: m.id or 0)
+    ]  # fmt: skip
+
+
+def check(
+    e: Enterprise, library: dr.RuleLibrary | None = None, measures: Sequence[tuple[Any, ...]] | None = None
+) -> bulk.One:
+    """The one rule engine (domain/bulk.py) on one stored enterprise, as the list page's stored assessment is
+    computed; `measures` (MEASURE_LAYOUT) in place of the stored ones for a proposed change."""
+    units = sorted((unit_of(u) for u in e.units), key=lambda u: u.id)  # the order assessments._load reads
+    rows = stored_measures(e) if measures is None else list(measures)
+    return bulk.one(bulk.plants([(facts_of(e), units, rows)]), library or rule_library())
+
+
 def assess(e: Enterprise, library: dr.RuleLibrary | None = None) -> Assessment:
-    library = library or rule_library()
-    invalid: list[dp.Problem] = []
-    facts, units = facts_of(e), [unit_of(u) for u in e.units]
-    pol = policy_of(e, invalid)
-    found, evaluation = dr.all_problems(facts, units, pol, library)
-    problems = [*invalid, *found]
-    if evaluation is None:
-        return Assessment({lv: _zero() for lv in LEVELS}, problems, dict(dp.full_stop_reduction(facts)))
-    return Assessment(
-        {lv: dict(v) for lv, v in evaluation.reductions.items()}, problems, dict(evaluation.full_stop),
-        dict(evaluation.production_cuts),
-    )  # fmt: skip
+    got = check(e, library)
+    return Assessment(got.reductions, got.problems, got.full_stop, got.production_cuts)
 
 
 # --- editing ---------------------------------------------------------------------------------------------
@@ -289,15 +300,16 @@ def _parse_row(i: int, row: MeasureInput, units: Mapping[str, ProcessUnit]) -> d
         raise bad(name, why) from exc
 
 
-_RULE_TEXT = "：高一级预警的措施不得弱于低一级（红色 ⊇ 橙色 ⊇ 黄色）"
+_RULE_TEXT = f"，{bulk.ESCALATION}。"
 
 
 def _joined(messages: Iterable[str]) -> str:
     """Several refusals in one message, the escalation rule stated once at the end."""
-    unique = list(dict.fromkeys(messages))
-    if len(unique) > 1 and any(m.endswith(_RULE_TEXT) for m in unique):
-        return "；".join(m.removesuffix(_RULE_TEXT) for m in unique) + _RULE_TEXT
-    return "；".join(unique)
+    unique = [m.removesuffix("。") for m in dict.fromkeys(messages)]
+    escalation = [m.removesuffix(_RULE_TEXT.removesuffix("。")) for m in unique if m.endswith(_RULE_TEXT[:-1])]
+    others = [m for m in unique if not m.endswith(_RULE_TEXT[:-1])]
+    parts = others + (["；".join(escalation) + _RULE_TEXT.removesuffix("。")] if escalation else [])
+    return "；".join(parts) + "。"
 
 
 def save_level(
@@ -318,13 +330,15 @@ def save_level(
     units = {u.code: u for u in e.units}
     new = [_parse_row(i, row, units) for i, row in enumerate(rows, start=1)]
     current = policy_of(e)
-    proposed = dp.PlantPolicy({**{lv: tuple(current.at(lv)) for lv in LEVELS}, level: tuple(new)})
-    domain_units = [unit_of(u) for u in e.units]
+    proposed = [m for m in stored_measures(e) if m[0] != level.value]
+    proposed += bulk.measure_rows(dp.PlantPolicy({level: tuple(new)}))
     above = {lv for lv in LEVELS if lv.order == level.order + 1}
+    # what the import refuses too (bulk.REFUSED), where this change can cause it: this level, and the escalation
+    # to the level above
     refused = [
-        p for p in dp.escalation_problems(proposed, facts_of(e), domain_units)
-        if p.level is level or p.level in above
-    ] + [p for p in dp.policy_problems(domain_units, proposed) if p.level is level]  # fmt: skip
+        p for p in check(e, measures=proposed).refusals
+        if p.level is level or (p.code == "escalation_weaker" and p.level in above)
+    ]  # fmt: skip
     if refused:
         raise ServiceError(_joined(p.message for p in refused), field="measures")
     before = [m.describe() for m in current.at(level)]

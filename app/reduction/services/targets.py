@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
@@ -25,6 +25,7 @@ from app.core.errors import Forbidden, ServiceError
 from app.core.inputs import parse_id
 from app.core.scoping import get_scope
 from app.places.models import Jurisdiction, JurisdictionLevel, LinkageZone, ZoneMember
+from app.plans.models import Plan
 from app.reduction.domain import targets as dt
 from app.reduction.domain.vocabulary import AlertLevel, Category, Grade, Pollutant
 from app.reduction.models import Enterprise, EnterpriseAssessment, ReductionList, TotalEmissions
@@ -88,6 +89,7 @@ class Targets:
     result: dt.TargetResult
     totals: dict[Pollutant, float]
     lists: list[ReductionList] = field(default_factory=list)
+    rules: dt.TargetRules = dt.DEFAULT_RULES
 
 
 def compute(
@@ -104,6 +106,7 @@ def compute(
         raise ServiceError(
             _("臭氧方案只计氮氧化物和挥发性有机物，不能同时选择二氧化硫与氮氧化物合并计算。"), field="ozone"
         )
+    rules = target_rules(session, jurisdictions)
     list_ids: set[int] = set()
     for j in jurisdictions:
         list_ids.update(latest_lists(session, year, j))
@@ -126,7 +129,8 @@ def compute(
                 potential.label("potential"),
                 func.sum(potential).over(order_by=(potential.desc(), a.enterprise_id)).label("running"),
             )
-            .where(on_lists, ~a.exempt, potential > 0)
+            .join(Enterprise, Enterprise.id == a.enterprise_id)
+            .where(on_lists, potential > 0, *_not_exempt(rules))
             .subquery()
         )
         reach = shortfall * (1 + 1e-9) + 1e-9
@@ -139,10 +143,55 @@ def compute(
 
     result = dt.assess_sums(
         {p: float(v or 0.0) for p, v in zip(Pollutant, sums, strict=True)}, count, totals, level, candidates,
-        combine_so2_nox=combine_so2_nox, ozone=ozone,
+        combine_so2_nox=combine_so2_nox, ozone=ozone, thresholds=rules.percent,
     )  # fmt: skip
     _describe(session, result.closing)
-    return Targets(result, totals, lists)
+    return Targets(result, totals, lists, rules)
+
+
+def _not_exempt(rules: dt.TargetRules) -> list[Any]:
+    """Enterprises the plan may ask to do more (its exempt grades and categories left out)."""
+    found = []
+    if rules.exempt_categories:
+        found.append(Enterprise.category.not_in(sorted(rules.exempt_categories)))
+    if rules.exempt_grades:
+        found.append(or_(Enterprise.grade.is_(None), Enterprise.grade.not_in(sorted(rules.exempt_grades))))
+    return found
+
+
+def target_rules(session: Session, jurisdictions: Sequence[Jurisdiction]) -> dt.TargetRules:
+    """The targets of the plan covering the jurisdictions (a zone member, or above or below one); the defaults
+    of seed 002 §4.3.1 when no plan covers them. Jurisdictions under plans with different targets are refused:
+    one result cannot be judged by two rule sets."""
+    found: dict[str, dt.TargetRules] = {}
+    members = session.execute(
+        select(Plan, Jurisdiction.path)
+        .join(ZoneMember, ZoneMember.plan_id == Plan.id)
+        .join(Jurisdiction, Jurisdiction.id == ZoneMember.jurisdiction_id)
+    ).all()
+    for j in jurisdictions:
+        for plan, path in members:
+            if j.path.startswith(path) or path.startswith(j.path):
+                found[plan.name] = rules_of(plan)
+    distinct = {(tuple(sorted(r.percent.items())), r.exempt_grades, r.exempt_categories): r for r in found.values()}
+    if len(distinct) > 1:
+        raise ServiceError(
+            _("所选行政区分属目标要求不同的方案（%(plans)s），请分别计算。", plans="、".join(sorted(found))),
+            field="jurisdiction",
+        )
+    return next(iter(distinct.values())) if distinct else dt.DEFAULT_RULES
+
+
+def rules_of(plan: Plan) -> dt.TargetRules:
+    """A plan's [targets] as loaded (places services), or the defaults."""
+    t = plan.targets
+    if not t:
+        return dt.DEFAULT_RULES
+    return dt.TargetRules(
+        {AlertLevel(k).response_level: float(v) for k, v in t["percent"].items()},
+        frozenset(Grade(g) for g in t.get("exempt_grades", [])),
+        frozenset(Category(c) for c in t.get("exempt_categories", [])),
+    )
 
 
 def _describe(session: Session, closing: pd.DataFrame) -> None:
@@ -164,9 +213,9 @@ def _describe(session: Session, closing: pd.DataFrame) -> None:
     closing[dt.JURISDICTION] = [found.get(i, ("", ""))[1] for i in closing[dt.ID]]
 
 
-def exempt(category: Category, grade: Grade | None) -> bool:
-    """The domain's rule (domain/targets.py), for enum values."""
-    return category.value in dt.EXEMPT_CATEGORIES or (grade is not None and grade.value in dt.EXEMPT_GRADES)
+def exempt(category: Category, grade: Grade | None, rules: dt.TargetRules = dt.DEFAULT_RULES) -> bool:
+    """The plan's rule (domain/targets.py TargetRules), for enum values."""
+    return rules.exempt(category, grade)
 
 
 # --- choosing what to compute ----------------------------------------------------------------------------
