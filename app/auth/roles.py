@@ -21,6 +21,10 @@ class Role(enum.StrEnum):
     commander = "commander"
     deputy_commander = "deputy_commander"
     office_director = "office_director"
+    # The regional red alert's approvers (seed 000 四(四)): the vice-governor of Sichuan and the vice-mayor of
+    # Chongqing in charge; a plan's approval step names the role and the jurisdiction (510000, 500000).
+    vice_governor = "vice_governor"
+    vice_mayor = "vice_mayor"
 
 
 class Permission(enum.StrEnum):
@@ -44,6 +48,8 @@ APPROVERS = {
     Role.commander,
     Role.deputy_commander,
     Role.office_director,
+    Role.vice_governor,
+    Role.vice_mayor,
 }
 
 GRANTS: dict[Permission, frozenset[Role]] = {

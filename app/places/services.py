@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.audit.services import record
 from app.places import inventory
 from app.places.models import Adjacency, InventoryFile, Jurisdiction, JurisdictionLevel, LinkageZone, ZoneMember
+from app.plans import services as plans
 from app.plans.models import Plan
 
 
@@ -37,7 +38,7 @@ def load(session: Session, root: Path) -> LoadReport:
     report = LoadReport()
     by_code = _load_jurisdictions(session, data, report)
     _load_adjacency(session, data, by_code, report)
-    _load_plans(session, data, by_code, report)
+    plans.load(session, data.plans, by_code, report)
     _load_checksums(session, data)
     if report.changes:
         record(
@@ -93,47 +94,6 @@ def _load_adjacency(
         session.delete(current[pair])
         report.count("removed", "adjacency")
     session.flush()
-
-
-def _load_plans(session: Session, data: inventory.Places, by_code: dict[str, Jurisdiction], report: LoadReport) -> None:
-    for row in data.plans:
-        plan = session.scalars(select(Plan).where(Plan.code == row.code)).first()
-        values = {"name": row.name, "source": row.source, "list_deadline": row.list_deadline,
-                  "case_limits": row.case_limits}  # fmt: skip
-        if plan is None:
-            plan = Plan(code=row.code, **values)
-            session.add(plan)
-            session.flush()
-            report.count("added", "plan")
-        elif any(getattr(plan, k) != v for k, v in values.items()):
-            for k, v in values.items():
-                setattr(plan, k, v)
-            report.count("changed", "plan")
-        zones = {z.code: z for z in plan.zones}
-        for order, zrow in enumerate(row.zones):
-            zone = zones.pop(zrow.code, None)
-            if zone is None:
-                zone = LinkageZone(plan_id=plan.id, code=zrow.code, name=zrow.name, ordering=order)
-                session.add(zone)
-                session.flush()
-                report.count("added", "linkage_zone")
-            elif (zone.name, zone.ordering) != (zrow.name, order):
-                zone.name, zone.ordering = zrow.name, order
-                report.count("changed", "linkage_zone")
-            wanted = {by_code[c].id for c in zrow.members}
-            have = {m.jurisdiction_id: m for m in zone.members}
-            for jid in sorted(set(have) - wanted):
-                zone.members.remove(have[jid])
-                report.count("removed", "zone_member")
-            session.flush()
-            for jid in sorted(wanted - set(have)):
-                session.add(ZoneMember(zone_id=zone.id, plan_id=plan.id, jurisdiction_id=jid))
-                report.count("added", "zone_member")
-            session.flush()
-        for zone in zones.values():
-            session.delete(zone)
-            report.count("removed", "linkage_zone")
-        session.flush()
 
 
 def _load_checksums(session: Session, data: inventory.Places) -> None:
