@@ -21,8 +21,9 @@ from app.cases.services.queries import bureau_names, can_see_complainant, mask_n
 from app.cases.vocabulary import LABELS, TOPICS, CaseState, EvidenceKind, Origin, SourceType, label
 from app.core.access import require
 from app.core.errors import ServiceError
+from app.core.localtime import LOCAL_TZ
 from app.core.scoping import unscoped
-from app.core.templating import LOCAL_TZ, local_time
+from app.core.templating import local_time
 from app.extensions import db
 from app.places.models import Jurisdiction, JurisdictionLevel
 

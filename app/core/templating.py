@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask, g, has_request_context
 from flask_babel import get_locale, get_translations
@@ -14,8 +13,7 @@ from markupsafe import Markup
 
 from app.auth.labels import LEVEL_LABELS, ROLE_LABELS
 from app.auth.roles import Permission
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+from app.core.localtime import LOCAL_TZ
 
 # (endpoint or None while the area is still to come, label, permission needed to see the entry)
 NAVIGATION = [

@@ -7,8 +7,9 @@ which days or hours, which threshold, which connected group). The rules (DOMAIN.
   level comes from the longest streak above each threshold inside it (each level only when no higher one
   holds); every step of the run carries the run's level. With daily values a step is a day (a streak of n days
   lasts 24·n hours). With hourly values and `daily_aqi = "rolling_24h"` (Kashgar) a step is a 24-hour window
-  ending at each hour: n consecutive windows above a threshold cover n + 23 hours, and each hour carries the
-  highest level of the windows covering it. With hourly values and `calendar_day`, hours are averaged per day.
+  starting at each hour, and "above x for 24·m hours" means m windows 24 hours apart (w, w+24, …) all above x,
+  as m consecutive days would be, from any hour; each hour carries the highest level of the runs covering it.
+  With hourly values and `calendar_day`, hours are averaged per local day.
 - the regional trigger per step and level L over the units whose own level is L or higher:
   `connected_group`: a connected group of ≥ within_zone inside one zone (through that zone's units) triggers
   the zone; a group of ≥ across_zones spanning two or more zones triggers every zone it touches.
@@ -190,13 +191,22 @@ def levels_of(values: np.ndarray, rules: AlertRules, step_hours: int, windows: b
     for x in thresholds:
         with np.errstate(invalid="ignore"):
             b = padded > x
+        if windows:  # days of 24 hours from any hour: windows w, w+24, w+48 … all above x
+            chain = _chains(values > x if values.size else np.zeros_like(values, dtype=bool))
+            flat_chain = np.concatenate([chain, np.zeros((rows, 1), dtype=int)], axis=1).ravel()
+            best = np.zeros(n_runs, dtype=int)
+            inside = np.flatnonzero(above_low & (flat_chain > 0))
+            if len(inside):
+                np.maximum.at(best, run_no[inside], flat_chain[inside])
+            streak[x] = best * 24
+            continue
         seg_start = b & ~np.concatenate([[False], b[:-1]])
         seg_no = np.cumsum(seg_start) - 1
         lengths = np.bincount(seg_no[b], minlength=int(seg_start.sum())) if b.any() else np.zeros(0, dtype=int)
         best = np.zeros(n_runs, dtype=int)
         if len(lengths):
             np.maximum.at(best, run_no[np.flatnonzero(seg_start)], lengths)
-        streak[x] = np.where(best > 0, best + 23, 0) if windows else best * step_hours
+        streak[x] = best * step_hours
     level = np.zeros(n_runs, dtype=int)
     for rule in reversed(rules.levels):  # red first: a level only when no higher one holds
         holds = np.zeros(n_runs, dtype=bool)
@@ -212,6 +222,17 @@ def levels_of(values: np.ndarray, rules: AlertRules, step_hours: int, windows: b
     step_levels = flat.reshape(rows, steps + 1)[:, :steps]
     return Runs(run_first_flat // (steps + 1), run_first_flat % (steps + 1), run_last_flat % (steps + 1), level,
                 streak, step_levels)  # fmt: skip
+
+
+def _chains(above: np.ndarray) -> np.ndarray:
+    """For each window, how many windows 24 hours apart from it on are above in a row (0 when it is not)."""
+    with np.errstate(invalid="ignore"):
+        above = np.nan_to_num(above, nan=0).astype(bool)
+    rows, n = above.shape
+    out = np.zeros((rows, n + 24), dtype=int)
+    for w in range(n - 1, -1, -1):
+        out[:, w] = np.where(above[:, w], out[:, w + 24] + 1, 0)
+    return out[:, :n]
 
 
 def _cover(levels: np.ndarray) -> np.ndarray:

@@ -4,7 +4,6 @@ a published list is never edited, a change makes a new version. One transition f
 from __future__ import annotations
 
 import enum
-import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -16,10 +15,10 @@ from sqlalchemy.orm import Session, joinedload
 from app.audit.services import record
 from app.auth.models import Bureau, User
 from app.core.errors import Conflict, Forbidden, NotFound, ServiceError
-from app.core.templating import LOCAL_TZ
+from app.core.localtime import LOCAL_TZ
 from app.db import utcnow
-from app.places.models import Jurisdiction, ZoneMember
-from app.plans.models import Plan
+from app.places.models import Jurisdiction
+from app.plans import services as plans
 from app.reduction.models import Enterprise, ListState, ReductionList, _above, _is_staff, _owner
 from app.reduction.services import assessments
 
@@ -377,27 +376,14 @@ def default_comparison(session: Session, lst: ReductionList) -> ReductionList | 
     return others[-1] if others else None  # the oldest newer one: what this version became
 
 
-_DEADLINES: dict[str, tuple[float, dict[str, tuple[int, int]]]] = {}
-DEADLINES_TTL = 300.0
-
-
 def _deadlines(session: Session) -> dict[str, tuple[int, int]]:
-    """Jurisdiction code → the earliest list deadline of the plans it is a member of (plan data, cached)."""
-    key = str(session.get_bind().engine.url)
-    cached = _DEADLINES.get(key)
-    if cached is None or time.monotonic() - cached[0] > DEADLINES_TTL:
-        found: dict[str, tuple[int, int]] = {}
-        for code, plan in session.execute(
-            select(Jurisdiction.code, Plan)
-            .join(ZoneMember, ZoneMember.jurisdiction_id == Jurisdiction.id)
-            .join(Plan, Plan.id == ZoneMember.plan_id)
-            .where(Plan.list_deadline.is_not(None))
-        ):
-            due = plan.list_deadline_tuple
-            if due is not None:
-                found[code] = min(found.get(code, due), due)
-        cached = _DEADLINES[key] = (time.monotonic(), found)
-    return cached[1]
+    """Jurisdiction code → the earliest list deadline of the plans it is a member of (app.plans.services)."""
+    found: dict[str, tuple[int, int]] = {}
+    for code, member_of in plans.member_plans(session).items():
+        dues = [p.list_deadline_tuple for p in member_of if p.list_deadline_tuple is not None]
+        if dues:
+            found[code] = min(dues)
+    return found
 
 
 def deadline_for(session: Session, lst: ReductionList, today: date) -> Deadline | None:
