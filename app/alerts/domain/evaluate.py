@@ -425,11 +425,22 @@ def _span(times: list[datetime], step_hours: int, first: int, last: int) -> str:
     return f"{a:%m月%d日%H时}至{b:%m月%d日%H时}"
 
 
-def evaluate(
-    frame: pd.DataFrame, rules: AlertRules, geo: Geography, *, plan: str = "",
-    floors: Iterable[Floor] = (),
-) -> dict[str, Any]:  # fmt: skip
-    """The whole evaluation as a JSON-ready dict (schema: docs/alerts.md)."""
+@dataclass
+class Levels:
+    """The evaluation's arrays: the grid, each unit's own and final level and each zone's level per step."""
+
+    grid: Grid
+    runs: Runs
+    times: list[datetime]
+    own: np.ndarray  # units × steps (hours for hourly input), 0..3
+    final: np.ndarray
+    zones: np.ndarray  # zones × steps
+    zone_why: list[dict[int, Trigger]]
+    floor_text: dict[int, str]
+
+
+def compute(frame: pd.DataFrame, rules: AlertRules, geo: Geography, floors: Iterable[Floor] = ()) -> Levels:
+    """Own levels, the regional trigger, floors and merging, as arrays."""
     members = [u for z in geo.zones.values() for u in z]
     extra = sorted(set(frame["unit"].astype(str)) - set(members)) if len(frame) else []
     g = grid(frame, rules, members + extra)
@@ -457,6 +468,19 @@ def evaluate(
             if u in index:
                 final[index[u]] = np.maximum(final[index[u]], zone_levels[zi])
     final = merge_gaps(final, gap_steps)
+    return Levels(g, runs, times, own, final, zone_levels, zone_why, floor_text)
+
+
+def evaluate(
+    frame: pd.DataFrame, rules: AlertRules, geo: Geography, *, plan: str = "",
+    floors: Iterable[Floor] = (),
+) -> dict[str, Any]:  # fmt: skip
+    """The whole evaluation as a JSON-ready dict (schema: docs/alerts.md)."""
+    lv = compute(frame, rules, geo, floors)
+    g, runs, times, own, final = lv.grid, lv.runs, lv.times, lv.own, lv.final
+    zone_levels, zone_why, floor_text = lv.zones, lv.zone_why, lv.floor_text
+    step = g.step_hours
+    index = {u: i for i, u in enumerate(g.units)}
     decides = DECIDES_NAMES[rules.decides]
 
     def run_reason(r: int) -> str:
