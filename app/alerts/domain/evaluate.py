@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from app.places.graph import components, neighbours
+from app.places.graph import neighbours
 from app.plans.schema import LEVELS, AlertRules
 
 LEVEL_NAMES = {"yellow": "黄色", "orange": "橙色", "red": "红色"}
@@ -80,14 +80,21 @@ def excluded(frame: pd.DataFrame, rules: AlertRules) -> np.ndarray:
     out = np.zeros(n, dtype=bool)
     if rules.dust == "excluded" and "dust" in frame:
         out |= frame["dust"].fillna(False).to_numpy(dtype=bool)
-    if "primary_pollutant" in frame:
-        pollutant = frame["primary_pollutant"].fillna("").astype(str).str.upper().str.replace(".", "", regex=False)
-        pollutant = pollutant.str.replace("_8H", "", regex=False).str.replace("8H", "", regex=False)
+    if "primary_pollutant" in frame and frame["primary_pollutant"].notna().any():
+        given = frame["primary_pollutant"]
+        names = {v: _pollutant(v) for v in pd.unique(given.dropna())}  # a handful of distinct names
+        mapped = given.map(names).to_numpy(dtype=object)
+        pollutant = np.where(pd.isna(mapped), "", mapped)
         if rules.ozone != "counted":
-            out |= (pollutant == "O3").to_numpy()
+            out |= pollutant == "O3"
         if rules.pollutant == "PM2.5":
-            out |= ((pollutant != "") & (pollutant != "PM25")).to_numpy()
+            out |= (pollutant != "") & (pollutant != "PM25")
     return out
+
+
+def _pollutant(name: object) -> str:
+    key = str(name).upper().replace(".", "").replace("_8H", "").replace("8H", "")
+    return key if key not in ("", "NONE", "NAN") else ""
 
 
 def _column(frame: pd.DataFrame, name: str, n: int) -> np.ndarray:
@@ -117,7 +124,6 @@ def grid(frame: pd.DataFrame, rules: AlertRules, units: Sequence[str] | None = N
     hourly = bool(len(frame)) and bool((hours == 1).any())
     unit_codes = frame["unit"].astype(str).to_numpy()
     known = list(dict.fromkeys(units)) if units is not None else sorted(set(unit_codes))
-    index = {u: i for i, u in enumerate(known)}
     starts = pd.to_datetime(frame["start"]).to_numpy()
     if hourly and rules.daily_aqi == "calendar_day":
         day = pd.to_datetime(frame["start"]).dt.floor("D")
@@ -134,7 +140,7 @@ def grid(frame: pd.DataFrame, rules: AlertRules, units: Sequence[str] | None = N
         first = first.astype("datetime64[D]").astype(starts.dtype)
     n_steps = int((last - first) // step) + 1
     col = ((starts - first) // step).astype(int)
-    rows = np.array([index.get(u, -1) for u in unit_codes], dtype=int)
+    rows = pd.Index(known).get_indexer(unit_codes)
     keep = rows >= 0
     values = np.full((len(known), n_steps), np.nan)
     values[rows[keep], col[keep]] = value[keep]
@@ -290,6 +296,26 @@ def _regional(own: np.ndarray, g: Grid, geo: Geography, rules: AlertRules, hours
     return levels, why
 
 
+def _groups(nodes: Iterable[str], graph: dict[str, set[str]]) -> list[set[str]]:
+    """Connected groups of `nodes` through edges among them (the places graph's `components`, on a graph built
+    once), largest first."""
+    members = set(nodes)
+    seen: set[str] = set()
+    out: list[set[str]] = []
+    for start in sorted(members):
+        if start in seen:
+            continue
+        group, stack = {start}, [start]
+        while stack:
+            for v in graph.get(stack.pop(), ()):
+                if v in members and v not in group:
+                    group.add(v)
+                    stack.append(v)
+        seen |= group
+        out.append(group)
+    return sorted(out, key=lambda g: (-len(g), sorted(g)))
+
+
 def _triggered(qualifying: frozenset[str], lvl: int, geo: Geography, rules: AlertRules, zone_of: dict[str, str],
                graph: dict[str, set[str]]) -> dict[str, Trigger]:  # fmt: skip
     out: dict[str, Trigger] = {}
@@ -301,9 +327,14 @@ def _triggered(qualifying: frozenset[str], lvl: int, geo: Geography, rules: Aler
                 out[z] = Trigger(lvl, units, f"{'、'.join(geo.name(u) for u in units)}达到{name}预警条件")
         return out
     within, across = rules.trigger.within_zone or 0, rules.trigger.across_zones or 0
-    for z, zone_members in geo.zones.items():
-        inside = [u for u in zone_members if u in qualifying]
-        for group in components(inside, geo.edges):
+    by_zone: dict[str, list[str]] = {}
+    for u in qualifying:
+        by_zone.setdefault(zone_of[u], []).append(u)
+    for z in geo.zones:
+        inside = by_zone.get(z, [])
+        if len(inside) < within:
+            continue
+        for group in _groups(inside, graph):
             if len(group) >= within:
                 units = tuple(sorted(group))
                 out[z] = Trigger(
@@ -313,7 +344,7 @@ def _triggered(qualifying: frozenset[str], lvl: int, geo: Geography, rules: Aler
                     f"（{'、'.join(geo.name(u) for u in units)}）达到{name}预警条件（区域内≥{within}个）",
                 )
                 break
-    for group in components(qualifying, geo.edges):
+    for group in _groups(qualifying, graph):
         touched = sorted({zone_of[u] for u in group})
         if len(group) >= across and len(touched) >= 2:
             units = tuple(sorted(group))
@@ -386,13 +417,18 @@ def connected_sets(members: Sequence[str], graph: dict[str, set[str]], n_min: in
 def merge_gaps(series: np.ndarray, gap_steps: float) -> np.ndarray:
     """For each level L, a gap shorter than `gap_steps` between two stretches at L or higher takes level L."""
     out = series.copy()
+    if out.size == 0:
+        return out
+    rows, n = out.shape
+    idx = np.broadcast_to(np.arange(n), (rows, n))
     for lvl in range(1, len(LEVELS) + 1):
-        for r in np.flatnonzero(out.max(axis=1, initial=0) >= lvl):
-            row = out[r]
-            at = np.flatnonzero(row >= lvl)
-            d = np.diff(at)
-            for k in np.flatnonzero((d > 1) & (d - 1 < gap_steps)):
-                row[at[k] + 1 : at[k + 1]] = np.maximum(row[at[k] + 1 : at[k + 1]], lvl)
+        at = out >= lvl
+        if not at.any():
+            break
+        before = np.maximum.accumulate(np.where(at, idx, -1), axis=1)  # last step at ≥ L so far
+        after = np.minimum.accumulate(np.where(at, idx, n)[:, ::-1], axis=1)[:, ::-1]  # next one
+        fill = ~at & (before >= 0) & (after < n) & ((after - before - 1) < gap_steps)
+        out[fill] = np.maximum(out[fill], lvl)
     return out
 
 
@@ -442,7 +478,7 @@ class Levels:
 def compute(frame: pd.DataFrame, rules: AlertRules, geo: Geography, floors: Iterable[Floor] = ()) -> Levels:
     """Own levels, the regional trigger, floors and merging, as arrays."""
     members = [u for z in geo.zones.values() for u in z]
-    extra = sorted(set(frame["unit"].astype(str)) - set(members)) if len(frame) else []
+    extra = sorted(set(pd.unique(frame["unit"].astype(str))) - set(members)) if len(frame) else []
     g = grid(frame, rules, members + extra)
     runs = levels_of(g.values, rules, g.step_hours, g.windows)
     own = _cover(runs.step_levels) if g.windows else runs.step_levels
@@ -494,6 +530,7 @@ def evaluate(
         return f"{geo.name(u)}：{_span(times, step, first, last)}{parts}，{decides}，达到{LEVEL_NAMES[lvl]}预警条件"
 
     unit_results = []
+    zone_of = {u: z for z, members in geo.zones.items() for u in members}
     reasons_by_unit: dict[str, list[tuple[int, int, str]]] = {}
     for r in np.flatnonzero(runs.level > 0):
         span = (int(runs.first[r]), int(runs.last[r]) + (23 if g.windows else 0))
@@ -510,8 +547,7 @@ def evaluate(
             rows.append({"level": LEVELS[lvl - 1], "own_level": LEVELS[own_max - 1] if own_max else None,
                          "start": _iso(times[first]), "end": _iso(times[last] + timedelta(hours=step)),
                          "reason": why})  # fmt: skip
-        unit_results.append({"unit": u, "name": geo.name(u), "zone": next((z for z, m in geo.zones.items()
-                             if u in m), None), "levels": rows})  # fmt: skip
+        unit_results.append({"unit": u, "name": geo.name(u), "zone": zone_of.get(u), "levels": rows})
 
     activations, proposals = [], []
     zone_codes = list(geo.zones)
