@@ -273,6 +273,9 @@ def _regional(own: np.ndarray, g: Grid, geo: Geography, rules: AlertRules, hours
         return _contiguous_mean(g, geo, rules, hours)
     memo: dict[tuple[int, frozenset[str]], dict[str, Trigger]] = {}
     graph = neighbours(geo.edges)
+    inner = {u: {v for v in vs if zone_of.get(v) == zone_of.get(u)} for u, vs in graph.items()}
+    cross = sorted((a, b) for a, b in geo.edges if a in zone_of and b in zone_of and zone_of[a] != zone_of[b])
+    zone_memo: dict[frozenset[str], list[list[str]]] = {}
     members = [u for z in zone_codes for u in geo.zones[z] if u in index]
     member_rows = np.array([index[u] for u in members], dtype=int)
     sub = own[member_rows] if len(member_rows) else np.zeros((0, hours), dtype=int)
@@ -286,7 +289,7 @@ def _regional(own: np.ndarray, g: Grid, geo: Geography, rules: AlertRules, hours
                 qualifying = frozenset(np.asarray(members, dtype=object)[mask].tolist())
                 key = (lvl, qualifying)
                 if key not in memo:
-                    memo[key] = _triggered(qualifying, lvl, geo, rules, zone_of, graph)
+                    memo[key] = _triggered(qualifying, lvl, geo, rules, zone_of, inner, cross, zone_memo)
                 seen[quick] = memo[key]
             for z, trig in seen[quick].items():
                 zi = zone_codes.index(z)
@@ -296,28 +299,30 @@ def _regional(own: np.ndarray, g: Grid, geo: Geography, rules: AlertRules, hours
     return levels, why
 
 
-def _groups(nodes: Iterable[str], graph: dict[str, set[str]]) -> list[set[str]]:
-    """Connected groups of `nodes` through edges among them (the places graph's `components`, on a graph built
-    once), largest first."""
-    members = set(nodes)
+def _components(nodes: frozenset[str], graph: dict[str, set[str]]) -> list[list[str]]:
+    """Connected groups of `nodes` through `graph`'s edges among them (one pass, any order)."""
     seen: set[str] = set()
-    out: list[set[str]] = []
-    for start in sorted(members):
+    out: list[list[str]] = []
+    for start in nodes:
         if start in seen:
             continue
-        group, stack = {start}, [start]
+        seen.add(start)
+        group, stack = [start], [start]
         while stack:
             for v in graph.get(stack.pop(), ()):
-                if v in members and v not in group:
-                    group.add(v)
+                if v in nodes and v not in seen:
+                    seen.add(v)
+                    group.append(v)
                     stack.append(v)
-        seen |= group
         out.append(group)
-    return sorted(out, key=lambda g: (-len(g), sorted(g)))
+    return out
 
 
 def _triggered(qualifying: frozenset[str], lvl: int, geo: Geography, rules: AlertRules, zone_of: dict[str, str],
-               graph: dict[str, set[str]]) -> dict[str, Trigger]:  # fmt: skip
+               inner: dict[str, set[str]], cross: list[tuple[str, str]],
+               zone_memo: dict[frozenset[str], list[list[str]]]) -> dict[str, Trigger]:  # fmt: skip
+    """The zones the qualifying units trigger at `lvl`, each with its group in words. `inner` is the graph of
+    edges within a zone: its groups are the groups inside each zone, all found in one pass."""
     out: dict[str, Trigger] = {}
     name = LEVEL_NAMES[LEVELS[lvl - 1]]
     if rules.trigger.kind == "any_unit":
@@ -330,24 +335,53 @@ def _triggered(qualifying: frozenset[str], lvl: int, geo: Geography, rules: Aler
     by_zone: dict[str, list[str]] = {}
     for u in qualifying:
         by_zone.setdefault(zone_of[u], []).append(u)
-    for z in geo.zones:
-        inside = by_zone.get(z, [])
-        if len(inside) < within:
-            continue
-        for group in _groups(inside, graph):
-            if len(group) >= within:
-                units = tuple(sorted(group))
-                out[z] = Trigger(
-                    lvl,
-                    units,
-                    f"{geo.zone_names.get(z, z)}内{len(units)}个相邻城市"
-                    f"（{'、'.join(geo.name(u) for u in units)}）达到{name}预警条件（区域内≥{within}个）",
-                )
-                break
-    for group in _groups(qualifying, graph):
-        touched = sorted({zone_of[u] for u in group})
-        if len(group) >= across and len(touched) >= 2:
+    groups: list[list[str]] = []
+    for inside in by_zone.values():  # groups inside each zone: memoised per zone and set, most hours repeat them
+        key = frozenset(inside)
+        if key not in zone_memo:
+            zone_memo[key] = _components(key, inner)
+        groups.extend(zone_memo[key])
+    best: dict[str, tuple[str, ...]] = {}
+    for group in groups:
+        if len(group) >= within:
             units = tuple(sorted(group))
+            z = zone_of[units[0]]
+            if z not in best or (-len(units), units) < (-len(best[z]), best[z]):  # the largest, then by codes
+                best[z] = units
+    for z in geo.zones:
+        if z in best:
+            units = best[z]
+            out[z] = Trigger(
+                lvl,
+                units,
+                f"{geo.zone_names.get(z, z)}内{len(units)}个相邻城市"
+                f"（{'、'.join(geo.name(u) for u in units)}）达到{name}预警条件（区域内≥{within}个）",
+            )
+    if len(qualifying) >= across:
+        # Groups across zones: the zones' own groups joined through the edges between zones (union-find).
+        parent = list(range(len(groups)))
+        group_of = {u: i for i, g in enumerate(groups) for u in g}
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        for a, b in cross:
+            if a in group_of and b in group_of:
+                ra, rb = root(group_of[a]), root(group_of[b])
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+        joined: dict[int, list[str]] = {}
+        for i, g in enumerate(groups):
+            joined.setdefault(root(i), []).extend(g)
+        spanning = []
+        for group in joined.values():
+            touched = sorted({zone_of[u] for u in group})
+            if len(group) >= across and len(touched) >= 2:
+                spanning.append((tuple(sorted(group)), touched))
+        for units, touched in sorted(spanning, key=lambda x: (-len(x[0]), x[0])):
             zones = "、".join(geo.zone_names.get(z, z) for z in touched)
             how = (
                 f"跨{zones}{len(units)}个相邻城市（{'、'.join(geo.name(u) for u in units)}）达到{name}预警条件"
