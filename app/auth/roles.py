@@ -38,6 +38,7 @@ class Permission(enum.StrEnum):
     view_cases = "view_cases"  # cases of the own area and those shared with the bureau
     handle_cases = "handle_cases"  # log, transfer, sign for, handle, verify (the transition function decides)
     supervise_cases = "supervise_cases"  # step up the escalation of an overdue case
+    submit_forecasts = "submit_forecasts"  # post forecasts and observed AQI, ask for an evaluation
 
 
 STAFF = {Role.province_staff, Role.city_staff, Role.district_staff}
@@ -64,6 +65,7 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.view_cases: frozenset(STAFF | APPROVERS | {Role.inspector, Role.reviewer}),
     Permission.handle_cases: frozenset(STAFF | {Role.inspector}),
     Permission.supervise_cases: frozenset({Role.province_staff, Role.city_staff}),
+    Permission.submit_forecasts: frozenset({Role.forecast_center, Role.province_staff}),
 }
 
 # Roles that must not be held together, and roles that only fit a bureau at a given level.

@@ -5,7 +5,8 @@ Revises: c4a5e1d0f7b2
 Create Date: 2026-12-07 06:40:00
 
 A plan's checked rules (alert levels, trigger, approval chains, reporting, targets) are stored with it; forecasts
-and observations come in as issues (one per distinct content) of values per unit and day or hour.
+and observations come in as issues (one per distinct content) of values per unit and day or hour; two roles
+(vice_governor, vice_mayor) join the user_role CHECK constraint.
 """
 
 from collections.abc import Sequence
@@ -19,10 +20,24 @@ down_revision: str | None = 'c4a5e1d0f7b2'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+OLD_ROLES = ['system_admin', 'audit_admin', 'province_staff', 'city_staff', 'district_staff', 'inspector',
+             'forecast_center', 'reviewer', 'approver', 'group_leader', 'deputy_leader', 'commander',
+             'deputy_commander', 'office_director']
+# The regional red alert's approvers (seed 000 四(四)): a plan's approval chain names these roles.
+NEW_ROLES = [*OLD_ROLES, 'vice_governor', 'vice_mayor']
+
+
+def _roles(values: list[str]) -> None:
+    with op.batch_alter_table('user_role', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_user_role_role'), type_='check')
+        batch_op.create_check_constraint('role', 'role IN (' + ', '.join(f"'{v}'" for v in values) + ')')
+
+
 JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
 
 
 def upgrade() -> None:
+    _roles(NEW_ROLES)
     with op.batch_alter_table('plan', schema=None) as batch_op:
         batch_op.add_column(sa.Column('rules', JSON, nullable=True))
     op.create_table(
@@ -85,3 +100,4 @@ def downgrade() -> None:
     op.drop_table('forecast_issue')
     with op.batch_alter_table('plan', schema=None) as batch_op:
         batch_op.drop_column('rules')
+    _roles(OLD_ROLES)
