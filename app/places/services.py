@@ -10,9 +10,8 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import record
 from app.places import inventory
-from app.places.models import Adjacency, InventoryFile, Jurisdiction, JurisdictionLevel, LinkageZone, ZoneMember
+from app.places.models import Adjacency, InventoryFile, Jurisdiction, JurisdictionLevel
 from app.plans import services as plans
-from app.plans.models import Plan
 
 
 @dataclass
@@ -123,14 +122,5 @@ def neighbour_codes(session: Session) -> dict[str, list[str]]:
 
 
 def zones_by_code(session: Session) -> dict[str, list[dict[str, str]]]:
-    """For each member unit's code, the plans and zones it belongs to."""
-    rows = session.execute(
-        select(Jurisdiction.code, Plan.code, LinkageZone.code, LinkageZone.name)
-        .join(ZoneMember, ZoneMember.jurisdiction_id == Jurisdiction.id)
-        .join(LinkageZone, LinkageZone.id == ZoneMember.zone_id)
-        .join(Plan, Plan.id == LinkageZone.plan_id)
-    ).all()
-    result: dict[str, list[dict[str, str]]] = {}
-    for code, plan, zone, zone_name in rows:
-        result.setdefault(code, []).append({"plan": plan, "zone": zone, "zone_name": zone_name})
-    return result
+    """For each member unit's code, the plans and zones it belongs to (app.plans.services)."""
+    return plans.zones_by_member(session)

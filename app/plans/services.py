@@ -107,6 +107,24 @@ def member_plans(session: Session) -> dict[str, list[Plan]]:
     return found
 
 
+def zones_by_member(session: Session) -> dict[str, list[dict[str, str]]]:
+    """For each member unit's code, the plans and zones it belongs to."""
+    rows = session.execute(
+        select(Jurisdiction.code, Plan.code, LinkageZone.code, LinkageZone.name)
+        .join(ZoneMember, ZoneMember.jurisdiction_id == Jurisdiction.id)
+        .join(LinkageZone, LinkageZone.id == ZoneMember.zone_id)
+        .join(Plan, Plan.id == LinkageZone.plan_id)
+    ).all()
+    result: dict[str, list[dict[str, str]]] = {}
+    for code, plan, zone, zone_name in rows:
+        result.setdefault(code, []).append({"plan": plan, "zone": zone, "zone_name": zone_name})
+    return result
+
+
+def all_plans(session: Session) -> list[Plan]:
+    return list(session.scalars(select(Plan).order_by(Plan.code)))
+
+
 @dataclass(frozen=True)
 class PlanGeography:
     """What the alert evaluation needs of a plan's places: zones with their members, names, adjacency."""
