@@ -10,6 +10,8 @@ INSTANCE ?= instance
 HOST ?= 127.0.0.1
 PORT ?= 5000
 ONLY ?=
+# The rate-limit store shared by every process serving the app (`make run` uses it when Redis answers).
+REDIS_URL ?= redis://127.0.0.1:6379/0
 # System packages the product needs: WeasyPrint's Pango and HarfBuzz subsetter (PDF forms), Chromium for
 # the browser tests; poppler-utils lets the tests read the PDFs' text.
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
@@ -60,6 +62,9 @@ migrate: install
 
 run: install system-deps $(INSTANCE)/secret_key
 	@export LIANFANG_ENV=development SECRET_KEY=$$(cat $(INSTANCE)/secret_key) SESSION_COOKIE_SECURE=0; \
+	if [ -z "$$RATELIMIT_STORAGE_URI" ] && $(PY) -c "import redis; redis.Redis.from_url('$(REDIS_URL)', socket_timeout=1).ping()" 2>/dev/null; \
+	then export RATELIMIT_STORAGE_URI=$(REDIS_URL); echo "rate limits in $(REDIS_URL)"; \
+	else echo "Redis does not answer at $(REDIS_URL): rate limits kept per process (memory://)"; fi; \
 	$(FLASK) db upgrade && $(FLASK) inventories load && $(FLASK) demo load && \
 	echo "Lianfang: http://$(HOST):$(PORT)" && \
 	$(FLASK) run --host $(HOST) --port $(PORT)

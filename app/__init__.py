@@ -74,10 +74,11 @@ def register_blueprints(app: Flask) -> None:
     from app.auth.views import bp as auth_bp
     from app.cases.views import bp as cases_bp
     from app.core.views import bp as core_bp
+    from app.notifications.views import bp as notifications_bp
     from app.places.views import bp as places_bp
     from app.reduction.views import bp as reduction_bp
 
-    for bp in (core_bp, auth_bp, admin_bp, audit_bp, places_bp, reduction_bp, cases_bp, api_bp):
+    for bp in (core_bp, auth_bp, admin_bp, audit_bp, places_bp, reduction_bp, cases_bp, notifications_bp, api_bp):
         app.register_blueprint(bp)
 
 

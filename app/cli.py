@@ -252,19 +252,44 @@ def users_revoke_token(s, prefix: str) -> None:  # type: ignore[no-untyped-def]
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Check the audit chain; exit 1 and name each tampered entry if any."""
+@click.option(
+    "--export", "exports", multiple=True, type=click.Path(exists=True, dir_okay=False),
+    help="An audit export (CSV) whose signed head the chain must also reach; repeat for several",
+)  # fmt: skip
+def audit_verify(exports: tuple[str, ...]) -> None:
+    """Check the audit chain, and that it reaches the newest anchored head; exit 1 and name each problem."""
+    from app.audit import anchor
     from app.audit.services import verify
 
+    key = current_app.config["AUDIT_KEY"]
+    anchors: list[anchor.Anchor] = []
+    bad: list[str] = []
+    path = current_app.config.get("AUDIT_ANCHOR_FILE")
+    if path and Path(path).exists():
+        anchors, bad = anchor.read_file(path, key)
+    else:
+        click.echo(f"warning: no anchor file ({path or 'AUDIT_ANCHOR_FILE not set'}): a cut-off end is not detected",
+                   err=True)  # fmt: skip
+    for name in exports:
+        try:
+            with open(name, encoding="utf-8-sig", newline="") as f:
+                anchors.append(anchor.read_export(f, key, f"export {Path(name).name}"))
+        except anchor.BadAnchor as e:
+            bad.append(str(e))
     s = db.session()
     set_scope(s, Scope.everything())
-    count, problems = verify(s, current_app.config["AUDIT_KEY"])
+    count, problems = verify(s, key, anchors=anchors)
     s.rollback()
+    for message in bad:
+        click.echo(f"ANCHOR: {message}", err=True)
     if problems:
         for p in problems:
             click.echo(f"TAMPERED seq {p.seq}: {p.message}", err=True)
+    if problems or bad:
         raise click.exceptions.Exit(1)
-    click.echo(f"audit log intact: {count} entries verified")
+    newest = anchor.newest(anchors)
+    reach = f", up to the head anchored at {newest.at} (seq {newest.seq})" if newest else ""
+    click.echo(f"audit log intact: {count} entries verified{reach}")
 
 
 @demo_cli.command("load")

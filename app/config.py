@@ -38,6 +38,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{instance / 'lianfang.db'}"),
         "INSTANCE_DIR": str(instance),
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR", str(instance / "uploads")),
+        # The audit head, signed, after each commit that wrote audit entries (app/audit/anchor.py). Off in the
+        # test suite (its transactions are rolled back: their anchors would be ahead of the database).
+        "AUDIT_ANCHOR_FILE": os.environ.get(
+            "AUDIT_ANCHOR_FILE", "" if env == "testing" else str(instance / "audit-anchor.log")
+        ),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
@@ -69,4 +74,26 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         raise ConfigError("SECRET_KEY must be set to a random string of at least 32 characters")
     if not cfg["AUDIT_KEY"]:
         cfg["AUDIT_KEY"] = cfg["SECRET_KEY"]
+    check_rate_limit_store(cfg)
     return cfg
+
+
+def worker_count() -> int:
+    """How many processes serve the app: WEB_CONCURRENCY (gunicorn's own variable; gunicorn.conf.py sets it
+    to the workers gunicorn was started with)."""
+    try:
+        return int(os.environ.get("WEB_CONCURRENCY", "1") or 1)
+    except ValueError:
+        return 1
+
+
+def check_rate_limit_store(cfg: dict[str, Any], workers: int | None = None) -> None:
+    """A per-process limiter store counts each worker's logins apart (n workers let n times the limit through):
+    production with more than one worker needs a shared store (Redis)."""
+    workers = worker_count() if workers is None else workers
+    store = str(cfg.get("RATELIMIT_STORAGE_URI") or "memory://")
+    if cfg["LIANFANG_ENV"] == "production" and workers > 1 and store.startswith("memory://"):
+        raise ConfigError(
+            f"RATELIMIT_STORAGE_URI is {store!r} with {workers} workers: each worker would keep its own login "
+            "counter; set RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/0 (a store all workers share)"
+        )

@@ -13,6 +13,7 @@ from app.cases.models import (
     SerialCounter,
     TransferItem,
 )
+from app.notifications.models import Notification, NotificationRead
 from app.places.models import Adjacency, InventoryFile, Jurisdiction, LinkageZone, ZoneMember
 from app.plans.models import Plan
 from app.reduction.models import (
@@ -50,6 +51,8 @@ __all__ = [
     "LinkageZone",
     "Measure",
     "Meter",
+    "Notification",
+    "NotificationRead",
     "Plan",
     "ProcessUnit",
     "ReductionList",

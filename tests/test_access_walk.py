@@ -3,17 +3,20 @@ another province's jurisdiction: any access that should be denied and is not fai
 
 The expectation comes from the access rule each view declares (`app.core.access`) and the jurisdiction of
 the object in the URL. A new route whose URL parameters this test cannot resolve fails it too, so that
-every route added later is walked.
+every route added later is walked. No GET may change data: the walk counts every table's rows around each
+GET and records every write statement it sends.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.auth.models import ApiToken, User
 from app.auth.roles import Role, roles_allow
@@ -63,6 +66,15 @@ def world(app, make_bureau, make_user, session):  # type: ignore[no-untyped-def]
             "bureau": bureau, "user": user, "token": token, "list": lst, "enterprise": enterprise,
         }  # fmt: skip
     add_case_objects(app, session, make_bureau, objects)
+    from app.notifications.models import Notification, NotificationKind
+
+    for o in objects.values():
+        o["notification"] = Notification(
+            bureau_id=o["bureau"].id, kind=NotificationKind.case_transferred, subject="走查", endpoint="cases.detail",
+            object_id=o["case"].id,
+        )  # fmt: skip
+        session.add(o["notification"])
+    session.commit()
     return objects
 
 
@@ -100,6 +112,9 @@ def targets_for(rule, world, actor, actor_token) -> list[Target]:  # type: ignor
         # Tokens are personal: only the actor's own token is reachable, whatever the jurisdiction.
         others = [Target(code, {"token_id": o["token"].id}, False) for code, o in world.items()]
         return [*others, Target("own token", {"token_id": actor_token.id}, True)]
+    if args == {"notification_id"}:
+        # Notifications are the bureau's own: the actor's bureau is the one at OWN.
+        return [Target(code, {"notification_id": o["notification"].id}, code == OWN) for code, o in world.items()]
     if args == {"code"}:
         # Places are reference data every logged-in user may read.
         return [Target(code, {"code": code}, True) for code in world]
@@ -145,6 +160,29 @@ def row_counts(session) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return {t.name: session.scalar(select(func.count()).select_from(t)) for t in tables}
 
 
+# A GET may keep the reader's session alive and log a denied access to the audit chain; it changes nothing
+# else.
+GET_MAY_WRITE = ("user_session", "audit_entry", "audit_head")
+
+
+@contextmanager
+def writes_recorded(engine) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+    """Every INSERT, UPDATE or DELETE sent to the database meanwhile, but to the tables a GET may write."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        head = statement.lstrip().split(None, 3)
+        verb = head[0].upper() if head else ""
+        if verb in ("INSERT", "UPDATE", "DELETE") and not any(t in statement[:80] for t in GET_MAY_WRITE):
+            seen.append(" ".join(statement.split())[:120])
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
 def request(client, method: str, url: str, token: str | None):  # type: ignore[no-untyped-def]
     if method == "GET":
         response = client.get(url)
@@ -172,19 +210,22 @@ def test_walk_every_route_as_role(app, world, make_user, session, role: Role) ->
             for target in targets_for(rule, world, actor, actor_token):
                 client, token = login(app, actor)
                 url = _build(app, rule, target.params)
-                before = row_counts(session) if method != "GET" else None
-                response = request(client, method, url, token)
+                before = row_counts(session)
+                with writes_recorded(db.engine) as writes:
+                    response = request(client, method, url, token)
                 allowed = role_ok and (target.in_scope or kind == "public")
                 status = response.status_code
                 where = f"{method} {url} as {role.value} on {target.where}: {status}"
                 if status >= 500:
                     failures.append(f"{where} (server error)")
+                if method == "GET" and (writes or row_counts(session) != before):
+                    failures.append(f"{where} (a GET changed data: {writes[:1] or 'row counts'})")
                 elif allowed and status in (401, 403, 404):
                     failures.append(f"{where} (should be allowed)")
                 elif not allowed:
                     if status not in (403, 404):
                         failures.append(f"{where} (should be denied)")
-                    if before is not None and row_counts(session) != before:
+                    if row_counts(session) != before:
                         failures.append(f"{where} (denied, but data changed)")
     assert not failures, "\n".join(failures)
 

@@ -31,9 +31,9 @@ PO = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po"
 MO = PO.with_suffix(".mo")
 
 # The keywords babel.cfg declares for Python files, repeated for Babel versions that ignore them there.
-EXTRA_KEYWORDS = ["_l", "lazy_gettext", "lazy_ngettext:1,2", "lazy_pgettext:1c,2", "lazy_npgettext:1c,2,3"]
+EXTRA_KEYWORDS = ["_l", "N_", "lazy_gettext", "lazy_ngettext:1,2", "lazy_pgettext:1c,2", "lazy_npgettext:1c,2,3"]
 UPDATE_HINT = (
-    "run `.venv/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot . && "
+    "run `.venv/bin/pybabel extract -F babel.cfg -k _l -k N_ -k lazy_gettext -o app/translations/messages.pot . && "
     ".venv/bin/pybabel update -d app/translations -i app/translations/messages.pot`, then translate the new "
     "entries in app/translations/en/LC_MESSAGES/messages.po (docs/i18n.md)"
 )

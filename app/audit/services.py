@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,11 +20,16 @@ from flask import current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
+from app.audit import anchor
 from app.audit.models import AuditEntry, AuditHead, Outcome
 from app.db import utcnow
 
+log = logging.getLogger(__name__)
+
 GENESIS = "0" * 64
 PENDING = "audit_pending"
+ANCHOR_FILE = "audit_anchor_file"  # session.info: where the head is anchored (anchor.py), from the config
+ANCHOR_NEXT = "audit_anchor_next"  # session.info: the head this commit makes, anchored once it is committed
 HASHED_FIELDS = (
     "seq", "at", "user_id", "username", "bureau_id", "ip", "action", "object_type", "object_id", "outcome",
     "before", "after", "detail",
@@ -83,6 +89,7 @@ def record(
     session.info.setdefault(PENDING, []).append(entry)
     if has_app_context():
         session.info["audit_key"] = current_app.config["AUDIT_KEY"]
+        session.info[ANCHOR_FILE] = current_app.config.get("AUDIT_ANCHOR_FILE") or None
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -129,11 +136,30 @@ def _write_pending(session: Session) -> None:
         rows.append(fields)
     session.execute(insert(AuditEntry.__table__), rows)
     session.execute(update(head_table).where(head_table.c.id == 1).values(last_hash=prev))
+    if session.info.get(ANCHOR_FILE):
+        session.info[ANCHOR_NEXT] = (key, seq, prev)
+
+
+@event.listens_for(Session, "after_commit")
+def _anchor_head(session: Session) -> None:
+    """The committed head, appended to the anchor file (anchor.py). After the commit: an anchor is never
+    ahead of what the database holds."""
+    pending = session.info.pop(ANCHOR_NEXT, None)
+    path = session.info.get(ANCHOR_FILE)
+    if pending is None or not path:
+        return
+    key, seq, head_hash = pending
+    try:
+        anchor.append(path, key, seq, head_hash)
+    except OSError:
+        # The data is committed; a missing anchor only weakens the next check. Say so loudly.
+        log.exception("audit head %s could not be anchored in %s", seq, path)
 
 
 @event.listens_for(Session, "after_rollback")
 def _drop_pending(session: Session) -> None:
     session.info.pop(PENDING, None)
+    session.info.pop(ANCHOR_NEXT, None)
 
 
 @dataclass
@@ -142,9 +168,16 @@ class Problem:
     message: str
 
 
-def verify(session: Session, key: str, batch: int = 5000) -> tuple[int, list[Problem]]:
-    """Walk the chain in order; return the number of entries checked and every problem found."""
+def verify(
+    session: Session, key: str, batch: int = 5000, anchors: list[anchor.Anchor] | None = None
+) -> tuple[int, list[Problem]]:
+    """Walk the chain in order; return the number of entries checked and every problem found.
+
+    With `anchors` (heads anchored outside the database, anchor.py), the chain must reach the newest of them
+    and hold the same hash at its number: otherwise its end was cut off."""
     problems: list[Problem] = []
+    last = anchor.newest(anchors or [])
+    at_anchor: str | None = None
     prev, expected_seq, count = GENESIS, 1, 0
     for entry in _iter_entries(session, batch):
         count += 1
@@ -155,12 +188,26 @@ def verify(session: Session, key: str, batch: int = 5000) -> tuple[int, list[Pro
             problems.append(Problem(entry.seq, "link to the previous entry is broken"))
         if not hmac.compare_digest(entry_hash(key, entry.prev_hash, fields), entry.hash):
             problems.append(Problem(entry.seq, "entry content does not match its hash (edited)"))
+        if last is not None and entry.seq == last.seq:
+            at_anchor = entry.hash
         prev, expected_seq = entry.hash, entry.seq + 1
     head = session.get(AuditHead, 1, populate_existing=True)
     if head is not None and (head.seq != expected_seq - 1 or head.last_hash != prev):
         problems.append(Problem(head.seq, f"the chain ends at {expected_seq - 1} but its head says {head.seq}"))
     if head is None and count:
         problems.append(Problem(None, "the chain head is missing"))
+    if last is not None:
+        end = expected_seq - 1
+        if end < last.seq:
+            problems.append(Problem(last.seq, (
+                f"truncated: the chain ends at {end} but the head anchored at {last.at} ({last.source}) is "
+                f"{last.seq}: entries {end + 1}–{last.seq} were cut off"
+            )))  # fmt: skip
+        elif at_anchor is not None and not hmac.compare_digest(at_anchor, last.hash):
+            problems.append(Problem(last.seq, (
+                f"entry {last.seq} is not the one anchored at {last.at} ({last.source}): the chain was cut "
+                "there and written again"
+            )))  # fmt: skip
     return count, problems
 
 

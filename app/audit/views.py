@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, time, timedelta
+from itertools import chain
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 
-from app.audit.models import AuditEntry, Outcome
-from app.audit.services import record
+from app.audit import anchor
+from app.audit.models import AuditEntry, AuditHead, Outcome
+from app.audit.services import GENESIS, record
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.exports import csv_bytes
@@ -79,6 +81,7 @@ def export():  # type: ignore[no-untyped-def]
     s = db.session()
     stmt, args = _filtered()
     rows = s.scalars(stmt.order_by(AuditEntry.seq).limit(EXPORT_LIMIT)).all()
+    head = s.get(AuditHead, 1)
     record(s, "audit.export", detail={"filters": {k: v for k, v in args.items() if v}, "rows": len(rows)})
     header = [
         _("序号"),
@@ -94,10 +97,17 @@ def export():  # type: ignore[no-untyped-def]
         _("详情"),
         _("哈希"),
     ]
+    key = current_app.config["AUDIT_KEY"]
+    # Last row: the chain's head when the export was made, signed; `flask audit verify --export FILE` checks
+    # that the log still reaches it (app/audit/anchor.py).
+    signed = anchor.export_row(key, head.seq, head.last_hash) if head else anchor.export_row(key, 0, GENESIS)
     body = csv_bytes(
         header,
-        ([e.seq, local_time(e.at, "%Y-%m-%d %H:%M:%S"), e.username, e.ip, e.action, e.object_type, e.object_id,
-          e.outcome.value, _json(e.before), _json(e.after), _json(e.detail), e.hash] for e in rows),
+        chain(
+            ([e.seq, local_time(e.at, "%Y-%m-%d %H:%M:%S"), e.username, e.ip, e.action, e.object_type, e.object_id,
+              e.outcome.value, _json(e.before), _json(e.after), _json(e.detail), e.hash] for e in rows),
+            [signed],
+        ),
     )  # fmt: skip
     return Response(
         body,

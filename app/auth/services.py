@@ -75,28 +75,59 @@ def authenticate(session: Session, username: str, password: str, *, lock_after: 
             verify_password(DUMMY_HASH, password)
             record(session, "login", outcome=Outcome.failure, detail={"username": username[:64], "reason": "unknown"})
             raise LoginFailed(_("用户名或密码错误。"))
-        if user.is_locked(now):
-            record(session, "login", obj=user, user=user, outcome=Outcome.denied, detail={"reason": "locked"})
-            raise LoginFailed(_("账号已锁定，请 30 分钟后再试或联系管理员解锁。"))
-        if not verify_password(user.password_hash, password):
-            user.failed_logins += 1
-            detail: dict[str, Any] = {"reason": "password", "failed_logins": user.failed_logins}
-            if user.failed_logins >= lock_after:
-                user.locked_until = now + lock_for
-                user.failed_logins = 0
-                detail["locked_until"] = user.locked_until
-                record(session, "account.lock", obj=user, user=user, after={"locked_until": user.locked_until})
-            record(session, "login", obj=user, user=user, outcome=Outcome.failure, detail=detail)
-            if user.locked_until and user.locked_until > now:
-                raise LoginFailed(_("连续 %(n)d 次密码错误，账号已锁定 30 分钟。", n=lock_after))
-            raise LoginFailed(_("用户名或密码错误。"))
+        check_password(session, user, password, now=now, lock_after=lock_after, lock_for=lock_for, action="login")
         if not user.active or not user.bureau.active:
             record(session, "login", obj=user, user=user, outcome=Outcome.denied, detail={"reason": "disabled"})
             raise LoginFailed(_("账号已停用，请联系管理员。"))
-        user.failed_logins = 0
-        user.locked_until = None
         user.last_login_at = now
     return user
+
+
+def check_password(
+    session: Session, user: User, password: str, *, now: Any, lock_after: int, lock_for: timedelta, action: str
+) -> None:
+    """Check a user's password under the lockout, for the login and the own account page alike.
+
+    The attempt is counted before the password is checked, in one atomic UPDATE … RETURNING that only an
+    unlocked account passes: parallel attempts each get their own number (no lost update of the counter), no
+    attempt beyond the `lock_after`-th is checked at all, and the attempt numbered `lock_after` that fails
+    locks the account. On PostgreSQL the row stays locked until the request commits, so attempts for one
+    account run one after another; SQLite's writers are serialised anyway (BEGIN IMMEDIATE)."""
+    table = User.__table__
+    number = session.execute(
+        update(table)
+        .where(table.c.id == user.id, or_(table.c.locked_until.is_(None), table.c.locked_until <= now))
+        .values(failed_logins=table.c.failed_logins + 1)
+        .returning(table.c.failed_logins)
+    ).scalar()
+    if number is None or number > lock_after:
+        if number is not None:
+            _store_counter(session, user, failed_logins=number - 1, locked_until=user.locked_until)
+        record(session, action, obj=user, user=user, outcome=Outcome.denied, detail={"reason": "locked"})
+        raise LoginFailed(_("账号已锁定，请 30 分钟后再试或联系管理员解锁。"), field="current")
+    if verify_password(user.password_hash, password):
+        _store_counter(session, user, failed_logins=0, locked_until=None)
+        return
+    detail: dict[str, Any] = {"reason": "password", "failed_logins": number}
+    if number >= lock_after:
+        until = now + lock_for
+        _store_counter(session, user, failed_logins=0, locked_until=until)
+        detail["locked_until"] = until
+        record(session, "account.lock", obj=user, user=user, after={"locked_until": until})
+        record(session, action, obj=user, user=user, outcome=Outcome.failure, detail=detail)
+        raise LoginFailed(_("连续 %(n)d 次密码错误，账号已锁定 30 分钟。", n=lock_after), field="current")
+    set_committed_value(user, "failed_logins", number)
+    record(session, action, obj=user, user=user, outcome=Outcome.failure, detail=detail)
+    raise LoginFailed(_("用户名或密码错误。") if action == "login" else _("当前密码不正确。"), field="current")
+
+
+def _store_counter(session: Session, user: User, *, failed_logins: int, locked_until: Any) -> None:
+    table = User.__table__
+    session.execute(
+        update(table).where(table.c.id == user.id).values(failed_logins=failed_logins, locked_until=locked_until)
+    )
+    set_committed_value(user, "failed_logins", failed_logins)
+    set_committed_value(user, "locked_until", locked_until)
 
 
 def start_session(session: Session, user: User, *, ip: str | None, user_agent: str | None) -> str:
@@ -248,6 +279,19 @@ def user_snapshot(user: User) -> dict[str, Any]:
     }
 
 
+def check_duties(actor: User | None, target: User) -> None:
+    """三员分立 on the web: an account holding a role only the command line grants (the audit admin) is
+    managed from the command line only, and a system admin and an audit admin never act on each other's
+    account. `actor` None is the command line; one's own account is one's own (the /account page)."""
+    if actor is None or actor.id == target.id:
+        return
+    if target.roles & CLI_ONLY:
+        raise Forbidden(_("审计管理员的账号只能由运维人员在命令行中管理。"))
+    for group in EXCLUSIVE:
+        if (actor.roles & group) and (target.roles & group) and not (actor.roles & target.roles & group):
+            raise Forbidden(_("系统管理员与审计管理员不能管理对方的账号。"))
+
+
 def check_roles(bureau: Bureau, roles: set[Role], *, via_cli: bool) -> None:
     if not roles:
         raise ServiceError(_("至少选择一个角色。"), field="roles")
@@ -333,8 +377,16 @@ def update_user(
     ):
         raise ServiceError(_("不能取消自己的系统管理员角色。"), field="roles")
     via_cli = actor is None
-    # A role only the CLI grants may be kept, but not added from the web.
-    check_roles(user.bureau, roles - (user.roles & CLI_ONLY), via_cli=via_cli)
+    kept = user.roles & CLI_ONLY
+    if not via_cli and kept:
+        # The audit admin's account: the web may save its name and phone, never its roles.
+        if roles != user.roles:
+            raise Forbidden(_("审计管理员的角色只能由运维人员在命令行中设置。"))
+    elif not via_cli:
+        check_duties(actor, user)
+    # Every role the account will hold takes part in the exclusivity check, those only the CLI grants too;
+    # a role only the CLI grants may be kept from the web, never added.
+    check_roles(user.bureau, roles, via_cli=via_cli or (roles & CLI_ONLY) <= kept)
     if not display_name.strip():
         raise ServiceError(_("请填写姓名。"), field="display_name")
     user.display_name = display_name.strip()
@@ -353,6 +405,7 @@ def update_user(
 def set_active(session: Session, user: User, active: bool, *, actor: User | None) -> None:
     if actor is not None and actor.id == user.id:
         raise ServiceError(_("不能停用自己的账号。"))
+    check_duties(actor, user)
     if user.active == active:
         raise Conflict(_("账号已经是该状态。"))
     user.active = active
@@ -363,7 +416,8 @@ def set_active(session: Session, user: User, active: bool, *, actor: User | None
     )  # fmt: skip
 
 
-def unlock(session: Session, user: User) -> None:
+def unlock(session: Session, user: User, *, actor: User | None) -> None:
+    check_duties(actor, user)
     if user.locked_until is None:
         raise Conflict(_("账号未被锁定。"))
     before = {"locked_until": user.locked_until}
@@ -371,7 +425,8 @@ def unlock(session: Session, user: User) -> None:
     record(session, "account.unlock", obj=user, before=before, after={"locked_until": None})
 
 
-def set_password(session: Session, user: User, password: str, *, action: str) -> None:
+def set_password(session: Session, user: User, password: str, *, action: str, actor: User | None) -> None:
+    check_duties(actor, user)
     errors = policy_errors(password, user.username)
     if errors:
         raise ServiceError(" ".join(errors), field="password")
@@ -381,11 +436,21 @@ def set_password(session: Session, user: User, password: str, *, action: str) ->
     record(session, action, obj=user, detail={"sessions_ended": ended})
 
 
-def change_own_password(session: Session, user: User, current: str, new: str) -> None:
-    if not verify_password(user.password_hash, current):
-        record(session, "password.change", obj=user, outcome=Outcome.failure, detail={"reason": "current"})
-        raise ServiceError(_("当前密码不正确。"), field="current")
-    set_password(session, user, new, action="password.change")
+def change_own_password(
+    session: Session,
+    user: User,
+    current: str,
+    new: str,
+    *,
+    lock_after: int = 5,
+    lock_for: timedelta = timedelta(minutes=30),
+) -> None:
+    """The current password is checked under the login's lockout (check_password): guessing it here counts
+    toward the same lock, and a locked account cannot change its password."""
+    check_password(
+        session, user, current, now=utcnow(), lock_after=lock_after, lock_for=lock_for, action="password.change"
+    )
+    set_password(session, user, new, action="password.change", actor=user)
 
 
 def set_locale(session: Session, user: User, locale: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote, urlsplit
+
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
@@ -58,9 +60,29 @@ def login():  # type: ignore[no-untyped-def]
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("core.index")
+    """Only ever a path of this site: browsers drop tabs and newlines from a URL (`/\t/evil.example/` is
+    `//evil.example/` to them) and read a backslash as a slash, so a target with either, with any control
+    character, with a scheme or a host, or that starts with `//` (as given or once percent-decoded, in case
+    something on the way decodes it again) goes to the home page instead."""
+    home = url_for("core.index")
+    if not target or not target.startswith("/"):
+        return home
+    for form in (target, unquote(target)):
+        if form.startswith("//") or "\\" in form or any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in form):
+            return home
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc:
+            return home
+    return target
+
+
+def _account_key() -> str:
+    user = g.get("user")
+    return f"account:{user.id}" if user is not None else f"account:{request.remote_addr}"
+
+
+def _not_a_password_check() -> bool:
+    return request.form.get("action") != "password"
 
 
 @bp.post("/logout")
@@ -77,6 +99,7 @@ def logout():  # type: ignore[no-untyped-def]
 
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
+@limiter.limit(_login_limit, methods=["POST"], key_func=_account_key, exempt_when=_not_a_password_check)
 def account():  # type: ignore[no-untyped-def]
     s = db.session()
     password_form = PasswordForm(prefix="pw")
@@ -87,7 +110,11 @@ def account():  # type: ignore[no-untyped-def]
         action = request.form.get("action")
         try:
             if action == "password" and password_form.validate_on_submit():
-                auth.change_own_password(s, g.user, password_form.current.data, password_form.new.data)
+                cfg = current_app.config
+                auth.change_own_password(
+                    s, g.user, password_form.current.data or "", password_form.new.data or "",
+                    lock_after=cfg["LOCKOUT_THRESHOLD"], lock_for=cfg["LOCKOUT_DURATION"],
+                )  # fmt: skip
                 session.clear()
                 flash(_("密码已修改，请用新密码重新登录。"))
                 return redirect(url_for("auth.login"))
@@ -228,7 +255,19 @@ def user(user_id: int):  # type: ignore[no-untyped-def]
             else:
                 flash(_("已保存。"))
                 return redirect(url_for("admin.user", user_id=target.id))
-    return render_template("admin/user_form.html", form=form, user=target, reset_form=ResetPasswordForm()), status
+    managed = _managed_here(target)
+    return render_template(
+        "admin/user_form.html", form=form, user=target, reset_form=ResetPasswordForm(), managed=managed
+    ), status
+
+
+def _managed_here(target: User) -> bool:
+    """Whether the web may change the account's roles, password and state (三员分立, check_duties)."""
+    try:
+        auth.check_duties(g.user, target)
+    except ServiceError:
+        return False
+    return True
 
 
 @admin_bp.post("/users/<int:user_id>/status")
@@ -244,7 +283,7 @@ def user_status(user_id: int):  # type: ignore[no-untyped-def]
         auth.set_active(s, target, True, actor=g.user)
         flash(_("账号已启用。"))
     elif action == "unlock":
-        auth.unlock(s, target)
+        auth.unlock(s, target, actor=g.user)
         flash(_("账号已解锁。"))
     else:
         abort(400)
@@ -255,10 +294,11 @@ def user_status(user_id: int):  # type: ignore[no-untyped-def]
 @require(Permission.manage_users)
 def reset_password(user_id: int):  # type: ignore[no-untyped-def]
     target = _user_or_404(user_id)
+    auth.check_duties(g.user, target)
     form = ResetPasswordForm()
     if not form.validate_on_submit():
         raise ServiceError(_("请填写新密码。"))
-    auth.set_password(db.session(), target, form.password.data, action="password.reset")
+    auth.set_password(db.session(), target, form.password.data, action="password.reset", actor=g.user)
     flash(_("密码已重置，该用户的所有会话已结束。"))
     return redirect(url_for("admin.user", user_id=target.id))
 

@@ -54,7 +54,10 @@ class CaseShare(Base):
 
     case_id: Mapped[int] = mapped_column(BigId, ForeignKey("case_record.id", ondelete="CASCADE"), primary_key=True)
     bureau_id: Mapped[int] = mapped_column(ForeignKey("bureau.id", ondelete="CASCADE"), primary_key=True)
-    reason: Mapped[str] = mapped_column(String(32))  # discovered_by / copy
+    reason: Mapped[str] = mapped_column(String(32))  # DISCOVERED_BY / COPY
+
+
+DISCOVERED_BY, COPY = "discovered_by", "copy"
 
 
 class _CaseVisible:
@@ -409,10 +412,18 @@ def _evidence_criteria(readable: list[int], bureau_id: int) -> Any:
 
 
 def _transfer_criteria(readable: list[int], bureau_id: int) -> Any:
+    # The two bureaus of the form, and the provincial bureaus it is copied to (their share of its cases).
     return with_loader_criteria(
         CaseTransfer,
         lambda cls: or_(
-            cls.jurisdiction_id.in_(readable), cls.from_bureau_id == bureau_id, cls.to_bureau_id == bureau_id
+            cls.jurisdiction_id.in_(readable),
+            cls.from_bureau_id == bureau_id,
+            cls.to_bureau_id == bureau_id,
+            cls.id.in_(
+                select(TransferItem.transfer_id)
+                .join(CaseShare, CaseShare.case_id == TransferItem.case_id)
+                .where(CaseShare.bureau_id == bureau_id, CaseShare.reason == COPY)
+            ),
         ),
         include_aliases=True,
     )

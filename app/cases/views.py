@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,10 +31,10 @@ from app.places.models import Jurisdiction, JurisdictionLevel
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
 VIEWS = {
-    "inbox": _("待我单位办理"),
-    "verify": _("待我单位核查"),
-    "overdue": _("超期"),
-    "all": _("全部"),
+    "inbox": _l("待我单位办理"),
+    "verify": _l("待我单位核查"),
+    "overdue": _l("超期"),
+    "all": _l("全部"),
 }
 
 
@@ -226,7 +227,7 @@ def transition(case_id: int):  # type: ignore[no-untyped-def]
         raise ServiceError(_("未知操作。")) from None
     version = request.form.get("version", type=int)
     workflow.transition(db.session(), case, action, g.user, request.form, expected_version=version)
-    flash(_("已%(a)s。", a=workflow.ACTION_LABELS[action]))
+    flash(_("已%(a)s。", a=_(workflow.ACTION_LABELS[action])))
     return redirect(url_for("cases.detail", case_id=case.id))
 
 
@@ -287,6 +288,16 @@ def create_transfer():  # type: ignore[no-untyped-def]
     return redirect(url_for("cases.transfer", transfer_id=transfer.id))
 
 
+@bp.get("/copied")
+@require(Permission.view_cases)
+def copied():  # type: ignore[no-untyped-def]
+    """The transfer forms copied to the reader's bureau (the provincial bureaus, for cross-province forms)."""
+    s = db.session()
+    transfers = queries.copied_to(s, g.user.bureau_id)
+    names = bureau_names(s, {b for t in transfers for b in (t.from_bureau_id, t.to_bureau_id)})
+    return render_template("cases/copied.html", transfers=transfers, names=names)
+
+
 @bp.get("/transfers/<int:transfer_id>")
 @require(Permission.view_cases)
 def transfer(transfer_id: int):  # type: ignore[no-untyped-def]
@@ -295,9 +306,10 @@ def transfer(transfer_id: int):  # type: ignore[no-untyped-def]
     scans = list(s.scalars(select(Evidence).where(Evidence.transfer_id == t.id).order_by(Evidence.id)))
     with unscoped(s):
         items = [(i.ordinal, i.case) for i in t.items]
+    copies = queries.copies_of(s, t)
     return render_template(
-        "cases/transfer.html", transfer=t, items=items, scans=scans,
-        names=bureau_names(db.session(), {t.from_bureau_id, t.to_bureau_id}),
+        "cases/transfer.html", transfer=t, items=items, scans=scans, copies=copies,
+        names=bureau_names(db.session(), {t.from_bureau_id, t.to_bureau_id, *copies}),
         can_upload=g.user.bureau_id in (t.from_bureau_id, t.to_bureau_id) and g.user.can(Permission.handle_cases),
     )  # fmt: skip
 

@@ -14,16 +14,14 @@ from markupsafe import Markup
 from app.auth.labels import LEVEL_LABELS, ROLE_LABELS
 from app.auth.roles import Permission
 from app.core.localtime import LOCAL_TZ
+from app.extensions import db
+from app.notifications.services import unread_count
 
-# (endpoint or None while the area is still to come, label, permission needed to see the entry)
+# (endpoint, label, permission needed to see the entry): only modules that exist.
 NAVIGATION = [
     ("core.index", _l("工作台"), None),
     ("reduction.index", _l("减排清单"), Permission.view_lists),
-    (None, _l("预警与响应"), None),
-    (None, _l("用电核查"), None),
     ("cases.index", _l("问题线索"), Permission.view_cases),
-    (None, _l("交叉抽核"), None),
-    (None, _l("应对评估"), None),
     ("places.index", _l("行政区与联动区域"), Permission.view_places),
     ("admin.users", _l("用户管理"), Permission.manage_users),
     ("audit.search", _l("审计日志"), Permission.view_audit),
@@ -54,6 +52,11 @@ def _gettext(context: Any, string: str, /, **variables: Any) -> str:
     return rv % variables  # type: ignore[no-any-return]
 
 
+def _unread(user: Any) -> int:
+    # Only a page that shows the badge asks: the count is one indexed statement.
+    return unread_count(db.session(), user) if user is not None else 0
+
+
 def register(app: Flask) -> None:
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: _translations().ugettext(s),
@@ -78,6 +81,7 @@ def register(app: Flask) -> None:
         ]
         return {
             "current_user": user,
+            "unread_notifications": lambda: _unread(user),
             "navigation": nav,
             "role_labels": ROLE_LABELS,
             "level_labels": LEVEL_LABELS,

@@ -1,14 +1,17 @@
-"""Home page, language switch and health check."""
+"""Home page (the work list and the latest notifications), language switch and health check."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.auth import services as auth
-from app.auth.models import User
 from app.core.access import login_required, public
 from app.extensions import db
+from app.notifications import services as notifications
+from app.notifications.todos import todos
 from app.places.models import Jurisdiction
 
 bp = Blueprint("core", __name__)
@@ -18,11 +21,11 @@ bp = Blueprint("core", __name__)
 @login_required
 def index():  # type: ignore[no-untyped-def]
     s = db.session()
-    scope = s.info["scope"]
-    jurisdictions = len(scope.readable)
-    users = s.scalar(select(func.count()).select_from(User))
     home = s.get(Jurisdiction, g.user.jurisdiction_id)
-    return render_template("core/index.html", home=home, jurisdictions=jurisdictions, users=users)
+    return render_template(
+        "core/index.html", home=home, todos=todos(s, g.user, datetime.now(UTC)),
+        recent=notifications.for_user(s, g.user, limit=5),
+    )  # fmt: skip
 
 
 @bp.post("/language")

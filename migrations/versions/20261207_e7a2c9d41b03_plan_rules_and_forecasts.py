@@ -1,7 +1,7 @@
 """plan rules and forecasts
 
 Revision ID: e7a2c9d41b03
-Revises: c4a5e1d0f7b2
+Revises: 2e5583d57339
 Create Date: 2026-12-07 06:40:00
 
 A plan's checked rules (alert levels, trigger, approval chains, reporting, targets) are stored with it; forecasts
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = 'e7a2c9d41b03'
-down_revision: str | None = 'c4a5e1d0f7b2'
+down_revision: str | None = '2e5583d57339'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

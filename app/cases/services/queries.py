@@ -12,7 +12,17 @@ from sqlalchemy import Select, and_, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import Bureau
-from app.cases.models import Case, CaseEvent, CaseTransfer, Inspection, TransferItem, in_inbox, is_open
+from app.cases.models import (
+    COPY,
+    Case,
+    CaseEvent,
+    CaseShare,
+    CaseTransfer,
+    Inspection,
+    TransferItem,
+    in_inbox,
+    is_open,
+)
 from app.cases.services.workflow import WORKERS
 from app.cases.vocabulary import CaseState, Escalation, Origin, SourceType
 from app.db import utcnow
@@ -250,3 +260,30 @@ def figures(session: Session, start: datetime, end: datetime) -> list[Figures]:
 
 def timeline(session: Session, case: Case) -> list[CaseEvent]:
     return list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
+
+
+def copied_to(session: Session, bureau_id: int) -> list[CaseTransfer]:
+    """The transfer forms copied to a (provincial) bureau, newest first: 抄送我单位."""
+    ids = (
+        select(TransferItem.transfer_id)
+        .join(CaseShare, CaseShare.case_id == TransferItem.case_id)
+        .where(CaseShare.bureau_id == bureau_id, CaseShare.reason == COPY)
+    )
+    return list(
+        session.scalars(
+            select(CaseTransfer).where(CaseTransfer.id.in_(ids)).order_by(CaseTransfer.id.desc()).limit(200)
+        )
+    )
+
+
+def copies_of(session: Session, transfer: CaseTransfer) -> list[int]:
+    """The bureaus a transfer form is copied to."""
+    return sorted(
+        set(
+            session.scalars(
+                select(CaseShare.bureau_id)
+                .join(TransferItem, TransferItem.case_id == CaseShare.case_id)
+                .where(TransferItem.transfer_id == transfer.id, CaseShare.reason == COPY)
+            )
+        )
+    )

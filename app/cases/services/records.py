@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import record
 from app.auth.models import Bureau, BureauKind, User
-from app.cases.models import Case, CaseShare, CaseTransfer, Evidence, TransferItem
+from app.cases.models import COPY, DISCOVERED_BY, Case, CaseShare, CaseTransfer, Evidence, TransferItem
 from app.cases.services import numbering
 from app.cases.services.workflow import RULES, WORKERS, Action, add_event, can, due_for, transition
 from app.cases.vocabulary import TOPICS, CaseState, EvidenceKind, Origin, SourceType, label
@@ -215,9 +215,9 @@ def create_transfer(session: Session, user: User, case_ids: Sequence[int], to_bu
         assert case is not None
         session.add(TransferItem(transfer_id=transfer.id, case_id=case.id, ordinal=ordinal))
         transition(session, case, Action.transfer, user, {"to_bureau": to_bureau, "transfer": transfer, "now": now})
-        _share(session, case, user.bureau_id, "discovered_by")
+        _share(session, case, user.bureau_id, DISCOVERED_BY)
         for bureau in copies:
-            _share(session, case, bureau.id, "copy")
+            _share(session, case, bureau.id, COPY)
     session.flush()
     record(
         session, "case.transfer", obj=transfer,

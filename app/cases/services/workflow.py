@@ -30,8 +30,11 @@ from app.cases import limits
 from app.cases.models import Case, CaseEvent, Evidence
 from app.cases.vocabulary import CaseState, Escalation, EvidenceKind, label
 from app.core.errors import Conflict, Forbidden, ServiceError
+from app.core.i18n import N_
 from app.core.localtime import LOCAL_TZ
 from app.db import utcnow
+from app.notifications.models import NotificationKind
+from app.notifications.services import notify
 from app.places.models import Jurisdiction
 from app.plans import services as plans
 
@@ -52,16 +55,16 @@ class Action(enum.StrEnum):
 
 
 ACTION_LABELS = {
-    Action.accept: "本单位直接受理",
-    Action.transfer: "移交",
-    Action.receive: "签收",
-    Action.return_: "退回",
-    Action.handle: "开始处置",
-    Action.order: "责令整改",
-    Action.report: "报告整改完成",
-    Action.verify: "核查通过",
-    Action.reopen: "整改未完成，退回整改",
-    Action.close: "销号",
+    Action.accept: N_("本单位直接受理"),
+    Action.transfer: N_("移交"),
+    Action.receive: N_("签收"),
+    Action.return_: N_("退回"),
+    Action.handle: N_("开始处置"),
+    Action.order: N_("责令整改"),
+    Action.report: N_("报告整改完成"),
+    Action.verify: N_("核查通过"),
+    Action.reopen: N_("整改未完成，退回整改"),
+    Action.close: N_("销号"),
 }
 
 
@@ -212,10 +215,10 @@ def transition(
         raise Conflict(_("该线索已被他人处理（当前状态：%(state)s），请刷新后再试。", state=label(case.state)))
     if case.state not in rule.sources:
         raise Conflict(
-            _("线索当前状态为“%(state)s”，不能“%(action)s”。", state=label(case.state), action=ACTION_LABELS[action])
+            _("线索当前状态为“%(state)s”，不能“%(action)s”。", state=label(case.state), action=_(ACTION_LABELS[action]))
         )
     if not rule.who(case, user):
-        raise Forbidden(_("只有%(who)s可以“%(action)s”。", who=rule.who_text, action=ACTION_LABELS[action]))
+        raise Forbidden(_("只有%(who)s可以“%(action)s”。", who=rule.who_text, action=_(ACTION_LABELS[action])))
     if not rule.when(case):
         raise Conflict(str(rule.when_text))
     # No autoflush: the row is written once, at the end, where a concurrent winner shows as a stale version.
@@ -304,6 +307,7 @@ def transition(
         case.escalation = None if case.state is not before else case.escalation
         case.due_at = due_for(session, case, now)
         add_event(session, case, user, action.value, before, case.state, note=note, data=change)
+        _notify(session, case, action, user, note)
     try:
         session.flush()
     except StaleDataError:
@@ -313,6 +317,23 @@ def transition(
         after={"state": case.state.value, **change},
     )  # fmt: skip
     return case
+
+
+# Who hears of a step: the bureau that must act next.
+_NOTICES = {
+    Action.transfer: (NotificationKind.case_transferred, lambda c: c.responsible_bureau_id),
+    Action.receive: (NotificationKind.case_received, lambda c: c.discovered_bureau_id),
+    Action.return_: (NotificationKind.case_returned, lambda c: c.discovered_bureau_id),
+}
+
+
+def _notify(session: Session, case: Case, action: Action, user: User, note: str) -> None:
+    if action not in _NOTICES:
+        return
+    kind, to = _NOTICES[action]
+    detail = note if action is Action.return_ else user.bureau.name
+    notify(session, [to(case)], kind, subject=f"{case.number} {case.topic}", detail=detail,
+           endpoint="cases.detail", object_id=case.id)  # fmt: skip
 
 
 def add_event(
@@ -344,6 +365,11 @@ def escalate(session: Session, case: Case, user: User | None, *, now: datetime |
     hours = limit.hours if limit else 24
     case.due_at = now + timedelta(hours=hours)  # the next step comes after another full period
     add_event(session, case, user, "escalate", case.state, case.state, note=label(step), data={"step": step.value})
+    kind = NotificationKind.case_overdue if step is Escalation.warning else NotificationKind.case_escalated
+    notify(
+        session, [case.responsible_bureau_id, case.discovered_bureau_id], kind, subject=f"{case.number} {case.topic}",
+        detail=label(step), endpoint="cases.detail", object_id=case.id,
+    )  # fmt: skip
     session.flush()
     record(
         session, "case.escalate", obj=case, before={"escalation": before.value if before else None},

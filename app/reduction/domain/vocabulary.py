@@ -1,18 +1,23 @@
 """The reduction list's closed vocabularies (GLOSSARY.md), each value with its Chinese label.
 
-Labels are plain data (LABELS), not gettext: they are the official terms of the plans and are shown as
-they are; the UI adds the English term from its own catalogue.
+LABELS holds the official Chinese terms of the plans: the workbook template and its parser use them as they
+are. `.label` is the term in the reader's language, looked up when it is read (the catalog has each term,
+marked below with `N_` for extraction).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+from flask_babel import gettext
+
+from app.core.i18n import N_
+
 
 class Labelled(StrEnum):
     @property
     def label(self) -> str:
-        return LABELS[self]
+        return gettext(LABELS[self])
 
 
 class ResponseLevel(Labelled):
@@ -153,43 +158,43 @@ SUITABLE_VERIFICATION: dict[MeasureKind, frozenset[Verification]] = {
 }  # fmt: skip
 
 LABELS: dict[Labelled, str] = {
-    ResponseLevel.III: "Ⅲ级应急响应",
-    ResponseLevel.II: "Ⅱ级应急响应",
-    ResponseLevel.I: "Ⅰ级应急响应",
-    AlertLevel.yellow: "黄色预警",
-    AlertLevel.orange: "橙色预警",
-    AlertLevel.red: "红色预警",
-    Category.key: "重点企业",
-    Category.guarantee: "保障类企业",
-    Category.micro: "小微涉气企业",
-    Category.other: "其他企业",
-    Grade.leading: "绩效引领性",
-    Grade.A: "A级",
-    Grade.B: "B级",
-    Grade.C: "C级",
-    Grade.D: "D级",
-    Pollutant.so2: "二氧化硫",
-    Pollutant.nox: "氮氧化物",
-    Pollutant.pm: "颗粒物",
-    Pollutant.vocs: "挥发性有机物",
-    MeasureKind.stop: "停产",
-    MeasureKind.limit: "限产",
-    MeasureKind.output_cap: "以量定产/以热定产",
-    MeasureKind.staggered_transport: "错峰运输",
-    MeasureKind.truck_ban: "停用国Ⅳ及以下重型货车",
-    MeasureKind.offroad_ban: "停用非道路移动机械",
-    MeasureKind.outdoor_work_ban: "停止露天作业",
-    OutputBasis.output_by_demand: "以量定产",
-    OutputBasis.output_by_heat: "以热定产",
-    Verification.power_meter: "用电监控",
-    Verification.online_monitoring: "在线监测（CEMS）",
-    Verification.dcs: "DCS",
-    Verification.video: "视频监控",
-    Verification.gate_records: "门禁记录",
-    MachineryStage.pre_china_1: "国Ⅰ以前",
-    MachineryStage.china_1: "国Ⅰ",
-    MachineryStage.china_2: "国Ⅱ",
-    MachineryStage.china_3: "国Ⅲ",
-    MachineryStage.china_4: "国Ⅳ",
-    MachineryStage.electric: "新能源（电动）",
+    ResponseLevel.III: N_("Ⅲ级应急响应"),
+    ResponseLevel.II: N_("Ⅱ级应急响应"),
+    ResponseLevel.I: N_("Ⅰ级应急响应"),
+    AlertLevel.yellow: N_("黄色预警"),
+    AlertLevel.orange: N_("橙色预警"),
+    AlertLevel.red: N_("红色预警"),
+    Category.key: N_("重点企业"),
+    Category.guarantee: N_("保障类企业"),
+    Category.micro: N_("小微涉气企业"),
+    Category.other: N_("其他企业"),
+    Grade.leading: N_("绩效引领性"),
+    Grade.A: N_("A级"),
+    Grade.B: N_("B级"),
+    Grade.C: N_("C级"),
+    Grade.D: N_("D级"),
+    Pollutant.so2: N_("二氧化硫"),
+    Pollutant.nox: N_("氮氧化物"),
+    Pollutant.pm: N_("颗粒物"),
+    Pollutant.vocs: N_("挥发性有机物"),
+    MeasureKind.stop: N_("停产"),
+    MeasureKind.limit: N_("限产"),
+    MeasureKind.output_cap: N_("以量定产/以热定产"),
+    MeasureKind.staggered_transport: N_("错峰运输"),
+    MeasureKind.truck_ban: N_("停用国Ⅳ及以下重型货车"),
+    MeasureKind.offroad_ban: N_("停用非道路移动机械"),
+    MeasureKind.outdoor_work_ban: N_("停止露天作业"),
+    OutputBasis.output_by_demand: N_("以量定产"),
+    OutputBasis.output_by_heat: N_("以热定产"),
+    Verification.power_meter: N_("用电监控"),
+    Verification.online_monitoring: N_("在线监测（CEMS）"),
+    Verification.dcs: N_("DCS"),
+    Verification.video: N_("视频监控"),
+    Verification.gate_records: N_("门禁记录"),
+    MachineryStage.pre_china_1: N_("国Ⅰ以前"),
+    MachineryStage.china_1: N_("国Ⅰ"),
+    MachineryStage.china_2: N_("国Ⅱ"),
+    MachineryStage.china_3: N_("国Ⅲ"),
+    MachineryStage.china_4: N_("国Ⅳ"),
+    MachineryStage.electric: N_("新能源（电动）"),
 }

@@ -21,6 +21,7 @@ from sqlalchemy import String, exists, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.core.errors import NotFound, ServiceError
+from app.core.i18n import N_
 from app.core.scoping import get_scope
 from app.places.models import Jurisdiction
 from app.reduction.domain import uscc as uscc_rules
@@ -43,14 +44,14 @@ SORTS: dict[str, tuple[Any, ...]] = {
     "vocs": (Enterprise.vocs.desc(),),
 }
 SORT_LABELS = {
-    "name": "名称（升序）",
-    "-name": "名称（降序）",
-    "uscc": "统一社会信用代码",
-    "county": "区县",
-    "so2": "二氧化硫排放量",
-    "nox": "氮氧化物排放量",
-    "pm": "颗粒物排放量",
-    "vocs": "挥发性有机物排放量",
+    "name": N_("名称（升序）"),
+    "-name": N_("名称（降序）"),
+    "uscc": N_("统一社会信用代码"),
+    "county": N_("区县"),
+    "so2": N_("二氧化硫排放量"),
+    "nox": N_("氮氧化物排放量"),
+    "pm": N_("颗粒物排放量"),
+    "vocs": N_("挥发性有机物排放量"),
 }
 FLAG_FILTERS = ("", "flagged", "clean")
 _CODE_CHARS = re.compile(r"^[0-9A-Z]{4,18}$")

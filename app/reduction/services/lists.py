@@ -15,8 +15,11 @@ from sqlalchemy.orm import Session, joinedload
 from app.audit.services import record
 from app.auth.models import Bureau, User
 from app.core.errors import Conflict, Forbidden, NotFound, ServiceError
+from app.core.i18n import N_
 from app.core.localtime import LOCAL_TZ
 from app.db import utcnow
+from app.notifications.models import NotificationKind
+from app.notifications.services import bureaus_of, notify
 from app.places.models import Jurisdiction
 from app.plans import services as plans
 from app.reduction.models import Enterprise, ListState, ReductionList, _above, _is_staff, _owner
@@ -50,11 +53,11 @@ WHO = {
 }
 
 STATE_LABELS = {
-    ListState.draft: "草稿",
-    ListState.submitted: "已报送",
-    ListState.returned: "已退回",
-    ListState.approved: "已审核通过",
-    ListState.published: "已发布",
+    ListState.draft: N_("草稿"),
+    ListState.submitted: N_("已报送"),
+    ListState.returned: N_("已退回"),
+    ListState.approved: N_("已审核通过"),
+    ListState.published: N_("已发布"),
 }
 
 
@@ -89,6 +92,7 @@ def transition(
     elif action is ListAction.publish:
         lst.published_at = now
     lst.state = target
+    _notify(session, lst, action, user)
     session.flush()
     record(
         session, f"reduction_list.{action.value}", obj=lst, before=before,
@@ -96,6 +100,25 @@ def transition(
                **({"reason": lst.return_reason} if action is ListAction.return_ else {})},
     )  # fmt: skip
     return lst
+
+
+_NOTICES = {
+    ListAction.submit: (NotificationKind.list_submitted, lambda lst: lst.jurisdiction.parent_id),
+    ListAction.return_: (NotificationKind.list_returned, lambda lst: lst.jurisdiction_id),
+    ListAction.approve: (NotificationKind.list_approved, lambda lst: lst.jurisdiction_id),
+}
+
+
+def _notify(session: Session, lst: ReductionList, action: ListAction, user: User) -> None:
+    """The next bureau to act hears of the step: the one above of a submission, the owner of a decision."""
+    if action not in _NOTICES:
+        return
+    kind, where = _NOTICES[action]
+    detail = lst.return_reason or "" if action is ListAction.return_ else user.bureau.name
+    subject = _("%(place)s %(year)d 年应急减排清单（第 %(v)d 版）", place=lst.jurisdiction.name, year=lst.year,
+                v=lst.version)  # fmt: skip
+    notify(session, bureaus_of(session, where(lst)), kind, subject=subject, detail=detail,
+           endpoint="reduction.show", object_id=lst.id)  # fmt: skip
 
 
 def open_list(session: Session, bureau: Bureau, year: int, user: User) -> ReductionList:

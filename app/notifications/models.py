@@ -1,0 +1,51 @@
+"""A notification is addressed to a bureau (every officer of it sees it) and read by each officer on their own."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, BigId, enum_type, utcnow
+
+
+class NotificationKind(enum.StrEnum):
+    case_transferred = "case_transferred"
+    case_received = "case_received"
+    case_returned = "case_returned"
+    case_overdue = "case_overdue"
+    case_escalated = "case_escalated"
+    list_submitted = "list_submitted"
+    list_returned = "list_returned"
+    list_approved = "list_approved"
+
+
+class Notification(Base):
+    """Not jurisdiction-scoped: the sender's bureau writes it for another bureau, and reads are always by the
+    reader's own bureau (`services.for_user`)."""
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_bureau_recent", "bureau_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    bureau_id: Mapped[int] = mapped_column(ForeignKey("bureau.id", ondelete="CASCADE"))
+    kind: Mapped[NotificationKind] = mapped_column(enum_type(NotificationKind, 24))
+    # Kept as data, worded at display time in the reader's language (services.TEXTS).
+    subject: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    # Where the message leads: an endpoint of this site and the id of its object (a case, a list).
+    endpoint: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotificationRead(Base):
+    __tablename__ = "notification_read"
+
+    notification_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("notification.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    read_at: Mapped[datetime] = mapped_column(default=utcnow)
