@@ -45,6 +45,76 @@ audit_cli = AppGroup("audit", help="The audit log.")
 demo_cli = AppGroup("demo", help="Demo data for development (refused in production).")
 db_cli = AppGroup("db", help="Schema migrations (Alembic).")
 cases_cli = AppGroup("cases", help="Cases (问题线索).")
+alerts_cli = AppGroup("alerts", help="Forecasts, observations and alert evaluation.")
+
+
+def _readings(s, path: Path, plan: str | None):  # type: ignore[no-untyped-def]
+    from app.alerts import services as alerts
+    from app.alerts.domain import readings
+
+    try:
+        return readings.parse(path.name, path.read_bytes(), alerts.member_codes(s, plan))
+    except readings.ReadingsError as e:
+        raise click.ClickException("文件有误，未保存任何数据：\n  " + "\n  ".join(e.problems)) from e
+
+
+@alerts_cli.command("evaluate")
+@click.argument("plan")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--floor",
+    "floors",
+    multiple=True,
+    metavar="LEVEL:START:END",
+    help="A higher authority's regional alert, e.g. yellow:2026-12-10T00:00:2026-12-12T00:00",
+)
+@transactional
+def alerts_evaluate(s, plan: str, file: Path, floors: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Evaluate a forecast file (the upload's format) under the plan with this code; print the result as JSON
+    (schema: docs/alerts.md). Nothing is stored."""
+    import json
+    from datetime import datetime
+
+    from app.alerts import services as alerts
+    from app.alerts.domain.evaluate import Floor
+    from app.plans import services as plans
+    from app.plans.schema import LEVELS
+
+    parsed = []
+    for text in floors:
+        level, _, rest = text.partition(":")
+        start, end = rest[:16], rest[17:]
+        try:
+            if level not in LEVELS:
+                raise ValueError(level)
+            parsed.append(Floor(level, datetime.fromisoformat(start), datetime.fromisoformat(end)))
+        except ValueError as e:
+            raise click.ClickException(f"--floor {text}: LEVEL:YYYY-MM-DDTHH:MM:YYYY-MM-DDTHH:MM") from e
+    plan_row = plans.by_code(s, plan)
+    if plan_row is not None:
+        rules = plans.rules_of(plan_row).alert
+        authority = rules.higher_authority if rules else None
+        parsed = [Floor(f.level, f.start, f.end, authority or "") for f in parsed]
+    readings = _readings(s, file, plan)
+    result = alerts.evaluate(s, plan, readings.frame, parsed)
+    result["notes"] = list(readings.notes) + result["notes"]
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+@alerts_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--observed", is_flag=True, help="Observed AQI rather than a forecast")
+@transactional
+def alerts_import(s, file: Path, observed: bool) -> None:  # type: ignore[no-untyped-def]
+    """Store a forecast (or observation) file: the same content twice is stored once."""
+    from app.alerts import services as alerts
+    from app.alerts.models import ReadingKind
+
+    readings = _readings(s, file, None)
+    kind = ReadingKind.observation if observed else ReadingKind.forecast
+    issue, created = alerts.store(s, readings, kind, file.name)
+    word = "stored" if created else "already stored"
+    click.echo(f"{kind.value} {issue.id}: {word} ({issue.row_count} values, {issue.resolution})")
 
 
 @cases_cli.command("escalate")
@@ -171,6 +241,13 @@ def _file_read_problems(root: Path) -> list[str]:
         try:
             staggered.load(root / "staggered", known)
         except staggered.ScheduleError as e:
+            problems += e.problems
+    if (root / "aqi" / "hj633.toml").is_file():
+        from app.alerts.domain import aqi
+
+        try:
+            aqi.load(root / "aqi" / "hj633.toml")
+        except aqi.TableError as e:
             problems += e.problems
     return problems
 
@@ -310,5 +387,5 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
 
 
 def register(app: Flask) -> None:
-    for group in (inventories_cli, users_cli, audit_cli, demo_cli, db_cli, cases_cli, jobs_cli):
+    for group in (inventories_cli, users_cli, audit_cli, demo_cli, db_cli, cases_cli, jobs_cli, alerts_cli):
         app.cli.add_command(group)

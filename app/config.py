@@ -7,6 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from app.core.localtime import LOCAL_TZ_NAME
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -58,7 +60,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "WTF_CSRF_CHECK_DEFAULT": False,  # checked in one before_request hook, bearer-token API excepted
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the server-side session
         "BABEL_DEFAULT_LOCALE": "zh",
-        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "BABEL_DEFAULT_TIMEZONE": LOCAL_TZ_NAME,
         "LANGUAGES": ["zh", "en"],
         # Excel import: the commit takes the records the preview validated (a signed snapshot tied to the file,
         # user, year, jurisdiction and rule library) instead of reading the file again

@@ -1,5 +1,6 @@
 """Every model, imported once so that metadata and Alembic see the whole schema."""
 
+from app.alerts.models import ForecastIssue, ForecastValue
 from app.audit.models import AuditEntry, AuditHead
 from app.auth.models import ApiToken, Bureau, BureauScopeRoot, User, UserRole, UserSession
 from app.cases.models import (
@@ -43,6 +44,8 @@ __all__ = [
     "Enterprise",
     "EnterpriseAssessment",
     "Evidence",
+    "ForecastIssue",
+    "ForecastValue",
     "Inspection",
     "InventoryFile",
     "Job",

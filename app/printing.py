@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
-from zoneinfo import ZoneInfo
 
 import jinja2
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
+
+from app.core.localtime import LOCAL_TZ
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMS_DIR = ROOT / "forms"
@@ -40,7 +41,6 @@ FONTS_DIR = ROOT / "static" / "fonts"
 FONT_FILE = FONTS_DIR / "NotoSerifSC-Regular.ttf"
 # The family every form's style.css names; declared here once so that no form can point elsewhere.
 FONT_FAMILY = "Lianfang Serif"
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 # Larger than the font (15 MB) and any sane evidence photo; stops a huge file eating the child's memory.
 MAX_FETCH_BYTES = 32 * 1024 * 1024
 _FORM_NAME = re.compile(r"[a-z][a-z0-9_]*")

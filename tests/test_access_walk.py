@@ -125,6 +125,9 @@ def targets_for(rule, world, actor, actor_token) -> list[Target]:  # type: ignor
     if args == {"code"}:
         # Places are reference data every logged-in user may read.
         return [Target(code, {"code": code}, True) for code in world]
+    if args == {"plan"}:
+        # Plans are reference data: the plan code names rules, not a jurisdiction's rows.
+        return [Target("plan", {"plan": "chuanyu"}, True)]
     # Reduction lists: a draft list with one enterprise in each jurisdiction around the actor.
     params = {
         frozenset({"list_id"}): lambda o: {"list_id": o["list"].id},

@@ -19,7 +19,7 @@ from openapi_spec_validator import validate as validate_spec
 from app.auth.models import User
 from app.auth.roles import Role
 from app.auth.services import create_token
-from app.cases.services.workflow import LOCAL
+from app.core.localtime import LOCAL_TZ as LOCAL
 from tests.cases.conftest import world  # noqa: F401  the 荣昌 → 内江 scenario
 from tests.conftest import ROOT, audit_actions
 

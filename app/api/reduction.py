@@ -16,7 +16,7 @@ from app.api import bp
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.errors import Forbidden, ServiceError
-from app.core.templating import LOCAL_TZ
+from app.core.localtime import LOCAL_TZ
 from app.extensions import db
 from app.reduction import forms
 from app.reduction.domain import policy as dp

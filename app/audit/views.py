@@ -17,7 +17,8 @@ from app.auth.roles import Permission
 from app.core.access import require
 from app.core.exports import csv_bytes
 from app.core.inputs import page_arg
-from app.core.templating import LOCAL_TZ, local_time
+from app.core.localtime import LOCAL_TZ
+from app.core.templating import local_time
 from app.extensions import db
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")

@@ -19,6 +19,8 @@ ROLE_LABELS = {
     Role.commander: _l("指挥长"),
     Role.deputy_commander: _l("副指挥长"),
     Role.office_director: _l("办公室主任"),
+    Role.vice_governor: _l("分管副省长"),
+    Role.vice_mayor: _l("分管副市长"),
 }
 
 LEVEL_LABELS = {"province": _l("省"), "city": _l("市"), "county": _l("区县")}

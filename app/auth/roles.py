@@ -21,6 +21,10 @@ class Role(enum.StrEnum):
     commander = "commander"
     deputy_commander = "deputy_commander"
     office_director = "office_director"
+    # The regional red alert's approvers (seed 000 四(四)): the vice-governor of Sichuan and the vice-mayor of
+    # Chongqing in charge; a plan's approval step names the role and the jurisdiction (510000, 500000).
+    vice_governor = "vice_governor"
+    vice_mayor = "vice_mayor"
 
 
 class Permission(enum.StrEnum):
@@ -34,6 +38,7 @@ class Permission(enum.StrEnum):
     view_cases = "view_cases"  # cases of the own area and those shared with the bureau
     handle_cases = "handle_cases"  # log, transfer, sign for, handle, verify (the transition function decides)
     supervise_cases = "supervise_cases"  # step up the escalation of an overdue case
+    submit_forecasts = "submit_forecasts"  # post forecasts and observed AQI, ask for an evaluation
 
 
 STAFF = {Role.province_staff, Role.city_staff, Role.district_staff}
@@ -44,6 +49,8 @@ APPROVERS = {
     Role.commander,
     Role.deputy_commander,
     Role.office_director,
+    Role.vice_governor,
+    Role.vice_mayor,
 }
 
 GRANTS: dict[Permission, frozenset[Role]] = {
@@ -58,6 +65,7 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.view_cases: frozenset(STAFF | APPROVERS | {Role.inspector, Role.reviewer}),
     Permission.handle_cases: frozenset(STAFF | {Role.inspector}),
     Permission.supervise_cases: frozenset({Role.province_staff, Role.city_staff}),
+    Permission.submit_forecasts: frozenset({Role.forecast_center, Role.province_staff}),
 }
 
 # Roles that must not be held together, and roles that only fit a bureau at a given level.

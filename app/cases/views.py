@@ -23,8 +23,9 @@ from app.cases.vocabulary import LABELS, TOPICS, CaseState, EvidenceKind, Origin
 from app.core.access import require
 from app.core.errors import ServiceError
 from app.core.inputs import page_arg, parse_id
+from app.core.localtime import LOCAL_TZ
 from app.core.scoping import unscoped
-from app.core.templating import LOCAL_TZ, local_time
+from app.core.templating import local_time
 from app.extensions import db
 from app.places.models import Jurisdiction, JurisdictionLevel
 

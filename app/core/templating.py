@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask, g, has_request_context
 from flask_babel import get_locale, get_translations
@@ -14,10 +13,9 @@ from markupsafe import Markup
 
 from app.auth.labels import LEVEL_LABELS, ROLE_LABELS
 from app.auth.roles import Permission
+from app.core.localtime import LOCAL_TZ
 from app.extensions import db
 from app.notifications.services import unread_count
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 # (endpoint, label, permission needed to see the entry): only modules that exist.
 NAVIGATION = [

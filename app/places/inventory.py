@@ -1,4 +1,5 @@
-"""Reading and checking the place inventories (jurisdictions, adjacency, plans' zones) from files.
+"""Reading and checking the place inventories (jurisdictions, adjacency) from files; the plans are read by
+`app.plans.inventory` (called from `read`).
 
 Pure functions over files: every problem is collected with its file, row and field before anything is
 written, so a bad file changes nothing.
@@ -8,16 +9,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from app.cases import limits
 from app.core.errors import ProblemsError
-from app.places.graph import components
+from app.plans.inventory import PlanRow, read_plans
 
 LEVELS = ("province", "city", "county")
 KINDS = {
@@ -40,25 +38,6 @@ class PlaceRow:
     parent_code: str | None
     kind: str
     official: bool
-
-
-@dataclass(frozen=True)
-class ZoneRow:
-    code: str
-    name: str
-    members: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class PlanRow:
-    code: str
-    name: str
-    source: str
-    zones: tuple[ZoneRow, ...]
-    file: str
-    list_deadline: str | None = None
-    case_limits: dict[str, int] | None = None  # hours per case state; None: the defaults
-    targets: dict[str, Any] | None = None  # [targets]: percent per response level, exempt grades/categories
 
 
 @dataclass
@@ -88,8 +67,8 @@ def read(root: Path) -> Places:
     data, problems = Places(), []
     _read_jurisdictions(root / "places" / "jurisdictions.csv", data, problems)
     _read_adjacency(root / "places" / "adjacency.yaml", data, problems)
-    for path in sorted((root / "plans").glob("*.toml")):
-        _read_plan(path, data, problems)
+    if not problems:  # plans name places: read them once the places are sound
+        data.plans = read_plans(root / "plans", data.places, data.edges, problems, data.checksums)
     if problems:
         raise InventoryError(problems)
     return data
@@ -180,99 +159,3 @@ def _read_adjacency(path: Path, data: Places, problems: list[str]) -> None:
         if pair in data.edges:
             problems.append(f"{name} edge {i}: {a}–{b} is listed twice")
         data.edges.add(pair)
-        if km is not None:
-            data.edge_km[pair] = float(km)
-
-
-def _read_plan(path: Path, data: Places, problems: list[str]) -> None:
-    name = f"plans/{path.name}"
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        problems.append(f"{name}: cannot be read ({e})")
-        return
-    data.checksums[name] = _sha(path)
-    for key in ("code", "name", "source"):
-        if not isinstance(doc.get(key), str) or not doc[key].strip():
-            problems.append(f"{name}: '{key}' is required")
-    zones, seen = [], {}
-    for i, z in enumerate(doc.get("zones", []), start=1):
-        if not isinstance(z, dict) or not z.get("code") or not z.get("name") or not isinstance(z.get("members"), list):
-            problems.append(f"{name} zone {i}: needs code, name and members")
-            continue
-        members = tuple(str(m) for m in z["members"])
-        for m in members:
-            if m not in data.places:
-                problems.append(f"{name} zone {z['code']}: unknown member {m}")
-            elif m in seen:
-                problems.append(f"{name} zone {z['code']}: {m} is already in zone {seen[m]}")
-            seen[m] = z["code"]
-        groups = components(members, data.edges)
-        if doc.get("contiguous_zones") and len(groups) > 1 and all(m in data.places for m in members):
-            problems.append(f"{name} zone {z['code']}: members are not connected ({len(groups)} groups)")
-        zones.append(ZoneRow(str(z["code"]), str(z["name"]), members))
-    deadline = doc.get("list_deadline")
-    if deadline is not None and not _valid_month_day(deadline):
-        problems.append(f'{name}: list_deadline must be "MM-DD", not {deadline!r}')
-    case_limits = None
-    if "case_limits" in doc:
-        case_limits, wrong = limits.check(doc["case_limits"])
-        problems.extend(f"{name}: {problem}" for problem in wrong)
-    targets = None
-    if "targets" in doc:
-        targets = _targets(doc["targets"], name, problems)
-    if not problems:
-        data.plans.append(
-            PlanRow(doc["code"], doc["name"], doc["source"], tuple(zones), name, deadline, case_limits or None,
-                    targets)
-        )
-
-
-_TARGET_KEYS = {"source", "pollutants", "percent", "exempt_grades", "exempt_categories"}
-_ALERT_LEVELS = ("yellow", "orange", "red")
-_GRADES = ("A", "B", "C", "D", "leading")
-_CATEGORIES = ("key", "guarantee", "micro", "other")
-
-
-def _targets(value: Any, name: str, problems: list[str]) -> dict[str, Any] | None:
-    """A plan's [targets] table, checked: percent = {yellow, orange, red} (the alert levels, i.e. response III,
-    II, I) each above 0 and at most 100, not decreasing; exempt_grades and exempt_categories from the vocabulary.
-    The layout is app/plans/schema.py's `Targets` (plans branch), so that the two loaders read the same table."""
-    if not isinstance(value, dict):
-        problems.append(f"{name}: targets must be a table")
-        return None
-    before = len(problems)
-    unknown = set(value) - _TARGET_KEYS
-    if unknown:
-        problems.append(f"{name}: targets: unknown keys {', '.join(sorted(unknown))}")
-    percent = value.get("percent")
-    if not isinstance(percent, dict) or set(percent) != set(_ALERT_LEVELS) or not all(
-        isinstance(percent[k], int | float) and not isinstance(percent[k], bool) and 0 < percent[k] <= 100
-        for k in _ALERT_LEVELS
-    ):
-        problems.append(f"{name}: targets.percent must give yellow, orange and red, each above 0 and at most 100")
-    elif not percent["yellow"] <= percent["orange"] <= percent["red"]:
-        problems.append(f"{name}: targets.percent must not decrease from yellow to orange to red")
-    for key, allowed in (("exempt_grades", _GRADES), ("exempt_categories", _CATEGORIES)):
-        items = value.get(key, [])
-        if not isinstance(items, list) or not all(i in allowed for i in items):
-            problems.append(f"{name}: targets.{key} must be a list of {', '.join(allowed)}")
-    if len(problems) > before:
-        return None
-    return {
-        "percent": {k: float(percent[k]) for k in _ALERT_LEVELS},
-        "exempt_grades": list(value.get("exempt_grades", [])),
-        "exempt_categories": list(value.get("exempt_categories", [])),
-    }
-
-
-def _valid_month_day(value: object) -> bool:
-    from datetime import date
-
-    if not isinstance(value, str) or len(value) != 5 or value[2] != "-":
-        return False
-    try:
-        date(2024, int(value[:2]), int(value[3:]))
-    except ValueError:
-        return False
-    return True

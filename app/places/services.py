@@ -13,8 +13,8 @@ from app.audit.services import record
 from app.core.memo import INVENTORY_VERSION
 from app.db import utcnow
 from app.places import inventory
-from app.places.models import Adjacency, InventoryFile, Jurisdiction, JurisdictionLevel, LinkageZone, ZoneMember
-from app.plans.models import Plan
+from app.places.models import Adjacency, InventoryFile, Jurisdiction, JurisdictionLevel
+from app.plans import services as plans
 
 
 @dataclass
@@ -40,7 +40,7 @@ def load(session: Session, root: Path) -> LoadReport:
     report = LoadReport()
     by_code = _load_jurisdictions(session, data, report)
     _load_adjacency(session, data, by_code, report)
-    _load_plans(session, data, by_code, report)
+    plans.load(session, data.plans, by_code, report)
     _load_checksums(session, data)
     _store_version(session, root)
     if report.changes:
@@ -99,47 +99,6 @@ def _load_adjacency(
     session.flush()
 
 
-def _load_plans(session: Session, data: inventory.Places, by_code: dict[str, Jurisdiction], report: LoadReport) -> None:
-    for row in data.plans:
-        plan = session.scalars(select(Plan).where(Plan.code == row.code)).first()
-        values = {"name": row.name, "source": row.source, "list_deadline": row.list_deadline,
-                  "case_limits": row.case_limits, "targets": row.targets}  # fmt: skip
-        if plan is None:
-            plan = Plan(code=row.code, **values)
-            session.add(plan)
-            session.flush()
-            report.count("added", "plan")
-        elif any(getattr(plan, k) != v for k, v in values.items()):
-            for k, v in values.items():
-                setattr(plan, k, v)
-            report.count("changed", "plan")
-        zones = {z.code: z for z in plan.zones}
-        for order, zrow in enumerate(row.zones):
-            zone = zones.pop(zrow.code, None)
-            if zone is None:
-                zone = LinkageZone(plan_id=plan.id, code=zrow.code, name=zrow.name, ordering=order)
-                session.add(zone)
-                session.flush()
-                report.count("added", "linkage_zone")
-            elif (zone.name, zone.ordering) != (zrow.name, order):
-                zone.name, zone.ordering = zrow.name, order
-                report.count("changed", "linkage_zone")
-            wanted = {by_code[c].id for c in zrow.members}
-            have = {m.jurisdiction_id: m for m in zone.members}
-            for jid in sorted(set(have) - wanted):
-                zone.members.remove(have[jid])
-                report.count("removed", "zone_member")
-            session.flush()
-            for jid in sorted(wanted - set(have)):
-                session.add(ZoneMember(zone_id=zone.id, plan_id=plan.id, jurisdiction_id=jid))
-                report.count("added", "zone_member")
-            session.flush()
-        for zone in zones.values():
-            session.delete(zone)
-            report.count("removed", "linkage_zone")
-        session.flush()
-
-
 def inventory_digest(root: Path) -> str:
     """A digest of every inventory file (places, plans, measure rules, staggered schedules)."""
     digest = hashlib.sha256()
@@ -186,14 +145,5 @@ def neighbour_codes(session: Session) -> dict[str, list[str]]:
 
 
 def zones_by_code(session: Session) -> dict[str, list[dict[str, str]]]:
-    """For each member unit's code, the plans and zones it belongs to."""
-    rows = session.execute(
-        select(Jurisdiction.code, Plan.code, LinkageZone.code, LinkageZone.name)
-        .join(ZoneMember, ZoneMember.jurisdiction_id == Jurisdiction.id)
-        .join(LinkageZone, LinkageZone.id == ZoneMember.zone_id)
-        .join(Plan, Plan.id == LinkageZone.plan_id)
-    ).all()
-    result: dict[str, list[dict[str, str]]] = {}
-    for code, plan, zone, zone_name in rows:
-        result.setdefault(code, []).append({"plan": plan, "zone": zone, "zone_name": zone_name})
-    return result
+    """For each member unit's code, the plans and zones it belongs to (app.plans.services)."""
+    return plans.zones_by_member(session)

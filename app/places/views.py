@@ -10,7 +10,7 @@ from app.core.access import require
 from app.extensions import db
 from app.places import services
 from app.places.models import Jurisdiction
-from app.plans.models import Plan
+from app.plans import services as plan_services
 
 bp = Blueprint("places", __name__, url_prefix="/places")
 
@@ -30,7 +30,7 @@ def index():  # type: ignore[no-untyped-def]
     provinces = s.scalars(
         select(Jurisdiction).where(Jurisdiction.parent_id.is_(None)).order_by(Jurisdiction.code)
     ).all()
-    plans = s.scalars(select(Plan).order_by(Plan.code)).all()
+    plans = plan_services.all_plans(s)
     return render_template("places/index.html", provinces=provinces, plans=plans)
 
 

@@ -26,9 +26,9 @@ class Plan(Base):
     list_deadline: Mapped[str | None] = mapped_column(String(5))
     # Hours a case may stay in a state, {"handling": 48} (inventories/README.md); None: the defaults.
     case_limits: Mapped[dict[str, Any] | None] = mapped_column()
-    # Targets, {"percent": {"yellow": 10, "orange": 20, "red": 30}, "exempt_grades": ["A"], "exempt_categories":
-    # ["guarantee"]} (inventories/README.md); None: the defaults of seed 002 §4.3.1.
-    targets: Mapped[dict[str, Any] | None] = mapped_column()
+    # The checked rules of the plan file (app/plans/schema.py Rules.to_dict): alert levels, trigger, approval
+    # chains, reporting deadlines, reduction targets. Read through app.plans.services.rules_of.
+    rules: Mapped[dict[str, Any] | None] = mapped_column()
 
     @property
     def list_deadline_tuple(self) -> tuple[int, int] | None:

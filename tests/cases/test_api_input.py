@@ -133,7 +133,7 @@ def test_a_stale_version_refuses_a_transfer(app, world, session) -> None:  # typ
 def test_an_order_refuses_a_penalty_that_is_not_a_finite_amount(app, world, session, penalty) -> None:  # type: ignore[no-untyped-def]
     from datetime import datetime, timedelta
 
-    from app.cases.services.workflow import LOCAL
+    from app.core.localtime import LOCAL_TZ as LOCAL
 
     api = app.test_client()
     rc, nj = bearer(session, world.inspector), bearer(session, world.nj_staff)

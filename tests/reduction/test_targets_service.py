@@ -242,15 +242,21 @@ def test_the_plan_covering_the_place_sets_the_percentages_and_who_is_exempt(peop
     built = build_list(session, people)
     district = jurisdiction(session, "511002")  # 市中区 of 内江, a member of the 川渝 plan through its city
     plan = session.scalar(select(Plan).where(Plan.code == "chuanyu"))
-    assert plan is not None and plan.targets == {
-        "percent": {"yellow": 10.0, "orange": 20.0, "red": 30.0}, "exempt_grades": ["A"],
-        "exempt_categories": ["guarantee"],
-    }  # fmt: skip
+    assert plan is not None and plan.rules["targets"]["percent"] == {"yellow": 10, "orange": 20, "red": 30}
+    assert plan.rules["targets"]["exempt_grades"] == ["A"]
+    assert plan.rules["targets"]["exempt_categories"] == ["guarantee"]
     shipped = target_service.compute(session, YEAR, [district], YELLOW)
     assert shipped.rules.exempt_grades == {Grade.A} and shipped.result.groups[0].threshold_percent == 10.0
     assert built.cement.id in set(shipped.result.closing["id"])
-    plan.targets = {"percent": {"yellow": 15, "orange": 25, "red": 35}, "exempt_grades": ["A", "B"],
-                    "exempt_categories": []}
+    plan.rules = {
+        **plan.rules,
+        "targets": {
+            **plan.rules["targets"],
+            "percent": {"yellow": 15, "orange": 25, "red": 35},
+            "exempt_grades": ["A", "B"],
+            "exempt_categories": [],
+        },
+    }
     session.commit()
     own = target_service.compute(session, YEAR, [district], YELLOW)
     assert own.result.groups[0].threshold_percent == 15.0

@@ -15,9 +15,10 @@ from app.audit.services import record
 from app.auth.models import Bureau, BureauKind, User
 from app.cases.models import COPY, DISCOVERED_BY, Case, CaseShare, CaseTransfer, Evidence, TransferItem
 from app.cases.services import numbering
-from app.cases.services.workflow import LOCAL, RULES, WORKERS, Action, add_event, can, due_for, transition
+from app.cases.services.workflow import RULES, WORKERS, Action, add_event, can, due_for, transition
 from app.cases.vocabulary import TOPICS, CaseState, EvidenceKind, Origin, SourceType, label
 from app.core.errors import Conflict, Forbidden, NotFound, ServiceError
+from app.core.localtime import LOCAL_TZ
 from app.core.names import clean_name
 from app.core.scoping import get_scope, unscoped
 from app.db import utcnow
@@ -66,14 +67,14 @@ def create_case(session: Session, user: User, data: Mapping[str, Any]) -> Case:
     if not isinstance(inspected_at, datetime):  # a number or a list sent over the API
         raise ServiceError(_("检查时间格式不正确。"), field="inspected_at")
     if inspected_at.tzinfo is None:
-        inspected_at = inspected_at.replace(tzinfo=LOCAL)
+        inspected_at = inspected_at.replace(tzinfo=LOCAL_TZ)
     if inspected_at > utcnow():
         raise ServiceError(_("检查时间不能晚于现在。"), field="inspected_at")
     lat, lon = _coordinates(data)
     complainant = str(data.get("complainant_name") or "").strip()[:64] or None
     if complainant and origin is not Origin.complaint:
         raise ServiceError(_("只有信访投诉线索记录投诉人。"), field="complainant_name")
-    year = inspected_at.astimezone(LOCAL).year
+    year = inspected_at.astimezone(LOCAL_TZ).year
     discoverer_code = user.jurisdiction.code
     case = Case(
         number=numbering.case_number(session, discoverer_code, year),
@@ -212,7 +213,7 @@ def create_transfer(session: Session, user: User, case_ids: Sequence[int], to_bu
         to_j = session.get(Jurisdiction, to_bureau.jurisdiction_id)
         cross = _province_of(from_j) != _province_of(to_j)
         now = utcnow()
-        number = numbering.transfer_number(session, from_j.code, now.astimezone(LOCAL).year)
+        number = numbering.transfer_number(session, from_j.code, now.astimezone(LOCAL_TZ).year)
         copies = _provincial_bureaus(session, {_province_of(from_j), _province_of(to_j)}) if cross else []
     transfer = CaseTransfer(
         number=number, from_bureau_id=user.bureau_id, to_bureau_id=to_bureau.id, cross_province=cross,

@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -32,13 +31,13 @@ from app.cases.models import Case, CaseEvent, Evidence
 from app.cases.vocabulary import CaseState, Escalation, EvidenceKind, label
 from app.core.errors import Conflict, Forbidden, ServiceError
 from app.core.i18n import N_
+from app.core.localtime import LOCAL_TZ
 from app.db import utcnow
 from app.notifications.models import NotificationKind
 from app.notifications.services import notify
-from app.places.models import Jurisdiction, ZoneMember
-from app.plans.models import Plan
+from app.places.models import Jurisdiction
+from app.plans import services as plans
 
-LOCAL = ZoneInfo("Asia/Shanghai")
 WORKERS = STAFF | {Role.inspector}
 
 
@@ -167,22 +166,10 @@ def _evidence_count(session: Session, case: Case, kind: EvidenceKind) -> int:
 
 
 def plan_limits(session: Session, jurisdiction_id: int) -> list[tuple[str, dict[str, Any] | None]]:
-    """The case limits of the plans whose zones hold the jurisdiction or one of its ancestors (a Sichuan
-    county through its prefecture city, a Chongqing district itself). Plans are reference data; the answer
-    is kept for the session (a request, a CLI run)."""
-    memo: dict[int, list[tuple[str, dict[str, Any] | None]]] = session.info.setdefault("case_plan_limits", {})
-    if jurisdiction_id not in memo:
-        path = session.scalar(select(Jurisdiction.path).where(Jurisdiction.id == jurisdiction_id)) or ""
-        codes = [c for c in path.strip("/").split("/") if c]
-        rows = session.execute(
-            select(Plan.name, Plan.case_limits).distinct()
-            .join(ZoneMember, ZoneMember.plan_id == Plan.id)
-            .join(Jurisdiction, Jurisdiction.id == ZoneMember.jurisdiction_id)
-            .where(Jurisdiction.code.in_(codes), Plan.case_limits.is_not(None))
-            .order_by(Plan.name)
-        ).all() if codes else []  # fmt: skip
-        memo[jurisdiction_id] = [(name, table) for name, table in rows]
-    return memo[jurisdiction_id]
+    """The case limits of the plans covering the jurisdiction (app.plans.services.covering: through itself or
+    an ancestor, a Sichuan county through its prefecture city)."""
+    path = session.scalar(select(Jurisdiction.path).where(Jurisdiction.id == jurisdiction_id)) or ""
+    return plans.case_limit_tables(session, path)
 
 
 def limit_bureau_id(case: Case) -> int | None:
@@ -212,7 +199,7 @@ def due_for(session: Session, case: Case, now: datetime) -> datetime | None:
     if case.state is CaseState.rectifying and case.rectify_deadline is not None:
         if case.rectified_at is not None:  # waiting for the verifier
             return now + timedelta(hours=limits_for(session, case)[CaseState.verified].hours)
-        return datetime.combine(case.rectify_deadline, time(23, 59, 59), LOCAL).astimezone(UTC)
+        return datetime.combine(case.rectify_deadline, time(23, 59, 59), LOCAL_TZ).astimezone(UTC)
     limit = limits_for(session, case).get(case.state)
     return now + timedelta(hours=limit.hours) if limit else None
 
@@ -290,7 +277,7 @@ def transition(
                     raise ServiceError(_("整改期限格式应为 年-月-日。"), field="rectify_deadline") from None
             if not isinstance(deadline, date):
                 raise ServiceError(_("请填写整改期限。"), field="rectify_deadline")
-            if deadline < now.astimezone(LOCAL).date():
+            if deadline < now.astimezone(LOCAL_TZ).date():
                 raise ServiceError(_("整改期限不能早于今天。"), field="rectify_deadline")
             case.rectify_deadline = deadline
             case.rectify_plan = _text(data, "rectify_plan", "整改方案", limit=4000)

@@ -16,13 +16,12 @@ from app.audit.services import record
 from app.auth.models import Bureau, User
 from app.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from app.core.i18n import N_
-from app.core.memo import per_transaction
-from app.core.templating import LOCAL_TZ
+from app.core.localtime import LOCAL_TZ
 from app.db import utcnow
 from app.notifications.models import NotificationKind
 from app.notifications.services import bureaus_of, notify
-from app.places.models import Jurisdiction, ZoneMember
-from app.plans.models import Plan
+from app.places.models import Jurisdiction
+from app.plans import services as plans
 from app.reduction.models import Enterprise, ListState, ReductionList, _above, _is_staff, _owner
 from app.reduction.services import assessments
 
@@ -401,22 +400,12 @@ def default_comparison(session: Session, lst: ReductionList) -> ReductionList | 
 
 
 def _deadlines(session: Session) -> dict[str, tuple[int, int]]:
-    """Jurisdiction code → the earliest list deadline of the plans it is a member of (plan data, read once
-    per transaction: never older than the last `flask inventories load`)."""
-    return per_transaction(session, "list_deadlines", lambda: _read_deadlines(session))
-
-
-def _read_deadlines(session: Session) -> dict[str, tuple[int, int]]:
+    """Jurisdiction code → the earliest list deadline of the plans it is a member of (app.plans.services)."""
     found: dict[str, tuple[int, int]] = {}
-    for code, plan in session.execute(
-        select(Jurisdiction.code, Plan)
-        .join(ZoneMember, ZoneMember.jurisdiction_id == Jurisdiction.id)
-        .join(Plan, Plan.id == ZoneMember.plan_id)
-        .where(Plan.list_deadline.is_not(None))
-    ):
-        due = plan.list_deadline_tuple
-        if due is not None:
-            found[code] = min(found.get(code, due), due)
+    for code, member_of in plans.member_plans(session).items():
+        dues = [p.list_deadline_tuple for p in member_of if p.list_deadline_tuple is not None]
+        if dues:
+            found[code] = min(dues)
     return found
 
 

@@ -25,6 +25,7 @@ from app.core.errors import Forbidden, ServiceError
 from app.core.inputs import parse_id
 from app.core.scoping import get_scope
 from app.places.models import Jurisdiction, JurisdictionLevel, LinkageZone, ZoneMember
+from app.plans import services as plans
 from app.plans.models import Plan
 from app.reduction.domain import targets as dt
 from app.reduction.domain.vocabulary import AlertLevel, Category, Grade, Pollutant
@@ -183,14 +184,14 @@ def target_rules(session: Session, jurisdictions: Sequence[Jurisdiction]) -> dt.
 
 
 def rules_of(plan: Plan) -> dt.TargetRules:
-    """A plan's [targets] as loaded (places services), or the defaults."""
-    t = plan.targets
-    if not t:
+    """A plan's [targets] as its checked rules hold them (app.plans.services.rules_of), or the defaults."""
+    t = plans.rules_of(plan).targets if plan.rules else None
+    if t is None:
         return dt.DEFAULT_RULES
     return dt.TargetRules(
-        {AlertLevel(k).response_level: float(v) for k, v in t["percent"].items()},
-        frozenset(Grade(g) for g in t.get("exempt_grades", [])),
-        frozenset(Category(c) for c in t.get("exempt_categories", [])),
+        {AlertLevel(k).response_level: float(v) for k, v in dict(t.percent).items()},
+        frozenset(Grade(g) for g in t.exempt_grades),
+        frozenset(Category(c) for c in t.exempt_categories),
     )
 
 

@@ -14,7 +14,7 @@ from app.auth.roles import Permission
 from app.core.access import require
 from app.core.errors import Forbidden, NotFound, ServiceError
 from app.core.inputs import parse_id
-from app.core.templating import LOCAL_TZ
+from app.core.localtime import LOCAL_TZ
 from app.extensions import db
 from app.reduction import forms
 from app.reduction.domain.vocabulary import Category, Grade

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.errors import Forbidden, ServiceError
-from app.core.templating import LOCAL_TZ
+from app.core.localtime import LOCAL_TZ
 from app.extensions import db
 from app.places.models import Jurisdiction
 from app.reduction import forms

@@ -1,0 +1,1 @@
+"""Alerts: forecasts and observations in, evaluation under a plan's rules (app/alerts/domain)."""

@@ -1,0 +1,1 @@
+"""Plain Python over data (no Flask, no database): forecast files, AQI from concentrations, evaluation."""
