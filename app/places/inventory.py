@@ -159,3 +159,5 @@ def _read_adjacency(path: Path, data: Places, problems: list[str]) -> None:
         if pair in data.edges:
             problems.append(f"{name} edge {i}: {a}–{b} is listed twice")
         data.edges.add(pair)
+        if km is not None:
+            data.edge_km[pair] = float(km)
