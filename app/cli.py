@@ -155,7 +155,11 @@ def inventories_derive(root: Path) -> None:
     )
     (places_dir / "outlines.geojson").write_text(derive.outlines_geojson(data.places), encoding="utf-8")
     click.echo(f"adjacency: {len(edges)} edges written; outlines written")
+
+
 jobs_cli = AppGroup("jobs", help="Background jobs (Huey): the worker, and jobs asked for from the command line.")
+
+
 @jobs_cli.command("worker")
 @click.option("--workers", default=2, show_default=True, help="worker threads")
 def jobs_worker(workers: int) -> None:
@@ -163,11 +167,14 @@ def jobs_worker(workers: int) -> None:
     import logging
 
     from app.jobs import runner
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if runner.huey.immediate:
         raise click.ClickException("JOBS_URL is 'immediate': there is no queue to consume")
     runner.set_app(current_app._get_current_object())  # type: ignore[attr-defined]
     runner.consumer(workers=workers).run()
+
+
 @jobs_cli.command("submit")
 @click.argument("kind")
 @click.option("--list-id", type=int, default=None)
@@ -175,6 +182,7 @@ def jobs_worker(workers: int) -> None:
 def jobs_submit(kind: str, list_id: int | None, only_outdated: bool) -> None:
     """Queue a system job (operator's scope), e.g. `reduction.recompute` or `cases.escalate`."""
     from app.jobs import services
+
     params: dict[str, Any] = {}
     if list_id is not None:
         params["list_id"] = list_id
@@ -183,10 +191,13 @@ def jobs_submit(kind: str, list_id: int | None, only_outdated: bool) -> None:
     if kind not in services._handlers():
         raise click.ClickException(f"unknown job kind {kind}; known: {', '.join(sorted(services.HANDLERS))}")
     click.echo(f"job {services.submit_system(kind, params)} queued")
+
+
 @jobs_cli.command("requeue")
 def jobs_requeue() -> None:
     """Queue again the jobs whose worker died (the worker does this every minute)."""
     from app.jobs import services
+
     click.echo(f"requeued: {services.requeue_stale() or 'none'}")
 
 

@@ -213,8 +213,12 @@ def enterprise_json(e: Enterprise) -> dict[str, Any]:
             "expected_reduction_t_per_day": {p.value: assessment.reductions[level][p] for p in POLLUTANTS},
             "production_cut": assessment.production_cuts.get(level),
             "required": [
-                {"measure": q.requirement.describe(), "rule": q.rule.ref, "clause": q.rule.clause,
-                 "verified": q.rule.verified}
+                {
+                    "measure": q.requirement.describe(),
+                    "rule": q.rule.ref,
+                    "clause": q.rule.clause,
+                    "verified": q.rule.verified,
+                }
                 for q in match.at(level)
             ],
         }

@@ -31,7 +31,8 @@ def forms(session, scope: Scope) -> set[str]:  # type: ignore[no-untyped-def]
     pg = session.get_bind().dialect.name == "postgresql"
     options = criteria_for(scope.readable, scope.bureau_id or 0, pg)
     return {
-        o.where_criteria.fn.__name__ for o in options
+        o.where_criteria.fn.__name__
+        for o in options
         if getattr(getattr(o, "entity", None), "class_", None) in (Case, CaseEvent, Evidence)
         and hasattr(o.where_criteria, "fn")
     }

@@ -787,8 +787,16 @@ def plants(items: Sequence[tuple[dp.EnterpriseFacts, Sequence[dp.ProcessUnit], S
         truck_emissions=[values(f.truck_emissions) for f, _u, _m in items],
         machinery_emissions=[values(f.machinery_emissions) for f, _u, _m in items],
         units=[
-            (u.id, u.name, *(float(u.shares.get(p, 0.0)) for p in POLLUTANTS), u.eia_capacity, u.permit_capacity,
-             u.last_year_output, "", u.outdoor)
+            (
+                u.id,
+                u.name,
+                *(float(u.shares.get(p, 0.0)) for p in POLLUTANTS),
+                u.eia_capacity,
+                u.permit_capacity,
+                u.last_year_output,
+                "",
+                u.outdoor,
+            )
             for _i, u in units
         ],
         unit_owner=np.array([i for i, _u in units], np.int64),

@@ -434,7 +434,11 @@ def _read_requirement(where: str, item: Any, problems: list[str]) -> Requirement
     if len(problems) > before:
         return None
     return Requirement(
-        kind, None if percent is None else float(percent), stage, visits, str(item.get("note") or ""),
+        kind,
+        None if percent is None else float(percent),
+        stage,
+        visits,
+        str(item.get("note") or ""),
         None if share is None else float(share),
     )
 

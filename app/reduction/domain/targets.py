@@ -54,7 +54,8 @@ class TargetRules:
 # a shortfall. What a plan without its own [targets] gets.
 DEFAULT_RULES = TargetRules(
     {ResponseLevel.III: 10.0, ResponseLevel.II: 20.0, ResponseLevel.I: 30.0},
-    frozenset({Grade.A}), frozenset({Category.guarantee}),
+    frozenset({Grade.A}),
+    frozenset({Category.guarantee}),
 )
 DEFAULT_THRESHOLDS: Mapping[ResponseLevel, float] = DEFAULT_RULES.percent
 ID, NAME, JURISDICTION, CATEGORY, GRADE = "id", "name", "jurisdiction", "category", "grade"
