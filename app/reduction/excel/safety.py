@@ -651,26 +651,7 @@ def _check_extent(archive: zipfile.ZipFile, parts: list[tuple[zipfile.ZipInfo, s
             strings[:] = before
             with contextlib.closing(_utf8_stream(archive, entry, encoding)) as stream:
                 _scan_exact(stream, extent, strings, entry.filename)
-        if extent.size > limits.max_sheet_cells:
-            raise ExcelRefused(
-                _(
-                    "工作表“%(sheet)s”从 A1 到最远的单元格共 %(cells)s 个单元格（%(rows)s 行 × %(columns)s 列），"
-                    "超过上限 %(limit)s 个，已拒绝。请删除多余的行列后重新上传。",
-                    sheet=sheet,
-                    cells=f"{extent.size:,}",
-                    rows=f"{extent.rows:,}",
-                    columns=f"{extent.columns:,}",
-                    limit=f"{limits.max_sheet_cells:,}",
-                )
-            )
-        total += extent.size
-        if total > limits.max_book_cells:
-            raise ExcelRefused(
-                _(
-                    "工作簿各工作表合计超过 %(limit)s 个单元格（从 A1 到各表最远的单元格），已拒绝。",
-                    limit=f"{limits.max_book_cells:,}",
-                )
-            )
+        total = _add_sheet_cells(extent, total, limits)
         if max(strings) > limits.max_strings:
             raise ExcelRefused(
                 _(
@@ -750,26 +731,7 @@ def _scan_biff(data: bytes, limits: Limits) -> None:
     for start, name in sheets:
         extent = _Extent(name, _SHEET_WIDTH.get(name, len(t.MAIN_COLUMNS)), limits)
         _scan_biff_sheet(data, start, extent)
-        if extent.size > limits.max_sheet_cells:
-            raise ExcelRefused(
-                _(
-                    "工作表“%(sheet)s”从 A1 到最远的单元格共 %(cells)s 个单元格（%(rows)s 行 × %(columns)s 列），"
-                    "超过上限 %(limit)s 个，已拒绝。请删除多余的行列后重新上传。",
-                    sheet=name,
-                    cells=f"{extent.size:,}",
-                    rows=f"{extent.rows:,}",
-                    columns=f"{extent.columns:,}",
-                    limit=f"{limits.max_sheet_cells:,}",
-                )
-            )
-        total += extent.size
-        if total > limits.max_book_cells:
-            raise ExcelRefused(
-                _(
-                    "工作簿各工作表合计超过 %(limit)s 个单元格（从 A1 到各表最远的单元格），已拒绝。",
-                    limit=f"{limits.max_book_cells:,}",
-                )
-            )
+        total = _add_sheet_cells(extent, total, limits)
 
 
 def _scan_biff_sheet(data: bytes, pos: int, extent: _Extent) -> None:
@@ -813,3 +775,28 @@ def _scan_biff_sheet(data: bytes, pos: int, extent: _Extent) -> None:
             depth -= 1
             if depth <= 0:
                 return
+
+
+def _add_sheet_cells(extent: _Extent, total: int, limits: Limits) -> int:
+    """The workbook's running cell count with this sheet added; refuses a sheet or a book past its limit."""
+    if extent.size > limits.max_sheet_cells:
+        raise ExcelRefused(
+            _(
+                "工作表“%(sheet)s”从 A1 到最远的单元格共 %(cells)s 个单元格（%(rows)s 行 × %(columns)s 列），"
+                "超过上限 %(limit)s 个，已拒绝。请删除多余的行列后重新上传。",
+                sheet=extent.sheet,
+                cells=f"{extent.size:,}",
+                rows=f"{extent.rows:,}",
+                columns=f"{extent.columns:,}",
+                limit=f"{limits.max_sheet_cells:,}",
+            )
+        )
+    total += extent.size
+    if total > limits.max_book_cells:
+        raise ExcelRefused(
+            _(
+                "工作簿各工作表合计超过 %(limit)s 个单元格（从 A1 到各表最远的单元格），已拒绝。",
+                limit=f"{limits.max_book_cells:,}",
+            )
+        )
+    return total
