@@ -318,6 +318,22 @@ def test_new_version_copies_units_measures_meters_and_periods(people, session) -
     )
     assert new_refs and not new_refs & old_units
 
+    # every control facility keeps its process unit: the new version's unit of the same code (issue 11)
+    def facility_units(list_id: int) -> set[tuple[str, str | None]]:
+        rows = session.execute(
+            select(Enterprise.uscc, ControlFacility.code, ProcessUnit.code, ProcessUnit.enterprise_id)
+            .join(Enterprise, Enterprise.id == ControlFacility.enterprise_id)
+            .outerjoin(ProcessUnit, ProcessUnit.id == ControlFacility.process_unit_id)
+            .where(Enterprise.list_id == list_id)
+        ).all()
+        owners = {e.id: e.list_id for e in session.scalars(select(Enterprise))}
+        assert all(owner is None or owners[owner] == list_id for *_, owner in rows)
+        return {(f"{u}/{f}", unit) for u, f, unit, _ in rows}
+
+    old_links = facility_units(lst.id)
+    assert any(unit is not None for _, unit in old_links)
+    assert facility_units(new.id) == old_links
+
 
 def test_deadline_from_the_plan_and_lateness(app, make_bureau, make_user, login_as, session) -> None:  # type: ignore[no-untyped-def]
     kashgar = make_bureau("653101", name="喀什市测试局", kind=BureauKind.branch)

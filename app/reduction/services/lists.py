@@ -204,10 +204,19 @@ def new_version(session: Session, published: ReductionList, user: User) -> Reduc
     for table in ("process_unit", "control_facility", "staggered_period"):
         cols = _COPY[table]
         prefixed = ", ".join(f"c.{c.strip()}" for c in cols.split(","))
+        # A control facility keeps its process unit: the new version's unit of the same code (units are
+        # copied first).
+        unit_col, unit_val, unit_join = "", "", ""
+        if table == "control_facility":
+            unit_col, unit_val = "process_unit_id, ", "nu.id, "
+            unit_join = (
+                " LEFT JOIN process_unit ou ON ou.id = c.process_unit_id "
+                "LEFT JOIN process_unit nu ON nu.enterprise_id = ne.id AND nu.code = ou.code"
+            )
         session.execute(
             text(
-                f"INSERT INTO {table} (enterprise_id, jurisdiction_id, {cols}) "  # noqa: S608 - constants
-                f"SELECT ne.id, ne.jurisdiction_id, {prefixed} FROM {table} c {join}"
+                f"INSERT INTO {table} (enterprise_id, jurisdiction_id, {unit_col}{cols}) "  # noqa: S608 - constants
+                f"SELECT ne.id, ne.jurisdiction_id, {unit_val}{prefixed} FROM {table} c {join}{unit_join}"
             ),
             params,
         )
