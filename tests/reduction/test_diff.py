@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.auth.models import User
 from app.core.errors import ServiceError
 from app.reduction.domain.vocabulary import AlertLevel, Category, Grade
-from app.reduction.models import Enterprise, ListState, ReductionList
+from app.reduction.models import Enterprise, ListState, Measure, ReductionList
 from app.reduction.services import diff as diff_service
 from app.reduction.services import lists as list_service
 from app.reduction.services import policies
@@ -103,3 +103,23 @@ def test_year_over_year_on_the_page(app, people, make_bureau, login_as, session)
     assert client.get(f"/lists/{new.id}/diff", query_string={"against": "x"}).status_code == 400
     lone = html(login_as(people.other_user, app.test_client()).get(f"/lists/{other.id}/diff"))
     assert "没有可比较的其他版本" in lone
+
+
+def test_a_changed_measure_note_is_a_change(people, login_as, session) -> None:  # type: ignore[no-untyped-def]
+    built = build_list(session, people)
+    publish(session, built.lst, people.city_user)
+    new = list_service.new_version(session, built.lst, session.get(User, people.district_user.id))
+    session.commit()
+    measure = session.scalars(
+        select(Measure).join(Enterprise, Enterprise.id == Measure.enterprise_id).where(Enterprise.list_id == new.id)
+    ).first()
+    measure.note = "夜间22时后停产"
+    session.commit()
+    d = diff_service.diff_lists(session, built.lst, new)
+    assert d.counts["measures"] == 1
+    (change,) = d.measure_changes
+    assert change.ref.id == measure.enterprise_id
+    assert any("备注：夜间22时后停产" in text for text in change.added)
+    assert not any("夜间22时后停产" in text for text in change.removed)
+    page = html(login_as(people.district_user).get(f"/lists/{new.id}/diff", query_string={"against": built.lst.id}))
+    assert "备注：夜间22时后停产" in page

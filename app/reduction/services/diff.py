@@ -1,5 +1,6 @@
 """What changed between two versions of a bureau's list, or between two years: enterprises added and removed
-(matched by credit code), category and grade changes, and measure changes per alert level."""
+(matched by credit code), category and grade changes, and measure changes per alert level
+(a changed measure note counts as a change)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,7 @@ def _describe(
     percent: float | None,
     stage: str | None,
     basis: str | None,
+    note: str | None = None,
 ) -> str:
     where = f"{unit} {unit_name}" if unit else "全厂"
     try:
@@ -87,7 +89,8 @@ def _describe(
         how = Verification(verification).label
     except ValueError:
         how = verification
-    return f"{where}：{text}（{how}）"
+    remark = f"（{_('备注')}：{note.strip()}）" if note and note.strip() else ""
+    return f"{where}：{text}（{how}）{remark}"
 
 
 def _measures(session: Session, lst: ReductionList) -> dict[tuple[str, str], Counter[str]]:
@@ -103,14 +106,15 @@ def _measures(session: Session, lst: ReductionList) -> dict[tuple[str, str], Cou
             m.percent,
             type_coerce(m.max_stage, _S),
             type_coerce(m.basis, _S),
+            m.note,
         )
         .join(e, e.id == m.enterprise_id)
         .outerjoin(u, u.id == m.process_unit_id)
         .where(e.list_id == lst.id)
     )
     found: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for uscc, level, kind, verification, code, unit_name, percent, stage, basis in rows:
-        found[uscc, level][_describe(kind, verification, code, unit_name, percent, stage, basis)] += 1
+    for uscc, level, kind, verification, code, unit_name, percent, stage, basis, note in rows:
+        found[uscc, level][_describe(kind, verification, code, unit_name, percent, stage, basis, note)] += 1
     return found
 
 
