@@ -20,7 +20,7 @@ from app.cases.places import place_groups
 from app.cases.services import queries, records, workflow
 from app.cases.services.evidence import download_name, path_of
 from app.cases.services.queries import bureau_names, can_see_complainant, mask_name
-from app.cases.vocabulary import LABELS, TOPICS, CaseState, EvidenceKind, Origin, SourceType, label
+from app.cases.vocabulary import LABELS, TOPICS, CaseState, Escalation, EvidenceKind, Origin, SourceType, label
 from app.core.access import require
 from app.core.errors import ServiceError
 from app.core.inputs import page_arg, parse_id
@@ -77,7 +77,7 @@ def _list(view: str):  # type: ignore[no-untyped-def]
     return render_template(
         "cases/list.html", rows=rows, table=rows_html(rows, names, now), view=view, views=VIEWS, filters=f,
         page=page_no, has_next=last > page_no, states=list(CaseState), source_types=list(SourceType),
-        origins=list(Origin), bureaus=_bureau_choices(),
+        origins=list(Origin), escalations=list(Escalation), bureaus=_bureau_choices(),
     )  # fmt: skip
 
 
