@@ -92,15 +92,33 @@ def load(session: Session) -> list[str]:
 
 def demo_cases(session: Session, bureaus: dict[str, Bureau]) -> list[str]:
     """A few cases so that inboxes are not empty: 荣昌 found problems in 内江 and transferred one."""
-    from datetime import timedelta
-
     from app.cases.models import Case
-    from app.cases.services.records import create_case, create_transfer
-    from app.db import utcnow
 
     if session.scalars(select(Case).limit(1)).first() is not None:
         return []
+    from app.auth.services import scope_for
+    from app.core.scoping import get_scope, set_scope
+
     inspector = session.scalars(select(User).where(User.username == "rc_inspector")).one()
+    # As in a request: the inspector's scope decides what the services share (a case logged outside 荣昌 stays
+    # readable by 荣昌 through its "discovered_by" share). Without it the demo wrote cases 荣昌 could not see.
+    before = get_scope(session)
+    set_scope(session, scope_for(session, inspector))
+    try:
+        return _demo_cases(session, bureaus, inspector)
+    finally:
+        if before is None:
+            session.info.pop("scope", None)
+        else:
+            set_scope(session, before)
+
+
+def _demo_cases(session: Session, bureaus: dict[str, Bureau], inspector: User) -> list[str]:
+    from datetime import timedelta
+
+    from app.cases.services.records import create_case, create_transfer
+    from app.db import utcnow
+
     when = (utcnow() - timedelta(hours=3)).isoformat()
     first = create_case(session, inspector, {
         "source_type": "industrial", "topic": "未落实应急减排措施", "source_name": "隆昌市某陶瓷有限公司",

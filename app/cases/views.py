@@ -16,10 +16,11 @@ from app.audit.services import record
 from app.auth.models import Bureau
 from app.auth.roles import Permission
 from app.cases.models import Case, CaseTransfer, Evidence, Inspection
+from app.cases.places import place_groups
 from app.cases.services import queries, records, workflow
 from app.cases.services.evidence import download_name, path_of
 from app.cases.services.queries import bureau_names, can_see_complainant, mask_name
-from app.cases.vocabulary import LABELS, TOPICS, CaseState, EvidenceKind, Origin, SourceType, label
+from app.cases.vocabulary import LABELS, TOPICS, CaseState, Escalation, EvidenceKind, Origin, SourceType, label
 from app.core.access import require
 from app.core.errors import ServiceError
 from app.core.inputs import page_arg, parse_id
@@ -27,7 +28,7 @@ from app.core.localtime import LOCAL_TZ
 from app.core.scoping import unscoped
 from app.core.templating import local_time
 from app.extensions import db
-from app.places.models import Jurisdiction, JurisdictionLevel
+from app.places.models import Jurisdiction
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -76,7 +77,7 @@ def _list(view: str):  # type: ignore[no-untyped-def]
     return render_template(
         "cases/list.html", rows=rows, table=rows_html(rows, names, now), view=view, views=VIEWS, filters=f,
         page=page_no, has_next=last > page_no, states=list(CaseState), source_types=list(SourceType),
-        origins=list(Origin), bureaus=_bureau_choices(),
+        origins=list(Origin), escalations=list(Escalation), bureaus=_bureau_choices(),
     )  # fmt: skip
 
 
@@ -171,11 +172,10 @@ def new():  # type: ignore[no-untyped-def]
             flash(_("线索 %(n)s 已登记。", n=case.number))
             return redirect(url_for("cases.detail", case_id=case.id))
     with unscoped(s):
-        places = s.scalars(
-            select(Jurisdiction).where(Jurisdiction.level != JurisdictionLevel.province).order_by(Jurisdiction.code)
-        ).all()
+        places = s.scalars(select(Jurisdiction).order_by(Jurisdiction.code)).all()
+    groups = place_groups(places, g.user.jurisdiction.code, "（" + _("市级") + "）")
     return render_template(
-        "cases/new.html", topics=TOPICS, source_types=list(SourceType), origins=list(Origin), places=places,
+        "cases/new.html", topics=TOPICS, source_types=list(SourceType), origins=list(Origin), place_groups=groups,
         values=form, error=error, field=field, home=g.user.jurisdiction.code,
         now_local=datetime.now(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M"),
     ), (400 if error else 200)  # fmt: skip

@@ -77,7 +77,7 @@ def test_inspector_logs_a_case_on_the_phone_and_neijiang_signs_for_it(
     page.locator("#topic").fill("治污设施未正常运行")
     page.locator("#source_name").fill("隆昌市鑫旺页岩砖厂")
     page.locator("#place").select_option("511083")
-    expect(page.locator("#place option:checked")).to_have_text("隆昌市")
+    expect(page.locator("#place option:checked")).to_have_text("内江市 隆昌市")
     page.locator("#source_address").fill("隆昌市响石镇高峰村五组")
     page.locator("#problem").fill("脱硫塔循环泵停运，排气筒可见明显烟尘")
     # Two photos taken one after the other: the second does not replace the first.

@@ -64,6 +64,7 @@ class Filters:
     overdue: bool = False
     source_type: SourceType | None = None
     origin: Origin | None = None
+    escalation: Escalation | None = None
     bureau_id: int | None = None  # responsible or discovering bureau
     enterprise: str = ""  # USCC or part of the source name
     q: str = ""
@@ -79,7 +80,7 @@ class Filters:
         return cls(
             state=enum_or_none(CaseState, "state"), overdue=args.get("overdue") in ("1", "on", "true"),
             source_type=enum_or_none(SourceType, "source_type"), origin=enum_or_none(Origin, "origin"),
-            bureau_id=parse_id(args.get("bureau_id")),
+            escalation=enum_or_none(Escalation, "escalation"), bureau_id=parse_id(args.get("bureau_id")),
             enterprise=(args.get("enterprise") or "").strip()[:64], q=(args.get("q") or "").strip()[:64],
         )  # fmt: skip
 
@@ -88,7 +89,7 @@ class Filters:
             "state": self.state.value if self.state else "", "overdue": "1" if self.overdue else "",
             "source_type": self.source_type.value if self.source_type else "",
             "origin": self.origin.value if self.origin else "", "bureau_id": str(self.bureau_id or ""),
-            "enterprise": self.enterprise, "q": self.q,
+            "escalation": self.escalation.value if self.escalation else "", "enterprise": self.enterprise, "q": self.q,
         }  # fmt: skip
         return {k: v for k, v in out.items() if v}
 
@@ -107,6 +108,8 @@ def filtered(f: Filters, now: datetime | None = None) -> Select[Any]:
         stmt = stmt.where(Case.source_type == f.source_type)
     if f.origin:
         stmt = stmt.where(Case.origin == f.origin)
+    if f.escalation:
+        stmt = stmt.where(Case.escalation == f.escalation)
     if f.bureau_id:
         stmt = stmt.where(or_(Case.responsible_bureau_id == f.bureau_id, Case.discovered_bureau_id == f.bureau_id))
     if f.enterprise:
