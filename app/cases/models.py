@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     any_,
     func,
     literal_column,
@@ -161,7 +162,18 @@ class Case(_CaseVisible, SharedWritable, Base):
         )
 
     def overdue(self, now: datetime) -> bool:
+        """Past its time limit, or stepped up in its current state (queries.is_overdue says why)."""
+        return self.state is not CaseState.closed and (self.next_step_due(now) or self.escalation is not None)
+
+    def next_step_due(self, now: datetime) -> bool:
         return self.due_at is not None and self.due_at < now and self.state is not CaseState.closed
+
+
+def is_overdue(now: datetime) -> ColumnElement[bool]:
+    """Open and past its time limit, or already stepped up in its current state: an escalation moves the time
+    limit on to the next step, and the case must stay on the overdue list until it moves (a transition clears
+    the escalation)."""
+    return and_(is_open(), or_(Case.due_at < now, Case.escalation.is_not(None)))
 
 
 def is_open() -> ColumnElement[bool]:

@@ -202,7 +202,7 @@ def detail(case_id: int):  # type: ignore[no-untyped-def]
         show_complainant=can_see_complainant(case, g.user), mask=mask_name, now=datetime.now(UTC),
         can_upload=g.user.bureau_id in (case.discovered_bureau_id, case.responsible_bureau_id)
         and case.state is not CaseState.closed and g.user.can(Permission.handle_cases),
-        can_escalate=g.user.can(Permission.supervise_cases) and case.overdue(datetime.now(UTC))
+        can_escalate=g.user.can(Permission.supervise_cases) and case.next_step_due(datetime.now(UTC))
         and g.user.bureau_id != case.responsible_bureau_id,
         evidence_kinds=list(EvidenceKind), transfers=_transfers_of(case),
     )  # fmt: skip

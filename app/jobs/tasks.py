@@ -119,7 +119,7 @@ def escalate_overdue(session: Any, on_case: Callable[[Any, Any], None] | None = 
     from app.cases.services import queries, workflow
     from app.cases.vocabulary import Escalation
 
-    cases = [c for c in session.scalars(queries.overdue()) if c.escalation is not Escalation.summons]
+    cases = [c for c in session.scalars(queries.next_step_due()) if c.escalation is not Escalation.summons]
     if progress:
         progress(0, len(cases))
     for i, case in enumerate(cases, start=1):

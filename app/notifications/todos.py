@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.auth.roles import Permission
-from app.cases.models import Case, is_open
+from app.cases.models import Case, is_overdue
 from app.cases.vocabulary import CaseState
 from app.places.models import Jurisdiction
 from app.reduction.models import ListState, ReductionList
@@ -46,7 +46,7 @@ def case_todos(session: Session, user: User, now: datetime) -> list[Todo]:
             _count(and_(mine, handling)),
             _count(and_(found, verify)),
             _count(and_(found, Case.state == CaseState.returned)),
-            _count(and_(mine, is_open(), Case.due_at < now)),
+            _count(and_(mine, is_overdue(now))),
         ).where(mine | found)
     ).one()
     sign, handle, check, returned, overdue = (int(v) for v in row)

@@ -151,3 +151,31 @@ def test_the_transfer_screen_refuses_ids_beyond_their_range(app, world, login_as
     answer = post(inspector, "/cases/transfers", form)
     assert answer.status_code in (400, 404, 422), answer.status_code
     assert message in answer.get_data(as_text=True)
+
+
+def test_a_stepped_up_case_stays_on_the_overdue_list_until_it_moves(app, world, login_as, runner, session) -> None:  # type: ignore[no-untyped-def]
+    from tests.cases.test_loop import act, post
+
+    inspector = login_as(world.inspector, app.test_client())
+    fields = {"source_type": "mobile", "topic": "柴油货车冒黑烟", "source_name": "某物流", "place": "511083"}
+    created = post(inspector, "/cases/new", {**fields, "problem": "冒黑烟"})
+    case_id = int(created.headers["Location"].rsplit("/", 1)[1])
+    post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id})
+    session.execute(update(Case).where(Case.id == case_id).values(due_at=utcnow() - timedelta(hours=1)))
+    session.commit()
+    assert runner.invoke(args=["cases", "escalate"]).exit_code == 0
+    session.expire_all()
+    case = session.get(Case, case_id)
+    # The warning moved the time limit on to the next step, yet the case is still late in its state.
+    assert case.escalation.value == "warning" and case.due_at > utcnow()
+    nj = login_as(world.nj_staff, app.test_client())
+    page = nj.get("/cases/overdue").get_data(as_text=True)
+    assert case.number in page
+    assert "超期线索" in nj.get("/").get_data(as_text=True)
+    # The next run does not step it again before that next period has run out.
+    assert runner.invoke(args=["cases", "escalate"]).exit_code == 0
+    session.expire_all()
+    assert session.get(Case, case_id).escalation.value == "warning"
+    # Signing for it ends the escalation: it leaves the overdue list.
+    assert act(nj, case_id, "receive").status_code == 302
+    assert case.number not in nj.get("/cases/overdue").get_data(as_text=True)

@@ -22,6 +22,7 @@ from app.cases.models import (
     TransferItem,
     in_inbox,
     is_open,
+    is_overdue,
 )
 from app.cases.services.workflow import WORKERS
 from app.cases.vocabulary import CaseState, Escalation, Origin, SourceType
@@ -103,7 +104,7 @@ def filtered(f: Filters, now: datetime | None = None) -> Select[Any]:
     if f.state:
         stmt = stmt.where(Case.state == f.state)
     if f.overdue:
-        stmt = stmt.where(is_open(), Case.due_at < (now or utcnow()))
+        stmt = stmt.where(is_overdue(now or utcnow()))
     if f.source_type:
         stmt = stmt.where(Case.source_type == f.source_type)
     if f.origin:
@@ -144,6 +145,11 @@ def to_verify(bureau_id: int) -> Select[Any]:
 
 
 def overdue(now: datetime | None = None) -> Select[Any]:
+    return select(Case).where(is_overdue(now or utcnow()))
+
+
+def next_step_due(now: datetime | None = None) -> Select[Any]:
+    """The open cases whose time limit (or the last step's period) has run out: what the escalation job steps up."""
     return select(Case).where(is_open(), Case.due_at < (now or utcnow()))
 
 
@@ -162,7 +168,9 @@ class ListRow(NamedTuple):
     discovered_bureau_id: int
 
     def overdue(self, now: datetime) -> bool:
-        return self.due_at is not None and self.due_at < now and self.state is not CaseState.closed
+        return self.state is not CaseState.closed and (
+            (self.due_at is not None and self.due_at < now) or self.escalation is not None
+        )
 
 
 def list_page(session: Session, stmt: Select[Any], page_no: int, order: Any) -> tuple[list[ListRow], int]:

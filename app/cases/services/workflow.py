@@ -354,7 +354,7 @@ def escalate(session: Session, case: Case, user: User | None, *, now: datetime |
     """One more step against the responsible bureau of an overdue case: warning → exposure → supervised →
     summons. The CLI runs it for every overdue case; a supervising bureau may step it by hand."""
     now = now or utcnow()
-    if not case.overdue(now):
+    if not case.next_step_due(now):
         raise Conflict(_("该线索未超期，不能升级督办。"))
     step = Escalation.warning if case.escalation is None else case.escalation.next
     if step is None:
