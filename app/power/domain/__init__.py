@@ -1,0 +1,1 @@
+"""Plain Python / dataframe code of the power checks: no Flask, no database."""
