@@ -62,6 +62,12 @@ def _reach_writable(obj: Any, episode_id: int | None, scope: Scope) -> bool:
     return any(scope.can_write(j) for j in reach)
 
 
+def _can(proposal: Proposal, action: str, user: Any) -> bool:
+    from app.alerts.services.proposals import Action, can
+
+    return can(proposal, Action(action), user)
+
+
 class Episode(_EpisodeVisible, SharedWritable, Base):
     """One heavy-pollution episode under a plan (重污染天气过程), from its first proposal to its lift."""
 
@@ -156,6 +162,19 @@ class Proposal(_EpisodeVisible, SharedWritable, Base):
     episode: Mapped[Episode] = relationship(back_populates="proposals")
     decisions: Mapped[list[ProposalDecision]] = relationship(order_by="ProposalDecision.step", viewonly=True)
 
+    # can_<action>(user): the transition function's own rules (services/proposals.py).
+    def can_submit(self, user: Any) -> bool:
+        return _can(self, "submit", user)
+
+    def can_decide(self, user: Any) -> bool:
+        return _can(self, "decide", user)
+
+    def can_withdraw(self, user: Any) -> bool:
+        return _can(self, "withdraw", user)
+
+    def can_issue(self, user: Any) -> bool:
+        return _can(self, "issue", user)
+
     def level_of(self, code: str) -> AlertLevel | None:
         given = self.unit_levels.get(code)
         return AlertLevel(given) if given else self.level
@@ -217,6 +236,11 @@ class EpisodeUnit(_EpisodeVisible, SharedWritable, Base):
     confirmation_note: Mapped[str] = mapped_column(Text, default="")
 
     episode: Mapped[Episode] = relationship(back_populates="units")
+
+    def can_confirm(self, user: Any) -> bool:
+        from app.alerts.services.proposals import can_confirm
+
+        return can_confirm(self, user)
 
     def writable_by(self, scope: Scope) -> bool:
         return _reach_writable(self, self.episode_id, scope)
