@@ -33,13 +33,13 @@ PLAIN = ("510100", "510600", "510700", "511400", "511100", "511800")  # 成都�
 T_ISSUE = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)  # more than 72 h before 12-10 00:00 (+08:00)
 
 
-def forecast(path: Path, hours: int) -> Path:
-    """Hourly AQI from 12-08 00:00: 250 in 成都, 德阳, 眉山, 雅安 for the 48 hours from 12-10 00:00, else 80."""
+def forecast(path: Path, hours: int, first_day: str = "2026-12-08") -> Path:
+    """Hourly AQI from `first_day` 00:00: 250 in 成都, 德阳, 眉山, 雅安 for 48 hours from two days later, else 80."""
     lines = ["unit,time,aqi"]
     for u in PLAIN:
         for h in range(hours):
             value = 250 if u in CHENGDU_FOUR and 48 <= h < 96 else 80
-            lines.append(f"{u},{pd.Timestamp('2026-12-08') + pd.Timedelta(hours=h):%Y-%m-%d %H:%M},{value}")
+            lines.append(f"{u},{pd.Timestamp(first_day) + pd.Timedelta(hours=h):%Y-%m-%d %H:%M},{value}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

@@ -68,6 +68,19 @@ def levels_in_force(session: Session, at: datetime, jurisdiction_ids: list[int] 
     return found
 
 
+def levels_issued(session: Session, at: datetime) -> dict[int, AlertLevel]:
+    """Member unit id → the highest level issued for it that has not ended by `at`: in force, or issued to
+    start later (the situation map shows both; `levels_in_force` only the first)."""
+    stmt = select(EpisodeUnit.jurisdiction_id, EpisodeUnit.level).where(
+        or_(EpisodeUnit.ends_at.is_(None), EpisodeUnit.ends_at > at)
+    )
+    found: dict[int, AlertLevel] = {}
+    for jid, level in session.execute(stmt):
+        if jid not in found or level.order > found[jid].order:
+            found[jid] = level
+    return found
+
+
 def in_force_for(session: Session, jurisdiction_id: int, at: datetime) -> AlertLevel | None:
     """The level in force for any jurisdiction: its own periods, or those of the member unit above it (a
     Sichuan county is covered by its prefecture city's alert)."""

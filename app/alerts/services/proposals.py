@@ -610,9 +610,9 @@ def confirm(session: Session, unit: EpisodeUnit, user: User, note: str = "", *, 
 
 def subject(proposal: Proposal) -> str:
     """Kept as data and worded when shown: the plan's code, the kind and level (Chinese terms of the plan)."""
-    from app.alerts.vocabulary import LABELS, LEVEL_LABELS
+    from app.alerts.vocabulary import LEVEL_LABELS, term
 
-    what = LABELS[proposal.kind]
+    what = term(proposal.kind)
     if proposal.level is not None:
         what += f"（{LEVEL_LABELS[proposal.level.value]}）"
     return f"{proposal.episode.plan_code} #{proposal.episode_id} {what}"
