@@ -20,7 +20,7 @@ ALERT_PARAMS = {
 }
 
 
-def add_alert_objects(session: Any, objects: dict[str, dict[str, Any]]) -> ForecastIssue:
+def add_alert_objects(session: Any, objects: dict[str, dict[str, Any]], member: str = "511000") -> ForecastIssue:
     for code, o in objects.items():
         bureau = o["bureau"]
         episode = Episode(plan_code="chuanyu", bureau_id=bureau.id, jurisdiction_id=bureau.jurisdiction_id,
@@ -43,7 +43,7 @@ def add_alert_objects(session: Any, objects: dict[str, dict[str, Any]]) -> Forec
                           row_count=1, first_start=T0, last_start=T0)  # fmt: skip
     session.add(issue)
     session.flush()
-    session.add(ForecastValue(issue_id=issue.id, jurisdiction_id=objects["511000"]["bureau"].jurisdiction_id,
+    session.add(ForecastValue(issue_id=issue.id, jurisdiction_id=objects[member]["bureau"].jurisdiction_id,
                               starts_at=T0, hours=24, aqi=120))  # fmt: skip
     session.commit()
     return issue

@@ -529,8 +529,7 @@ def _cancel_if_never_issued(proposal: Proposal) -> None:
 
 def _issue(session: Session, proposal: Proposal, user: User, now: datetime) -> None:
     episode = proposal.episode
-    plan, rules = plan_of(session, episode.plan_code)
-    members = member_units(session, plan)
+    _plan, rules = plan_of(session, episode.plan_code)
     start = proposal.starts_at
     assert rules.alert is not None
     flags: dict[str, Any] = {}
@@ -542,7 +541,9 @@ def _issue(session: Session, proposal: Proposal, user: User, now: datetime) -> N
             flags = {"late": True, "hours_ahead": round(ahead, 1), "notice_hours": rules.alert.advance_notice_hours,
                      "min_hours": rules.alert.advance_notice_min_hours}  # fmt: skip
     proposal.state, proposal.issued_at, proposal.issued_by_id = ProposalState.issued, now, user.id
-    by_id = {members[c][0]: c for c in proposal.units}
+    ids = dict(session.execute(select(Jurisdiction.code, Jurisdiction.id).where(
+        Jurisdiction.code.in_(proposal.units))).all())  # fmt: skip
+    by_id = {ids[c]: c for c in proposal.units if c in ids}
     open_rows = {u.jurisdiction_id: u for u in open_periods(episode)}
     if proposal.kind is ProposalKind.issue:
         if episode.state is not EpisodeState.proposed:
