@@ -59,6 +59,7 @@ def register_request_cycle(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.alerts.views import bp as alerts_bp
     from app.api import bp as api_bp
     from app.audit.views import bp as audit_bp
     from app.auth.views import admin_bp
@@ -70,7 +71,8 @@ def register_blueprints(app: Flask) -> None:
     from app.places.views import bp as places_bp
     from app.reduction.views import bp as reduction_bp
 
-    blueprints = (core_bp, auth_bp, admin_bp, audit_bp, places_bp, reduction_bp, cases_bp, notifications_bp, jobs_bp)
+    blueprints = (core_bp, auth_bp, admin_bp, audit_bp, places_bp, reduction_bp, cases_bp, alerts_bp, notifications_bp,
+                  jobs_bp)  # fmt: skip
     for bp in (*blueprints, api_bp):
         app.register_blueprint(bp)
 

@@ -24,6 +24,7 @@ from app.core.access import access_of
 from app.db import Base
 from app.extensions import db
 from app.jobs.models import Job
+from tests.alerts.walk import ALERT_PARAMS, add_alert_objects
 from tests.cases.walk import CASE_PARAMS, add_case_objects
 
 # Actor's bureau sits at 内江市; targets around it.
@@ -70,6 +71,9 @@ def world(app, make_bureau, make_user, session):  # type: ignore[no-untyped-def]
             "bureau": bureau, "user": user, "token": token, "list": lst, "enterprise": enterprise, "job": job,
         }  # fmt: skip
     add_case_objects(app, session, make_bureau, objects)
+    forecast_issue = add_alert_objects(session, objects)
+    for o in objects.values():
+        o["forecast_issue"] = forecast_issue
     from app.notifications.models import Notification, NotificationKind
 
     for o in objects.values():
@@ -136,6 +140,13 @@ def targets_for(rule, world, actor, actor_token) -> list[Target]:  # type: ignor
     }.get(frozenset(args))
     if params is not None:
         return [Target(code, params(o), reachable(rule, code, actor)) for code, o in world.items()]
+    if args == {"issue_id"}:
+        # Forecast issues are the forecast centre's data for every alert reader (no jurisdiction of their own).
+        return [Target("forecast", {"issue_id": world[OWN]["forecast_issue"].id}, True)]
+    # Alert episodes, proposals and periods: one in each jurisdiction, reaching that jurisdiction only.
+    params = ALERT_PARAMS.get(frozenset(args))
+    if params is not None:
+        return [Target(code, params(o), code in IN_SCOPE) for code, o in world.items()]
     # Cases, their evidence and transfers: a case found in each jurisdiction by its own bureau.
     params = CASE_PARAMS.get(frozenset(args))
     if params is not None:

@@ -58,8 +58,14 @@ def api_world(app, make_user, session):  # type: ignore[no-untyped-def]
     )  # fmt: skip
     session.add(case)
     session.flush()
+    from tests.alerts.walk import add_alert_objects
+
+    alert_objects = {"510000": {"bureau": row.bureau}}
+    issue = add_alert_objects(session, alert_objects, member="510000")
     _token, raw = create_token(session, row, "generated", days=1)
-    ids = {"list_id": lst.id, "enterprise_id": enterprise.id, "case_id": case.id}
+    ids = {"list_id": lst.id, "enterprise_id": enterprise.id, "case_id": case.id, "issue_id": issue.id,
+           "proposal_id": alert_objects["510000"]["proposal"].id, "episode_id": alert_objects["510000"]["episode"].id,
+           "unit_id": alert_objects["510000"]["period"].id, "plan": "chuanyu"}  # fmt: skip
     session.commit()
     return {"Authorization": f"Bearer {raw}"}, ids
 

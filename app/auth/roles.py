@@ -39,6 +39,10 @@ class Permission(enum.StrEnum):
     handle_cases = "handle_cases"  # log, transfer, sign for, handle, verify (the transition function decides)
     supervise_cases = "supervise_cases"  # step up the escalation of an overdue case
     submit_forecasts = "submit_forecasts"  # post forecasts and observed AQI, ask for an evaluation
+    view_alerts = "view_alerts"  # the situation page, episodes and proposals within reach
+    propose_alerts = "propose_alerts"  # draft and submit proposals, issue approved ones (the running bureau)
+    decide_alerts = "decide_alerts"  # decide a step of a proposal's approval chain (the step names the role)
+    confirm_alerts = "confirm_alerts"  # confirm that one's member unit has started the alert
 
 
 STAFF = {Role.province_staff, Role.city_staff, Role.district_staff}
@@ -66,6 +70,12 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.handle_cases: frozenset(STAFF | {Role.inspector}),
     Permission.supervise_cases: frozenset({Role.province_staff, Role.city_staff}),
     Permission.submit_forecasts: frozenset({Role.forecast_center, Role.province_staff}),
+    Permission.view_alerts: frozenset(STAFF | APPROVERS | {Role.inspector, Role.forecast_center, Role.reviewer}),
+    Permission.propose_alerts: frozenset(
+        {Role.forecast_center, Role.province_staff, Role.city_staff, Role.office_director}
+    ),
+    Permission.decide_alerts: frozenset(APPROVERS - {Role.approver}),
+    Permission.confirm_alerts: frozenset(STAFF),
 }
 
 # Roles that must not be held together, and roles that only fit a bureau at a given level.

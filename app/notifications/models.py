@@ -20,6 +20,10 @@ class NotificationKind(enum.StrEnum):
     list_submitted = "list_submitted"
     list_returned = "list_returned"
     list_approved = "list_approved"
+    alert_approval = "alert_approval"
+    alert_approved = "alert_approved"
+    alert_refused = "alert_refused"
+    alert_issued = "alert_issued"
 
 
 class Notification(Base):

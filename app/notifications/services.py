@@ -25,6 +25,10 @@ TEXTS = {
     NotificationKind.list_submitted: _l("%(subject)s 已报送，待审核（%(detail)s）"),
     NotificationKind.list_returned: _l("%(subject)s 被退回：%(detail)s"),
     NotificationKind.list_approved: _l("%(subject)s 已审核通过（%(detail)s）"),
+    NotificationKind.alert_approval: _l("预警建议待审批：%(subject)s（%(detail)s）"),
+    NotificationKind.alert_approved: _l("预警建议已批准，待发布：%(subject)s（%(detail)s）"),
+    NotificationKind.alert_refused: _l("预警建议未获批准：%(subject)s：%(detail)s"),
+    NotificationKind.alert_issued: _l("%(subject)s 已发布，请启动并确认（%(detail)s）"),
 }
 PAGE = 50
 

@@ -79,8 +79,39 @@ def list_todos(session: Session, user: User) -> list[Todo]:
     return todos
 
 
+def alert_todos(session: Session, user: User) -> list[Todo]:
+    """Proposals waiting for the reader's decision or for its bureau to issue them; alerts its unit must confirm."""
+    from app.alerts.models import Episode, EpisodeUnit, Proposal
+    from app.alerts.services.proposals import steps_for
+    from app.alerts.vocabulary import EpisodeState, ProposalState
+
+    found = []
+    if user.can(Permission.decide_alerts):
+        waiting = session.scalars(select(Proposal).where(Proposal.state == ProposalState.under_approval)).all()
+        n = sum(1 for p in waiting if steps_for(p, user))
+        found.append(Todo("alert_decide", str(_l("待审批预警建议")), n, "alerts.index", {}, urgent=n > 0))
+    if user.can(Permission.propose_alerts):
+        n = session.scalar(
+            select(func.count()).select_from(Proposal).join(Episode, Episode.id == Proposal.episode_id)
+            .where(Proposal.state == ProposalState.approved, Episode.bureau_id == user.bureau_id)
+        )  # fmt: skip
+        if n:
+            found.append(Todo("alert_issue", str(_l("已批准待发布的预警")), n or 0, "alerts.index", {}, urgent=True))
+    if user.can(Permission.confirm_alerts):
+        n = session.scalar(
+            select(func.count()).select_from(EpisodeUnit).join(Episode, Episode.id == EpisodeUnit.episode_id)
+            .where(EpisodeUnit.jurisdiction_id == user.jurisdiction_id, EpisodeUnit.ends_at.is_(None),
+                   EpisodeUnit.confirmed_at.is_(None), Episode.state == EpisodeState.issued)
+        )  # fmt: skip
+        if n:
+            found.append(Todo("alert_confirm", str(_l("待确认启动的预警")), n or 0, "alerts.index", {}, urgent=True))
+    return found
+
+
 def todos(session: Session, user: User, now: datetime) -> list[Todo]:
     found: list[Todo] = []
+    if user.can(Permission.view_alerts):
+        found += alert_todos(session, user)
     if user.can(Permission.handle_cases):
         found += case_todos(session, user, now)
     if user.can(Permission.view_lists):

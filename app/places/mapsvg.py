@@ -2,7 +2,8 @@
 
 Plain Python (no shapely, no tiles from outside): the outlines were simplified once by app/places/derive.py;
 here they are projected (equirectangular, x scaled by cos of the mean latitude), fitted into a viewBox and
-written as one <path> per unit. The SVG has a viewBox and width 100 %, so it scales to a 375 px phone.
+written as one <path> per unit. The SVG has a viewBox and width 100 %, so it scales to a 375 px phone (its
+height follows from the CSS class `lf-map`: no inline style, which the Content-Security-Policy refuses).
 """
 
 from __future__ import annotations
@@ -74,8 +75,7 @@ def render(
 
     parts = [
         f'<svg class="lf-map" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
-        f'width="100%" preserveAspectRatio="xMidYMid meet" role="img" aria-label="{escape(title or "地图")}" '
-        'style="max-width:100%;height:auto">'
+        f'width="100%" preserveAspectRatio="xMidYMid meet" role="img" aria-label="{escape(title or "地图")}">'
     ]
     if title:
         parts.append(f"<title>{escape(title)}</title>")
