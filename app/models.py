@@ -28,6 +28,14 @@ from app.reduction.models import (
     StaggeredPeriod,
     TotalEmissions,
 )
+from app.response.models import (
+    ResponseArea,
+    ResponseMeasure,
+    ResponsePhoto,
+    ResponseReport,
+    ResponseTask,
+    ResponseUnit,
+)
 
 __all__ = [
     "Adjacency",
@@ -58,6 +66,12 @@ __all__ = [
     "Plan",
     "ProcessUnit",
     "ReductionList",
+    "ResponseArea",
+    "ResponseMeasure",
+    "ResponsePhoto",
+    "ResponseReport",
+    "ResponseTask",
+    "ResponseUnit",
     "SerialCounter",
     "StaggeredPeriod",
     "TotalEmissions",

@@ -25,6 +25,7 @@ from app.db import Base
 from app.extensions import db
 from app.jobs.models import Job
 from tests.cases.walk import CASE_PARAMS, add_case_objects
+from tests.response.walk import RESPONSE_PARAMS, add_response_objects
 
 # Actor's bureau sits at 内江市; targets around it.
 OWN, CHILD, SIBLING, PARENT, OTHER = "511000", "511002", "510300", "510000", "500153"
@@ -70,6 +71,7 @@ def world(app, make_bureau, make_user, session):  # type: ignore[no-untyped-def]
             "bureau": bureau, "user": user, "token": token, "list": lst, "enterprise": enterprise, "job": job,
         }  # fmt: skip
     add_case_objects(app, session, make_bureau, objects)
+    add_response_objects(app, session, objects)
     from app.notifications.models import Notification, NotificationKind
 
     for o in objects.values():
@@ -137,7 +139,7 @@ def targets_for(rule, world, actor, actor_token) -> list[Target]:  # type: ignor
     if params is not None:
         return [Target(code, params(o), reachable(rule, code, actor)) for code, o in world.items()]
     # Cases, their evidence and transfers: a case found in each jurisdiction by its own bureau.
-    params = CASE_PARAMS.get(frozenset(args))
+    params = CASE_PARAMS.get(frozenset(args)) or RESPONSE_PARAMS.get(frozenset(args))
     if params is not None:
         return [Target(code, params(o), code in IN_SCOPE) for code, o in world.items()]
     raise AssertionError(f"route {rule.rule} has URL parameters {args} this test cannot resolve: extend it")

@@ -39,6 +39,9 @@ class Permission(enum.StrEnum):
     handle_cases = "handle_cases"  # log, transfer, sign for, handle, verify (the transition function decides)
     supervise_cases = "supervise_cases"  # step up the escalation of an overdue case
     submit_forecasts = "submit_forecasts"  # post forecasts and observed AQI, ask for an evaluation
+    view_response = "view_response"  # response tasks, daily reports and the daily summary of the own area
+    work_response = "work_response"  # check a task's measures (photos, a case for one not carried out)
+    report_response = "report_response"  # submit the own unit's daily report and episode summary
 
 
 STAFF = {Role.province_staff, Role.city_staff, Role.district_staff}
@@ -66,6 +69,9 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.handle_cases: frozenset(STAFF | {Role.inspector}),
     Permission.supervise_cases: frozenset({Role.province_staff, Role.city_staff}),
     Permission.submit_forecasts: frozenset({Role.forecast_center, Role.province_staff}),
+    Permission.view_response: frozenset(STAFF | APPROVERS | {Role.inspector, Role.reviewer}),
+    Permission.work_response: frozenset(STAFF | {Role.inspector}),
+    Permission.report_response: frozenset(STAFF),
 }
 
 # Roles that must not be held together, and roles that only fit a bureau at a given level.

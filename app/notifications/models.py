@@ -20,6 +20,9 @@ class NotificationKind(enum.StrEnum):
     list_submitted = "list_submitted"
     list_returned = "list_returned"
     list_approved = "list_approved"
+    response_tasks = "response_tasks"
+    response_lifted = "response_lifted"
+    report_late = "report_late"
 
 
 class Notification(Base):

@@ -25,6 +25,9 @@ TEXTS = {
     NotificationKind.list_submitted: _l("%(subject)s 已报送，待审核（%(detail)s）"),
     NotificationKind.list_returned: _l("%(subject)s 被退回：%(detail)s"),
     NotificationKind.list_approved: _l("%(subject)s 已审核通过（%(detail)s）"),
+    NotificationKind.response_tasks: _l("应急响应任务：%(subject)s（%(detail)s）"),
+    NotificationKind.response_lifted: _l("应急响应已解除：%(subject)s（%(detail)s）"),
+    NotificationKind.report_late: _l("日报逾期：%(subject)s（%(detail)s）"),
 }
 PAGE = 50
 
