@@ -1,6 +1,15 @@
 """Every model, imported once so that metadata and Alembic see the whole schema."""
 
-from app.alerts.models import ForecastIssue, ForecastValue
+from app.alerts.models import (
+    Episode,
+    EpisodeEvent,
+    EpisodeReach,
+    EpisodeUnit,
+    ForecastIssue,
+    ForecastValue,
+    Proposal,
+    ProposalDecision,
+)
 from app.audit.models import AuditEntry, AuditHead
 from app.auth.models import ApiToken, Bureau, BureauScopeRoot, User, UserRole, UserSession
 from app.cases.models import (
@@ -51,6 +60,10 @@ __all__ = [
     "ControlFacility",
     "Enterprise",
     "EnterpriseAssessment",
+    "Episode",
+    "EpisodeEvent",
+    "EpisodeReach",
+    "EpisodeUnit",
     "Evidence",
     "ForecastIssue",
     "ForecastValue",
@@ -65,6 +78,8 @@ __all__ = [
     "NotificationRead",
     "Plan",
     "ProcessUnit",
+    "Proposal",
+    "ProposalDecision",
     "ReductionList",
     "ResponseArea",
     "ResponseMeasure",

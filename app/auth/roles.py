@@ -39,6 +39,10 @@ class Permission(enum.StrEnum):
     handle_cases = "handle_cases"  # log, transfer, sign for, handle, verify (the transition function decides)
     supervise_cases = "supervise_cases"  # step up the escalation of an overdue case
     submit_forecasts = "submit_forecasts"  # post forecasts and observed AQI, ask for an evaluation
+    view_alerts = "view_alerts"  # the situation page, episodes and proposals within reach
+    propose_alerts = "propose_alerts"  # draft and submit proposals, issue approved ones (the running bureau)
+    decide_alerts = "decide_alerts"  # decide a step of a proposal's approval chain (the step names the role)
+    confirm_alerts = "confirm_alerts"  # confirm that one's member unit has started the alert
     view_response = "view_response"  # response tasks, daily reports and the daily summary of the own area
     work_response = "work_response"  # check a task's measures (photos, a case for one not carried out)
     report_response = "report_response"  # submit the own unit's daily report and episode summary
@@ -69,6 +73,12 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.handle_cases: frozenset(STAFF | {Role.inspector}),
     Permission.supervise_cases: frozenset({Role.province_staff, Role.city_staff}),
     Permission.submit_forecasts: frozenset({Role.forecast_center, Role.province_staff}),
+    Permission.view_alerts: frozenset(STAFF | APPROVERS | {Role.inspector, Role.forecast_center, Role.reviewer}),
+    Permission.propose_alerts: frozenset(
+        {Role.forecast_center, Role.province_staff, Role.city_staff, Role.office_director}
+    ),
+    Permission.decide_alerts: frozenset(APPROVERS - {Role.approver}),
+    Permission.confirm_alerts: frozenset(STAFF),
     Permission.view_response: frozenset(STAFF | APPROVERS | {Role.inspector, Role.reviewer}),
     Permission.work_response: frozenset(STAFF | {Role.inspector}),
     Permission.report_response: frozenset(STAFF),

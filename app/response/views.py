@@ -32,6 +32,15 @@ STATUS = {rdom.ON_TIME: _l("按时报送"), rdom.LATE: _l("逾期报送"), rdom.
           rdom.PENDING: _l("待报送")}  # fmt: skip
 
 
+@bp.record_once
+def _hook(_state: object) -> None:
+    """Issued proposals create and update the response tasks (app/alerts/services/episodes.ON_CHANGE)."""
+    from app.alerts.services.episodes import register_on_change
+    from app.response.services.activation import on_change
+
+    register_on_change(on_change)
+
+
 @bp.app_context_processor
 def _labels() -> dict[str, object]:
     return {"report_status": STATUS, "field_label": field_label, "level_name": lambda v: AlertLevel(v).label}

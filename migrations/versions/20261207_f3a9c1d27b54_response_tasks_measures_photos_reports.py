@@ -1,7 +1,7 @@
 """response tasks, measures, photos, reports
 
 Revision ID: f3a9c1d27b54
-Revises: e7a2c9d41b03
+Revises: f3a9c2d71e05
 Create Date: 2026-12-07 11:12:13.189886
 
 The response to an issued alert (issue 13 points 6-7): activated units and the places they cover, one task per
@@ -19,20 +19,13 @@ from sqlalchemy.dialects import postgresql
 import app.db
 
 revision: str = "f3a9c1d27b54"
-down_revision: str | None = "e7a2c9d41b03"
+down_revision: str | None = "f3a9c2d71e05"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-OLD_KINDS = [
-    "case_transferred",
-    "case_received",
-    "case_returned",
-    "case_overdue",
-    "case_escalated",
-    "list_submitted",
-    "list_returned",
-    "list_approved",
-]
+OLD_KINDS = ["case_transferred", "case_received", "case_returned", "case_overdue", "case_escalated",
+             "list_submitted", "list_returned", "list_approved", "alert_approval", "alert_approved", "alert_refused",
+             "alert_issued"]
 NEW_KINDS = [*OLD_KINDS, "response_tasks", "response_lifted", "report_late"]
 
 
@@ -67,6 +60,9 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["plan_id"], ["plan.id"], name=op.f("fk_response_unit_plan_id_plan"), ondelete="RESTRICT"
+        ),
+        sa.ForeignKeyConstraint(
+            ["episode_id"], ["episode.id"], name=op.f("fk_response_unit_episode_id_episode"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_response_unit")),
         sa.UniqueConstraint("episode_id", "jurisdiction_id", name=op.f("uq_response_unit_episode_id_jurisdiction_id")),

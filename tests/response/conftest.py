@@ -45,6 +45,18 @@ class Zone:
     key_uscc: str = ""
     stagger_uscc: str = ""
     lists: dict[str, int] = field(default_factory=dict)
+    episode: int = 0  # a 川渝 episode
+    episode_chaoyang: int = 0
+
+
+def make_episode(session: Any, plan_code: str, bureau_id: int) -> int:
+    from app.alerts.models import Episode
+
+    bureau = session.get(Bureau, bureau_id)
+    e = Episode(plan_code=plan_code, bureau_id=bureau.id, jurisdiction_id=bureau.jurisdiction_id)
+    session.add(e)
+    session.flush()
+    return e.id
 
 
 def _place(session: Any, code: str) -> Jurisdiction:
@@ -115,5 +127,8 @@ def zone(session: Any, make_bureau: Any, make_user: Any) -> Zone:
             add(lst, "510700", "510700")
         else:
             add(lst, code, code)
+    province = make_bureau("510000", name="四川省测试厅", kind=BureauKind.department)
+    z.episode = make_episode(session, "chuanyu", province.id)
+    z.episode_chaoyang = make_episode(session, "chaoyang", province.id)
     session.commit()
     return z

@@ -19,13 +19,13 @@ PLAIN = ["510100", "510600", "511400", "511800"]  # 成都, 德阳, 眉山, 雅�
 
 def issue(session: Any, zone: Zone, level: str = "orange", **own: str) -> Any:
     units = [UnitChange(zone.ids[c], own.get(f"u{c}", level), ISSUED) for c in PLAIN]
-    done = apply(session, episode_id=1, plan_id=zone.plan_id, units=units, on=ON, now=ISSUED)
+    done = apply(session, episode_id=zone.episode, plan_id=zone.plan_id, units=units, on=ON, now=ISSUED)
     session.commit()
     return done
 
 
-def tasks(session: Any) -> dict[str, ResponseTask]:
-    return {t.uscc: t for t in session.scalars(select(ResponseTask).where(ResponseTask.episode_id == 1))}
+def tasks(session: Any, episode: int = 0) -> dict[str, ResponseTask]:
+    return {t.uscc: t for t in session.scalars(select(ResponseTask).where(ResponseTask.episode_id == episode))}
 
 
 def test_covered_places_take_the_highest_level_above_them() -> None:
@@ -51,7 +51,7 @@ def test_relevel_keeps_checks_and_retires_checked_measures_no_longer_required() 
 
 def test_issuing_gives_every_listed_enterprise_of_the_zone_its_task(session: Any, zone: Zone) -> None:
     done = issue(session, zone)
-    got = tasks(session)
+    got = tasks(session, zone.episode)
     listed = {u for c in PLAIN for u in zone.listed[c]}
     assert set(got) == listed  # every enterprise of 成都, 德阳 (and its county's list), 眉山, 雅安; none of 绵阳
     assert not set(zone.listed["510700"]) & set(got)
@@ -65,16 +65,18 @@ def test_issuing_gives_every_listed_enterprise_of_the_zone_its_task(session: Any
     assert got[zone.stagger_uscc].staggered_until is not None  # a staggered-production shutdown in force
     assert all(t.state is TaskState.open for t in got.values())
     # the districts below the member units are covered, each from its unit
-    areas = session.scalar(select(func.count()).select_from(ResponseArea).where(ResponseArea.episode_id == 1))
+    areas = session.scalar(
+        select(func.count()).select_from(ResponseArea).where(ResponseArea.episode_id == zone.episode)
+    )
     assert areas > len(PLAIN)
     # applying the same units again creates nothing twice
     again = issue(session, zone)
-    assert again.tasks_created == 0 and len(tasks(session)) == len(listed)
+    assert again.tasks_created == 0 and len(tasks(session, zone.episode)) == len(listed)
 
 
 def test_a_units_own_higher_level_wins(session: Any, zone: Zone) -> None:
     issue(session, zone, "orange", u511400="red")
-    got = tasks(session)
+    got = tasks(session, zone.episode)
     assert got[zone.listed["511400"][0]].level.value == "red"
     assert got[zone.listed["511800"][0]].level.value == "orange"
     assert next(m.describe() for m in got[zone.listed["511400"][0]].measures).startswith("停产")
@@ -83,14 +85,14 @@ def test_a_units_own_higher_level_wins(session: Any, zone: Zone) -> None:
 def test_upgrade_rederives_measures_keeping_checks_and_lift_closes(session: Any, zone: Zone, make_user: Any) -> None:
     issue(session, zone, "orange")
     inspector = make_user("resp_up_insp", code="510100")
-    task = tasks(session)[zone.listed["511800"][0]]
+    task = tasks(session, zone.episode)[zone.listed["511800"][0]]
     truck = next(m for m in task.measures if m.kind.value == "truck_ban")
     truck.status, truck.checked_at, truck.checked_by_id = CheckStatus.carried_out, ISSUED, inspector.id
     session.commit()
 
     issue(session, zone, "red")  # upgrade
     session.expire_all()
-    task = tasks(session)[zone.listed["511800"][0]]
+    task = tasks(session, zone.episode)[zone.listed["511800"][0]]
     assert task.level.value == "red"
     shown = {(m.describe(), m.status.value, m.required) for m in task.measures}
     # the truck ban was checked and red asks for it too: kept with its check; the orange 50 % limit, unchecked,
@@ -98,8 +100,10 @@ def test_upgrade_rederives_measures_keeping_checks_and_lift_closes(session: Any,
     assert shown == {("停用国Ⅳ及以下重型货车", "carried_out", True), ("停产（1#生产线）", "pending", True)}
 
     lift = [UnitChange(zone.ids[c], None, ISSUED, ISSUED + timedelta(days=3)) for c in PLAIN]
-    done = apply(session, episode_id=1, plan_id=zone.plan_id, units=lift, on=ON, now=ISSUED + timedelta(days=3))
+    done = apply(
+        session, episode_id=zone.episode, plan_id=zone.plan_id, units=lift, on=ON, now=ISSUED + timedelta(days=3)
+    )
     session.commit()
-    assert done.tasks_closed == len(tasks(session))
-    assert {t.state for t in tasks(session).values()} == {TaskState.closed}
+    assert done.tasks_closed == len(tasks(session, zone.episode))
+    assert {t.state for t in tasks(session, zone.episode).values()} == {TaskState.closed}
     assert session.scalar(select(func.count()).select_from(ResponseMeasure)) > 0  # checks kept after the lift

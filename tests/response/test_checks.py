@@ -18,7 +18,7 @@ PLAIN = ["510100", "510600", "511400", "511800"]
 
 
 def _issue(session: Any, zone: Zone) -> None:
-    apply(session, episode_id=1, plan_id=zone.plan_id, on=ON, now=ISSUED,
+    apply(session, episode_id=zone.episode, plan_id=zone.plan_id, on=ON, now=ISSUED,
           units=[UnitChange(zone.ids[c], "orange", ISSUED) for c in PLAIN])  # fmt: skip
     session.commit()
 

@@ -72,10 +72,10 @@ def test_report_field_labels_cover_the_plans_vocabulary() -> None:
 
 
 def _issue(session: Any, zone: Zone) -> dict[str, ResponseUnit]:
-    apply(session, episode_id=1, plan_id=zone.plan_id, on=ON, now=ISSUED,
+    apply(session, episode_id=zone.episode, plan_id=zone.plan_id, on=ON, now=ISSUED,
           units=[UnitChange(zone.ids[c], "orange", ISSUED) for c in PLAIN])  # fmt: skip
     session.commit()
-    units = session.scalars(select(ResponseUnit).where(ResponseUnit.episode_id == 1))
+    units = session.scalars(select(ResponseUnit).where(ResponseUnit.episode_id == zone.episode))
     return {u.jurisdiction.code: u for u in units}
 
 
@@ -119,10 +119,10 @@ def test_chaoyang_asks_for_photos_and_a_summary_by_ten_the_next_day(
     app: Any, session: Any, zone: Zone, make_user: Any
 ) -> None:
     chaoyang = session.scalars(select(Plan).where(Plan.code == "chaoyang")).one()
-    apply(session, episode_id=2, plan_id=chaoyang.id, on=ON, now=ISSUED,
+    apply(session, episode_id=zone.episode_chaoyang, plan_id=chaoyang.id, on=ON, now=ISSUED,
           units=[UnitChange(zone.ids["510100"], "yellow", ISSUED)])  # fmt: skip
     session.commit()
-    unit = session.scalars(select(ResponseUnit).where(ResponseUnit.episode_id == 2)).one()
+    unit = session.scalars(select(ResponseUnit).where(ResponseUnit.episode_id == zone.episode_chaoyang)).one()
     user = make_user("resp_rep_cy", code="510100", roles=(Role.city_staff,))
     fields = {"on_site_supervision": "驻场 3 家", "patrols": "巡查 12 家", "online_supervision": "在线监控无异常",
               "area_source_control": "秸秆焚烧巡查"}  # fmt: skip
@@ -134,7 +134,7 @@ def test_chaoyang_asks_for_photos_and_a_summary_by_ten_the_next_day(
     assert not r.late and [p.filename for p in r.photos] == ["现场.jpg"]
 
     lifted = local(ON + timedelta(days=2), 15)
-    apply(session, episode_id=2, plan_id=chaoyang.id, on=ON, now=lifted,
+    apply(session, episode_id=zone.episode_chaoyang, plan_id=chaoyang.id, on=ON, now=lifted,
           units=[UnitChange(zone.ids["510100"], None, ISSUED, lifted)])  # fmt: skip
     session.commit()
     s = reports.submit(

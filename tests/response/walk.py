@@ -25,8 +25,11 @@ def add_response_objects(app: Any, session: Any, objects: dict[str, dict[str, An
     upload = Path(app.config["UPLOAD_DIR"]) / "response"
     upload.mkdir(parents=True, exist_ok=True)
     plan = session.scalars(select(Plan).where(Plan.code == "chuanyu")).one()
-    for n, o in enumerate(objects.values(), start=900):
+    from tests.response.conftest import make_episode
+
+    for o in objects.values():
         e, jid = o["enterprise"], o["bureau"].jurisdiction_id
+        n = make_episode(session, "chuanyu", o["bureau"].id)
         unit = ResponseUnit(episode_id=n, plan_id=plan.id, jurisdiction_id=jid, level="orange", starts_at=utcnow())
         session.add(unit)
         session.flush()

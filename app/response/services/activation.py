@@ -320,3 +320,92 @@ class _Steps:
         self.done += 1
         if self.progress:
             self.progress(self.done, self.total)
+
+
+# --- from the episode --------------------------------------------------------------------------------------
+
+JOB_MIN_ENTERPRISES = 5000  # default of RESPONSE_JOB_MIN_ENTERPRISES: a bigger activation runs as a job
+
+
+def changes_of(units: Sequence[Any]) -> list[UnitChange]:
+    """The episode's activation periods (episode_unit rows) as each unit now stands: the highest open period's
+    level from the unit's first start, or lifted at its last period's end."""
+    by_unit: dict[int, list[Any]] = {}
+    for row in units:
+        by_unit.setdefault(row.jurisdiction_id, []).append(row)
+    out = []
+    for jid, rows in sorted(by_unit.items()):
+        start = min(r.starts_at for r in rows)
+        open_rows = [r for r in rows if r.ends_at is None]
+        if open_rows:
+            top = max(open_rows, key=lambda r: AlertLevel(r.level).order)
+            out.append(UnitChange(jid, AlertLevel(top.level).value, start))
+        else:
+            out.append(UnitChange(jid, None, start, max(r.ends_at for r in rows)))
+    return out
+
+
+def listed_in(session: Session, units: Sequence[UnitChange], on: date) -> int:
+    """How many listed enterprises the units' places hold (their lists in force): what the activation writes."""
+    active = [u.jurisdiction_id for u in units if u.level is not None]
+    if not active:
+        return 0
+    with unscoped(session):
+        paths = list(session.scalars(select(Jurisdiction.path).where(Jurisdiction.id.in_(active))))
+        places = list(
+            session.scalars(select(Jurisdiction.id).where(or_(*[Jurisdiction.path.startswith(p) for p in paths])))
+        )
+        lists = [lst.id for lst in lists_in_force(session, places, on).values()]
+        return (
+            session.scalar(select(func.count()).select_from(Enterprise).where(Enterprise.list_id.in_(lists))) or 0
+            if lists
+            else 0
+        )
+
+
+def params_of(episode_id: int, plan_id: int, units: Sequence[UnitChange], on: date) -> dict[str, Any]:
+    return {
+        "episode_id": episode_id, "plan_id": plan_id, "on": on.isoformat(),
+        "units": [{"jurisdiction_id": u.jurisdiction_id, "level": u.level, "starts_at": u.starts_at.isoformat(),
+                   "ends_at": u.ends_at.isoformat() if u.ends_at else None} for u in units],
+    }  # fmt: skip
+
+
+def from_params(params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "episode_id": int(params["episode_id"]), "plan_id": int(params["plan_id"]),
+        "on": date.fromisoformat(params["on"]),
+        "units": [UnitChange(int(u["jurisdiction_id"]), u["level"], datetime.fromisoformat(u["starts_at"]),
+                             datetime.fromisoformat(u["ends_at"]) if u["ends_at"] else None) for u in params["units"]],
+    }  # fmt: skip
+
+
+def start(session: Session, user: Any, *, episode_id: int, plan_id: int, units: Sequence[UnitChange],
+          now: datetime | None = None, min_enterprises: int | None = None) -> Applied | Any:  # fmt: skip
+    """Apply the change now, or as a background job with progress (`response.apply`) when the places hold
+    at least `min_enterprises` listed enterprises (RESPONSE_JOB_MIN_ENTERPRISES). Activation is the
+    episode's, not the issuer's reach: it writes the tasks of every activated place (unscoped, audited with
+    the user)."""
+    from flask import current_app, has_app_context
+
+    from app.jobs.services import submit
+
+    now = now or utcnow()
+    on = now.astimezone(LOCAL_TZ).date()
+    if min_enterprises is None:
+        min_enterprises = (current_app.config.get("RESPONSE_JOB_MIN_ENTERPRISES", JOB_MIN_ENTERPRISES)
+                           if has_app_context() else JOB_MIN_ENTERPRISES)  # fmt: skip
+    if listed_in(session, units, on) >= min_enterprises:
+        return submit(session, user, "response.apply", params_of(episode_id, plan_id, units, on), total=5)
+    with unscoped(session):
+        return apply(session, episode_id=episode_id, plan_id=plan_id, units=units, user=user, on=on, now=now)
+
+
+def on_change(session: Session, episode: Any, user: Any) -> None:
+    """The alerts' change hook (app/alerts/services/episodes.ON_CHANGE): after every issued proposal."""
+    from app.plans.services import by_code
+
+    plan = by_code(session, episode.plan_code)
+    if plan is None:
+        return
+    start(session, user, episode_id=episode.id, plan_id=plan.id, units=changes_of(episode.units))
