@@ -76,3 +76,21 @@ def test_another_area_does_not_see_the_task(session: Any, zone: Zone, make_user:
     task = _task(session, zone.key_uscc)
     assert c.get(f"/response/tasks/{task.id}").status_code == 404
     assert task.enterprise_name not in c.get("/response/").get_data(as_text=True)
+
+
+def test_home_page_lists_the_tasks_and_reports_due(session: Any, zone: Zone, make_user: Any, login_as: Any) -> None:
+    _issue(session, zone)
+    staff = make_user("resp_home_ya", code="511800", roles=(Role.city_staff,))
+    html = login_as(staff).get("/").get_data(as_text=True)
+    assert "待核查响应任务" in html and "待报送日报和总结" in html
+    from datetime import UTC, datetime
+
+    from app.auth.services import scope_for
+    from app.core.scoping import set_scope
+    from app.notifications.todos import todos
+
+    reader = session.get(type(staff), staff.id)
+    set_scope(session, scope_for(session, reader))  # as the page reads: 雅安's tasks only
+    found = {t.key: t for t in todos(session, reader, datetime(2026, 12, 8, 12, tzinfo=UTC))}
+    assert found["response_tasks"].count == len(zone.listed["511800"]) == 1
+    assert found["reports_due"].count == 2 and found["reports_due"].urgent  # 12-07 missing, 12-08 pending
