@@ -69,6 +69,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "JOBS_URL": os.environ.get("JOBS_URL", ""),
         "JOBS_IMPORT_MIN_BYTES": int(os.environ.get("JOBS_IMPORT_MIN_BYTES", 2 * 1024 * 1024)),
         "JOBS_EXPORT_MIN_ENTERPRISES": int(os.environ.get("JOBS_EXPORT_MIN_ENTERPRISES", 2000)),
+        "RESPONSE_JOB_MIN_ENTERPRISES": int(os.environ.get("RESPONSE_JOB_MIN_ENTERPRISES", 5000)),
         "DEMO_ENABLED": _bool(os.environ.get("LIANFANG_DEMO"), False) and relaxed,
         "HSTS": not relaxed,
     }

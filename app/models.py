@@ -37,6 +37,14 @@ from app.reduction.models import (
     StaggeredPeriod,
     TotalEmissions,
 )
+from app.response.models import (
+    ResponseArea,
+    ResponseMeasure,
+    ResponsePhoto,
+    ResponseReport,
+    ResponseTask,
+    ResponseUnit,
+)
 
 __all__ = [
     "Adjacency",
@@ -73,6 +81,12 @@ __all__ = [
     "Proposal",
     "ProposalDecision",
     "ReductionList",
+    "ResponseArea",
+    "ResponseMeasure",
+    "ResponsePhoto",
+    "ResponseReport",
+    "ResponseTask",
+    "ResponseUnit",
     "SerialCounter",
     "StaggeredPeriod",
     "TotalEmissions",

@@ -1,4 +1,5 @@
-"""Alerts: evaluating 3,000 units (a country's counties, generated adjacency) × 10 days of hourly forecasts."""
+"""Alerts: evaluating 3,000 units (a country's counties, generated adjacency) × 10 days of hourly forecasts;
+issuing over 100,000 listed enterprises (the response tasks, bench/_response.py)."""
 
 from __future__ import annotations
 
@@ -101,4 +102,7 @@ def run(ctx: Context) -> list[Result]:
             results.append(Result.info(name, figure, baseline, "s"))
     figure, baseline = compare(lambda: readings.parse(path.name, content), read_only, repeat=3)
     results.append(Result.info("read and check the file (readings.parse) vs pandas read_csv", figure, baseline, "s"))
+    from bench import _response
+
+    results += _response.run(ctx)
     return results

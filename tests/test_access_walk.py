@@ -26,6 +26,7 @@ from app.extensions import db
 from app.jobs.models import Job
 from tests.alerts.walk import ALERT_PARAMS, add_alert_objects
 from tests.cases.walk import CASE_PARAMS, add_case_objects
+from tests.response.walk import RESPONSE_PARAMS, add_response_objects
 
 # Actor's bureau sits at 内江市; targets around it.
 OWN, CHILD, SIBLING, PARENT, OTHER = "511000", "511002", "510300", "510000", "500153"
@@ -74,6 +75,7 @@ def world(app, make_bureau, make_user, session):  # type: ignore[no-untyped-def]
     forecast_issue = add_alert_objects(session, objects)
     for o in objects.values():
         o["forecast_issue"] = forecast_issue
+    add_response_objects(app, session, objects)
     from app.notifications.models import Notification, NotificationKind
 
     for o in objects.values():
@@ -148,7 +150,7 @@ def targets_for(rule, world, actor, actor_token) -> list[Target]:  # type: ignor
     if params is not None:
         return [Target(code, params(o), code in IN_SCOPE) for code, o in world.items()]
     # Cases, their evidence and transfers: a case found in each jurisdiction by its own bureau.
-    params = CASE_PARAMS.get(frozenset(args))
+    params = CASE_PARAMS.get(frozenset(args)) or RESPONSE_PARAMS.get(frozenset(args))
     if params is not None:
         return [Target(code, params(o), code in IN_SCOPE) for code, o in world.items()]
     raise AssertionError(f"route {rule.rule} has URL parameters {args} this test cannot resolve: extend it")

@@ -36,3 +36,4 @@ from app.api import cases as _cases  # noqa: E402,F401  routes register on bp
 from app.api import jobs as _jobs  # noqa: E402,F401  routes register on bp
 from app.api import places as _places  # noqa: E402,F401  routes register on bp
 from app.api import reduction as _reduction  # noqa: E402,F401  routes register on bp
+from app.api import response as _response  # noqa: E402,F401  routes register on bp

@@ -43,6 +43,9 @@ class Permission(enum.StrEnum):
     propose_alerts = "propose_alerts"  # draft and submit proposals, issue approved ones (the running bureau)
     decide_alerts = "decide_alerts"  # decide a step of a proposal's approval chain (the step names the role)
     confirm_alerts = "confirm_alerts"  # confirm that one's member unit has started the alert
+    view_response = "view_response"  # response tasks, daily reports and the daily summary of the own area
+    work_response = "work_response"  # check a task's measures (photos, a case for one not carried out)
+    report_response = "report_response"  # submit the own unit's daily report and episode summary
 
 
 STAFF = {Role.province_staff, Role.city_staff, Role.district_staff}
@@ -76,6 +79,9 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     ),
     Permission.decide_alerts: frozenset(APPROVERS - {Role.approver}),
     Permission.confirm_alerts: frozenset(STAFF),
+    Permission.view_response: frozenset(STAFF | APPROVERS | {Role.inspector, Role.reviewer}),
+    Permission.work_response: frozenset(STAFF | {Role.inspector}),
+    Permission.report_response: frozenset(STAFF),
 }
 
 # Roles that must not be held together, and roles that only fit a bureau at a given level.

@@ -23,6 +23,7 @@ NAVIGATION = [
     ("reduction.index", _l("减排清单"), Permission.view_lists),
     ("cases.index", _l("问题线索"), Permission.view_cases),
     ("alerts.index", _l("预警"), Permission.view_alerts),
+    ("response.tasks", _l("应急响应"), Permission.view_response),
     ("places.index", _l("行政区与联动区域"), Permission.view_places),
     ("admin.users", _l("用户管理"), Permission.manage_users),
     ("audit.search", _l("审计日志"), Permission.view_audit),

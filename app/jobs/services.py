@@ -253,6 +253,8 @@ def links(job: Job) -> list[dict[str, str]]:
         return [{"label": _("查看导入预览"), "url": url_for("reduction.import_preview", token=r["token"])}]
     if job.kind == "reduction.import_commit":
         return [{"label": _("返回导入页面"), "url": url_for("reduction.import_page", year=r.get("year"))}]
+    if job.kind == "response.apply":
+        return [{"label": _("查看应急响应任务"), "url": url_for("response.tasks")}]
     if job.kind == "cases.transfer_batch":
         return [
             {"label": _("移交单 %(n)s（%(c)d 条线索）", n=t["number"], c=t["cases"]),

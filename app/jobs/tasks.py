@@ -109,6 +109,22 @@ def recompute(ctx: Context) -> Done:
     return Done({"lists": len(ids), "enterprises": enterprises})
 
 
+# --- response --------------------------------------------------------------------------------------------
+
+
+@handler("response.apply", _l("生成应急响应任务"))
+def response_apply(ctx: Context) -> Done:
+    """A large activation (issue, upgrade, downgrade, lift) of an episode: the tasks of every activated place,
+    written whatever the requester's reach (the episode's, as in the request)."""
+    from app.core.scoping import unscoped
+    from app.response.services import activation
+
+    args = activation.from_params(ctx.params)
+    with unscoped(ctx.session):
+        done = activation.apply(ctx.session, **args, user=ctx.user, progress=ctx.progress)
+    return Done(done.as_dict())
+
+
 # --- cases -----------------------------------------------------------------------------------------------
 
 

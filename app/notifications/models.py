@@ -24,6 +24,9 @@ class NotificationKind(enum.StrEnum):
     alert_approved = "alert_approved"
     alert_refused = "alert_refused"
     alert_issued = "alert_issued"
+    response_tasks = "response_tasks"
+    response_lifted = "response_lifted"
+    report_late = "report_late"
 
 
 class Notification(Base):

@@ -29,6 +29,9 @@ TEXTS = {
     NotificationKind.alert_approved: _l("预警建议已批准，待发布：%(subject)s（%(detail)s）"),
     NotificationKind.alert_refused: _l("预警建议未获批准：%(subject)s：%(detail)s"),
     NotificationKind.alert_issued: _l("%(subject)s 已发布，请启动并确认（%(detail)s）"),
+    NotificationKind.response_tasks: _l("应急响应任务：%(subject)s（%(detail)s）"),
+    NotificationKind.response_lifted: _l("应急响应已解除：%(subject)s（%(detail)s）"),
+    NotificationKind.report_late: _l("日报逾期：%(subject)s（%(detail)s）"),
 }
 PAGE = 50
 

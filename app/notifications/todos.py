@@ -116,4 +116,8 @@ def todos(session: Session, user: User, now: datetime) -> list[Todo]:
         found += case_todos(session, user, now)
     if user.can(Permission.view_lists):
         found += list_todos(session, user)
+    if user.can(Permission.view_response):
+        from app.response.services.todo import response_todos
+
+        found += response_todos(session, user, now)
     return found

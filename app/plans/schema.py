@@ -25,6 +25,10 @@ DAILY_REPORT = ("every day", "same day", "previous day")
 GRADES = ("leading", "A", "B", "C", "D", "ungraded")
 CATEGORIES = ("key", "micro", "guarantee", "other")
 POLLUTANTS = ("SO2", "NOx", "PM", "VOCs")
+# The fields a daily report or an episode summary may ask for (labels: app/response/vocabulary.REPORT_FIELDS).
+REPORT_FIELDS = ("leaders_activities", "bureau_work", "next_plans", "issue_list_rectification", "on_site_supervision",
+                 "patrols", "online_supervision", "area_source_control", "previous_day_response", "alert", "duration",
+                 "departments_response", "enterprises_implementation", "work_summary")  # fmt: skip
 
 TOP_KEYS = {"code", "name", "source", "contiguous_zones", "list_deadline", "zones", "case_limits",
             "alert", "approval", "reporting", "targets"}  # fmt: skip
@@ -408,10 +412,10 @@ class _Checker:
             daily_report=self.text_value(r, path, "daily_report", "every day", DAILY_REPORT) or "every day",
             daily_report_due=self.clock(r, path, "daily_report_due"),
             daily_report_photos=self.flag(r, path, "daily_report_photos"),
-            daily_report_fields=self.words(r, path, "daily_report_fields"),
+            daily_report_fields=self.words(r, path, "daily_report_fields", REPORT_FIELDS),
             summary_due_next_day=self.clock(r, path, "summary_due_next_day"),
             summary_within_hours=self.whole(r, path, "summary_within_hours", 1, 720),
-            summary_fields=self.words(r, path, "summary_fields"),
+            summary_fields=self.words(r, path, "summary_fields", REPORT_FIELDS),
         )
 
     def targets(self, t: Any) -> Targets | None:

@@ -45,6 +45,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PHONE = {"width": 375, "height": 740}
+LIVE: dict[str, Flask] = {}  # the live server's app, for tests that add data of their own to its database
 CSP_MARKERS = ("Content Security Policy", "Content-Security-Policy", "securitypolicyviolation")
 
 # Chromium reports CSP violations in the console by itself; this listener (added through the DevTools
@@ -125,6 +126,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         }
         with isolated_app(config) as (application, _engine):
             seed(application)
+            LIVE["app"] = application
             server = make_server("127.0.0.1", 0, application, threaded=True)
             thread = threading.Thread(target=server.serve_forever, name="lianfang-live-server", daemon=True)
             thread.start()

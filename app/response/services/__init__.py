@@ -1,0 +1,1 @@
+"""Response services: activation (tasks from an episode's units), checks, photos, reports, queries."""
