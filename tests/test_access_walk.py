@@ -145,6 +145,9 @@ def targets_for(rule, world, actor, actor_token) -> list[Target]:  # type: ignor
     if args == {"issue_id"}:
         # Forecast issues are the forecast centre's data for every alert reader (no jurisdiction of their own).
         return [Target("forecast", {"issue_id": world[OWN]["forecast_issue"].id}, True)]
+    if args == {"issue_id", "plan"}:
+        # A stored issue's evaluation under a plan: the same reference data, replayed.
+        return [Target("forecast", {"issue_id": world[OWN]["forecast_issue"].id, "plan": "chuanyu"}, True)]
     # Alert episodes, proposals and periods: one in each jurisdiction, reaching that jurisdiction only.
     params = ALERT_PARAMS.get(frozenset(args))
     if params is not None:

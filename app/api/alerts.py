@@ -242,8 +242,10 @@ def alerts_proposal(proposal_id: int):  # type: ignore[no-untyped-def]
 @require(Permission.view_alerts)
 def alerts_proposal_transition(proposal_id: int):  # type: ignore[no-untyped-def]
     """submit, withdraw or issue (a decision has its own route)."""
-    s, data = db.session(), _body()
+    # The proposal first: one out of reach is not found, whatever the body says.
+    s = db.session()
     p = proposals.get(s, proposal_id)
+    data = _body()
     try:
         action = proposals.Action(_text(data, "action"))
     except ValueError:
@@ -257,8 +259,10 @@ def alerts_proposal_transition(proposal_id: int):  # type: ignore[no-untyped-def
 @bp.post("/alerts/proposals/<id:proposal_id>/decisions")
 @require(Permission.decide_alerts)
 def alerts_proposal_decide(proposal_id: int):  # type: ignore[no-untyped-def]
-    s, data = db.session(), _body()
+    # The proposal first: one out of reach is not found, whatever the body says.
+    s = db.session()
     p = proposals.get(s, proposal_id)
+    data = _body()
     step = _int(data, "step", required=False)
     form = {"decision": _text(data, "decision"), "opinion": _text(data, "opinion"), "step": step}
     proposals.transition(s, p, proposals.Action.decide, g.user, form)
@@ -268,9 +272,10 @@ def alerts_proposal_decide(proposal_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/alerts/units/<id:unit_id>/confirmation")
 @require(Permission.confirm_alerts)
 def alerts_confirm(unit_id: int):  # type: ignore[no-untyped-def]
-    s, data = db.session(), _body()
+    s = db.session()
     unit = s.get(EpisodeUnit, unit_id)
     if unit is None:
         raise NotFound(_("没有这条预警执行记录，或不在您的辖区内。"))
+    data = _body()
     proposals.confirm(s, unit, g.user, _text(data, "note"))
     return episode_json(unit.episode, g.user, full=True)
