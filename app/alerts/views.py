@@ -20,12 +20,12 @@ from app.alerts.services import letters, proposals
 from app.alerts.services.proposals import Action, Draft
 from app.alerts.vocabulary import EpisodeState, ProposalKind, ProposalState, label
 from app.audit.services import record
-from app.auth.models import Bureau
 from app.auth.roles import Permission
+from app.auth.services import bureau_names
 from app.core.access import require
 from app.core.errors import ServiceError
 from app.core.localtime import LOCAL_TZ
-from app.core.scoping import get_scope, unscoped
+from app.core.scoping import get_scope
 from app.db import utcnow
 from app.extensions import db
 from app.places.models import Jurisdiction
@@ -60,11 +60,6 @@ def _names(s: Session, ids: set[int]) -> dict[int, str]:
     return dict(s.execute(select(Jurisdiction.id, Jurisdiction.short_name).where(Jurisdiction.id.in_(ids))).all())
 
 
-def _bureau_names(s: Session, ids: set[int]) -> dict[int, str]:
-    with unscoped(s):
-        return dict(s.execute(select(Bureau.id, Bureau.name).where(Bureau.id.in_(ids))).all()) if ids else {}
-
-
 @bp.get("/")
 @require(Permission.view_alerts)
 def index():  # type: ignore[no-untyped-def]
@@ -90,7 +85,7 @@ def index():  # type: ignore[no-untyped-def]
         EpisodeUnit.confirmed_at.is_(None)).order_by(EpisodeUnit.id)) if u.can_confirm(user)]  # fmt: skip
     return render_template(
         "alerts/index.html", maps=maps, active=active, flags=flags, waiting=waiting, mine=mine, to_issue=to_issue,
-        confirm=confirm, bureaus=_bureau_names(s, {e.bureau_id for e in active}),
+        confirm=confirm, bureaus=bureau_names(s, {e.bureau_id for e in active}),
         names=_names(s, {u.jurisdiction_id for u in confirm}),
     )  # fmt: skip
 
@@ -324,7 +319,7 @@ def episode(episode_id: int):  # type: ignore[no-untyped-def]
     runs = user.bureau_id == e.bureau_id and user.can(Permission.propose_alerts) and e.state is EpisodeState.issued
     return render_template(
         "alerts/episode.html", e=e, plan=plan, late=late, names=_names(s, {u.jurisdiction_id for u in e.units}),
-        bureau=_bureau_names(s, {e.bureau_id}).get(e.bureau_id, ""), can_adjust=runs,
+        bureau=bureau_names(s, {e.bureau_id}).get(e.bureau_id, ""), can_adjust=runs,
         mine=[u for u in e.units if u.can_confirm(user)],
     )  # fmt: skip
 

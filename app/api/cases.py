@@ -14,9 +14,10 @@ from flask_babel import gettext as _
 
 from app.api import bp
 from app.auth.roles import Permission
+from app.auth.services import bureau_names
 from app.cases.models import Case
 from app.cases.services import queries, records, workflow
-from app.cases.services.queries import bureau_names, can_see_complainant, mask_name
+from app.cases.services.queries import can_see_complainant, mask_name
 from app.cases.vocabulary import CaseState, Origin, SourceType, label
 from app.core.access import require
 from app.core.errors import Conflict, NotFound, ServiceError

@@ -513,3 +513,14 @@ def bureau_by_name(session: Session, name: str) -> Bureau:
     if bureau is None:
         raise NotFound(_("没有名为“%(n)s”的单位。", n=name))
     return bureau
+
+
+def bureau_names(session: Session, ids: set[int | None]) -> dict[int, str]:
+    """Names of bureaus (on a case, an episode …), wherever they are (a name is not data of their jurisdiction): a plain
+    Core query on the session's connection, outside the ORM and its scope."""
+    wanted = sorted(i for i in ids if i)
+    if not wanted:
+        return {}
+    table = Bureau.__table__
+    found = session.connection().execute(select(table.c.id, table.c.name).where(table.c.id.in_(wanted)))
+    return {i: name for i, name in found}

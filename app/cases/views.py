@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 from app.audit.services import record
 from app.auth.models import Bureau
 from app.auth.roles import Permission
+from app.auth.services import bureau_names
 from app.cases.models import Case, CaseTransfer, Evidence, Inspection
 from app.cases.places import place_groups
 from app.cases.services import queries, records, workflow
 from app.cases.services.evidence import download_name, path_of
-from app.cases.services.queries import bureau_names, can_see_complainant, mask_name
+from app.cases.services.queries import can_see_complainant, mask_name
 from app.cases.vocabulary import LABELS, TOPICS, CaseState, Escalation, EvidenceKind, Origin, SourceType, label
 from app.core.access import require
 from app.core.errors import ServiceError

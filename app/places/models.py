@@ -48,6 +48,11 @@ class Jurisdiction(Base):
         return self.path.startswith(other.path)
 
 
+def path_codes(path: str) -> list[str]:
+    """The codes of a materialised path, from the province down: "/510000/511000/" → ["510000", "511000"]."""
+    return [c for c in path.strip("/").split("/") if c]
+
+
 class LinkageZone(Base):
     __tablename__ = "linkage_zone"
     __table_args__ = (UniqueConstraint("plan_id", "code"), UniqueConstraint("id", "plan_id"))

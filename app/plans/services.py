@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.places.models import Jurisdiction, LinkageZone, ZoneMember
+from app.places.models import Jurisdiction, LinkageZone, ZoneMember, path_codes
 from app.plans.models import Plan
 from app.plans.schema import Rules
 
@@ -83,7 +83,7 @@ def covering(session: Session, path: str) -> list[Plan]:
     itself. Ordered by name; kept for the session."""
     memo: dict[str, list[Plan]] = session.info.setdefault("plans_covering", {})
     if path not in memo:
-        codes = [c for c in path.strip("/").split("/") if c]
+        codes = path_codes(path)
         memo[path] = list(session.scalars(
             select(Plan).distinct()
             .join(ZoneMember, ZoneMember.plan_id == Plan.id)

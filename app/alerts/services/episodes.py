@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from app.alerts.models import Episode, EpisodeUnit
 from app.alerts.vocabulary import EpisodeState
-from app.places.models import Jurisdiction
+from app.places.models import Jurisdiction, path_codes
 from app.reduction.domain.vocabulary import AlertLevel
 
 OnChange = Callable[[Session, Episode, Any], None]
@@ -85,7 +85,7 @@ def in_force_for(session: Session, jurisdiction_id: int, at: datetime) -> AlertL
     """The level in force for any jurisdiction: its own periods, or those of the member unit above it (a
     Sichuan county is covered by its prefecture city's alert)."""
     path = session.scalar(select(Jurisdiction.path).where(Jurisdiction.id == jurisdiction_id)) or ""
-    codes = [c for c in path.strip("/").split("/") if c]
+    codes = path_codes(path)
     ids = list(session.scalars(select(Jurisdiction.id).where(Jurisdiction.code.in_(codes)))) if codes else []
     levels = [lv for lv in levels_in_force(session, at, ids or [jurisdiction_id]).values()]
     return max(levels, key=lambda lv: lv.order) if levels else None

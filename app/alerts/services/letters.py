@@ -19,7 +19,7 @@ from app.alerts.vocabulary import LEVEL_LABELS, ProposalKind, ProposalState, ter
 from app.auth.models import Bureau, BureauKind
 from app.core.errors import Conflict, NotFound
 from app.core.scoping import unscoped
-from app.places.models import Jurisdiction
+from app.places.models import Jurisdiction, path_codes
 from app.plans import services as plans
 
 OPENINGS = {
@@ -52,7 +52,7 @@ class Letter:
 
 
 def _province_of(path: str) -> str:
-    return next((c for c in path.strip("/").split("/") if c), "")
+    return next(iter(path_codes(path)), "")
 
 
 def letters(session: Session, proposal: Proposal) -> list[Letter]:

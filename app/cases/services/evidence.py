@@ -101,7 +101,7 @@ def print_copy(evidence: Evidence) -> Path | None:
     return None
 
 
-def check_pixels(path: Path, kind: FileKind, shown: str) -> None:
+def check_pixels(path: Path, kind: FileKind, shown: str, field: str = "evidence") -> None:
     """Refuse an image whose header declares more than MAX_PIXELS, or none that can be read; only the header
     is read, never the pixels."""
     try:
@@ -113,27 +113,34 @@ def check_pixels(path: Path, kind: FileKind, shown: str) -> None:
             raise ServiceError(
                 _("照片“%(f)s”%(size)s超过 %(mp)d 百万像素的上限，已拒收。请缩小后再上传。",
                   f=shown, size=size, mp=MAX_PIXELS // 1_000_000),
-                field="evidence",
+                field=field,
             ) from None  # fmt: skip
-        raise ServiceError(_("照片“%(f)s”已损坏或无法识别，已拒收。", f=shown), field="evidence") from None
+        raise ServiceError(_("照片“%(f)s”已损坏或无法识别，已拒收。", f=shown), field=field) from None
 
 
-def store(
-    session: Session, stream: BinaryIO, filename: str, kind: EvidenceKind, user_id: int, *,
-    case: Case | None = None, transfer: CaseTransfer | None = None,
-) -> Evidence:  # fmt: skip
-    """Check and store one upload; raise ServiceError naming the file when it is refused."""
+@dataclass(frozen=True)
+class SavedFile:
+    """An upload checked and written under its random stored name."""
+
+    shown: str  # the cleaned name with the extension of what the bytes are
+    stored: str
+    kind: FileKind
+    size: int
+    sha256: str
+
+
+def save_upload(stream: BinaryIO, filename: str, target: Path, field: str) -> SavedFile:
+    """Check one upload (its kind sniffed from the bytes, its size, an image's pixels) while writing it under
+    `target`; a refusal names the file and the form field, and leaves no file behind. Cases' evidence and the
+    response's photos are both stored by it."""
     shown = clean_name(filename)
     head = stream.read(32)
-    kind_of_file = sniff(head)
-    if kind_of_file is not None:
-        shown = shown_name(shown, kind_of_file)
-    if kind_of_file is None:
-        raise ServiceError(_("文件“%(f)s”不是照片（JPEG、PNG、WebP、HEIC）或 PDF，已拒收。", f=shown), field="evidence")
-    target = storage_dir()
-    stored = secrets.token_hex(16) + kind_of_file.extension
-    digest = hashlib.sha256(head)
-    size = len(head)
+    kind = sniff(head)
+    if kind is None:
+        raise ServiceError(_("文件“%(f)s”不是照片（JPEG、PNG、WebP、HEIC）或 PDF，已拒收。", f=shown), field=field)
+    shown = shown_name(shown, kind)
+    stored = secrets.token_hex(16) + kind.extension
+    digest, size = hashlib.sha256(head), len(head)
     tmp = target / (stored + ".part")
     try:
         with tmp.open("xb") as out:
@@ -143,23 +150,34 @@ def store(
                 if size > MAX_FILE_BYTES:
                     raise ServiceError(
                         _("文件“%(f)s”超过 %(mb)d MB，已拒收。", f=shown, mb=MAX_FILE_BYTES // 1024 // 1024),
-                        field="evidence",
+                        field=field,
                     )
                 digest.update(chunk)
                 out.write(chunk)
-        if kind_of_file.content_type.startswith("image/"):
-            check_pixels(tmp, kind_of_file, shown)
+        if kind.content_type.startswith("image/"):
+            check_pixels(tmp, kind, shown, field)
         tmp.rename(target / stored)
     finally:
         tmp.unlink(missing_ok=True)
-    if kind_of_file.content_type in PRINTED:
-        make_print_copy(target / stored, print_path_of(stored))  # a failure only leaves the photo off the form
+    return SavedFile(shown, stored, kind, size, digest.hexdigest())
+
+
+def store(
+    session: Session, stream: BinaryIO, filename: str, kind: EvidenceKind, user_id: int, *,
+    case: Case | None = None, transfer: CaseTransfer | None = None,
+) -> Evidence:  # fmt: skip
+    """Check and store one upload; raise ServiceError naming the file when it is refused."""
+    target = storage_dir()
+    saved = save_upload(stream, filename, target, "evidence")
+    if saved.kind.content_type in PRINTED:
+        # a failure only leaves the photo off the form
+        make_print_copy(target / saved.stored, print_path_of(saved.stored))
     owner = case if case is not None else transfer
     assert owner is not None
     row = Evidence(
         case_id=case.id if case else None, transfer_id=transfer.id if transfer else None,
-        jurisdiction_id=owner.jurisdiction_id, kind=kind, filename=shown, stored_name=stored,
-        content_type=kind_of_file.content_type, size=size, sha256=digest.hexdigest(), uploaded_by_id=user_id,
+        jurisdiction_id=owner.jurisdiction_id, kind=kind, filename=saved.shown, stored_name=saved.stored,
+        content_type=saved.kind.content_type, size=saved.size, sha256=saved.sha256, uploaded_by_id=user_id,
     )  # fmt: skip
     session.add(row)
     session.flush()

@@ -32,17 +32,6 @@ from app.db import utcnow
 PAGE_SIZE = 50
 
 
-def bureau_names(session: Session, ids: set[int | None]) -> dict[int, str]:
-    """Names of bureaus on a case, wherever they are (a name is not data of their jurisdiction): a plain
-    Core query on the session's connection, outside the ORM and its scope."""
-    wanted = sorted(i for i in ids if i)
-    if not wanted:
-        return {}
-    table = Bureau.__table__
-    found = session.connection().execute(select(table.c.id, table.c.name).where(table.c.id.in_(wanted)))
-    return {i: name for i, name in found}
-
-
 def can_see_complainant(case: Case, user: Any) -> bool:
     """Complainants are confidential: only the handlers of the bureau that handles the case see them (before a
     transfer, the person who logged it)."""
@@ -228,8 +217,6 @@ class Figures:
 
 
 def figures(session: Session, start: datetime, end: datetime) -> list[Figures]:
-    from app.auth.models import Bureau
-
     insp = dict(
         (r[0], r[1:])
         for r in session.execute(

@@ -22,11 +22,11 @@ from app.core.localtime import LOCAL_TZ
 from app.core.names import clean_name
 from app.core.scoping import get_scope, unscoped
 from app.db import utcnow
-from app.places.models import Jurisdiction, JurisdictionLevel
+from app.places.models import Jurisdiction, JurisdictionLevel, path_codes
 
 
 def _province_of(j: Jurisdiction) -> str:
-    return j.path.strip("/").split("/")[0]
+    return path_codes(j.path)[0]
 
 
 def create_case(session: Session, user: User, data: Mapping[str, Any]) -> Case:
@@ -163,7 +163,7 @@ def bureaus_for(session: Session, case: Case) -> list[Bureau]:
     nearest first (a county bureau before its city bureau)."""
     with unscoped(session):
         place = session.get(Jurisdiction, case.jurisdiction_id)
-        codes = place.path.strip("/").split("/")
+        codes = path_codes(place.path)
         rows = session.scalars(
             select(Bureau)
             .join(Jurisdiction, Jurisdiction.id == Bureau.jurisdiction_id)

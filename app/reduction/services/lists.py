@@ -20,7 +20,7 @@ from app.core.localtime import LOCAL_TZ
 from app.db import utcnow
 from app.notifications.models import NotificationKind
 from app.notifications.services import bureaus_of, notify
-from app.places.models import Jurisdiction
+from app.places.models import Jurisdiction, path_codes
 from app.plans import services as plans
 from app.reduction.models import Enterprise, ListState, ReductionList, _above, _is_staff, _owner
 from app.reduction.services import assessments
@@ -425,7 +425,7 @@ def deadline_for(session: Session, lst: ReductionList, today: date) -> Deadline 
     place = places(session).by_id.get(lst.jurisdiction_id)
     path = place.path if place is not None else lst.jurisdiction.path
     known = _deadlines(session)
-    dues = [known[c] for c in path.strip("/").split("/") if c in known]
+    dues = [known[c] for c in path_codes(path) if c in known]
     return submission_deadline(lst, min(dues) if dues else None, today)
 
 

@@ -3,8 +3,6 @@ limits and file names (app/cases/services/evidence.py, app/core/images.py), unde
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -13,9 +11,8 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from app.cases.services.evidence import CHUNK, MAX_FILE_BYTES, MAX_FILES, check_pixels, shown_name, sniff
+from app.cases.services.evidence import MAX_FILES, save_upload
 from app.core.errors import ServiceError
-from app.core.names import clean_name
 from app.response.models import ResponseMeasure, ResponsePhoto, ResponseReport
 
 
@@ -32,41 +29,12 @@ def path_of(photo: ResponsePhoto) -> Path:
 def store(session: Session, stream: BinaryIO, filename: str, user_id: int, *,
           measure: ResponseMeasure | None = None, report: ResponseReport | None = None) -> ResponsePhoto:  # fmt: skip
     """Check and store one upload; a refusal names the file and writes nothing."""
-    shown = clean_name(filename)
-    head = stream.read(32)
-    kind = sniff(head)
-    if kind is None:
-        raise ServiceError(_("文件“%(f)s”不是照片（JPEG、PNG、WebP、HEIC）或 PDF，已拒收。", f=shown), field="photos")
-    shown = shown_name(shown, kind)
-    target = storage_dir()
-    stored = secrets.token_hex(16) + kind.extension
-    digest, size = hashlib.sha256(head), len(head)
-    tmp = target / (stored + ".part")
-    try:
-        with tmp.open("xb") as out:
-            out.write(head)
-            while chunk := stream.read(CHUNK):
-                size += len(chunk)
-                if size > MAX_FILE_BYTES:
-                    raise ServiceError(
-                        _("文件“%(f)s”超过 %(mb)d MB，已拒收。", f=shown, mb=MAX_FILE_BYTES // 1024 // 1024),
-                        field="photos",
-                    )
-                digest.update(chunk)
-                out.write(chunk)
-        if kind.content_type.startswith("image/"):
-            try:
-                check_pixels(tmp, kind, shown)
-            except ServiceError as e:
-                raise ServiceError(e.message, field="photos") from None
-        tmp.rename(target / stored)
-    finally:
-        tmp.unlink(missing_ok=True)
+    saved = save_upload(stream, filename, storage_dir(), "photos")
     owner: Any = measure if measure is not None else report
     row = ResponsePhoto(
         measure_id=measure.id if measure else None, report_id=report.id if report else None,
-        jurisdiction_id=owner.jurisdiction_id, filename=shown, stored_name=stored, content_type=kind.content_type,
-        size=size, sha256=digest.hexdigest(), uploaded_by_id=user_id,
+        jurisdiction_id=owner.jurisdiction_id, filename=saved.shown, stored_name=saved.stored,
+        content_type=saved.kind.content_type, size=saved.size, sha256=saved.sha256, uploaded_by_id=user_id,
     )  # fmt: skip
     session.add(row)
     session.flush()
