@@ -27,7 +27,7 @@ def _world(ctx: Context) -> dict[str, Any]:
     from app.places.models import Jurisdiction
     from app.places.services import load
     from app.plans.models import Plan
-    from app.reduction.domain.uscc import generate
+    from app.reduction.domain.uscc import generate_many
     from app.reduction.models import Enterprise, ListState, Measure, ReductionList
 
     with ctx.app.app_context(), ctx.session() as s:
@@ -58,10 +58,13 @@ def _world(ctx: Context) -> dict[str, Any]:
             s.flush()
             lists.append(lst)
         rows = []
+        # distinct codes: the response gives an enterprise on two lists one task, so a repeated code (six
+        # random characters collide a few times in 100,000) would count as one enterprise
+        codes = generate_many(ENTERPRISES, region="510100")
         for i in range(ENTERPRISES):
             lst = lists[i % len(lists)]
             rows.append({"list_id": lst.id, "jurisdiction_id": lst.jurisdiction_id,
-                         "uscc": generate(i, region="510100"), "name": f"测试企业{i:06d}",
+                         "uscc": codes[i], "name": f"测试企业{i:06d}",
                          "category": "key" if i % 10 == 0 else "other", "address": f"测试路{i}号"})  # fmt: skip
         for start in range(0, len(rows), 20000):
             s.execute(insert(Enterprise), rows[start : start + 20000])

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from app.alerts import services as alerts
 from app.alerts.domain import readings
 from app.alerts.models import Episode, EpisodeUnit, ForecastIssue, ForecastValue, Proposal, ReadingKind
+from app.alerts.services import drafts, letters, proposals
 from app.alerts.services import episodes as episode_services
-from app.alerts.services import letters, proposals
-from app.alerts.services.proposals import Action, Draft
+from app.alerts.services.drafts import Draft
+from app.alerts.services.proposals import Action
 from app.alerts.vocabulary import EpisodeState, ProposalKind, ProposalState, label
 from app.audit.services import record
 from app.auth.roles import Permission
@@ -181,7 +182,7 @@ def propose_from_forecast(issue_id: int):  # type: ignore[no-untyped-def]
     frame = alerts.frame_of(s, issue)
     result = alerts.evaluate(s, plan.code, frame[frame["unit"].isin(codes)])
     index = request.form.get("index", type=int)
-    draft = proposals.draft_from_evaluation(result, index if index is not None else -1,
+    draft = drafts.draft_from_evaluation(result, index if index is not None else -1,
                                             pollution=request.form.get("pollution", ""),
                                             weather=request.form.get("weather", ""))  # fmt: skip
     episode = _episode_arg(s, request.form.get("episode")) if draft.kind is not ProposalKind.issue else None
@@ -224,8 +225,8 @@ def new_proposal():  # type: ignore[no-untyped-def]
                 raise ServiceError(_("请选择建议类别。"), field="kind")
             level = request.form.get("level") or None
             draft = Draft(
-                kind=kind, level=proposals._level(level) if level else None, units=request.form.getlist("units"),
-                starts_at=proposals._when(request.form.get("starts_at", "")),
+                kind=kind, level=drafts.parse_level(level) if level else None, units=request.form.getlist("units"),
+                starts_at=drafts.parse_when(request.form.get("starts_at", "")),
                 pollution=request.form.get("pollution", ""), weather=request.form.get("weather", ""),
                 reason=request.form.get("reason", ""), on_schedule=request.form.get("on_schedule") == "1",
             )  # fmt: skip

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from app.alerts import services as alerts
 from app.alerts.domain import readings
 from app.alerts.models import Episode, EpisodeUnit, ForecastIssue, Proposal, ReadingKind
+from app.alerts.services import drafts, proposals
 from app.alerts.services import episodes as episode_services
-from app.alerts.services import proposals
 from app.alerts.vocabulary import ProposalKind, ProposalState, label
 from app.api import bp
 from app.auth.roles import Permission
@@ -208,7 +208,7 @@ def alerts_create_proposal():  # type: ignore[no-untyped-def]
         codes = alerts.member_codes(s, plan)
         frame = alerts.frame_of(s, issue)
         result = alerts.evaluate(s, plan, frame[frame["unit"].isin(codes)])
-        draft = proposals.draft_from_evaluation(result, _int(data, "index") or 0, pollution=_text(data, "pollution"),
+        draft = drafts.draft_from_evaluation(result, _int(data, "index") or 0, pollution=_text(data, "pollution"),
                                                 weather=_text(data, "weather"))  # fmt: skip
     else:
         try:
@@ -222,9 +222,9 @@ def alerts_create_proposal():  # type: ignore[no-untyped-def]
         if not isinstance(unit_levels, dict) or not all(isinstance(v, str) for v in unit_levels.values()):
             raise ServiceError(_("unit_levels 应为 代码 → 级别 的对象。"), field="unit_levels")
         level = _text(data, "level")
-        draft = proposals.Draft(
-            kind=kind, level=proposals._level(level) if level else None, units=units,
-            starts_at=proposals._when(_text(data, "starts_at")), pollution=_text(data, "pollution"),
+        draft = drafts.Draft(
+            kind=kind, level=drafts.parse_level(level) if level else None, units=units,
+            starts_at=drafts.parse_when(_text(data, "starts_at")), pollution=_text(data, "pollution"),
             weather=_text(data, "weather"), reason=_text(data, "reason"), unit_levels=unit_levels,
             on_schedule=data.get("on_schedule") is True,
         )  # fmt: skip

@@ -17,8 +17,9 @@ from sqlalchemy import select
 from app.alerts import services as alerts
 from app.alerts.domain import readings
 from app.alerts.models import EpisodeEvent, EpisodeUnit, ProposalDecision
-from app.alerts.services import episodes, proposals
-from app.alerts.services.proposals import Action, Draft
+from app.alerts.services import drafts, episodes, proposals
+from app.alerts.services.drafts import Draft
+from app.alerts.services.proposals import Action
 from app.alerts.vocabulary import EpisodeState, EventKind, ProposalKind, ProposalState
 from app.auth.models import BureauKind
 from app.auth.roles import Role
@@ -89,7 +90,7 @@ def test_forecast_to_orange_alert_approved_issued_confirmed_and_lifted(session, 
 
     kinds = [(p["kind"], p["level"]) for p in result["proposals"]]
     assert kinds == [("issue", "orange"), ("lift_pending", None)]
-    draft = proposals.draft_from_evaluation(result, 0, pollution="PM2.5 重度污染，日AQI 约250", weather="静稳、逆温")
+    draft = drafts.draft_from_evaluation(result, 0, pollution="PM2.5 重度污染，日AQI 约250", weather="静稳、逆温")
     proposal = proposals.create(session, staff, "chuanyu", draft, forecast_issue=issue)
     assert proposal.kind is ProposalKind.issue and proposal.level is AlertLevel.orange
     assert sorted(proposal.units) == sorted(PLAIN)  # the whole zone, 绵阳 and 乐山 too
@@ -97,7 +98,7 @@ def test_forecast_to_orange_alert_approved_issued_confirmed_and_lifted(session, 
     assert proposal.chain == [{"action": "approve", "role": "group_leader", "jurisdiction": None,
                                "delegate": "deputy_leader"}]  # fmt: skip
     with pytest.raises(ServiceError, match="暂不解除"):
-        proposals.draft_from_evaluation(result, 1)
+        drafts.draft_from_evaluation(result, 1)
 
     # Approved by the group leader, then issued by the office.
     with pytest.raises(Forbidden):
@@ -137,7 +138,7 @@ def test_forecast_to_orange_alert_approved_issued_confirmed_and_lifted(session, 
     result2, issue2 = _evaluate(session, second)
     lift_at = [i for i, p in enumerate(result2["proposals"]) if p["kind"] == "lift"]
     assert lift_at, result2["proposals"]
-    lift = proposals.create(session, staff, "chuanyu", proposals.draft_from_evaluation(result2, lift_at[0]),
+    lift = proposals.create(session, staff, "chuanyu", drafts.draft_from_evaluation(result2, lift_at[0]),
                             episode=episode, forecast_issue=issue2)  # fmt: skip
     assert lift.kind is ProposalKind.lift and not lift.without_approval and sorted(lift.units) == sorted(PLAIN)
     assert "成都平原预报自12月12日00时起低于预警条件" in lift.reason and "（≥36小时），解除预警" in lift.reason

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.alerts.services import proposals
+from app.alerts.services import drafts, proposals
 from app.alerts.services.proposals import Action
 from app.jobs.models import Job
 from app.reduction.domain.vocabulary import AlertLevel
@@ -40,7 +40,7 @@ def test_an_issued_orange_alert_gives_the_zone_its_tasks_and_the_lift_closes_the
     assert runner.invoke(args=["inventories", "load"]).exit_code == 0
     staff, leader = _user(session, people["staff"]), _user(session, people["leader"])
     result, issue = _evaluate(session, forecast(tmp_path / "forecast_1208.csv", 24 * 4 + 12))
-    draft = proposals.draft_from_evaluation(result, 0, pollution="PM2.5 重度污染", weather="静稳")
+    draft = drafts.draft_from_evaluation(result, 0, pollution="PM2.5 重度污染", weather="静稳")
     proposal = proposals.create(session, staff, "chuanyu", draft, forecast_issue=issue)
     proposals.transition(session, proposal, Action.submit, staff, now=T_ISSUE)
     proposals.transition(session, proposal, Action.decide, leader, {"decision": "agree"}, now=T_ISSUE)
@@ -56,7 +56,7 @@ def test_an_issued_orange_alert_gives_the_zone_its_tasks_and_the_lift_closes_the
     second = forecast(tmp_path / "forecast_1210.csv", 24 * 4 + 36)
     result2, issue2 = _evaluate(session, second)
     at = next(i for i, p in enumerate(result2["proposals"]) if p["kind"] == "lift")
-    lift = proposals.create(session, staff, "chuanyu", proposals.draft_from_evaluation(result2, at), episode=episode,
+    lift = proposals.create(session, staff, "chuanyu", drafts.draft_from_evaluation(result2, at), episode=episode,
                             forecast_issue=issue2)  # fmt: skip
     proposals.transition(session, lift, Action.submit, staff)
     proposals.transition(session, lift, Action.decide, _user(session, people["deputy"]), {"decision": "agree"})

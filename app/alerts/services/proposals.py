@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.alerts.models import Episode, EpisodeEvent, EpisodeReach, EpisodeUnit, ForecastIssue, Proposal
 from app.alerts.services import episodes as episode_services
+from app.alerts.services.drafts import Draft, parse_level
 from app.alerts.vocabulary import (
     Decision,
     EpisodeState,
@@ -185,77 +185,6 @@ def chain_for(rules: Rules, level: AlertLevel) -> list[dict[str, Any]]:
     ]
 
 
-# --- drafting -----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Draft:
-    """What a proposal says (seed 000 四(三)): level, units, start, degree of pollution, weather, reason."""
-
-    kind: ProposalKind
-    level: AlertLevel | None
-    units: list[str]
-    starts_at: datetime
-    pollution: str = ""
-    weather: str = ""
-    reason: str = ""
-    unit_levels: dict[str, str] | None = None
-    propose_by: datetime | None = None
-    evaluation: dict[str, Any] | None = None
-    on_schedule: bool = False
-
-
-def _level(value: Any, field: str = "level") -> AlertLevel:
-    try:
-        return AlertLevel(str(value))
-    except ValueError:
-        raise ServiceError(_("预警级别应为黄色、橙色或红色，而不是“%(v)s”。", v=value), field=field) from None
-
-
-def _when(value: Any, field: str = "starts_at") -> datetime:
-    if isinstance(value, datetime):
-        t = value
-    else:
-        try:
-            t = datetime.fromisoformat(str(value).strip())
-        except ValueError:
-            raise ServiceError(_("启动时间“%(v)s”无法识别，应为 YYYY-MM-DDTHH:MM。", v=value), field=field) from None
-    if t.tzinfo is None:
-        from app.core.localtime import LOCAL_TZ
-
-        t = t.replace(tzinfo=LOCAL_TZ)
-    return t.astimezone(UTC)
-
-
-def draft_from_evaluation(result: Mapping[str, Any], index: int, *, pollution: str = "", weather: str = "") -> Draft:
-    """A draft from the evaluation's proposal number `index` (app/alerts/domain/evaluate.py), with each unit's own
-    higher level at the start kept."""
-    found = list(result.get("proposals") or [])
-    if not 0 <= index < len(found):
-        raise ServiceError(_("评估结果中没有第 %(n)s 条建议。", n=index + 1), field="proposal")
-    p = found[index]
-    if p["kind"] == "lift_pending":
-        raise ServiceError(_("预报尚未覆盖足够的改善时长，暂不能建议解除：%(r)s", r=p["reason"]), field="proposal")
-    kind = ProposalKind(p["kind"])
-    level = _level(p["level"]) if p.get("level") else None
-    start = _when(p["start"])
-    unit_levels: dict[str, str] = {}
-    if level is not None:
-        for unit in result.get("units", []):
-            if unit["unit"] not in p["units"]:
-                continue
-            for stretch in unit["levels"]:
-                if _when(stretch["start"]) <= start < _when(stretch["end"]):
-                    own = AlertLevel(stretch["level"])
-                    if own.order > level.order:
-                        unit_levels[unit["unit"]] = own.value
-    return Draft(
-        kind=kind, level=level, units=list(p["units"]), starts_at=start, pollution=pollution, weather=weather,
-        reason=p["reason"], unit_levels=unit_levels, propose_by=_when(p["propose_by"]) if p.get("propose_by") else None,
-        evaluation={"plan": result.get("plan"), "proposal": p}, on_schedule=kind is ProposalKind.lift,
-    )  # fmt: skip
-
-
 def create(
     session: Session, user: User, plan_code: str, draft: Draft, *, episode: Episode | None = None,
     forecast_issue: ForecastIssue | None = None,
@@ -303,7 +232,7 @@ def create(
         raise ServiceError(_("请至少选择一个成员单位。"), field="units")
     unit_levels = {c: lv for c, lv in (draft.unit_levels or {}).items() if c in units}
     for lv in unit_levels.values():
-        _level(lv, "unit_levels")
+        parse_level(lv, "unit_levels")
     if episode is None:
         episode = Episode(
             plan_code=plan.code, bureau_id=user.bureau_id, jurisdiction_id=user.jurisdiction_id,
