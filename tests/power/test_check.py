@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
+from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.power.domain.check import check
+from app.power.domain.report import document
 from app.power.domain.synthetic import generate
 from app.power.domain.thresholds import Thresholds
 
@@ -205,3 +209,12 @@ def test_a_second_alert_period_and_a_higher_level_use_that_levels_measure() -> N
     result = check(ep.readings, ep.meters, periods, measures)
     assert list(result.flags["day"]) == [second] and list(result.flags["kind"]) == ["production_not_reduced"]
     assert result.flags["evidence"].iloc[0]["allowed_percent"] == 25
+
+
+def test_the_json_document_follows_the_documented_schema(demo) -> None:
+    ep, result = demo
+    doc = json.loads(json.dumps(document(result, "2026-014", Thresholds(), ep.alert_end)))
+    schema = json.loads((Path(__file__).parents[2] / "docs" / "power-flags.schema.json").read_text("utf-8"))
+    jsonschema.validate(doc, schema)
+    assert doc["raised"] == {"production_not_reduced": 3, "controls_off": 3, "night_pattern": 3, "meter_silent": 3}
+    assert doc["enterprises"] == 7 and doc["flags"][0]["label"] == "生产用电未按要求下降"
