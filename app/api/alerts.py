@@ -21,7 +21,7 @@ from app.alerts.models import Episode, EpisodeUnit, ForecastIssue, Proposal, Rea
 from app.alerts.services import drafts, proposals
 from app.alerts.services import episodes as episode_services
 from app.alerts.vocabulary import ProposalKind, ProposalState, label
-from app.api import bp
+from app.api.blueprint import bp
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.errors import NotFound, ServiceError

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import request
 from sqlalchemy import select
 
-from app.api import bp
+from app.api.blueprint import bp
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.web import json_error

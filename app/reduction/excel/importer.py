@@ -210,9 +210,9 @@ def places_of(session: Session, root: Jurisdiction) -> Places:
 
 @by_inventory_version  # follows the rule library (app/core/memo.py)
 def industries() -> Industries:
-    from app.reduction.services.policies import rule_library
+    from app.reduction.services import rule_library
 
-    library = rule_library()
+    library = rule_library.current()
     by_key: dict[str, str] = {}
     names = []
     for code, industry in library.industries.items():
@@ -225,9 +225,9 @@ def industries() -> Industries:
 
 
 def industry_labels() -> dict[str, str]:
-    from app.reduction.services.policies import rule_library
+    from app.reduction.services import rule_library
 
-    return {code: ind.name for code, ind in rule_library().industries.items() if code != "*"}
+    return {code: ind.name for code, ind in rule_library.current().industries.items() if code != "*"}
 
 
 def _snapshot_path(upload: Upload) -> Path:
@@ -258,9 +258,9 @@ def parse_key(upload: Upload, root: Jurisdiction, places: Places) -> tuple[Any, 
 
 
 def _rule_checksums() -> tuple[tuple[str, str], ...]:
-    from app.reduction.services.policies import rule_library
+    from app.reduction.services import rule_library
 
-    return tuple(sorted(rule_library().checksums.items()))
+    return tuple(sorted(rule_library.current().checksums.items()))
 
 
 def list_stamp(session: Session, list_id: int, *, lock: bool = False) -> tuple[int, int, int]:
