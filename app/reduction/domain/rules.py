@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from flask_babel import gettext as _
 
 from app.core.errors import ProblemsError
 from app.reduction.domain.policy import EPS, EnterpriseFacts
@@ -72,19 +73,20 @@ class Requirement:
         return 0.0
 
     def describe(self) -> str:
+        """The measure as the guide words it, in the reader's language; the rule's `note` (data) in brackets."""
         if self.kind is MeasureKind.limit:
-            text = f"限产{self.percent:g}%"
+            text = _("限产%(percent)s%%", percent=f"{self.percent:g}")
         elif self.kind is MeasureKind.stop and self.share is not None:
-            text = f"停产{self.share:g}%的生产线（以整条生产线计，按减排基数核算）"
-        elif self.kind is MeasureKind.output_cap:
-            text = self.kind.label + (f"（最大负荷不超过{self.percent:g}%）" if self.percent is not None else "")
+            text = _("停产%(share)s%%，以生产线计", share=f"{self.share:g}")
+        elif self.kind is MeasureKind.output_cap and self.percent is not None:
+            text = _("%(measure)s（最大负荷不超过%(percent)s%%）", measure=self.kind.label, percent=f"{self.percent:g}")
         elif self.kind is MeasureKind.offroad_ban and self.max_stage is not None:
-            text = f"停用{self.max_stage.label}及以下非道路移动机械"
+            text = _("停用%(stage)s及以下非道路移动机械", stage=self.max_stage.label)
         else:
             text = self.kind.label
         if self.min_truck_visits:
-            text += f"（日进出重型货车{self.min_truck_visits}辆次及以上的企业）"
-        return text + (f"，{self.note}" if self.note else "")
+            text += _("（日进出重型货车%(visits)s辆次及以上的企业）", visits=self.min_truck_visits)
+        return text + (_("（%(note)s）", note=self.note) if self.note else "")
 
     def applies_to(self, facts: EnterpriseFacts) -> bool:
         if facts.truck_visits_per_day < self.min_truck_visits:
