@@ -156,7 +156,8 @@ def test_cement_c_yellow_half_the_lines(library: rules.RuleLibrary) -> None:
     # "stop 50 % of the lines" is a measure on lines: limiting every line by half does not meet it
     half = PlantPolicy({YEL: [limit(50), truck()], ORA: [stop()], RED: [stop()]})
     found = rule_problems(plant(Grade.C), lines(3), half, library)
-    assert [(p.level, p.rule) for p in found] == [(YEL, CEMENT_C)] and "整条停产的生产线合计占减排基数的0%" in found[0].message
+    assert [(p.level, p.rule) for p in found] == [(YEL, CEMENT_C)]
+    assert "整条停产的生产线合计占减排基数的0%" in found[0].message
     # two lines of three stopped: 67 % of the base
     two = PlantPolicy({YEL: [stop("L1"), stop("L2"), truck()], ORA: [stop()], RED: [stop()]})
     assert rule_problems(plant(Grade.C), lines(3), two, library) == []
