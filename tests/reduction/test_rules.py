@@ -101,7 +101,7 @@ def test_unchecked_industries_say_so(library: rules.RuleLibrary) -> None:
             assert base.verified or "未能取得" in base.note
     weak = PlantPolicy({level: [limit(5)] for level in AlertLevel})
     steel = rule_problems(plant(Grade.C, "steel"), lines(2), weak, library)
-    assert steel and all(p.message.endswith("（该项要求尚待与原文逐条核对）。") for p in steel)
+    assert steel and all(p.message.endswith("，该项要求尚待与原文逐条核对。") for p in steel)
     cement = rule_problems(plant(Grade.C), lines(2), weak, library)
     assert cement and not any("尚待与原文" in p.message for p in cement)
 

@@ -59,7 +59,7 @@ def below_rule(q: dr.Required, level: Any, cut: float) -> str:
     else:
         actual = _("本企业方案中没有该项措施")
     if not q.rule.verified:
-        actual += _("（该项要求尚待与原文逐条核对）")
+        actual += _("，该项要求尚待与原文逐条核对")
     return _(
         "依据%(clause)s，%(level)s期间应%(measure)s，%(actual)s。",
         clause=q.rule.clause, level=level.label, measure=r.describe(), actual=actual,
