@@ -93,12 +93,12 @@ def test_cement_clinker_rules_as_the_guide_says(library: rules.RuleLibrary) -> N
 
 def test_unchecked_industries_say_so(library: rules.RuleLibrary) -> None:
     """The other eight industries' B/C numbers could not be checked against the guide's text: they stay, marked
-    verified: false with a note, and a flag they raise tells the user so."""
+    verified: false with a reason, and a flag they raise tells the user so."""
     for industry in NINE:
         for grade in (Grade.B, Grade.C):
             base = library.match(industry, grade).rules[0]
             assert base.verified is (industry == "cement_clinker"), base.ref
-            assert base.verified or "未能取得" in base.note
+            assert base.verified or "未能取得" in base.reason
     weak = PlantPolicy({level: [limit(5)] for level in AlertLevel})
     steel = rule_problems(plant(Grade.C, "steel"), lines(2), weak, library)
     assert steel and all(p.message.endswith("，该项要求尚待与原文逐条核对。") for p in steel)
@@ -358,17 +358,17 @@ def test_every_shipped_rule_file_meets_the_schema(path: Path, tmp_path: Path) ->
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert [r.id for r in own] == [entry["id"] for entry in doc["rules"]]
     for r in own:
-        assert r.source and (r.verified or r.note), r.ref
+        assert r.source and (r.verified or r.reason), r.ref
         # the clause a flag cites, as an official cites it
         assert r.clause.startswith(("《", "参照《")), r.ref
         assert not any(w in r.clause for w in ("seed", ".yaml", "/", "。")), r.ref
         # a YAML folded line break inside Chinese text leaves a stray space in what users read
-        assert not CJK_SPACE.search(r.source + r.note), r.ref
+        assert not CJK_SPACE.search(r.source + r.reason), r.ref
     if lib.industries[doc["industry"]].code not in ("*", "other"):
         assert "技术指南（2020年修订版）" in lib.industries[doc["industry"]].source
 
 
-def test_verified_needs_a_boolean_and_unchecked_rules_a_note(tmp_path: Path) -> None:
+def test_verified_needs_a_boolean_and_unchecked_rules_a_reason(tmp_path: Path) -> None:
     write(tmp_path, "general.yaml", BASE)
     write(
         tmp_path,
@@ -384,6 +384,7 @@ rules:
     with pytest.raises(rules.RuleError) as e:
         rules.load(tmp_path)
     assert e.value.problems == [
-        "measure_rules/other.yaml rule other.B: a rule with verified: false needs a 'note' saying what was not checked",
+        "measure_rules/other.yaml rule other.B: a rule with verified: false needs a 'reason' saying what was not "
+        "checked and why",
         "measure_rules/other.yaml rule other.C: verified must be true or false",
     ]

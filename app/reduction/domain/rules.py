@@ -13,7 +13,7 @@ A voluntary base rule (A-grade, leading) has no minimum of its own and takes onl
 requirement an earlier rule already makes, as strictly and of as many enterprises, is not listed twice.
 Every rule names the `clause` its flags cite, as an official writes it (never a file path).
 
-A rule marked `verified: false` (with a `note`) still applies; its flags say that its minimum has not been
+A rule marked `verified: false` (with a `reason`) still applies; its flags say that its minimum has not been
 checked against the guide's text, so a bureau knows which numbers are the library's own.
 """
 
@@ -36,7 +36,7 @@ from app.reduction.domain.vocabulary import LEVELS, AlertLevel, Category, Grade,
 GENERAL, FALLBACK = "*", "other"
 _ENTRY_KEYS = {
     "id", "category", "categories", "grade", "grades", "mode", "every_plant", "voluntary", "source", "clause",
-    "verified", "note", *AlertLevel,
+    "verified", "reason", "note", *AlertLevel,
 }  # fmt: skip
 _REQUIREMENT_KEYS = {"kind", "percent", "share", "max_stage", "min_truck_visits", "note"}
 _GRADE_ORDER = (Grade.B, Grade.C, Grade.D)  # each at least as strict as the one before, per level
@@ -108,9 +108,9 @@ class Rule:
     source: str
     voluntary: bool = False
     addition: bool = False
-    # False: the minimum was not checked against the text `source` names; `note` says what is missing
+    # False: the minimum was not checked against the text `source` names; `reason` says what is missing and why
     verified: bool = True
-    note: str = ""
+    reason: str = ""
     every_plant: bool = False  # an addition for every enterprise, voluntary grades included
     # the clause the flags cite, as an official writes it: 《重污染天气重点行业应急减排措施制定技术指南（2020年
     # 修订版）》水泥熟料C级企业减排措施
@@ -357,13 +357,16 @@ def _read_entry(name: str, industry: str, i: int, entry: Any, problems: list[str
     voluntary = entry.get("voluntary", False)
     if not isinstance(voluntary, bool) or (voluntary and addition):
         problems.append(f"{where}: voluntary must be true or false, and only on a base rule")
-    verified, note = entry.get("verified", True), entry.get("note", "")
+    verified = entry.get("verified", True)
+    if "reason" in entry and "note" in entry:
+        problems.append(f"{where}: 'note' is the older name of 'reason': give one of them")
+    reason = entry.get("reason", entry.get("note", ""))
     if not isinstance(verified, bool):
         problems.append(f"{where}: verified must be true or false")
-    if not isinstance(note, str):
-        problems.append(f"{where}: note must be text")
-    elif verified is False and not note.strip():
-        problems.append(f"{where}: a rule with verified: false needs a 'note' saying what was not checked")
+    if not isinstance(reason, str):
+        problems.append(f"{where}: reason must be text")
+    elif verified is False and not reason.strip():
+        problems.append(f"{where}: a rule with verified: false needs a 'reason' saying what was not checked and why")
     levels: dict[AlertLevel, tuple[Requirement, ...]] = {}
     for level in AlertLevel.ascending():
         if level.value not in entry:
@@ -383,7 +386,7 @@ def _read_entry(name: str, industry: str, i: int, entry: Any, problems: list[str
         return None
     return Rule(
         rule_id, name, industry, categories, grades, levels, entry["source"].strip(), voluntary, addition,
-        verified, note.strip(), every_plant is True, clause.strip(),
+        verified, reason.strip(), every_plant is True, clause.strip(),
     )  # fmt: skip
 
 
