@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import record
 from app.core.errors import Conflict, ServiceError
-from app.reduction.domain import bulk
+from app.reduction.domain import bulk, wording
 from app.reduction.domain import policy as dp
 from app.reduction.domain import rules as dr
 from app.reduction.domain.vocabulary import (
@@ -288,16 +288,9 @@ def _parse_row(i: int, row: MeasureInput, units: Mapping[str, ProcessUnit]) -> d
         raise bad(name, why) from exc
 
 
-_RULE_TEXT = f"，{bulk.ESCALATION}。"
-
-
 def _joined(messages: Iterable[str]) -> str:
     """Several refusals in one message, the escalation rule stated once at the end."""
-    unique = [m.removesuffix("。") for m in dict.fromkeys(messages)]
-    escalation = [m.removesuffix(_RULE_TEXT.removesuffix("。")) for m in unique if m.endswith(_RULE_TEXT[:-1])]
-    others = [m for m in unique if not m.endswith(_RULE_TEXT[:-1])]
-    parts = others + (["；".join(escalation) + _RULE_TEXT.removesuffix("。")] if escalation else [])
-    return "；".join(parts) + "。"
+    return wording.joined(list(messages))
 
 
 def save_level(
