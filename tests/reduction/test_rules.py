@@ -93,15 +93,15 @@ def test_cement_clinker_rules_as_the_guide_says(library: rules.RuleLibrary) -> N
 
 def test_unchecked_industries_say_so(library: rules.RuleLibrary) -> None:
     """The other eight industries' B/C numbers could not be checked against the guide's text: they stay, marked
-    verified: false with a note, and a flag they raise tells the user so."""
+    verified: false with a reason, and a flag they raise tells the user so."""
     for industry in NINE:
         for grade in (Grade.B, Grade.C):
             base = library.match(industry, grade).rules[0]
             assert base.verified is (industry == "cement_clinker"), base.ref
-            assert base.verified or "未能取得" in base.note
+            assert base.verified or "未能取得" in base.reason
     weak = PlantPolicy({level: [limit(5)] for level in AlertLevel})
     steel = rule_problems(plant(Grade.C, "steel"), lines(2), weak, library)
-    assert steel and all(p.message.endswith("。（该项要求尚待与原文逐条核对）") for p in steel)
+    assert steel and all(p.message.endswith("，该项要求尚待与原文逐条核对。") for p in steel)
     cement = rule_problems(plant(Grade.C), lines(2), weak, library)
     assert cement and not any("尚待与原文" in p.message for p in cement)
 
@@ -131,14 +131,15 @@ def test_cement_b_weaker_policy_names_the_rule(library: rules.RuleLibrary) -> No
     assert all(p.code == "below_rule" for p in found)
     # as an official writes it: the clause, what it asks, what the policy has; no file, no "seed", no "。；"
     assert found[0].message == (
-        "黄色预警：依据《重污染天气重点行业应急减排措施制定技术指南（2020年修订版）》（环办大气函〔2020〕340号）水泥行业水泥熟料企业B级企业减排措施，应停用国Ⅳ及以下重型货车；现有措施中没有该项。"
+        "依据《重污染天气重点行业应急减排措施制定技术指南（2020年修订版）》（环办大气函〔2020〕340号）水泥行业水泥熟料企业B级企业减排措施，"
+        "黄色预警期间应停用国Ⅳ及以下重型货车，本企业方案中没有该项措施。"
     )
     assert found[1].message == (
-        "橙色预警：依据《重污染天气重点行业应急减排措施制定技术指南（2020年修订版）》（环办大气函〔2020〕340号）水泥行业水泥熟料企业B级企业减排措施，应限产20%，以环评、排污许可、前一年实际产量三者日均值的"
-        "最小值为基准；现有措施的停限产比例为10%（按减排基数计）。"
+        "依据《重污染天气重点行业应急减排措施制定技术指南（2020年修订版）》（环办大气函〔2020〕340号）水泥行业水泥熟料企业B级企业减排措施，"
+        "橙色预警期间应限产20%（以环评、排污许可、前一年实际产量三者日均值的最小值为基准），本企业方案的停限产比例为10%（按减排基数计）。"
     )
-    assert found[2].message.startswith("红色预警：依据")
-    assert found[2].message.endswith("应停产；现有措施的停限产比例为50%（按减排基数计）。")
+    assert found[2].message.startswith("依据《重污染天气重点行业应急减排措施制定技术指南")
+    assert found[2].message.endswith("红色预警期间应停产，本企业方案的停限产比例为50%（按减排基数计）。")
     for p in found:
         assert ".yaml" not in p.message and "seed" not in p.message and "。；" not in p.message
 
@@ -150,11 +151,13 @@ def test_cement_c_yellow_half_the_lines(library: rules.RuleLibrary) -> None:
     # one line of three: 33 %
     found = rule_problems(plant(Grade.C), lines(3), policy, library)
     assert [(p.level, p.rule) for p in found] == [(YEL, CEMENT_C)]
-    assert "现有措施中整条停产的生产线占33%" in found[0].message and "应停产50%的生产线" in found[0].message
+    assert "本企业方案中整条停产的生产线合计占减排基数的33%" in found[0].message
+    assert "黄色预警期间应停产50%，以生产线计（方案写明停产的熟料生产线）" in found[0].message
     # "stop 50 % of the lines" is a measure on lines: limiting every line by half does not meet it
     half = PlantPolicy({YEL: [limit(50), truck()], ORA: [stop()], RED: [stop()]})
     found = rule_problems(plant(Grade.C), lines(3), half, library)
-    assert [(p.level, p.rule) for p in found] == [(YEL, CEMENT_C)] and "整条停产的生产线占0%" in found[0].message
+    assert [(p.level, p.rule) for p in found] == [(YEL, CEMENT_C)]
+    assert "整条停产的生产线合计占减排基数的0%" in found[0].message
     # two lines of three stopped: 67 % of the base
     two = PlantPolicy({YEL: [stop("L1"), stop("L2"), truck()], ORA: [stop()], RED: [stop()]})
     assert rule_problems(plant(Grade.C), lines(3), two, library) == []
@@ -355,17 +358,17 @@ def test_every_shipped_rule_file_meets_the_schema(path: Path, tmp_path: Path) ->
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert [r.id for r in own] == [entry["id"] for entry in doc["rules"]]
     for r in own:
-        assert r.source and (r.verified or r.note), r.ref
+        assert r.source and (r.verified or r.reason), r.ref
         # the clause a flag cites, as an official cites it
         assert r.clause.startswith(("《", "参照《")), r.ref
         assert not any(w in r.clause for w in ("seed", ".yaml", "/", "。")), r.ref
         # a YAML folded line break inside Chinese text leaves a stray space in what users read
-        assert not CJK_SPACE.search(r.source + r.note), r.ref
+        assert not CJK_SPACE.search(r.source + r.reason), r.ref
     if lib.industries[doc["industry"]].code not in ("*", "other"):
         assert "技术指南（2020年修订版）" in lib.industries[doc["industry"]].source
 
 
-def test_verified_needs_a_boolean_and_unchecked_rules_a_note(tmp_path: Path) -> None:
+def test_verified_needs_a_boolean_and_unchecked_rules_a_reason(tmp_path: Path) -> None:
     write(tmp_path, "general.yaml", BASE)
     write(
         tmp_path,
@@ -381,6 +384,7 @@ rules:
     with pytest.raises(rules.RuleError) as e:
         rules.load(tmp_path)
     assert e.value.problems == [
-        "measure_rules/other.yaml rule other.B: a rule with verified: false needs a 'note' saying what was not checked",
+        "measure_rules/other.yaml rule other.B: a rule with verified: false needs a 'reason' saying what was not "
+        "checked and why",
         "measure_rules/other.yaml rule other.C: verified must be true or false",
     ]

@@ -24,6 +24,7 @@ import pandas as pd
 
 from app.reduction.domain import policy as dp
 from app.reduction.domain import rules as dr
+from app.reduction.domain import wording as dw
 from app.reduction.domain.targets import DEFAULT_RULES, TargetRules
 from app.reduction.domain.vocabulary import (
     LEVELS,
@@ -35,15 +36,14 @@ from app.reduction.domain.vocabulary import (
     MachineryStage,
     MeasureKind,
     Pollutant,
-    Verification,
 )
 
 EPS = dp.EPS
 _TOP = MachineryStage.china_4.order
-_NO_STAGE = -1
-_STAGES = tuple(s for s in MachineryStage)  # by order: pre_china_1 … china_4, electric
-_STAGE_ORDER = {s.value: s.order for s in MachineryStage}
-_LEVEL = {lv.value: i for i, lv in enumerate(LEVELS)}
+_NO_STAGE = dw.NO_STAGE
+_STAGES = dw.STAGES
+_STAGE_ORDER = dw.STAGE_ORDER
+_LEVEL = dw.LEVEL_INDEX
 _P = [p.value for p in POLLUTANTS]
 L = len(LEVELS)
 
@@ -107,7 +107,7 @@ class Assessed:
     full_stop: np.ndarray  # (n, 4) t/day
     production_cuts: np.ndarray  # (n, 3) (0 when a measure names an unknown unit)
     exempt: np.ndarray  # (n,) bool: never asked to close a shortfall by `targets` (the targets service asks its plan)
-    wording: _Wording | None = None  # with explain=True
+    wording: dw.Wording | None = None  # with explain=True
 
     def worded(self, i: int) -> list[dp.Problem]:
         """Enterprise i's problems, worded (assess(..., explain=True)); as many as `problems[i]` counts."""
@@ -442,7 +442,7 @@ def assess(
     names = [tuple(sorted(c for c in CODES if int(mask) & _BIT[c])) for mask in masks]
     assessed = Assessed(problems, [names[i] for i in inverse], reductions, full_stop, production, exempt)
     if explain:
-        assessed.wording = _Wording(
+        assessed.wording = dw.Wording(
             p, library, mt, emissions, shares, capacities, allocated, days, trucks, machines, u_owner, codes,
             unit_code, evaluated, w_whole, w_unit, w_truck, w_staggered, w_offroad, w_outdoor_whole,
             w_outdoor_unit, w_reduction, whole, cut_of, offroad, reductions, production, failed,
@@ -516,217 +516,6 @@ def _rule_failures(
     failing = applies & ~satisfied
     failed = (required, ent[failing], req[failing], cut[failing])
     return np.bincount(ent[failing], minlength=n).astype(np.int64), failed
-
-
-# --- wording ---------------------------------------------------------------------------------------------
-
-
-_BASE_LABELS = ("环评批复产能", "排污许可产能", "上年实际产量")
-ESCALATION = "高一级预警的减排措施不得弱于低一级（红色 ⊇ 橙色 ⊇ 黄色）"
-
-
-class _Wording:
-    """Every problem counted by `assess`, worded from its arrays (the counts and the words come from the same
-    comparisons). Built only when asked: the enterprise page, the editor and the import's refusals."""
-
-    def __init__(self, p: Plants, library: dr.RuleLibrary, mt: dict[str, Any], *arrays: Any) -> None:
-        (self.emissions, self.shares, self.capacities, self.allocated, self.days, self.trucks, self.machines,
-         self.u_owner, self.codes, self.unit_code, self.evaluated, self.w_whole, self.w_unit, self.w_truck,
-         self.w_staggered, self.w_offroad, self.w_outdoor_whole, self.w_outdoor_unit, self.w_reduction,
-         self.whole, self.cut_of, self.offroad, self.reductions, self.production, failed) = arrays  # fmt: skip
-        self.p, self.library, self.mt = p, library, mt
-        n = p.n
-        self.units_of = _rows_by(self.u_owner, n)
-        self.measures_of = _rows_by(mt["owner"], n)
-        required, ent, req, cut = failed
-        self.failed: list[list[tuple[dr.Required, int, float]]] = [[] for _ in range(n)]
-        for e, r, c in zip(ent.tolist(), req.tolist(), np.asarray(cut).tolist(), strict=True):
-            level, q = required[r]
-            self.failed[e].append((q, level, c))
-
-    def of(self, i: int) -> list[dp.Problem]:
-        found: list[dp.Problem] = []
-        units = self.units_of[i]
-        names = {self.p.units[u][0]: self.p.units[u][1] for u in units}
-        measures = self.measures_of[i]
-        mt = self.mt
-        for j in measures:
-            if not mt["valid"][j]:
-                t = mt["distinct"][mt["ids"][j]]
-                level = _level(t[0])
-                error = mt["signatures"][mt["ids"][j]].error
-                text = f"{level.label}的一条已存措施无效：{error}" if level else f"一条已存措施的预警级别“{t[0]}”无效"
-                found.append(dp.Problem("stored_measure_invalid", text, level))
-        found += self._facts(i, units)
-        found += self._classification(i)
-        unknown = False
-        for j in measures:
-            if not mt["valid"][j]:
-                continue
-            t = mt["distinct"][mt["ids"][j]]
-            sig = mt["signatures"][mt["ids"][j]]
-            level = _level(t[0])
-            assert level is not None and sig.measure is not None
-            if mt["unit"][j] == -2:
-                unknown = True
-                found.append(dp.Problem(
-                    "unknown_unit", f"{level.label}的“{sig.measure.describe()}”指向不存在的工序“{t[1]}”", level, t[1],
-                ))  # fmt: skip
-            if not mt["suitable"][j]:
-                kind = sig.measure.kind
-                choices = "、".join(v.label for v in Verification if v in SUITABLE_VERIFICATION[kind])
-                found.append(dp.Problem(
-                    "verification_unsuitable",
-                    f"{level.label}的“{sig.measure.describe()}”无法用{sig.measure.verification.label}核查，应为{choices}之一",
-                    level, t[1],
-                ))  # fmt: skip
-        if unknown:
-            return found
-        found += self._escalation(i, units, names)
-        found += self._rules(i)
-        return found
-
-    def _facts(self, i: int, units: np.ndarray) -> list[dp.Problem]:
-        found: list[dp.Problem] = []
-        p = self.p
-        for j, pol in enumerate(POLLUTANTS):
-            if self.emissions[i, j] < 0:
-                found.append(dp.Problem("negative_value", f"{pol.label}排放量不能为负数（{self.emissions[i, j]:g}）"))
-        for j, pol in enumerate(POLLUTANTS):
-            if self.trucks[i, j] < 0:
-                text = f"{pol.label}重型货车排放量不能为负数（{self.trucks[i, j]:g}）"
-                found.append(dp.Problem("negative_value", text))
-        for s, stage in enumerate(_STAGES):
-            for j, pol in enumerate(POLLUTANTS):
-                if self.machines[i, s, j] < 0:
-                    text = f"{stage.label}非道路移动机械{pol.label}排放量不能为负数"
-                    found.append(dp.Problem("negative_value", text))
-        counts = [int(v) for k, v in p.machinery[i].items() if str(k) in _STAGE_ORDER]
-        if int(p.truck_visits[i]) < 0 or any(v < 0 for v in counts):
-            found.append(dp.Problem("negative_value", "车辆进出次数和机械数量不能为负数"))
-        if not 1 <= int(self.days[i]) <= 366:
-            found.append(dp.Problem("operating_days", f"年生产天数应在1–366之间，实际为{int(self.days[i])}"))
-        seen: set[Any] = set()
-        for u in units:
-            code, name = p.units[u][0], p.units[u][1]
-            if code in seen:
-                found.append(dp.Problem("duplicate_unit", f"工序编号“{code}”重复", unit_id=code))
-            seen.add(code)
-            for j, pol in enumerate(POLLUTANTS):
-                share = self.shares[u, j]
-                if not 0 <= share <= 1:
-                    text = f"工序“{name}”的{pol.label}占比{share:g}应在0–1之间"
-                    found.append(dp.Problem("share_range", text, unit_id=code))
-            for j, label in enumerate(_BASE_LABELS):
-                if self.capacities[u, j] < 0:
-                    found.append(dp.Problem("base_value", f"工序“{name}”的{label}不能为负数", unit_id=code))
-        for j, pol in enumerate(POLLUTANTS):
-            if self.allocated[i, j] > 1 + 1e-6:
-                found.append(dp.Problem(
-                    "shares_exceed", f"各工序{pol.label}占比合计{self.allocated[i, j]:.4g}，超过1（100%）",
-                ))  # fmt: skip
-        return found
-
-    def _classification(self, i: int) -> list[dp.Problem]:
-        p = self.p
-        category = Category(str(p.category[i]))
-        grade = Grade(str(p.grade[i])) if p.grade[i] else None
-        found: list[dp.Problem] = []
-        if category is Category.key and grade is None:
-            found.append(dp.Problem("key_without_grade", "重点企业必须有绩效分级（A级、B级、C级、D级或绩效引领性）"))
-        if category is not Category.key and grade is not None:
-            found.append(dp.Problem(
-                "grade_not_key", f"只有重点企业评定绩效分级，{category.label}不应标注“{grade.label}”",
-            ))  # fmt: skip
-        if category is Category.micro:
-            reasons = [why for flag, why in (
-                (p.uses_coal[i], "燃煤"), (p.uses_oil[i], "燃油"), (p.toxic[i], "排放有毒有害大气污染物"),
-            ) if flag]  # fmt: skip
-            total = float(self.emissions[i].sum())
-            if total >= dp.MICRO_LIMIT_T - EPS:
-                reasons.append(f"二氧化硫、氮氧化物、颗粒物、挥发性有机物合计{total * 1000:g}千克/年，不低于100千克")
-            if reasons:
-                found.append(dp.Problem(
-                    "not_micro",
-                    f"不符合小微涉气企业条件（非燃煤、非燃油、无有毒有害物质、四项污染物合计年排放100千克以下）：{'；'.join(reasons)}",
-                ))  # fmt: skip
-        return found
-
-    def _escalation(self, i: int, units: np.ndarray, names: Mapping[str, str]) -> list[dp.Problem]:
-        found: list[dp.Problem] = []
-        by_code = sorted(units.tolist(), key=lambda u: str(self.p.units[u][0]))
-        for k, (lo_i, hi_i) in enumerate(((0, 1), (1, 2))):
-            lo, hi = LEVELS[lo_i], LEVELS[hi_i]
-
-            def weaker(what: str, unit_id: str | None = None, hi: Any = hi) -> None:
-                found.append(dp.Problem("escalation_weaker", f"{what}，{ESCALATION}。", hi, unit_id))
-
-            if self.w_whole[i, k]:
-                weaker(f"{hi.label}的全厂停限产比例（{self.whole[i, hi_i]:.0%}）低于{lo.label}"
-                       f"（{self.whole[i, lo_i]:.0%}）")  # fmt: skip
-            for u in by_code:
-                if self.w_unit[u, k]:
-                    code = self.p.units[u][0]
-                    weaker(f"{hi.label}{_where(code, names)}的停限产比例（{self.cut_of[u, hi_i]:.0%}）低于{lo.label}"
-                           f"（{self.cut_of[u, lo_i]:.0%}）", code)  # fmt: skip
-            if self.w_truck[i, k]:
-                weaker(f"{hi.label}未采取{lo.label}已有的“{MeasureKind.truck_ban.label}”")
-            if self.w_staggered[i, k]:
-                weaker(f"{hi.label}未采取{lo.label}已有的“{MeasureKind.staggered_transport.label}”")
-            if self.w_offroad[i, k]:
-                weaker(f"{hi.label}停用非道路移动机械的范围（{_stage_text(self.offroad[i, hi_i])}）小于{lo.label}"
-                       f"（{_stage_text(self.offroad[i, lo_i])}）")  # fmt: skip
-            outdoor_missing: list[str | None] = [None] if self.w_outdoor_whole[i, k] else []
-            outdoor_missing += [self.p.units[u][0] for u in by_code if self.w_outdoor_unit[u, k]]
-            for code in outdoor_missing:
-                weaker(f"{hi.label}未采取{lo.label}在{_where(code, names)}已有的“{MeasureKind.outdoor_work_ban.label}”",
-                       code)  # fmt: skip
-            for j, pol in enumerate(POLLUTANTS):
-                if self.w_reduction[i, k, j]:
-                    high, low = self.reductions[i, hi_i, j], self.reductions[i, lo_i, j]
-                    weaker(f"{hi.label}的{pol.label}预计减排量（{high:.4f}吨/日）低于{lo.label}（{low:.4f}吨/日）")
-        return found
-
-    def _rules(self, i: int) -> list[dp.Problem]:
-        """As an official writes it: the level, the clause the minimum comes from, what it asks, what the policy
-        has (never a file path: the rule's reference is the problem's `rule`)."""
-        found = []
-        for q, j, cut in self.failed[i]:
-            level, r = LEVELS[j], q.requirement
-            if r.kind is MeasureKind.stop and r.share is not None:
-                actual = f"现有措施中整条停产的生产线占{cut:.0%}（按减排基数计）"
-            elif r.kind.stationary:
-                actual = f"现有措施的停限产比例为{cut:.0%}（按减排基数计）"
-            else:
-                actual = "现有措施中没有该项"
-            pending = "" if q.rule.verified else "（该项要求尚待与原文逐条核对）"
-            found.append(dp.Problem(
-                "below_rule", f"{level.label}：依据{q.rule.clause}，应{r.describe()}；{actual}。{pending}",
-                level, rule=q.rule.ref,
-            ))  # fmt: skip
-        return found
-
-
-def _rows_by(owner: np.ndarray, n: int) -> list[np.ndarray]:
-    """The row numbers of each owner, in row order."""
-    order = np.argsort(owner, kind="stable")
-    return np.split(order, np.cumsum(np.bincount(owner, minlength=n))[:-1]) if n else []
-
-
-def _level(value: Any) -> Any:
-    index = _LEVEL.get(str(value))
-    return None if index is None else LEVELS[index]
-
-
-def _where(unit_id: str | None, names: Mapping[str, str]) -> str:
-    return "全厂" if unit_id is None else f"工序“{names.get(unit_id, unit_id)}”"
-
-
-def _stage_text(order: int) -> str:
-    if order == _NO_STAGE:
-        return "未停用"
-    stage = next(s for s in MachineryStage if s.order == order)
-    return f"{stage.label}及以下"
 
 
 # --- one enterprise ------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ A voluntary base rule (A-grade, leading) has no minimum of its own and takes onl
 requirement an earlier rule already makes, as strictly and of as many enterprises, is not listed twice.
 Every rule names the `clause` its flags cite, as an official writes it (never a file path).
 
-A rule marked `verified: false` (with a `note`) still applies; its flags say that its minimum has not been
+A rule marked `verified: false` (with a `reason`) still applies; its flags say that its minimum has not been
 checked against the guide's text, so a bureau knows which numbers are the library's own.
 """
 
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from flask_babel import gettext as _
 
 from app.core.errors import ProblemsError
 from app.reduction.domain.policy import EPS, EnterpriseFacts
@@ -35,7 +36,7 @@ from app.reduction.domain.vocabulary import LEVELS, AlertLevel, Category, Grade,
 GENERAL, FALLBACK = "*", "other"
 _ENTRY_KEYS = {
     "id", "category", "categories", "grade", "grades", "mode", "every_plant", "voluntary", "source", "clause",
-    "verified", "note", *AlertLevel,
+    "verified", "reason", "note", *AlertLevel,
 }  # fmt: skip
 _REQUIREMENT_KEYS = {"kind", "percent", "share", "max_stage", "min_truck_visits", "note"}
 _GRADE_ORDER = (Grade.B, Grade.C, Grade.D)  # each at least as strict as the one before, per level
@@ -72,19 +73,20 @@ class Requirement:
         return 0.0
 
     def describe(self) -> str:
+        """The measure as the guide words it, in the reader's language; the rule's `note` (data) in brackets."""
         if self.kind is MeasureKind.limit:
-            text = f"限产{self.percent:g}%"
+            text = _("限产%(percent)s%%", percent=f"{self.percent:g}")
         elif self.kind is MeasureKind.stop and self.share is not None:
-            text = f"停产{self.share:g}%的生产线（以整条生产线计，按减排基数核算）"
-        elif self.kind is MeasureKind.output_cap:
-            text = self.kind.label + (f"（最大负荷不超过{self.percent:g}%）" if self.percent is not None else "")
+            text = _("停产%(share)s%%，以生产线计", share=f"{self.share:g}")
+        elif self.kind is MeasureKind.output_cap and self.percent is not None:
+            text = _("%(measure)s（最大负荷不超过%(percent)s%%）", measure=self.kind.label, percent=f"{self.percent:g}")
         elif self.kind is MeasureKind.offroad_ban and self.max_stage is not None:
-            text = f"停用{self.max_stage.label}及以下非道路移动机械"
+            text = _("停用%(stage)s及以下非道路移动机械", stage=self.max_stage.label)
         else:
             text = self.kind.label
         if self.min_truck_visits:
-            text += f"（日进出重型货车{self.min_truck_visits}辆次及以上的企业）"
-        return text + (f"，{self.note}" if self.note else "")
+            text += _("（日进出重型货车%(visits)s辆次及以上的企业）", visits=self.min_truck_visits)
+        return text + (_("（%(note)s）", note=self.note) if self.note else "")
 
     def applies_to(self, facts: EnterpriseFacts) -> bool:
         if facts.truck_visits_per_day < self.min_truck_visits:
@@ -106,9 +108,9 @@ class Rule:
     source: str
     voluntary: bool = False
     addition: bool = False
-    # False: the minimum was not checked against the text `source` names; `note` says what is missing
+    # False: the minimum was not checked against the text `source` names; `reason` says what is missing and why
     verified: bool = True
-    note: str = ""
+    reason: str = ""
     every_plant: bool = False  # an addition for every enterprise, voluntary grades included
     # the clause the flags cite, as an official writes it: 《重污染天气重点行业应急减排措施制定技术指南（2020年
     # 修订版）》水泥熟料C级企业减排措施
@@ -355,13 +357,16 @@ def _read_entry(name: str, industry: str, i: int, entry: Any, problems: list[str
     voluntary = entry.get("voluntary", False)
     if not isinstance(voluntary, bool) or (voluntary and addition):
         problems.append(f"{where}: voluntary must be true or false, and only on a base rule")
-    verified, note = entry.get("verified", True), entry.get("note", "")
+    verified = entry.get("verified", True)
+    if "reason" in entry and "note" in entry:
+        problems.append(f"{where}: 'note' is the older name of 'reason': give one of them")
+    reason = entry.get("reason", entry.get("note", ""))
     if not isinstance(verified, bool):
         problems.append(f"{where}: verified must be true or false")
-    if not isinstance(note, str):
-        problems.append(f"{where}: note must be text")
-    elif verified is False and not note.strip():
-        problems.append(f"{where}: a rule with verified: false needs a 'note' saying what was not checked")
+    if not isinstance(reason, str):
+        problems.append(f"{where}: reason must be text")
+    elif verified is False and not reason.strip():
+        problems.append(f"{where}: a rule with verified: false needs a 'reason' saying what was not checked and why")
     levels: dict[AlertLevel, tuple[Requirement, ...]] = {}
     for level in AlertLevel.ascending():
         if level.value not in entry:
@@ -381,7 +386,7 @@ def _read_entry(name: str, industry: str, i: int, entry: Any, problems: list[str
         return None
     return Rule(
         rule_id, name, industry, categories, grades, levels, entry["source"].strip(), voluntary, addition,
-        verified, note.strip(), every_plant is True, clause.strip(),
+        verified, reason.strip(), every_plant is True, clause.strip(),
     )  # fmt: skip
 
 

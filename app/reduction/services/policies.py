@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from flask_babel import gettext as _
@@ -20,10 +19,8 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
-from app.config import ROOT
 from app.core.errors import Conflict, ServiceError
-from app.core.memo import by_inventory_version
-from app.reduction.domain import bulk
+from app.reduction.domain import bulk, wording
 from app.reduction.domain import policy as dp
 from app.reduction.domain import rules as dr
 from app.reduction.domain.vocabulary import (
@@ -39,23 +36,14 @@ from app.reduction.domain.vocabulary import (
     Verification,
 )
 from app.reduction.models import Enterprise, Measure, ProcessUnit, ReductionList
-from app.reduction.services import assessments
+from app.reduction.services import assessments, rule_library
 from app.reduction.services import lists as list_service
-
-RULES_DIR = ROOT / "inventories" / "measure_rules"
 
 _CATEGORY = {c.value: c for c in Category}
 _GRADE = {g.value: g for g in Grade}
 _LEVEL = {lv.value: lv for lv in AlertLevel}
 _STAGE = {s.value: s for s in MachineryStage}
 _POLLUTANT = {p.value: p for p in Pollutant}
-
-
-@by_inventory_version
-def rule_library(root: Path = RULES_DIR) -> dr.RuleLibrary:
-    """The rule library, read once per process and inventory version (app/core/memo.py): parsing it costs
-    more than a page, and a worker reads it again after the next `flask inventories load`."""
-    return dr.load(root)
 
 
 # --- stored rows → domain objects ----------------------------------------------------------------------
@@ -197,7 +185,7 @@ def check(
     computed; `measures` (MEASURE_LAYOUT) in place of the stored ones for a proposed change."""
     units = sorted((unit_of(u) for u in e.units), key=lambda u: u.id)  # the order assessments._load reads
     rows = stored_measures(e) if measures is None else list(measures)
-    return bulk.one(bulk.plants([(facts_of(e), units, rows)]), library or rule_library())
+    return bulk.one(bulk.plants([(facts_of(e), units, rows)]), library or rule_library.current())
 
 
 def assess(e: Enterprise, library: dr.RuleLibrary | None = None) -> Assessment:
@@ -300,16 +288,9 @@ def _parse_row(i: int, row: MeasureInput, units: Mapping[str, ProcessUnit]) -> d
         raise bad(name, why) from exc
 
 
-_RULE_TEXT = f"，{bulk.ESCALATION}。"
-
-
 def _joined(messages: Iterable[str]) -> str:
     """Several refusals in one message, the escalation rule stated once at the end."""
-    unique = [m.removesuffix("。") for m in dict.fromkeys(messages)]
-    escalation = [m.removesuffix(_RULE_TEXT.removesuffix("。")) for m in unique if m.endswith(_RULE_TEXT[:-1])]
-    others = [m for m in unique if not m.endswith(_RULE_TEXT[:-1])]
-    parts = others + (["；".join(escalation) + _RULE_TEXT.removesuffix("。")] if escalation else [])
-    return "；".join(parts) + "。"
+    return wording.joined(list(messages))
 
 
 def save_level(
