@@ -26,7 +26,6 @@ from app.power.domain.rows import Batch
 from app.power.models import SOURCES
 
 LOCK_SPACE = 1402  # pg_advisory_xact_lock(LOCK_SPACE, meter): readings of one meter
-PARTITION_LOCK = 1403
 LOCK_METERS = text("SELECT pg_advisory_xact_lock(:k, (m % 2147483647)::int) "
                    "FROM (SELECT DISTINCT registry_meter_id AS m FROM power_stage ORDER BY 1) AS meters")  # fmt: skip
 OLD_VALUES = text("UPDATE power_stage SET old = r.kwh FROM power_reading AS r "
@@ -62,7 +61,9 @@ def ensure_partitions(conn: Connection, months: list[pd.Timestamp]) -> list[str]
     made = []
     missing = [m for m in months if conn.scalar(text("SELECT to_regclass(:n)"), {"n": partition_name(m)}) is None]
     if missing:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PARTITION_LOCK})
+        # A lock on the table itself (not an advisory lock): taking it also reads the catalog anew, so a partition
+        # another transaction made while this one waited is seen. The mode conflicts with itself, not with writes.
+        conn.execute(text("LOCK TABLE power_reading IN SHARE UPDATE EXCLUSIVE MODE"))
     for month in missing:
         name = partition_name(month)
         if conn.scalar(text("SELECT to_regclass(:n)"), {"n": name}) is not None:
