@@ -35,18 +35,33 @@ LOCK_METERS = text("SELECT pg_advisory_xact_lock(:k, (m % 2147483647)::int) "
                    "FROM (SELECT DISTINCT registry_meter_id AS m FROM power_stage ORDER BY 1) AS meters")  # fmt: skip
 OLD_VALUES = text("UPDATE power_stage SET old = r.kwh FROM power_reading AS r "
                   "WHERE r.registry_meter_id = power_stage.registry_meter_id AND r.at = power_stage.at")  # fmt: skip
-UPSERT = text("INSERT INTO power_reading (registry_meter_id, at, kwh, source, received_at) "
-              "SELECT registry_meter_id, at, kwh, :source, :now FROM power_stage WHERE true "
-              "ON CONFLICT (registry_meter_id, at) DO UPDATE SET kwh = excluded.kwh, source = excluded.source, "
-              "received_at = excluded.received_at")  # fmt: skip
-# the hourly and daily figures move by the difference each staged row makes (table and key are fixed names)
-FIGURES = [text(f"INSERT INTO {table} (registry_meter_id, {key}, kwh, readings) "  # noqa: S608
-                f"SELECT registry_meter_id, {key}, sum(kwh - coalesce(old, 0)), "
-                f"sum(CASE WHEN old IS NULL THEN 1 ELSE 0 END) FROM power_stage WHERE true "
-                f"GROUP BY registry_meter_id, {key} "
-                f"ON CONFLICT (registry_meter_id, {key}) DO UPDATE SET kwh = {table}.kwh + excluded.kwh, "
-                f"readings = {table}.readings + excluded.readings")
-           for table, key in (("power_hourly", "hour"), ("power_daily", "day"))]  # fmt: skip
+# Under the meters' locks no other batch writes these meters' rows, so new rows are plain inserts and corrected
+# ones plain updates (an ON CONFLICT upsert costs twice a COPY); on SQLite one writer runs at a time anyway.
+INSERT_NEW = text("INSERT INTO power_reading (registry_meter_id, at, kwh, source, received_at) "
+                  "SELECT registry_meter_id, at, kwh, :source, :now FROM power_stage WHERE old IS NULL")  # fmt: skip
+UPDATE_CORRECTED = text("UPDATE power_reading SET kwh = s.kwh, source = :source, received_at = :now "
+                        "FROM power_stage AS s WHERE s.old IS NOT NULL "
+                        "AND power_reading.registry_meter_id = s.registry_meter_id "
+                        "AND power_reading.at = s.at")  # fmt: skip
+
+
+def _figures(table: str, key: str) -> list[text]:
+    """The hourly or daily figures moved by the difference each staged row makes (fixed table and key names)."""
+    match = f"t.registry_meter_id = d.registry_meter_id AND t.{key} = d.{key}"
+    return [
+        text(f"CREATE TEMP TABLE power_delta AS SELECT registry_meter_id, {key}, "  # noqa: S608
+             f"sum(kwh - coalesce(old, 0)) AS kwh, sum(CASE WHEN old IS NULL THEN 1 ELSE 0 END) AS readings "
+             f"FROM power_stage GROUP BY registry_meter_id, {key}"),
+        text(f"UPDATE {table} AS t SET kwh = t.kwh + d.kwh, readings = t.readings + d.readings "  # noqa: S608
+             f"FROM power_delta AS d WHERE {match}"),
+        text(f"INSERT INTO {table} (registry_meter_id, {key}, kwh, readings) "  # noqa: S608
+             f"SELECT registry_meter_id, {key}, kwh, readings FROM power_delta AS d "
+             f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {match})"),
+        text("DROP TABLE power_delta"),
+    ]  # fmt: skip
+
+
+FIGURES = _figures("power_hourly", "hour") + _figures("power_daily", "day")
 
 
 @dataclass(frozen=True)
@@ -113,7 +128,9 @@ def store(session: Session, batch: Batch, source: str) -> Stored:
     total, corrected = conn.execute(text("SELECT count(*), count(old) FROM power_stage")).one()
     now = utcnow()
     stamp = now if pg else now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-    conn.execute(UPSERT, {"source": source, "now": stamp})
+    conn.execute(INSERT_NEW, {"source": source, "now": stamp})
+    if corrected:
+        conn.execute(UPDATE_CORRECTED, {"source": source, "now": stamp})
     for statement in FIGURES:
         conn.execute(statement)
     conn.execute(text("DROP TABLE power_stage"))
