@@ -138,6 +138,7 @@ def targets_for(rule, world, actor, actor_token) -> list[Target]:  # type: ignor
     params = {
         frozenset({"list_id"}): lambda o: {"list_id": o["list"].id},
         frozenset({"enterprise_id"}): lambda o: {"enterprise_id": o["enterprise"].id},
+        frozenset({"registry_id"}): lambda o: {"registry_id": o["enterprise"].registry_id},
         frozenset({"enterprise_id", "level"}): lambda o: {"enterprise_id": o["enterprise"].id, "level": "yellow"},
     }.get(frozenset(args))
     if params is not None:
