@@ -48,3 +48,18 @@ def test_machinery_ban_in_kashgar_not_in_neijiang(session: Any, make_bureau: Any
     stored = {a.enterprise_id: a for a in session.scalars(select(EnterpriseAssessment))}
     assert stored[kashgar.id].codes == ["below_rule"] and stored[kashgar.id].problems == 2
     assert stored[neijiang.id].problems == 0
+
+
+def test_inventory_load_refuses_a_rule_naming_an_unknown_plan(tmp_path: Any) -> None:
+    import shutil
+    from pathlib import Path
+
+    from app.cli import _file_read_problems
+
+    root = Path(__file__).resolve().parents[2] / "inventories"
+    shutil.copytree(root / "measure_rules", tmp_path / "measure_rules")
+    shutil.copytree(root / "plans", tmp_path / "plans")
+    assert _file_read_problems(tmp_path) == []
+    general = tmp_path / "measure_rules" / "general.yaml"
+    general.write_text(general.read_text(encoding="utf-8").replace("plans: [kashgar]", "plans: [kashi]"), "utf-8")
+    assert _file_read_problems(tmp_path) == ["measure_rules: a rule names the plan 'kashi', which plans/ does not have"]
