@@ -5,12 +5,15 @@ reads say the same."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from app.auth.models import User
 from app.auth.roles import Role
+from app.cli import _file_read_problems
 from app.places.models import Jurisdiction
 from app.reduction.demo import add_enterprise
 from app.reduction.models import EnterpriseAssessment
@@ -51,11 +54,6 @@ def test_machinery_ban_in_kashgar_not_in_neijiang(session: Any, make_bureau: Any
 
 
 def test_inventory_load_refuses_a_rule_naming_an_unknown_plan(tmp_path: Any) -> None:
-    import shutil
-    from pathlib import Path
-
-    from app.cli import _file_read_problems
-
     root = Path(__file__).resolve().parents[2] / "inventories"
     shutil.copytree(root / "measure_rules", tmp_path / "measure_rules")
     shutil.copytree(root / "plans", tmp_path / "plans")
