@@ -17,6 +17,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_request_cycle(app)
     register_blueprints(app)
+    register_job_kinds()
     register_commands(app)
     return app
 
@@ -76,6 +77,10 @@ def register_blueprints(app: Flask) -> None:
                   notifications_bp, jobs_bp)  # fmt: skip
     for bp in (*blueprints, api_bp):
         app.register_blueprint(bp)
+
+
+def register_job_kinds() -> None:
+    from app.jobs import tasks  # noqa: F401  each kind registers itself with the jobs service
 
 
 def register_commands(app: Flask) -> None:

@@ -37,6 +37,13 @@ from app.reduction.models import (
     StaggeredPeriod,
     TotalEmissions,
 )
+from app.registry.models import (
+    RegisteredEnterprise,
+    RegisteredFacility,
+    RegisteredMeter,
+    RegisteredUnit,
+    RegistryEvent,
+)
 from app.response.models import (
     ResponseArea,
     ResponseMeasure,
@@ -81,6 +88,11 @@ __all__ = [
     "Proposal",
     "ProposalDecision",
     "ReductionList",
+    "RegisteredEnterprise",
+    "RegisteredFacility",
+    "RegisteredMeter",
+    "RegisteredUnit",
+    "RegistryEvent",
     "ResponseArea",
     "ResponseMeasure",
     "ResponsePhoto",
@@ -96,3 +108,6 @@ __all__ = [
     "UserSession",
     "ZoneMember",
 ]  # fmt: skip
+
+# The registry follows every flush of the version rows (app/registry/services.py listens on the session).
+import app.registry.services  # noqa: F401

@@ -386,8 +386,14 @@ def web(ctx: Context, data: Data) -> list[Result]:
     /healthz under the same load (the app's floor: session, scope, commit), the "flagged" filter, and the
     machine's floor: bare Flask serving one SELECT (bench/_floor_app.py), its phases between the judged
     pages'. The clients are wrk's (bench/load.py), in a process of their own."""
+    from sqlalchemy import select
+
+    from app.places.models import Jurisdiction
+
     cookies = [session_cookie(ctx, data.users[PAGE_LIST]) for _ in range(CLIENTS)]
     list_id, counties = data.lists[PAGE_LIST], data.counties[PAGE_LIST]
+    with ctx.session() as s:
+        home = s.scalar(select(Jurisdiction.id).where(Jurisdiction.code == PAGE_LIST))
 
     def list_page(rng: random.Random) -> str:
         county = rng.choice(counties)
@@ -402,12 +408,15 @@ def web(ctx: Context, data: Data) -> list[Result]:
     def tiny(rng: random.Random) -> str:
         return f"/api/v1/reduction/lists/{list_id}/actions"
 
+    def one_row(rng: random.Random) -> str:
+        return f"/bench/places/{home}"
+
     def health(rng: random.Random) -> str:
         return "/healthz"
 
-    server = Server(  # the production entry point (wsgi.py), configured by the environment
+    server = Server(  # the production entry point (wsgi.py) with the yardstick page (bench/_app.py)
         ctx,
-        "wsgi:app",
+        "bench._app:app",
         workers=WORKERS,
         args=("--timeout", "300", "--log-level", "warning"),
         env={
@@ -420,7 +429,14 @@ def web(ctx: Context, data: Data) -> list[Result]:
     )
     port = server.port
     floor: Server | None = None
-    pages = {"list": list_page, "enterprise": enterprise, "tiny": tiny, "health": health, "flagged": flagged_page}
+    pages = {
+        "list": list_page,
+        "one-row": one_row,
+        "enterprise": enterprise,
+        "tiny": tiny,
+        "health": health,
+        "flagged": flagged_page,
+    }
     phases: dict[str, list[Load]] = {name: [] for name in (*pages, "floor")}
     try:
         floor = floor_server(ctx, workers=WORKERS)
@@ -431,11 +447,11 @@ def web(ctx: Context, data: Data) -> list[Result]:
                 run_load(port, paths, cookies, WARM_UP_SECONDS, workdir=ctx.tmp, seed=SEED)
         ctx.log(f"warm-up {elapsed():.1f} s")
         for i in range(ROUNDS):  # the two judged pages alternate, so that drift hits both
-            order = [("tiny", tiny), ("list", list_page)]
+            order = [("one-row", one_row), ("list", list_page)]
             for name, paths in order if i % 2 == 0 else order[::-1]:
                 phases[name].append(run_load(port, paths, cookies, PHASE_SECONDS, workdir=ctx.tmp, seed=SEED + i))
             phases["floor"].append(run_load(floor.port, ["/healthz"], [], PHASE_SECONDS, workdir=ctx.tmp, seed=SEED))
-        for name in ("enterprise", "health", "flagged"):
+        for name in ("enterprise", "tiny", "health", "flagged"):
             phases[name].append(run_load(port, pages[name], cookies, PHASE_SECONDS, workdir=ctx.tmp, seed=SEED))
     finally:
         server.stop()
@@ -446,17 +462,19 @@ def web(ctx: Context, data: Data) -> list[Result]:
     assert not errors, f"requests failed: {errors}"
     for name, p in loads.items():
         ctx.log(p.line(name) + f", {CLIENTS} clients, {WORKERS} workers")
-    lists, one, tiny_, health_, flagged, floor_ = (
-        loads[n] for n in ("list", "enterprise", "tiny", "health", "flagged", "floor")
+    lists, row, one, tiny_, health_, flagged, floor_ = (
+        loads[n] for n in ("list", "one-row", "enterprise", "tiny", "health", "flagged", "floor")
     )
+    # Issue 11's targets: ratios of requests per second under the same clients, in one run (the list issue's
+    # "p99 ≤ 50 ms" was below this machine's own floor and is withdrawn; the p99s are reported).
     return [
-        Result(f"list page p99, {CLIENTS} clients, gunicorn ×{WORKERS}", lists.p99, tiny_.p99, "ms", "≤ 50 ms",
-               lists.p99 <= 50.0),
-        Result.at_least("list page req/s vs one-row page (JSON by id)", lists.rps, tiny_.rps, "req/s", 0.5),
+        Result.info("bare Flask + one SELECT req/s, the machine's floor", floor_.rps, floor_.rps, "req/s"),
+        Result.at_least("one-row page (full layout) req/s vs the floor", row.rps, floor_.rps, "req/s", 1 / 3),
+        Result.at_least("list page req/s vs one-row page", lists.rps, row.rps, "req/s", 0.5),
         Result.info("list page req/s vs one enterprise by id (JSON)", lists.rps, one.rps, "req/s"),
-        Result.info("/healthz p99 under the same load (the app's floor)", health_.p99, lists.p99, "ms"),
-        Result.info("bare Flask + one SELECT p99 (the machine's floor)", floor_.p99, lists.p99, "ms"),
-        Result.info("bare Flask + one SELECT req/s vs list page", floor_.rps, lists.rps, "req/s"),
-        Result.info("flagged-filter page req/s vs one-row page", flagged.rps, tiny_.rps, "req/s"),
-        Result.info("flagged-filter page p99 vs list page", flagged.p99, lists.p99, "ms"),
+        Result.info("lifecycle actions by id (JSON) req/s vs one-row page", tiny_.rps, row.rps, "req/s"),
+        Result.info("/healthz req/s vs one-row page", health_.rps, row.rps, "req/s"),
+        Result.info("flagged-filter page req/s vs one-row page", flagged.rps, row.rps, "req/s"),
+        Result.info(f"list page p99, {CLIENTS} clients (base: one-row page)", lists.p99, row.p99, "ms"),
+        Result.info("bare Flask + one SELECT p99 (base: one-row page)", floor_.p99, row.p99, "ms"),
     ]  # fmt: skip

@@ -13,7 +13,8 @@ from app.places import inventory
 from app.places.graph import components
 from app.places.inventory import InventoryError
 from app.places.models import Adjacency, Jurisdiction, JurisdictionLevel, ZoneMember
-from app.places.services import edges_by_code, load
+from app.places.queries import edges_by_code
+from app.places.services import load
 from app.plans.models import Plan
 
 ROOT = Path(__file__).resolve().parent.parent / "inventories"

@@ -13,13 +13,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.alerts import services as alerts
+from app.alerts import workflow
 from app.alerts.domain import readings
 from app.alerts.models import Episode, EpisodeUnit, ForecastIssue, ForecastValue, Proposal, ReadingKind
 from app.alerts.services import drafts, letters, proposals
 from app.alerts.services import episodes as episode_services
 from app.alerts.services.drafts import Draft
-from app.alerts.services.proposals import Action
 from app.alerts.vocabulary import EpisodeState, ProposalKind, ProposalState, label
+from app.alerts.workflow import Action
 from app.audit.services import record
 from app.auth.roles import Permission
 from app.auth.services import bureau_names
@@ -78,7 +79,7 @@ def index():  # type: ignore[no-untyped-def]
     flags = {e.id: len(proposals.unconfirmed(e, now)) for e in active}
     waiting = s.scalars(select(Proposal).where(Proposal.state == ProposalState.under_approval)
                         .order_by(Proposal.id)).all()  # fmt: skip
-    mine = [p for p in waiting if proposals.steps_for(p, user)]
+    mine = [p for p in waiting if workflow.steps_for(p, user)]
     to_issue = [p for p in s.scalars(select(Proposal).where(Proposal.state == ProposalState.approved)
                                      .order_by(Proposal.id)) if p.can_issue(user)]  # fmt: skip
     confirm = [u for u in s.scalars(select(EpisodeUnit).where(
@@ -263,10 +264,10 @@ def proposal(proposal_id: int):  # type: ignore[no-untyped-def]
     members = proposals.member_units(s, plan) if plan is not None else {}
     decided = {d.step: d for d in p.decisions}
     chain = [{"index": i, "words": proposals.step_words(step), "action": step["action"], "decision": decided.get(i),
-              "open": i in proposals.open_steps(p) and p.state is ProposalState.under_approval}
+              "open": i in workflow.open_steps(p) and p.state is ProposalState.under_approval}
              for i, step in enumerate(p.chain or [])]  # fmt: skip
     return render_template(
-        "alerts/proposal.html", p=p, plan=plan, chain=chain, members=members, my_steps=proposals.steps_for(p, user),
+        "alerts/proposal.html", p=p, plan=plan, chain=chain, members=members, my_steps=workflow.steps_for(p, user),
         can_submit=p.can_submit(user), can_withdraw=p.can_withdraw(user), can_issue=p.can_issue(user),
         letters=letters.letters(s, p) if p.state in (ProposalState.approved, ProposalState.issued) else [],
     )  # fmt: skip

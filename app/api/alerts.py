@@ -15,12 +15,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.alerts import services as alerts
+from app.alerts import workflow
 from app.alerts.domain import readings
 from app.alerts.models import Episode, EpisodeUnit, ForecastIssue, Proposal, ReadingKind
 from app.alerts.services import drafts, proposals
 from app.alerts.services import episodes as episode_services
 from app.alerts.vocabulary import ProposalKind, ProposalState, label
-from app.api import bp
+from app.api.blueprint import bp
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.errors import NotFound, ServiceError
@@ -115,11 +116,11 @@ def proposal_json(p: Proposal, user: Any) -> dict[str, Any]:
         "state": p.state.value, "state_label": label(p.state), "without_approval": p.without_approval,
         "propose_by": _iso(p.propose_by), "issued_late": p.issued_late, "issued_at": _iso(p.issued_at),
         "chain": [{**step, "words": proposals.step_words(step)} for step in p.chain or []],
-        "open_steps": proposals.open_steps(p) if p.state is ProposalState.under_approval else [],
+        "open_steps": workflow.open_steps(p) if p.state is ProposalState.under_approval else [],
         "decisions": [{"step": d.step, "action": d.action, "role": d.role, "delegated": d.delegated,
                        "user": d.user_name, "decision": d.decision.value, "opinion": d.opinion, "at": _iso(d.at)}
                       for d in p.decisions],
-        "actions": [a.value for a in proposals.Action if proposals.can(p, a, user)],
+        "actions": [a.value for a in workflow.Action if workflow.can(p, a, user)],
     }  # fmt: skip
 
 
@@ -247,10 +248,10 @@ def alerts_proposal_transition(proposal_id: int):  # type: ignore[no-untyped-def
     p = proposals.get(s, proposal_id)
     data = _body()
     try:
-        action = proposals.Action(_text(data, "action"))
+        action = workflow.Action(_text(data, "action"))
     except ValueError:
         raise ServiceError(_("action 应为 submit、withdraw 或 issue。"), field="action") from None
-    if action is proposals.Action.decide:
+    if action is workflow.Action.decide:
         raise ServiceError(_("审批意见请提交到 /decisions。"), field="action")
     proposals.transition(s, p, action, g.user)
     return proposal_json(p, g.user)
@@ -265,7 +266,7 @@ def alerts_proposal_decide(proposal_id: int):  # type: ignore[no-untyped-def]
     data = _body()
     step = _int(data, "step", required=False)
     form = {"decision": _text(data, "decision"), "opinion": _text(data, "opinion"), "step": step}
-    proposals.transition(s, p, proposals.Action.decide, g.user, form)
+    proposals.transition(s, p, workflow.Action.decide, g.user, form)
     return proposal_json(p, g.user)
 
 

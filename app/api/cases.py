@@ -12,7 +12,7 @@ from typing import Any
 from flask import g, request
 from flask_babel import gettext as _
 
-from app.api import bp
+from app.api.blueprint import bp
 from app.auth.roles import Permission
 from app.auth.services import bureau_names
 from app.cases.models import Case

@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask import request
 from sqlalchemy import select
 
-from app.api import bp
+from app.api.blueprint import bp
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.web import json_error
 from app.extensions import db
-from app.places import services
+from app.places import queries
 from app.places.models import Jurisdiction, JurisdictionLevel
+from app.plans import services as plans
 
 
 @bp.get("/places")
@@ -34,8 +35,8 @@ def places():  # type: ignore[no-untyped-def]
         stmt = stmt.where(Jurisdiction.path.startswith(root.path))
     rows = s.scalars(stmt).all()
     parents = dict(s.execute(select(Jurisdiction.id, Jurisdiction.code)).all())
-    neighbours = services.neighbour_codes(s)
-    zones = services.zones_by_code(s)
+    neighbours = queries.neighbour_codes(s)
+    zones = plans.zones_by_member(s)
     return {
         "count": len(rows),
         "places": [

@@ -12,7 +12,7 @@ from typing import Any
 from flask import g, request
 from flask_babel import gettext as _
 
-from app.api import bp
+from app.api.blueprint import bp
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.errors import Forbidden, ServiceError
@@ -24,7 +24,7 @@ from app.reduction.domain.vocabulary import LEVELS, POLLUTANTS
 from app.reduction.models import Enterprise, ListState, ReductionList
 from app.reduction.services import enterprises as enterprise_service
 from app.reduction.services import lists as list_service
-from app.reduction.services import policies, staggered
+from app.reduction.services import policies, rule_library, staggered
 from app.reduction.services.lists import ListAction
 
 
@@ -188,7 +188,7 @@ def _problem(p: dp.Problem) -> dict[str, Any]:
 
 def enterprise_json(e: Enterprise) -> dict[str, Any]:
     assessment = policies.assess(e)
-    match = policies.rule_match(e)
+    match = rule_library.match_of(e)
     status = staggered.status(e)
     units = {u.id: u.code for u in e.units}
     facilities = {f.id: f.code for f in e.facilities}

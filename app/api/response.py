@@ -11,7 +11,7 @@ from flask import g, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.api import bp
+from app.api.blueprint import bp
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.errors import NotFound, ServiceError

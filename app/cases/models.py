@@ -122,6 +122,11 @@ class Case(_CaseVisible, SharedWritable, Base):
     source_name: Mapped[str] = mapped_column(String(200))
     source_address: Mapped[str] = mapped_column(String(300), default="")
     enterprise_uscc: Mapped[str | None] = mapped_column(String(18), index=True)
+    # the registry's enterprise when the credit code names one (app/registry): the case stays tied to it
+    # through list versions and when the enterprise leaves the list
+    registry_enterprise_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("registry_enterprise.id", ondelete="RESTRICT"), index=True
+    )
     problem: Mapped[str] = mapped_column(Text)
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)

@@ -137,25 +137,7 @@ def request_texts() -> Iterator[tuple[str, str]]:
         yield from _json_texts(document)
 
 
-def refuse_control_characters() -> object | None:
-    """before_request: a text with a control character is refused whole (400) before it reaches a view or the
-    database, naming the field; PostgreSQL cannot store NUL, and the others have no business in our data."""
-    from app.core.web import error_response
-
-    try:
-        for field, text in request_texts():
-            if CONTROL_CHARACTERS.search(text):
-                shown = CONTROL_CHARACTERS.sub("", field)[:40] or "?"
-                return error_response(
-                    400,
-                    _("“%(field)s”中含有不可见的控制字符（如 NUL），已拒绝。请删除后重新提交。", field=shown),
-                )
-    except TooDeep:
-        return error_response(400, _("提交的 JSON 嵌套层数过多，已拒绝。"))
-    return None
-
-
 __all__ = [
     "INT32_MAX", "INT64_MAX", "MAX_PAGE", "BigIdConverter", "IdConverter", "bounded_int", "id_arg", "page_arg",
-    "parse_id", "refuse_control_characters", "register_converters", "request_texts",
+    "parse_id", "register_converters", "request_texts",
 ]  # fmt: skip

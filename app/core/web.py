@@ -16,7 +16,7 @@ from app.audit.services import record
 from app.auth import services as auth
 from app.core.access import access_of
 from app.core.errors import ServiceError
-from app.core.inputs import refuse_control_characters
+from app.core.inputs import CONTROL_CHARACTERS, TooDeep, request_texts
 from app.core.scoping import Scope, ScopeViolation, set_scope
 from app.extensions import csrf, db
 
@@ -188,9 +188,25 @@ def error_response(status: int, message: str | None = None) -> object:
     return render_template("errors/error.html", code=status, title=title, message=message), status
 
 
+def refuse_control_characters() -> object | None:
+    """before_request: a text with a control character is refused whole (400) before it reaches a view or the
+    database, naming the field; PostgreSQL cannot store NUL, and the others have no business in our data."""
+    try:
+        for field, text in request_texts():
+            if CONTROL_CHARACTERS.search(text):
+                shown = CONTROL_CHARACTERS.sub("", field)[:40] or "?"
+                return error_response(
+                    400,
+                    _("“%(field)s”中含有不可见的控制字符（如 NUL），已拒绝。请删除后重新提交。", field=shown),
+                )
+    except TooDeep:
+        return error_response(400, _("提交的 JSON 嵌套层数过多，已拒绝。"))
+    return None
+
+
 def register(app: Flask) -> None:
     app.before_request(identify)
-    app.before_request(refuse_control_characters)  # app/core/inputs.py: before any view or CSRF check
+    app.before_request(refuse_control_characters)  # before any view or CSRF check
     app.before_request(guard)
     app.after_request(security_headers)
     app.after_request(finish)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g
 
-from app.api import bp
+from app.api.blueprint import bp
 from app.core.access import login_required
 from app.extensions import db
 from app.jobs import services

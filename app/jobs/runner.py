@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +62,15 @@ _app: Any = None
 
 
 def flask_app() -> Any:
-    """The Flask app of this process: the current one (immediate mode, `flask jobs worker`), else one made
-    once (a consumer started as `huey_consumer app.jobs.runner.huey`)."""
-    global _app
+    """The Flask app of this process: the current one (immediate mode, a request), else the one the worker was
+    started with (`flask jobs worker`, or app/jobs/worker.py for `huey_consumer app.jobs.worker.huey`)."""
     from flask import current_app, has_app_context
 
     if has_app_context():
         return current_app._get_current_object()  # type: ignore[attr-defined]
     with _app_lock:
         if _app is None:
-            from app import create_app
-
-            _app = create_app()
+            raise RuntimeError("no Flask app for the jobs: start the consumer with `flask jobs worker`")
         return _app
 
 
@@ -141,56 +138,6 @@ class Heartbeat:
 
     def __exit__(self, *_exc: Any) -> None:
         self._stop.set()
-
-
-# --- tasks -----------------------------------------------------------------------------------------------
-
-
-@huey.task(name="lianfang.run_job")
-def run_job(job_id: int) -> None:
-    from flask import has_app_context
-
-    from app.jobs import services
-
-    if has_app_context():  # immediate mode: the caller's context (a new one would end the caller's session)
-        services.execute(job_id)
-        return
-    with flask_app().app_context():
-        services.execute(job_id)
-
-
-@huey.periodic_task(crontab(minute="0"), name="lianfang.escalate")
-def escalate_hourly() -> None:
-    """Step every overdue case up one level, as a job of its own (audited, progress on record)."""
-    from app.jobs import services
-
-    app = flask_app()
-    with app.app_context():
-        services.submit_system("cases.escalate")
-
-
-@huey.periodic_task(crontab(minute="*"), name="lianfang.requeue_stale")
-def requeue_stale() -> None:
-    """Queue again a job whose worker died (no heartbeat for a while): it was not committed, so it runs anew."""
-    from app.jobs import services
-
-    app = flask_app()
-    with app.app_context():
-        services.requeue_stale()
-
-
-@huey.periodic_task(crontab(minute="30", hour="3"), name="lianfang.clean_results")
-def clean_results() -> None:
-    """Remove the job result files older than a week, every night."""
-    from app.jobs import services
-
-    app = flask_app()
-    with app.app_context():
-        services.clean_results()
-
-
-def enqueue(job_id: int) -> None:
-    run_job(job_id)
 
 
 def consumer(workers: int = 2, **options: Any) -> Any:

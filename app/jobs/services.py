@@ -21,10 +21,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from flask import current_app, g, has_request_context, request, url_for
+from flask import current_app, g, has_app_context, has_request_context, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from huey import crontab
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -121,7 +122,7 @@ def handler(kind: str, label: str, *, read_only: bool = False) -> Callable[[Hand
 
 
 def _handlers() -> dict[str, Handler]:
-    from app.jobs import tasks  # noqa: F401  registers the kinds
+    """The kinds registered so far: app/jobs/tasks.py registers them when the app is made (app/__init__.py)."""
 
     return HANDLERS
 
@@ -160,7 +161,7 @@ def _enqueue_committed(session: Session) -> None:
         return
     for job_id in ids:
         try:
-            runner.enqueue(job_id)
+            enqueue(job_id)
         except Exception:
             # the row stays queued; requeue_stale picks it up once the queue is back
             log.exception("job %s could not be queued", job_id)
@@ -170,7 +171,7 @@ def run_deferred(_exc: BaseException | None = None) -> None:
     """Immediate mode: run the jobs committed in this thread since the last call."""
     ids = _deferred.__dict__.pop("ids", [])
     for job_id in ids:
-        runner.enqueue(job_id)
+        enqueue(job_id)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -447,7 +448,7 @@ def requeue_stale(now: float | None = None) -> list[int]:
                 runner.forget(job_id)  # its worker is gone: the next claim must not wait for it
             else:
                 runner.beat(job_id)  # a queued job waits its turn: asked again in STALE_AFTER, not every minute
-            runner.enqueue(job_id)
+            enqueue(job_id)
         return [job_id for job_id, _state in again]
     finally:
         s.close()
@@ -468,3 +469,41 @@ def clean_results(now: float | None = None) -> int:
         except OSError:
             pass
     return removed
+
+
+# --- the worker's tasks (Huey) ----------------------------------------------------------------------------
+
+
+def enqueue(job_id: int) -> None:
+    """Put the job on the queue (in immediate mode: run it now)."""
+    run_job(job_id)
+
+
+@runner.huey.task(name="lianfang.run_job")
+def run_job(job_id: int) -> None:
+    if has_app_context():  # immediate mode: the caller's context (a new one would end the caller's session)
+        execute(job_id)
+        return
+    with runner.flask_app().app_context():
+        execute(job_id)
+
+
+@runner.huey.periodic_task(crontab(minute="0"), name="lianfang.escalate")
+def escalate_hourly() -> None:
+    """Step every overdue case up one level, as a job of its own (audited, progress on record)."""
+    with runner.flask_app().app_context():
+        submit_system("cases.escalate")
+
+
+@runner.huey.periodic_task(crontab(minute="*"), name="lianfang.requeue_stale")
+def requeue_stale_every_minute() -> None:
+    """Queue again a job whose worker died (no heartbeat for a while): it was not committed, so it runs anew."""
+    with runner.flask_app().app_context():
+        requeue_stale()
+
+
+@runner.huey.periodic_task(crontab(minute="30", hour="3"), name="lianfang.clean_results")
+def clean_results_nightly() -> None:
+    """Remove the job result files older than a week, every night."""
+    with runner.flask_app().app_context():
+        clean_results()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
@@ -13,18 +12,9 @@ from app.auth.models import User
 from app.auth.roles import Permission
 from app.cases.models import Case, is_overdue
 from app.cases.vocabulary import CaseState
+from app.notifications.item import Todo
 from app.places.models import Jurisdiction
 from app.reduction.models import ListState, ReductionList
-
-
-@dataclass(frozen=True)
-class Todo:
-    key: str
-    label: str
-    count: int
-    endpoint: str
-    args: dict[str, str]
-    urgent: bool = False
 
 
 def _count(condition: object) -> object:
@@ -82,8 +72,8 @@ def list_todos(session: Session, user: User) -> list[Todo]:
 def alert_todos(session: Session, user: User) -> list[Todo]:
     """Proposals waiting for the reader's decision or for its bureau to issue them; alerts its unit must confirm."""
     from app.alerts.models import Episode, EpisodeUnit, Proposal
-    from app.alerts.services.proposals import steps_for
     from app.alerts.vocabulary import EpisodeState, ProposalState
+    from app.alerts.workflow import steps_for
 
     found = []
     if user.can(Permission.decide_alerts):

@@ -129,21 +129,3 @@ def _load_checksums(session: Session, data: inventory.Places) -> None:
 
 
 # --- reading ---------------------------------------------------------------------------------------------
-
-
-def edges_by_code(session: Session) -> set[tuple[str, str]]:
-    codes = dict(session.execute(select(Jurisdiction.id, Jurisdiction.code)).all())
-    return {(codes[r.a_id], codes[r.b_id]) for r in session.scalars(select(Adjacency))}
-
-
-def neighbour_codes(session: Session) -> dict[str, list[str]]:
-    result: dict[str, list[str]] = {}
-    for a, b in edges_by_code(session):
-        result.setdefault(a, []).append(b)
-        result.setdefault(b, []).append(a)
-    return {k: sorted(v) for k, v in result.items()}
-
-
-def zones_by_code(session: Session) -> dict[str, list[dict[str, str]]]:
-    """For each member unit's code, the plans and zones it belongs to (app.plans.services)."""
-    return plans.zones_by_member(session)

@@ -8,9 +8,10 @@ from sqlalchemy import select
 from app.auth.roles import Permission
 from app.core.access import require
 from app.extensions import db
-from app.places import services
+from app.places import queries
 from app.places.models import Jurisdiction
 from app.plans import services as plan_services
+from app.plans import services as plans
 
 bp = Blueprint("places", __name__, url_prefix="/places")
 
@@ -41,7 +42,7 @@ def detail(code: str):  # type: ignore[no-untyped-def]
     place = s.scalars(select(Jurisdiction).where(Jurisdiction.code == code[:12])).first()
     if place is None:
         abort(404)
-    codes = services.neighbour_codes(s).get(place.code, [])
+    codes = queries.neighbour_codes(s).get(place.code, [])
     neighbours = s.scalars(select(Jurisdiction).where(Jurisdiction.code.in_(codes)).order_by(Jurisdiction.code)).all()
-    zones = services.zones_by_code(s).get(place.code, [])
+    zones = plans.zones_by_member(s).get(place.code, [])
     return render_template("places/detail.html", place=place, neighbours=neighbours, zones=zones)

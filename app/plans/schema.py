@@ -13,6 +13,9 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from app.plans.power_rules import check_power
+from app.power.domain.thresholds import Thresholds
+
 LEVELS = ("yellow", "orange", "red")  # low to high; 0 = no alert
 LEVEL_RANK = {name: n for n, name in enumerate(LEVELS, start=1)}
 DECIDES = ("upper", "lower", "middle")
@@ -31,7 +34,7 @@ REPORT_FIELDS = ("leaders_activities", "bureau_work", "next_plans", "issue_list_
                  "departments_response", "enterprises_implementation", "work_summary")  # fmt: skip
 
 TOP_KEYS = {"code", "name", "source", "contiguous_zones", "list_deadline", "zones", "case_limits",
-            "alert", "approval", "reporting", "targets"}  # fmt: skip
+            "alert", "approval", "reporting", "targets", "power_check"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ class Rules:
     approval: Approval | None = None
     reporting: Reporting | None = None
     targets: Targets | None = None
+    power_check: Thresholds | None = None  # the power-consumption check's thresholds (app/plans/power_rules.py)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (lists, not tuples): equal to what the database gives back, so a second load changes nothing."""
@@ -150,7 +154,8 @@ class Rules:
         if t := data.get("targets"):
             targets = Targets(**{**t, **{k: tuple(t.get(k, ())) for k in ("pollutants", "exempt_grades",
                                                                            "exempt_categories")}})  # fmt: skip
-        return cls(alert, approval, reporting, targets)
+        power = Thresholds.from_dict(data["power_check"]) if data.get("power_check") else None
+        return cls(alert, approval, reporting, targets, power)
 
 
 # --- checking ----------------------------------------------------------------------------------------------
@@ -453,5 +458,6 @@ def check(
         approval=c.approval(doc["approval"]) if "approval" in doc else None,
         reporting=c.reporting(doc["reporting"]) if "reporting" in doc else None,
         targets=c.targets(doc["targets"]) if "targets" in doc else None,
+        power_check=check_power(c, doc["power_check"]) if "power_check" in doc else None,
     )
     return rules, c.problems

@@ -137,7 +137,7 @@ class PlanGeography:
 
 def geography(session: Session, plan: Plan) -> PlanGeography:
     """The plan's zones and members, and the adjacency among its members (from the places graph)."""
-    from app.places.services import edges_by_code
+    from app.places.queries import edges_by_code
 
     zones: dict[str, tuple[str, ...]] = {}
     zone_names: dict[str, str] = {}

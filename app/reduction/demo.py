@@ -48,8 +48,7 @@ from app.reduction.models import (
     StaggeredPeriod,
     TotalEmissions,
 )
-from app.reduction.services import assessments, staggered
-from app.reduction.services.policies import rule_library
+from app.reduction.services import assessments, rule_library, staggered
 
 SEED = 20261123
 YEAR = 2026
@@ -227,7 +226,7 @@ def rule_measures(
     """Measures that meet the enterprise's rules at every level and escalate (each level keeps what the
     levels below ask for): the strongest production cut so far, plus every transport, machinery and
     outdoor measure so far; `plans`: the codes of the plans covering the enterprise."""
-    library = library or rule_library()
+    library = library or rule_library.current()
     match = library.match(facts.industry, facts.grade, facts.category, plans)
     out: dict[AlertLevel, list[MeasureSpec]] = {}
     cut: tuple[float, MeasureKind, float | None] = (0.0, MeasureKind.limit, None)
@@ -896,7 +895,7 @@ def _totals(session: Session, lst: ReductionList, year: int) -> None:
 
 def load(session: Session) -> list[str]:
     """Create the demo lists (needs the inventories and app.demo's bureaus and users); idempotent."""
-    library = rule_library()
+    library = rule_library.current()
     codes = {j.code: j for j in session.scalars(select(Jurisdiction))}
     if not codes:
         return ["reduction demo: load the inventories first (flask inventories load)"]

@@ -160,6 +160,10 @@ class Enterprise(Scoped, Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     list_id: Mapped[int] = mapped_column(index=True)
+    # the registry entry (app/registry): the enterprise's identity across versions
+    registry_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("registry_enterprise.id", ondelete="RESTRICT"), index=True
+    )
     uscc: Mapped[str] = mapped_column(String(18), index=True)
     name: Mapped[str] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(String(300), default="")
@@ -191,6 +195,7 @@ class Enterprise(Scoped, Base):
     notes: Mapped[str] = mapped_column(String(1000), default="")
 
     reduction_list: Mapped[ReductionList] = relationship()
+    registered = relationship("RegisteredEnterprise")
     jurisdiction = relationship("Jurisdiction", foreign_keys="Enterprise.jurisdiction_id")
     units: Mapped[list[ProcessUnit]] = relationship(
         back_populates="enterprise", cascade="all, delete-orphan", order_by="ProcessUnit.code",
@@ -255,6 +260,8 @@ class ProcessUnit(_EnterpriseChild, Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    registry_id: Mapped[int] = mapped_column(BigId, ForeignKey("registry_unit.id", ondelete="RESTRICT"))
+    registered = relationship("RegisteredUnit")
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200))
     share_so2: Mapped[float] = mapped_column(Float, default=0.0)
@@ -285,6 +292,8 @@ class ControlFacility(_EnterpriseChild, Base):
     __table_args__ = _owned_by_enterprise(UniqueConstraint("enterprise_id", "code"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    registry_id: Mapped[int] = mapped_column(BigId, ForeignKey("registry_facility.id", ondelete="RESTRICT"))
+    registered = relationship("RegisteredFacility")
     code: Mapped[str] = mapped_column(String(32))
     process_unit_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("process_unit.id", ondelete="SET NULL"))
     name: Mapped[str] = mapped_column(String(200))
@@ -307,6 +316,8 @@ class Meter(_EnterpriseChild, Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    registry_id: Mapped[int] = mapped_column(BigId, ForeignKey("registry_meter.id", ondelete="RESTRICT"))
+    registered = relationship("RegisteredMeter")
     kind: Mapped[MeterKind] = mapped_column(enum_type(MeterKind, 16))
     number: Mapped[str] = mapped_column(String(64))
     process_unit_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("process_unit.id", ondelete="CASCADE"))

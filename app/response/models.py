@@ -101,6 +101,10 @@ class ResponseTask(Scoped, Base):
     enterprise_id: Mapped[int] = mapped_column(BigId, index=True)
     list_id: Mapped[int] = mapped_column()
     uscc: Mapped[str] = mapped_column(String(18))
+    # the registry's enterprise (app/registry), the task's link that outlives list versions
+    registry_enterprise_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("registry_enterprise.id", ondelete="RESTRICT"), index=True
+    )
     enterprise_name: Mapped[str] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(String(300), default="")
     category: Mapped[Category] = mapped_column(enum_type(Category, 16))

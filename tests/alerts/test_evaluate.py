@@ -136,3 +136,30 @@ def test_kashgar_rolling_24_hour_mean_crosses_calendar_days(places) -> None:  # 
     # 48 hours at 300 from noon: two windows 24 hours apart above 200 — orange, across three calendar days.
     frame = hourly(members, 24 * 5, lambda u, h: 300 if 36 <= h < 84 else 100)
     assert evaluate(frame, rules(places, "kashgar"), geo)["activations"][0]["level"] == "orange"
+
+
+def test_hourly_values_average_per_local_day_like_a_groupby(places) -> None:  # type: ignore[no-untyped-def]
+    """The day means the calendar-day plans count with: missing hours left out, an empty day missing, units
+    outside the plan ignored; the same numbers pandas' groupby gives."""
+    import numpy as np
+
+    from app.alerts.domain.evaluate import grid
+
+    rng = np.random.default_rng(7)
+    t0 = datetime(2026, 12, 1)
+    rows = []
+    for unit in ("a", "b", "zz"):
+        for h in range(72):
+            if unit == "b" and 24 <= h < 48:
+                continue  # b has no values on the second day
+            value = None if rng.random() < 0.2 else float(rng.integers(50, 300))
+            rows.append({"unit": unit, "start": t0 + timedelta(hours=h), "hours": 1, "aqi": value})
+    frame = pd.DataFrame(rows)
+    g = grid(frame, rules(places, "chuanyu"), ["a", "b"])
+    expected = frame.assign(day=frame["start"].dt.floor("D")).groupby(["unit", "day"])["aqi"].mean()
+    assert g.step_hours == 24 and g.times == [t0, t0 + timedelta(days=1), t0 + timedelta(days=2)]
+    for i, unit in enumerate(("a", "b")):
+        for d, day in enumerate(g.times):
+            want = expected.get((unit, pd.Timestamp(day)), float("nan"))
+            assert (np.isnan(want) and np.isnan(g.values[i, d])) or abs(g.values[i, d] - want) < 1e-9
+    assert np.isnan(g.values[1, 1])

@@ -19,8 +19,8 @@ from app.alerts.domain import readings
 from app.alerts.models import EpisodeEvent, EpisodeUnit, ProposalDecision
 from app.alerts.services import drafts, episodes, proposals
 from app.alerts.services.drafts import Draft
-from app.alerts.services.proposals import Action
 from app.alerts.vocabulary import EpisodeState, EventKind, ProposalKind, ProposalState
+from app.alerts.workflow import Action
 from app.auth.models import BureauKind
 from app.auth.roles import Role
 from app.core.errors import Forbidden, ServiceError

@@ -32,7 +32,7 @@ def main() -> None:
     with app.app_context():
         if mode == "retry":
             services.requeue_stale(now=time.time() + 3600)  # as the periodic task finds it, later
-        runner.enqueue(job_id)
+        services.run_job(job_id)
     runner.consumer(workers=1, max_delay=0.1).run()
 
 

@@ -181,7 +181,7 @@ def test_cancel_a_queued_job_and_a_running_one_keeps_nothing(  # type: ignore[no
     assert "已取消" in page and "任务已取消，未做任何修改。" in page and 'data-testid="job-cancel"' not in page
 
     queued_only = []
-    monkeypatch.setattr(runner, "enqueue", queued_only.append)  # the queue holds it; no worker yet
+    monkeypatch.setattr(services, "enqueue", queued_only.append)  # the queue holds it; no worker yet
     with app.test_request_context():
         queued = services.submit(session, session.get(User, user.id), "test.cancelled", total=10)
         session.commit()
@@ -266,7 +266,7 @@ def test_a_retried_job_does_its_work_once(app, session, make_user, test_kinds) -
         session.commit()
     with app.app_context():
         services.execute(job.id)
-        runner.run_job(job.id)
+        services.run_job(job.id)
     assert runs == [job.id]
     assert len([e for e in audit_actions("job.done") if e.object_id == str(job.id)]) == 1
 
@@ -359,7 +359,7 @@ def test_escalation_is_a_periodic_job(app, session, world) -> None:  # type: ign
     session.execute(update(Case).where(Case.id.in_(ids)).values(due_at=utcnow() - timedelta(hours=1)))
     session.commit()
     with app.app_context():
-        runner.escalate_hourly.call_local()
+        services.escalate_hourly.call_local()
     job = session.scalars(select(Job).where(Job.kind == "cases.escalate")).one()
     assert job.state is JobState.done and job.result == {"escalated": 2} and job.requested_by_id is None
     assert len(audit_actions("job.done")) >= 1

@@ -20,7 +20,7 @@ from app.core.scoping import Scope, set_scope
 from app.reduction.domain import rules as dr
 from app.reduction.domain.vocabulary import LEVELS, POLLUTANTS
 from app.reduction.models import Enterprise, EnterpriseAssessment, ListState, ReductionList
-from app.reduction.services import assessments, policies
+from app.reduction.services import assessments, policies, rule_library
 from app.reduction.services import enterprises as enterprise_service
 from app.reduction.services import lists as list_service
 from tests.conftest import csrf_token
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def assert_fresh(session: Any, list_id: int, library: dr.RuleLibrary | None = None) -> int:
     """Every enterprise of the list has one stored row, equal to what the enterprise page computes now."""
     session.expire_all()
-    library = library or policies.rule_library()
+    library = library or rule_library.current()
     stored = {
         a.enterprise_id: a
         for a in session.scalars(select(EnterpriseAssessment).where(EnterpriseAssessment.list_id == list_id))
@@ -197,7 +197,7 @@ def test_a_rule_library_change_is_recomputed_by_inventories_load(
     app, people, login_as, session, tmp_path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     built = build_list(session, people)
-    old = policies.rule_library()
+    old = rule_library.current()
     # the cement rule for grade B asks for more at yellow: the compliant cement plant falls below it
     rules = tmp_path / "measure_rules"
     shutil.copytree(ROOT / "inventories" / "measure_rules", rules)
@@ -210,7 +210,7 @@ def test_a_rule_library_change_is_recomputed_by_inventories_load(
     assert assessments.rules_version(new) != assessments.rules_version(old)
     assert session.get(EnterpriseAssessment, built.cement.id).problems == 0
 
-    monkeypatch.setattr(policies, "rule_library", lambda root=None: new)  # what a deployment's restart does
+    monkeypatch.setattr(rule_library, "current", lambda root=None: new)  # what a deployment's restart does
     result = app.test_cli_runner().invoke(args=["inventories", "load"])
     assert result.exit_code == 0, result.output
     assert "5 enterprise assessment(s) computed" in result.output

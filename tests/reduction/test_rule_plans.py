@@ -18,7 +18,7 @@ from app.places.models import Jurisdiction
 from app.reduction.demo import add_enterprise
 from app.reduction.models import EnterpriseAssessment
 from app.reduction.services import lists as list_service
-from app.reduction.services import policies
+from app.reduction.services import policies, rule_library
 
 EVERY_PLANT = "measure_rules/general.yaml#offroad.every_plant"
 
@@ -37,16 +37,16 @@ def a_grade_plant(session: Any, make_bureau: Any, make_user: Any, code: str, n: 
 def test_machinery_ban_in_kashgar_not_in_neijiang(session: Any, make_bureau: Any, make_user: Any) -> None:
     kashgar = a_grade_plant(session, make_bureau, make_user, "653100", 1)
     neijiang = a_grade_plant(session, make_bureau, make_user, "511000", 2)
-    assert policies.plans_of(kashgar) == ("kashgar",) and policies.plans_of(neijiang) == ("chuanyu",)
+    assert rule_library.plans_of(kashgar) == ("kashgar",) and rule_library.plans_of(neijiang) == ("chuanyu",)
 
     flags = [p for p in policies.assess(kashgar).problems if p.code == "below_rule"]
     assert [(p.level.value, p.rule) for p in flags] == [("orange", EVERY_PLANT), ("red", EVERY_PLANT)]
     assert flags[0].message.startswith(
         "依据《喀什地区重污染天气应急预案》第4.3.3.3条和第4.3.4.3条，橙色预警期间应停用国Ⅱ"
     )
-    assert [q.rule.ref for q in policies.rule_match(kashgar).at(flags[0].level)] == [EVERY_PLANT]
+    assert [q.rule.ref for q in rule_library.match_of(kashgar).at(flags[0].level)] == [EVERY_PLANT]
     assert not [p for p in policies.assess(neijiang).problems if p.code == "below_rule"]
-    assert policies.rule_match(neijiang).at(flags[0].level) == ()
+    assert rule_library.match_of(neijiang).at(flags[0].level) == ()
 
     stored = {a.enterprise_id: a for a in session.scalars(select(EnterpriseAssessment))}
     assert stored[kashgar.id].codes == ["below_rule"] and stored[kashgar.id].problems == 2

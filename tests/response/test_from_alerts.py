@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.alerts.services import drafts, proposals
-from app.alerts.services.proposals import Action
+from app.alerts.workflow import Action
 from app.jobs.models import Job
 from app.reduction.domain.vocabulary import AlertLevel
 from app.response.models import ResponseTask

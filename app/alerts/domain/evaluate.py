@@ -126,12 +126,7 @@ def grid(frame: pd.DataFrame, rules: AlertRules, units: Sequence[str] | None = N
     known = list(dict.fromkeys(units)) if units is not None else sorted(set(unit_codes))
     starts = pd.to_datetime(frame["start"]).to_numpy()
     if hourly and rules.daily_aqi == "calendar_day":
-        day = pd.to_datetime(frame["start"]).dt.floor("D")
-        tmp = pd.DataFrame({"unit": unit_codes, "day": day, "v": value})
-        agg = tmp.groupby(["unit", "day"], sort=False)["v"].mean()
-        unit_codes = agg.index.get_level_values(0).to_numpy().astype(str)
-        starts = agg.index.get_level_values(1).to_numpy()
-        value, hourly = agg.to_numpy(dtype=float), False
+        return _daily_means(known, unit_codes, starts, value)
     step = np.timedelta64(1, "h") if hourly else np.timedelta64(24, "h")
     if len(starts) == 0:
         return Grid(known, [], 1 if hourly else 24, np.full((len(known), 0), np.nan))
@@ -150,6 +145,26 @@ def grid(frame: pd.DataFrame, rules: AlertRules, units: Sequence[str] | None = N
     if hourly and rules.daily_aqi == "rolling_24h":
         g = _rolling(g)
     return g
+
+
+def _daily_means(known: list[str], unit_codes: np.ndarray, starts: np.ndarray, value: np.ndarray) -> Grid:
+    """Hourly values → each known unit's mean per local day (missing hours left out; a day with none is NaN).
+    Summed by bincount over (unit, day) positions: a groupby on the unit strings took most of the evaluation."""
+    rows = pd.Index(known).get_indexer(unit_codes)
+    days = starts.astype("datetime64[D]")
+    keep = (rows >= 0) & ~np.isnan(value)
+    if not keep.any():
+        return Grid(known, [], 24, np.full((len(known), 0), np.nan))
+    first = days.min()
+    n_days = int((days.max() - first).astype(int)) + 1
+    flat = rows[keep] * n_days + (days[keep] - first).astype(int)
+    size = len(known) * n_days
+    sums = np.bincount(flat, weights=value[keep], minlength=size)
+    counts = np.bincount(flat, minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan).reshape(len(known), n_days)
+    t0 = pd.Timestamp(first).to_pydatetime()
+    return Grid(known, [t0 + timedelta(days=i) for i in range(n_days)], 24, means)
 
 
 def _rolling(g: Grid) -> Grid:
@@ -475,6 +490,24 @@ def _stretches(row: np.ndarray) -> list[tuple[int, int, int]]:
     return [(int(a), int(b) - 1, int(row[a])) for a, b in itertools.pairwise(bounds) if row[a] > 0]
 
 
+def _stretches_by_row(matrix: np.ndarray) -> dict[int, list[tuple[int, int, int]]]:
+    """`_stretches` of every row at once (one pass over the matrix, not one call per unit)."""
+    rows, n = matrix.shape
+    if not rows or not n or not matrix.any():
+        return {}
+    padded = np.pad(matrix, ((0, 0), (1, 1))).ravel()  # a 0 on each side: no stretch crosses two rows
+    begins = np.flatnonzero(np.diff(padded)) + 1
+    ends = np.append(begins[1:], len(padded))
+    level = padded[begins]
+    on = level > 0
+    out: dict[int, list[tuple[int, int, int]]] = {}
+    width = n + 2
+    for b, e, lv in zip(begins[on].tolist(), ends[on].tolist(), level[on].tolist(), strict=True):
+        r, c = divmod(b, width)
+        out.setdefault(r, []).append((c - 1, c - 1 + (e - b) - 1, lv))
+    return out
+
+
 def _episodes(row: np.ndarray) -> list[tuple[int, int]]:
     on = (row > 0).astype(int)
     if not on.any():
@@ -569,10 +602,11 @@ def evaluate(
     for r in np.flatnonzero(runs.level > 0):
         span = (int(runs.first[r]), int(runs.last[r]) + (23 if g.windows else 0))
         reasons_by_unit.setdefault(g.units[int(runs.row[r])], []).append((*span, run_reason(int(r))))
+    stretches = _stretches_by_row(final)
     for u in g.units:
         i = index[u]
         rows = []
-        for first, last, lvl in _stretches(final[i]):
+        for first, last, lvl in stretches.get(i, ()):
             own_max = int(own[i, first : last + 1].max())
             if own_max >= lvl:
                 why = "；".join(w for a, b, w in reasons_by_unit.get(u, []) if a <= last and b >= first)

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship, with_loader_criteria
 
+from app.alerts import workflow
 from app.alerts.vocabulary import Decision, EpisodeState, EventKind, ProposalKind, ProposalState
 from app.core.scoping import Scope, SharedWritable, register_criteria
 from app.db import Base, JsonType, enum_type, state_check, utcnow
@@ -63,9 +64,7 @@ def _reach_writable(obj: Any, episode_id: int | None, scope: Scope) -> bool:
 
 
 def _can(proposal: Proposal, action: str, user: Any) -> bool:
-    from app.alerts.services.proposals import Action, can
-
-    return can(proposal, Action(action), user)
+    return workflow.can(proposal, workflow.Action(action), user)
 
 
 class Episode(_EpisodeVisible, SharedWritable, Base):
@@ -238,9 +237,7 @@ class EpisodeUnit(_EpisodeVisible, SharedWritable, Base):
     episode: Mapped[Episode] = relationship(back_populates="units")
 
     def can_confirm(self, user: Any) -> bool:
-        from app.alerts.services.proposals import can_confirm
-
-        return can_confirm(self, user)
+        return workflow.can_confirm(self, user)
 
     def writable_by(self, scope: Scope) -> bool:
         return _reach_writable(self, self.episode_id, scope)

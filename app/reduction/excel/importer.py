@@ -62,6 +62,8 @@ from app.reduction.models import (
 )
 from app.reduction.services import assessments
 from app.reduction.services.lists import STATE_LABELS
+from app.registry import bulk as registry
+from app.registry.models import EntityKind, RegistryAction
 
 VALIDATOR_VERSION = "excel-import-2"  # change with the parsing rules: older snapshots are then re-validated
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
@@ -210,9 +212,9 @@ def places_of(session: Session, root: Jurisdiction) -> Places:
 
 @by_inventory_version  # follows the rule library (app/core/memo.py)
 def industries() -> Industries:
-    from app.reduction.services.policies import rule_library
+    from app.reduction.services import rule_library
 
-    library = rule_library()
+    library = rule_library.current()
     by_key: dict[str, str] = {}
     names = []
     for code, industry in library.industries.items():
@@ -225,9 +227,9 @@ def industries() -> Industries:
 
 
 def industry_labels() -> dict[str, str]:
-    from app.reduction.services.policies import rule_library
+    from app.reduction.services import rule_library
 
-    return {code: ind.name for code, ind in rule_library().industries.items() if code != "*"}
+    return {code: ind.name for code, ind in rule_library.current().industries.items() if code != "*"}
 
 
 def _snapshot_path(upload: Upload) -> Path:
@@ -258,9 +260,9 @@ def parse_key(upload: Upload, root: Jurisdiction, places: Places) -> tuple[Any, 
 
 
 def _rule_checksums() -> tuple[tuple[str, str], ...]:
-    from app.reduction.services.policies import rule_library
+    from app.reduction.services import rule_library
 
-    return tuple(sorted(rule_library().checksums.items()))
+    return tuple(sorted(rule_library.current().checksums.items()))
 
 
 def list_stamp(session: Session, list_id: int, *, lock: bool = False) -> tuple[int, int, int]:
@@ -684,7 +686,7 @@ def commit(session: Session, user: Any, upload: Upload, config: Any) -> Preview:
         record(session, "reduction_list.import_nochange", obj=lst, detail=detail)
     else:
         _check_scope(session, lst, p)
-        owners = apply(session, lst, p)
+        owners = apply(session, lst, p, source=f"import {upload.sha256}", user_id=user.id)
         # the stored assessments of the written enterprises, from the records in hand (services/assessments)
         assessments.store_bundles(session, lst.id, owners, replace=[s.id for s, _b in p.changed])
         if not owners:  # removals only: no assessment was written, and theirs went with them
@@ -709,8 +711,8 @@ def _check_scope(session: Session, lst: ReductionList, p: Plan) -> None:
 
 # --- bulk writing ---------------------------------------------------------------------------------------
 
-ENT_COLUMNS = ("id", "list_id", *ENT_FIELDS)
-UNIT_COLUMNS = ("id", "enterprise_id", "jurisdiction_id", *parsing.UNIT_FIELDS)
+ENT_COLUMNS = ("id", "list_id", "registry_id", *ENT_FIELDS)
+UNIT_COLUMNS = ("id", "enterprise_id", "jurisdiction_id", "registry_id", *parsing.UNIT_FIELDS)
 MEASURE_COLUMNS = (
     "enterprise_id",
     "jurisdiction_id",
@@ -732,10 +734,12 @@ FACILITY_COLUMNS = (
     "kind",
     "pollutants",
     "process_unit_id",
+    "registry_id",
 )
 METER_COLUMNS = (
     "enterprise_id",
     "jurisdiction_id",
+    "registry_id",
     "number",
     "kind",
     "process_unit_id",
@@ -860,23 +864,55 @@ class Writer:
 
 
 @bulk()
-def apply(session: Session, lst: ReductionList, p: Plan) -> list[tuple[int, Bundle]]:
+def apply(
+    session: Session, lst: ReductionList, p: Plan, *, source: str | None = None, user_id: int | None = None
+) -> list[tuple[int, Bundle]]:
     """Write the plan: deletes, updates, then the inserts of new rows (ids allocated up front). Returns the
-    written enterprises' ids with their records."""
+    written enterprises' ids with their records.
+
+    The registry (app/registry) follows by code: new credit codes, unit and facility codes and meter numbers
+    are registered, a changed enterprise gets a `changed` event saying what changed, one the file leaves out
+    a `delisted` event naming this version; registry rows are never deleted."""
     w = Writer(session)
+    sync = registry.Sync(w, lst.id, source, user_id)
     changed_ids = [s.id for s, _b in p.changed]
     removed_ids = [s.id for s in p.removed]
+    changes = registry.changes_of(w, [(s.id, b) for s, b in p.changed], ENT_FIELDS, parsing.UNIT_FIELDS)
+    reg_of_version = registry.registry_ids_of(w, changed_ids + removed_ids)
+    for s in p.removed:
+        r = reg_of_version[s.id]
+        sync.event(r, EntityKind.enterprise, r, RegistryAction.delisted, {"uscc": s.uscc, "name": s.name})
     replaced = changed_ids + removed_ids
     for table in ("meter", "measure", "control_facility", "process_unit"):
         w.delete_in(table, "enterprise_id", replaced)
     moved = [s.id for s, b in p.changed if s.jurisdiction_id != b.ent[-1]]
     periods = _take_periods(session, w, moved, removed_ids)
     w.delete_in("enterprise", "id", removed_ids)
+    written = [*(b for _s, b in p.changed), *p.new]
+    reg, fresh = sync.enterprises([(b.ent[0], b.ent[-1], b.ent[1]) for b in written])
+    for s, _b in p.changed:
+        r = reg_of_version[s.id]
+        sync.event(r, EntityKind.enterprise, r, RegistryAction.changed, changes[s.id])
+    for b in p.new:
+        r = reg[b.ent[0]]
+        if r in fresh:
+            codes = {
+                "uscc": b.ent[0], "name": b.ent[1], "units": [u[0] for u in b.units],
+                "facilities": [f[0] for f in b.facilities], "meters": [m[0] for m in b.meters],
+            }  # fmt: skip
+            sync.event(r, EntityKind.enterprise, r, RegistryAction.registered, codes)
+        else:  # known to the registry, new on this list
+            sync.event(r, EntityKind.enterprise, r, RegistryAction.listed, {"uscc": b.ent[0], "name": b.ent[1]})
     w.update_enterprises([[s.id, *_db_ent(b.ent)] for s, b in p.changed])
     new_ids = w.ids("enterprise", len(p.new))
-    w.insert("enterprise", ENT_COLUMNS, ([i, lst.id, *_db_ent(b.ent)] for i, b in zip(new_ids, p.new, strict=True)))
+    w.insert(
+        "enterprise",
+        ENT_COLUMNS,
+        ([i, lst.id, reg[b.ent[0]], *_db_ent(b.ent)] for i, b in zip(new_ids, p.new, strict=True)),
+    )
     owners = [*((s.id, b) for s, b in p.changed), *zip(new_ids, p.new, strict=True)]
-    _insert_children(w, owners)
+    _insert_children(w, owners, sync, reg, fresh)
+    sync.flush_events()
     if periods:
         jid = {s.id: b.ent[-1] for s, b in p.changed}
         w.insert(
@@ -908,7 +944,21 @@ def _take_periods(session: Session, w: Writer, moved: list[int], removed: list[i
     return rows
 
 
-def _insert_children(w: Writer, owners: list[tuple[int, Bundle]]) -> None:
+def _insert_children(
+    w: Writer, owners: list[tuple[int, Bundle]], sync: registry.Sync, reg: dict[str, int], fresh: set[int]
+) -> None:
+    reg_unit = sync.children(
+        "registry_unit", "code", ((reg[b.ent[0]], u[0], u[1]) for _e, b in owners for u in b.units), fresh,
+        EntityKind.unit,
+    )  # fmt: skip
+    reg_fac = sync.children(
+        "registry_facility", "code", ((reg[b.ent[0]], f[0], f[1]) for _e, b in owners for f in b.facilities),
+        fresh, EntityKind.facility,
+    )  # fmt: skip
+    reg_meter = sync.children(
+        "registry_meter", "number", ((reg[b.ent[0]], m[0], m[1]) for _e, b in owners for m in b.meters), fresh,
+        EntityKind.meter,
+    )  # fmt: skip
     n_units = sum(len(b.units) for _e, b in owners)
     n_fac = sum(len(b.facilities) for _e, b in owners)
     unit_ids = iter(w.ids("process_unit", n_units))
@@ -917,15 +967,17 @@ def _insert_children(w: Writer, owners: list[tuple[int, Bundle]]) -> None:
     fac_of: dict[tuple[int, str], int] = {}
     units, facilities = [], []
     for e, b in owners:
-        jid = b.ent[-1]
+        jid, r = b.ent[-1], reg[b.ent[0]]
         for u in b.units:
             uid = next(unit_ids)
             unit_of[(e, u[0])] = uid
-            units.append((uid, e, jid, *u))
+            units.append((uid, e, jid, reg_unit[(r, u[0])], *u))
         for f in b.facilities:
             fid = next(fac_ids)
             fac_of[(e, f[0])] = fid
-            facilities.append((fid, e, jid, f[0], f[1], f[2], f[3], unit_of[(e, f[4])] if f[4] else None))
+            facilities.append(
+                (fid, e, jid, f[0], f[1], f[2], f[3], unit_of[(e, f[4])] if f[4] else None, reg_fac[(r, f[0])])
+            )
     w.insert("process_unit", UNIT_COLUMNS, units)
     del units
     w.insert(
@@ -945,6 +997,7 @@ def _insert_children(w: Writer, owners: list[tuple[int, Bundle]]) -> None:
             (
                 e,
                 b.ent[-1],
+                reg_meter[(reg[b.ent[0]], m[0])],
                 m[0],
                 m[1],
                 unit_of[(e, m[2])] if m[2] else None,

@@ -28,7 +28,7 @@ from app.reduction.domain import bulk
 from app.reduction.domain import rules as dr
 from app.reduction.domain.vocabulary import LEVELS, POLLUTANTS
 from app.reduction.models import Enterprise, EnterpriseAssessment, Measure, ProcessUnit, ReductionList
-from app.reduction.services import policies
+from app.reduction.services import rule_library
 
 CHECKS_VERSION = "3"  # change with the checks (domain/bulk.py, rules.py): stored rows are recomputed
 
@@ -44,7 +44,7 @@ _S = String()
 
 def rules_version(library: dr.RuleLibrary | None = None) -> str:
     """A short digest of the rule library's files and of the checks' version."""
-    library = library or policies.rule_library()
+    library = library or rule_library.current()
     text = CHECKS_VERSION + "".join(f"\n{name}={sha}" for name, sha in sorted(library.checksums.items()))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -59,7 +59,7 @@ def _json(text: str | None) -> Any:
 
 def _plans(session: Session, jurisdictions: Sequence[int]) -> list[tuple[str, ...]]:
     """The plans covering each enterprise, from its jurisdiction (a few hundred distinct ones in a province)."""
-    covering = policies.plan_codes(session, jurisdictions)
+    covering = rule_library.plan_codes(session, jurisdictions)
     return [covering.get(j, ()) for j in jurisdictions]
 
 
@@ -118,7 +118,7 @@ def refresh(
 ) -> int:  # fmt: skip
     """Recompute and store the assessment of the enterprises matching `which` (an Enterprise condition); with
     `only_outdated`, of those among them without a row of the current rules version. Returns how many."""
-    library = library or policies.rule_library()
+    library = library or rule_library.current()
     version = rules_version(library)
     if only_outdated:
         current = select(A.enterprise_id).where(A.enterprise_id == Enterprise.id, A.rules_version == version)
@@ -145,7 +145,7 @@ def store_bundles(
 
     if not owners:
         return
-    library = policies.rule_library()
+    library = rule_library.current()
     n = len(owners)
     ids = np.fromiter(map(itemgetter(0), owners), np.int64, n)
     bundles = list(map(itemgetter(1), owners))

@@ -29,7 +29,7 @@ from app.places.models import Jurisdiction
 from app.reduction.domain import uscc as uscc_rules
 from app.reduction.domain.vocabulary import Category, Grade
 from app.reduction.models import Enterprise, EnterpriseAssessment, ReductionList
-from app.reduction.services import policies
+from app.reduction.services import rule_library
 
 PER_PAGE = 50
 MAX_PER_PAGE = 200
@@ -132,7 +132,7 @@ def parse_filters(args: Mapping[str, Any]) -> Filters:
 
 def industries() -> dict[str, str]:
     """Rule-library industry code → name (the `industry` column's vocabulary)."""
-    library = policies.rule_library()
+    library = rule_library.current()
     if _INDUSTRIES and _INDUSTRIES[0] is library:  # the library is read once per process
         return _INDUSTRIES[1]
     found = {code: ind.name for code, ind in library.industries.items() if code != "*"}

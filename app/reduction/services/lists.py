@@ -150,19 +150,20 @@ def open_list(session: Session, bureau: Bureau, year: int, user: User) -> Reduct
     return lst
 
 
-# Columns copied from one version to the next, per table (everything but keys and owners).
+# Columns copied from one version to the next, per table (everything but keys and owners). The copies keep
+# their registry entries (`registry_id`): a new version changes no identity and writes nothing to the registry.
 _COPY = {
     "enterprise": (
-        "uscc, name, address, latitude, longitude, industry_code, industry, category, grade, graded_on, "
+        "registry_id, uscc, name, address, latitude, longitude, industry_code, industry, category, grade, graded_on, "
         "so2, nox, pm, vocs, uses_coal, uses_oil, toxic, ultra_low, output_basis, truck_visits_per_day, "
         "machinery, truck_emissions, machinery_emissions, "
         "operating_days, contact_name, contact_phone, notes, jurisdiction_id"
     ),
     "process_unit": (
         "code, name, share_so2, share_nox, share_pm, share_vocs, eia_capacity, permit_capacity, "
-        "last_year_output, capacity_unit, outdoor, under_rectification"
+        "registry_id, last_year_output, capacity_unit, outdoor, under_rectification"
     ),
-    "control_facility": "code, name, kind, pollutants",
+    "control_facility": "registry_id, code, name, kind, pollutants",
     "staggered_period": "starts_on, ends_on, reason",
 }
 
@@ -233,9 +234,9 @@ def new_version(session: Session, published: ReductionList, user: User) -> Reduc
     )
     session.execute(
         text(
-            "INSERT INTO meter (enterprise_id, jurisdiction_id, kind, number, process_unit_id, "  # noqa: S608
+            "INSERT INTO meter (enterprise_id, jurisdiction_id, registry_id, kind, number, process_unit_id, "  # noqa: S608
             "control_facility_id) "
-            f"SELECT ne.id, ne.jurisdiction_id, c.kind, c.number, nu.id, nf.id FROM meter c {join} "
+            f"SELECT ne.id, ne.jurisdiction_id, c.registry_id, c.kind, c.number, nu.id, nf.id FROM meter c {join} "
             "LEFT JOIN process_unit ou ON ou.id = c.process_unit_id "
             "LEFT JOIN process_unit nu ON nu.enterprise_id = ne.id AND nu.code = ou.code "
             "LEFT JOIN control_facility ofc ON ofc.id = c.control_facility_id "

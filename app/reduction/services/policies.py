@@ -12,19 +12,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
 
 from app.audit.services import record
-from app.config import ROOT
 from app.core.errors import Conflict, ServiceError
-from app.core.memo import by_inventory_version
-from app.places.models import Jurisdiction
-from app.plans import services as plans
 from app.reduction.domain import bulk, wording
 from app.reduction.domain import policy as dp
 from app.reduction.domain import rules as dr
@@ -41,23 +36,14 @@ from app.reduction.domain.vocabulary import (
     Verification,
 )
 from app.reduction.models import Enterprise, Measure, ProcessUnit, ReductionList
-from app.reduction.services import assessments
+from app.reduction.services import assessments, rule_library
 from app.reduction.services import lists as list_service
-
-RULES_DIR = ROOT / "inventories" / "measure_rules"
 
 _CATEGORY = {c.value: c for c in Category}
 _GRADE = {g.value: g for g in Grade}
 _LEVEL = {lv.value: lv for lv in AlertLevel}
 _STAGE = {s.value: s for s in MachineryStage}
 _POLLUTANT = {p.value: p for p in Pollutant}
-
-
-@by_inventory_version
-def rule_library(root: Path = RULES_DIR) -> dr.RuleLibrary:
-    """The rule library, read once per process and inventory version (app/core/memo.py): parsing it costs
-    more than a page, and a worker reads it again after the next `flask inventories load`."""
-    return dr.load(root)
 
 
 # --- stored rows → domain objects ----------------------------------------------------------------------
@@ -199,30 +185,9 @@ def check(
     computed; `measures` (MEASURE_LAYOUT) in place of the stored ones for a proposed change."""
     units = sorted((unit_of(u) for u in e.units), key=lambda u: u.id)  # the order assessments._load reads
     rows = stored_measures(e) if measures is None else list(measures)
-    return bulk.one(bulk.plants([(facts_of(e), units, rows)], [plans_of(e)]), library or rule_library())
-
-
-def plans_of(e: Enterprise) -> tuple[str, ...]:
-    """The codes of the plans whose zones cover the enterprise's jurisdiction (`plan_codes`)."""
-    session = object_session(e)
-    if session is None or e.jurisdiction_id is None:
-        return ()
-    return plan_codes(session, [e.jurisdiction_id]).get(e.jurisdiction_id, ())
-
-
-def rule_match(e: Enterprise, library: dr.RuleLibrary | None = None) -> dr.RuleMatch:
-    """The rules that apply to the enterprise, where it is (its plans), as the checks apply them."""
-    return (library or rule_library()).match(e.industry or "other", e.grade, e.category, plans_of(e))
-
-
-def plan_codes(session: Session, jurisdiction_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
-    """For each jurisdiction, the codes of the plans whose zones cover it (itself or an ancestor: a Sichuan
-    county through its prefecture city), sorted: a rule of the library limited to plans applies there only."""
-    ids = sorted(set(jurisdiction_ids))
-    if not ids:
-        return {}
-    paths = session.execute(select(Jurisdiction.id, Jurisdiction.path).where(Jurisdiction.id.in_(ids))).all()
-    return {jid: tuple(sorted(p.code for p in plans.covering(session, path or ""))) for jid, path in paths}
+    return bulk.one(
+        bulk.plants([(facts_of(e), units, rows)], [rule_library.plans_of(e)]), library or rule_library.current()
+    )
 
 
 def assess(e: Enterprise, library: dr.RuleLibrary | None = None) -> Assessment:

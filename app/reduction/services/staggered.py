@@ -28,7 +28,7 @@ from app.reduction.domain import staggered as ds
 from app.reduction.domain.vocabulary import Grade
 from app.reduction.models import Enterprise, StaggeredPeriod
 from app.reduction.services import lists as list_service
-from app.reduction.services.policies import rule_library
+from app.reduction.services import rule_library
 
 STAGGERED_DIR = ROOT / "inventories" / "staggered"
 
@@ -37,7 +37,7 @@ STAGGERED_DIR = ROOT / "inventories" / "staggered"
 def schedules(root: Path = STAGGERED_DIR) -> ds.ScheduleLibrary:
     """The staggered-production schedules, read once per process and inventory version (app/core/memo.py); an
     industry code the measure rule library does not know is refused as a typo."""
-    known = {code for code in rule_library().industries if code != "*"}
+    known = {code for code in rule_library.current().industries if code != "*"}
     return ds.load(root, known)
 
 

@@ -1,8 +1,7 @@
-"""Screens of the reduction lists: the list, enterprises and their policies, targets, Excel import/export."""
+"""Screens of the reduction lists: the list, enterprises and their policies, targets, Excel import/export.
+The blueprint lives in views/blueprint.py, so that the screens' modules imported here need not import this one."""
 
-from flask import Blueprint
+from app.reduction.views import enterprises, imports, lists, targets  # noqa: F401  routes register on bp
+from app.reduction.views.blueprint import bp
 
-bp = Blueprint("reduction", __name__, url_prefix="/lists")
-
-# Each module adds its routes to bp.
-from app.reduction.views import enterprises, imports, lists, targets  # noqa: E402,F401
+__all__ = ["bp"]

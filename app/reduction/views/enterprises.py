@@ -28,9 +28,9 @@ from app.reduction.domain.vocabulary import (
 from app.reduction.models import Enterprise
 from app.reduction.services import enterprises as enterprise_service
 from app.reduction.services import lists as list_service
-from app.reduction.services import policies, staggered
+from app.reduction.services import policies, rule_library, staggered
 from app.reduction.services.lists import STATE_LABELS
-from app.reduction.views import bp
+from app.reduction.views.blueprint import bp
 
 METER_LABELS = {"production": _l("生产设施电表"), "control": _l("治污设施电表"), "total": _l("总电表")}
 
@@ -60,7 +60,7 @@ def render_enterprise(
 ):  # type: ignore[no-untyped-def]
     lst = e.reduction_list
     assessment = policies.assess(e)
-    match = policies.rule_match(e)
+    match = rule_library.match_of(e)
     editors: dict[str, dict[str, Any]] = {}
     for level in LEVELS:
         stored = policies.level_rows(e, level)

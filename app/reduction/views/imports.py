@@ -32,7 +32,7 @@ from app.jobs import services as jobs
 from app.jobs.views import started
 from app.reduction.excel import exporter, importer, safety
 from app.reduction.models import ReductionList
-from app.reduction.views import bp
+from app.reduction.views.blueprint import bp
 
 PROBLEMS_SHOWN = 1000  # on the page; the CSV has them all
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

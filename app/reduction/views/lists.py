@@ -23,7 +23,7 @@ from app.reduction.services import diff as diff_service
 from app.reduction.services import enterprises as enterprise_service
 from app.reduction.services import lists as list_service
 from app.reduction.services.lists import STATE_LABELS, ListAction
-from app.reduction.views import bp
+from app.reduction.views.blueprint import bp
 
 
 def today():  # type: ignore[no-untyped-def]

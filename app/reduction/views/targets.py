@@ -17,7 +17,7 @@ from app.places.models import Jurisdiction
 from app.reduction import forms
 from app.reduction.domain.vocabulary import LEVELS, AlertLevel, Pollutant
 from app.reduction.services import targets as target_service
-from app.reduction.views import bp
+from app.reduction.views.blueprint import bp
 
 CLOSING_SHOWN = 30
 

@@ -168,7 +168,8 @@ def create_tasks(session: Session, episode_id: int, area_ids: list[int], on: dat
     ranked = (
         select(
             Enterprise.id.label("enterprise_id"), Enterprise.jurisdiction_id, Enterprise.list_id, Enterprise.uscc,
-            Enterprise.name, Enterprise.address, Enterprise.category, a.id.label("area_id"), a.level,
+            Enterprise.registry_id, Enterprise.name, Enterprise.address, Enterprise.category,
+            a.id.label("area_id"), a.level,
             func.row_number().over(partition_by=Enterprise.uscc, order_by=(func.length(lj.path).desc(), Enterprise.id))
             .label("rank"),
         )
@@ -187,7 +188,7 @@ def create_tasks(session: Session, episode_id: int, area_ids: list[int], on: dat
     )  # fmt: skip
     rows = select(
         literal(episode_id), ranked.c.area_id, ranked.c.jurisdiction_id, ranked.c.enterprise_id, ranked.c.list_id,
-        ranked.c.uscc, ranked.c.name, ranked.c.address, ranked.c.category,
+        ranked.c.uscc, ranked.c.registry_id, ranked.c.name, ranked.c.address, ranked.c.category,
         case((ranked.c.category == "key", literal("onsite_supervision")), else_=literal("patrol")),
         ranked.c.level, literal(TaskState.open.value), stagger, literal(utcnow(), ResponseTask.created_at.type),
     ).where(ranked.c.rank == 1)  # fmt: skip
@@ -195,7 +196,8 @@ def create_tasks(session: Session, episode_id: int, area_ids: list[int], on: dat
     t = ResponseTask.__table__
     session.execute(
         insert(t).from_select(
-            ["episode_id", "area_id", "jurisdiction_id", "enterprise_id", "list_id", "uscc", "enterprise_name",
+            ["episode_id", "area_id", "jurisdiction_id", "enterprise_id", "list_id", "uscc",
+             "registry_enterprise_id", "enterprise_name",
              "address", "category", "supervision", "level", "state", "staggered_until", "created_at"], rows)
     )  # fmt: skip
     new = (ResponseTask.episode_id == episode_id) & (ResponseTask.id > before)

@@ -10,16 +10,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.auth.roles import Permission
+from app.notifications.item import Todo
 from app.response.domain import reports as dom
 from app.response.models import ResponseTask
 from app.response.services import reports
 from app.response.vocabulary import TaskState
 
 
-def response_todos(session: Session, user: Any, now: datetime) -> list[Any]:
-    from app.notifications.todos import Todo
-
-    found = []
+def response_todos(session: Session, user: Any, now: datetime) -> list[Todo]:
+    found: list[Todo] = []
     if user.can(Permission.work_response):
         # scoped: the open tasks of the reader's area
         open_tasks = session.scalar(select(func.count()).where(ResponseTask.state == TaskState.open)) or 0

@@ -1,0 +1,218 @@
+"""The registry kept through the ORM (the editors, the demo, a case naming an enterprise), and its reads.
+
+A flush that adds an enterprise, process unit, control facility or meter without its registry entry finds
+the entry by code (credit code; code or meter number within the enterprise) or registers it, with a
+`registered` event; a changed name or jurisdiction of a listed enterprise moves its entry along (`changed`);
+a deleted version enterprise leaves its list (`delisted`), its registry entry stays. A case naming a
+registered credit code is tied to it. Bulk writers (the import) do the same set-based (registry/bulk.py);
+a new version copies `registry_id` and writes nothing here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, has_app_context
+from sqlalchemy import event, insert, select
+from sqlalchemy.orm import Session
+
+from app.cases.models import Case
+from app.core.errors import NotFound
+from app.db import utcnow
+from app.reduction.models import ControlFacility, Enterprise, Meter, ProcessUnit, ReductionList
+from app.registry.models import (
+    EntityKind,
+    RegisteredEnterprise,
+    RegisteredFacility,
+    RegisteredMeter,
+    RegisteredUnit,
+    RegistryAction,
+    RegistryEvent,
+)
+
+_ALL = {"include_all_jurisdictions": True}  # a credit code is one identity, whoever reads it
+_PENDING = "registry.pending_events"
+_CHILDREN = (
+    (ProcessUnit, RegisteredUnit, "units", "code", EntityKind.unit),
+    (ControlFacility, RegisteredFacility, "facilities", "code", EntityKind.facility),
+    (Meter, RegisteredMeter, "meters", "number", EntityKind.meter),
+)
+
+
+def enterprise_by_uscc(session: Session, uscc: str | None) -> RegisteredEnterprise | None:
+    if not uscc:
+        return None
+    found = [o for o in session.new if isinstance(o, RegisteredEnterprise) and o.uscc == uscc]
+    if found:
+        return found[0]
+    with session.no_autoflush:
+        return session.scalar(
+            select(RegisteredEnterprise).where(RegisteredEnterprise.uscc == uscc).execution_options(**_ALL)
+        )
+
+
+def _registered_id(session: Session, uscc: str | None) -> int | None:
+    reg = enterprise_by_uscc(session, uscc)
+    return reg.id if reg is not None else None
+
+
+def _actor() -> int | None:
+    user = g.get("user") if has_app_context() else None
+    return getattr(user, "id", None)
+
+
+def _queue(session: Session, reg: RegisteredEnterprise, kind: EntityKind, entity: Any, action: RegistryAction,
+           listing: Enterprise, changes: dict[str, Any]) -> None:  # fmt: skip
+    """Events are written after the flush, when the new entries (and the listing's list) have their ids."""
+    session.info.setdefault(_PENDING, []).append((reg, kind, entity, action, listing, changes))
+
+
+def _owner(session: Session, child: Any) -> Enterprise | None:
+    if isinstance(child, ProcessUnit) and child.enterprise is not None:
+        return child.enterprise
+    if child.enterprise_id is not None:
+        with session.no_autoflush:
+            return session.get(Enterprise, child.enterprise_id)
+    for obj in (*session.new, *session.identity_map.values()):
+        if isinstance(obj, Enterprise):
+            for _m, _r, coll, _k, _e in _CHILDREN:
+                if child in obj.__dict__.get(coll, ()):
+                    return obj
+    return None
+
+
+def _register_enterprise(session: Session, e: Enterprise) -> RegisteredEnterprise:
+    reg = enterprise_by_uscc(session, e.uscc)
+    if reg is None:
+        reg = RegisteredEnterprise(uscc=e.uscc, name=e.name, jurisdiction_id=e.jurisdiction_id)
+        if e.jurisdiction_id is None:
+            reg.jurisdiction = e.jurisdiction
+        session.add(reg)
+        _queue(session, reg, EntityKind.enterprise, reg, RegistryAction.registered, e,
+               {"uscc": e.uscc, "name": e.name})  # fmt: skip
+    else:
+        moved = {f: [getattr(reg, f), getattr(e, f)] for f in ("name", "jurisdiction_id")
+                 if getattr(e, f) is not None and getattr(reg, f) != getattr(e, f)}  # fmt: skip
+        for f, (_old, new) in moved.items():
+            setattr(reg, f, new)
+        _queue(session, reg, EntityKind.enterprise, reg, RegistryAction.listed, e,
+               {"uscc": e.uscc, "name": e.name, **moved})  # fmt: skip
+    return reg
+
+
+def _register_child(session: Session, child: Any, model: type, key: str, kind: EntityKind) -> None:
+    owner = _owner(session, child)
+    if owner is None:
+        return  # no enterprise: the NOT NULL registry_id refuses the row
+    reg = owner.registered or _register_enterprise(session, owner)
+    owner.registered = reg
+    code = getattr(child, key)
+    found = [o for o in session.new if isinstance(o, model) and o.enterprise is reg and getattr(o, key) == code]
+    entry = found[0] if found else None
+    if entry is None and reg.id is not None:
+        with session.no_autoflush:
+            entry = session.scalar(
+                select(model).where(model.registry_enterprise_id == reg.id, getattr(model, key) == code)
+            )
+    extra = "kind" if model is RegisteredMeter else "name"
+    value = getattr(child, extra)
+    value = getattr(value, "value", value)
+    if entry is None:
+        entry = model(enterprise=reg, **{key: code, extra: value})
+        session.add(entry)
+        _queue(session, reg, kind, entry, RegistryAction.registered, owner, {key: code})
+    elif getattr(entry, extra) != value:
+        setattr(entry, extra, value)
+    child.registered = entry
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
+    new = list(session.new)
+    for obj in new:
+        if isinstance(obj, Enterprise) and obj.registry_id is None and obj.registered is None:
+            obj.registered = _register_enterprise(session, obj)
+    for obj in new:
+        for model, entry, _coll, key, kind in _CHILDREN:
+            if isinstance(obj, model) and obj.registry_id is None and obj.__dict__.get("registered") is None:
+                _register_child(session, obj, entry, key, kind)
+        if isinstance(obj, Case) and obj.registry_enterprise_id is None and obj.enterprise_uscc:
+            obj.registry_enterprise_id = _registered_id(session, obj.enterprise_uscc)
+    for obj in session.dirty:
+        if isinstance(obj, Case) and _changed(obj, "enterprise_uscc"):
+            obj.registry_enterprise_id = _registered_id(session, obj.enterprise_uscc)
+        elif isinstance(obj, Enterprise) and (_changed(obj, "name") or _changed(obj, "jurisdiction_id")):
+            _enterprise_changed(session, obj)
+    for obj in session.deleted:
+        if isinstance(obj, Enterprise) and obj.registered is not None:
+            _queue(session, obj.registered, EntityKind.enterprise, obj.registered, RegistryAction.delisted, obj,
+                   {"uscc": obj.uscc, "name": obj.name})  # fmt: skip
+
+
+def _changed(obj: Any, attr: str) -> bool:
+    from sqlalchemy import inspect
+
+    return inspect(obj).attrs[attr].history.has_changes()
+
+
+def _enterprise_changed(session: Session, e: Enterprise) -> None:
+    reg = e.registered
+    if reg is None:
+        return
+    changes = {
+        f: [getattr(reg, f), getattr(e, f)] for f in ("name", "jurisdiction_id") if getattr(reg, f) != getattr(e, f)
+    }
+    if not changes:
+        return
+    for f, (_old, new) in changes.items():
+        setattr(reg, f, new)
+    _queue(session, reg, EntityKind.enterprise, reg, RegistryAction.changed, e, changes)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _ctx: Any) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    now, user_id = utcnow(), _actor()
+    session.connection().execute(
+        insert(RegistryEvent.__table__),
+        [
+            {"registry_enterprise_id": reg.id, "entity": kind.value, "entity_id": entity.id, "action": action.value,
+             "list_id": listing.list_id, "source": None, "user_id": user_id, "at": now, "changes": changes}
+            for reg, kind, entity, action, listing, changes in pending
+        ],
+    )  # fmt: skip
+
+
+# --- reads ----------------------------------------------------------------------------------------------
+
+
+def get_enterprise(session: Session, registry_id: int) -> RegisteredEnterprise:
+    """A registry enterprise in the reader's scope."""
+    reg = session.scalar(select(RegisteredEnterprise).where(RegisteredEnterprise.id == registry_id))
+    if reg is None:
+        raise NotFound()
+    return reg
+
+
+def history(session: Session, reg: RegisteredEnterprise) -> list[RegistryEvent]:
+    """Every event of the enterprise and its units, facilities and meters, oldest first."""
+    return list(
+        session.scalars(
+            select(RegistryEvent)
+            .where(RegistryEvent.registry_enterprise_id == reg.id)
+            .order_by(RegistryEvent.at, RegistryEvent.id)
+        )
+    )
+
+
+def listings(session: Session, reg: RegisteredEnterprise) -> list[tuple[Enterprise, ReductionList]]:
+    """The list versions that hold the enterprise (its version rows), newest first."""
+    rows = session.execute(
+        select(Enterprise, ReductionList)
+        .join(ReductionList, ReductionList.id == Enterprise.list_id)
+        .where(Enterprise.registry_id == reg.id)
+        .order_by(ReductionList.year.desc(), ReductionList.version.desc())
+    )
+    return [(e, lst) for e, lst in rows]
