@@ -189,8 +189,7 @@ def _problem(p: dp.Problem) -> dict[str, Any]:
 
 def enterprise_json(e: Enterprise) -> dict[str, Any]:
     assessment = policies.assess(e)
-    library = rule_library.current()
-    match = library.match(e.industry or "other", e.grade, e.category)
+    match = rule_library.match_of(e)
     status = staggered.status(e)
     units = {u.id: u.code for u in e.units}
     facilities = {f.id: f.code for f in e.facilities}

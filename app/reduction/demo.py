@@ -223,12 +223,13 @@ def rule_measures(
     *,
     per_unit: bool = False,
     cap_percent: float = 80.0,
+    plans: Sequence[str] = (),
 ) -> dict[AlertLevel, list[MeasureSpec]]:
     """Measures that meet the enterprise's rules at every level and escalate (each level keeps what the
     levels below ask for): the strongest production cut so far, plus every transport, machinery and
-    outdoor measure so far."""
+    outdoor measure so far; `plans`: the codes of the plans covering the enterprise."""
     library = library or rule_library.current()
-    match = library.match(facts.industry, facts.grade, facts.category)
+    match = library.match(facts.industry, facts.grade, facts.category, plans)
     out: dict[AlertLevel, list[MeasureSpec]] = {}
     cut: tuple[float, MeasureKind, float | None] = (0.0, MeasureKind.limit, None)
     extras: dict[str, MeasureSpec] = {}
