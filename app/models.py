@@ -26,6 +26,7 @@ from app.jobs.models import Job
 from app.notifications.models import Notification, NotificationRead
 from app.places.models import Adjacency, InventoryFile, Jurisdiction, LinkageZone, ZoneMember
 from app.plans.models import Plan
+from app.power.models import PowerDaily, PowerHourly, PowerReading
 from app.reduction.models import (
     ControlFacility,
     Enterprise,
@@ -84,6 +85,9 @@ __all__ = [
     "Notification",
     "NotificationRead",
     "Plan",
+    "PowerDaily",
+    "PowerHourly",
+    "PowerReading",
     "ProcessUnit",
     "Proposal",
     "ProposalDecision",

@@ -8,11 +8,14 @@ Default 200 enterprises × 5 meters × 1,000 hours (1 M readings, a CI run); `BE
 from __future__ import annotations
 
 import os
+import statistics
+import sys
+import time
 
 import numpy as np
 import pandas as pd
 
-from bench.harness import Context, Result, compare, measure
+from bench.harness import Context, Result, compare
 
 NAME = "power"
 HOURS = 1_000
@@ -52,6 +55,21 @@ def episode(enterprises: int):
     return generate(behaviours, hours=HOURS, alert_hours=96, production_meters=2, control_meters=2, seed=14)
 
 
+def cpu_compare(figure, baseline, repeat: int = 3) -> tuple[float, float]:
+    """Medians of the process's CPU seconds per call, in alternating rounds after a warm-up of each. The check
+    runs on one thread, so its CPU time is its cost; on a machine shared with other work the wall time of a
+    several-second run says more about the neighbours (the same run's wall times are logged)."""
+    figure(), baseline()
+    f, b = [], []
+    for _ in range(repeat):
+        for fn, out in ((figure, f), (baseline, b)):
+            start, wall = time.process_time(), time.perf_counter()
+            fn()
+            out.append(time.process_time() - start)
+            print(f"[power]   {out[-1]:.2f} s CPU, {time.perf_counter() - wall:.2f} s wall", file=sys.stderr)
+    return statistics.median(f), statistics.median(b)
+
+
 def run(ctx: Context) -> list[Result]:
     import duckdb
 
@@ -88,12 +106,12 @@ def run(ctx: Context) -> list[Result]:
 
     fig, base = compare(ours, duck, number=1, repeat=3)
     ctx.log(f"check {fig:.2f} s, DuckDB {base:.2f} s")
-    twice = measure(lambda: ours(two), number=1, repeat=3)
-    ctx.log(f"check of {len(two.readings):,} readings {twice:.2f} s")
+    twice, once = cpu_compare(lambda: ours(two), ours, repeat=3)
+    ctx.log(f"check of {len(two.readings):,} readings {twice:.2f} s CPU, of {len(one.readings):,} {once:.2f} s CPU")
     size = f"{len(one.readings) / 1e6:.0f}M" if len(one.readings) >= 1e6 else f"{len(one.readings) / 1e3:.0f}k"
     return [
         Result.at_most(f"check {size} readings vs DuckDB on Parquet", fig, base, "s", 20),
-        Result.at_most(f"check 2× readings vs {size}", twice, fig, "s", 2.2),
+        Result.at_most(f"check 2× readings vs {size} (CPU time)", twice, once, "s", 2.2),
     ]
 
 

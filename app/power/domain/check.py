@@ -19,7 +19,6 @@ status raised / explained, the explaining report, the evidence as a dict of numb
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -81,10 +80,8 @@ def check(
     complete = grid.seen.sum(axis=2) >= 24 * t.min_coverage_percent / 100  # (M, days)
     normal = (window & ~excluded)[grid.meter_ent] & complete
     normal_days = normal.sum(axis=1)
-    masked = np.where(normal[:, :, None] & grid.seen, grid.kwh, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # meters without a normal day: all-NaN medians
-        base = np.nanmedian(masked, axis=1)  # (M, 24) median energy of each hour of the day
+    span = int(first.max()) if e_count else 0  # no baseline day lies after the last first alert day
+    base = _median_over_days(grid.kwh[:, :span], normal[:, :span, None] & grid.seen[:, :span])  # (M, 24)
     base[normal_days < t.min_baseline_days] = np.nan
 
     # --- per enterprise: production (or total where none) and control ----------------------------------------
@@ -93,7 +90,7 @@ def check(
     prod_sel = (grid.meter_kind == PRODUCTION) | ((grid.meter_kind == TOTAL) & ~has_prod[grid.meter_ent])
     ctrl_sel = grid.meter_kind == CONTROL
     kwh_h = grid.kwh.reshape(len(grid.meter_ids), hours)
-    seen_h = grid.seen.reshape(len(grid.meter_ids), hours).astype(np.int64)
+    seen_h = grid.seen.reshape(len(grid.meter_ids), hours).view(np.uint8)
 
     def sums(sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         n = np.bincount(grid.meter_ent[sel], minlength=e_count)
@@ -216,11 +213,29 @@ def check(
     return Result(out[FLAG_COLUMNS], days, baselines)
 
 
+def _median_over_days(kwh: np.ndarray, use: np.ndarray) -> np.ndarray:
+    """(M, 24): per meter and hour of the day, the median over the days where `use` holds (NaN: no such day).
+
+    Sorting each meter-hour's days (unused ones as +inf, so they sort last) and taking the middle of the used
+    ones: the same as `np.nanmedian`, without its masked-array path for short axes."""
+    m, days = kwh.shape[0], kwh.shape[1]
+    if days == 0:
+        return np.full((m, 24), np.nan)
+    values = np.where(use, kwh, np.inf).transpose(0, 2, 1)  # (M, 24, days)
+    values.sort(axis=2)
+    n = use.sum(axis=1)  # (M, 24)
+    lo = np.take_along_axis(values, np.maximum((n - 1) // 2, 0)[:, :, None], axis=2)[:, :, 0]
+    hi = np.take_along_axis(values, np.maximum(n // 2, 0)[:, :, None], axis=2)[:, :, 0]
+    with np.errstate(invalid="ignore"):
+        return np.where(n > 0, (lo + hi) / 2, np.nan)
+
+
 def _last_seen(grid: g.Grid) -> np.ndarray:
     """(M, days): hours from the end of each day back to the meter's last reading (NaN: none yet)."""
-    seen = grid.seen.reshape(len(grid.meter_ids), grid.hours)
-    idx = np.where(seen, np.arange(grid.hours)[None, :], -1)
-    last = np.maximum.accumulate(idx, axis=1).reshape(len(grid.meter_ids), grid.days, 24)[:, :, -1]
+    any_day = grid.seen.any(axis=2)
+    last_in_day = 23 - np.argmax(grid.seen[:, :, ::-1], axis=2)
+    idx = np.where(any_day, np.arange(grid.days)[None, :] * 24 + last_in_day, -1)
+    last = np.maximum.accumulate(idx, axis=1)
     end = (np.arange(grid.days) + 1) * 24 - 1
     return np.where(last >= 0, end[None, :] - last, np.nan).astype(np.float64)
 

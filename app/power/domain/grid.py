@@ -18,13 +18,22 @@ from app.power.domain.factors import KINDS
 LOCAL_TZ = "Asia/Shanghai"
 
 
+PER_HOUR = {"s": 3_600, "ms": 3_600_000, "us": 3_600_000_000, "ns": 3_600_000_000_000}
+
+
 def hours_of(values: pd.Series | pd.DatetimeIndex) -> np.ndarray:
-    """Whole hours since 1970-01-01 00:00 local time (floored); an aware time is converted to local time."""
+    """Whole hours since 1970-01-01 00:00 local time (floored); an aware time is converted to local time.
+    NaT gives a very negative number (outside any grid)."""
     s = pd.Series(values) if not isinstance(values, pd.Series) else values
-    s = pd.to_datetime(s)
+    if not pd.api.types.is_datetime64_any_dtype(s.dtype):
+        s = pd.to_datetime(s)
     if getattr(s.dt, "tz", None) is not None:
         s = s.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
-    return s.to_numpy(dtype="datetime64[ns]").astype("datetime64[h]").astype(np.int64)
+    arr = s.to_numpy()
+    unit = np.datetime_data(arr.dtype)[0]
+    if unit not in PER_HOUR:
+        arr, unit = arr.astype("datetime64[s]"), "s"
+    return arr.view(np.int64) // PER_HOUR[unit]
 
 
 def day_number(d: date) -> int:
@@ -64,11 +73,16 @@ def build(readings: pd.DataFrame, meters: pd.DataFrame, day0: int, days: int) ->
         raise ValueError(f"电表种类须为 {'/'.join(KINDS)}，不是 {'、'.join(bad)}")
     meter_ids = meters["meter_id"].to_numpy(np.int64)
     m, h = len(meter_ids), days * 24
-    index = pd.Index(meter_ids).get_indexer(readings["meter_id"].to_numpy())
-    hour = hours_of(readings["at"]) - day0 * 24
-    keep = (index >= 0) & (hour >= 0) & (hour < h)
-    key = index[keep].astype(np.int64) * h + hour[keep]
-    kwh = np.bincount(key, weights=readings["kwh"].to_numpy(np.float64)[keep], minlength=m * h)
+    key = pd.Index(meter_ids).get_indexer(readings["meter_id"].to_numpy()).astype(np.int64)
+    hour = hours_of(readings["at"])
+    hour -= day0 * 24
+    keep = (key >= 0) & (hour >= 0) & (hour < h)
+    key *= h
+    key += hour
+    weights = readings["kwh"].to_numpy(np.float64)
+    if not keep.all():
+        key, weights = key[keep], weights[keep]
+    kwh = np.bincount(key, weights=weights, minlength=m * h)
     seen = np.bincount(key, minlength=m * h) > 0
     return Grid(meter_ids, meter_kind.to_numpy(np.int64), meter_ent.astype(np.int64), ent_ids, day0, days,
                 kwh.reshape(m, days, 24), seen.reshape(m, days, 24))  # fmt: skip
@@ -108,7 +122,14 @@ def alert_levels(grid: Grid, periods: pd.DataFrame) -> np.ndarray:
 
 
 def per_enterprise(grid: Grid, values: np.ndarray, meters: np.ndarray) -> np.ndarray:
-    """Sum of `values` (M, ...) over the selected meters per enterprise: (E, ...)."""
-    out = np.zeros((len(grid.enterprise_ids), *values.shape[1:]), dtype=values.dtype)
-    np.add.at(out, grid.meter_ent[meters], values[meters])
+    """Sum of `values` (M, ...) over the selected meters per enterprise: (E, ...). The meters are sorted by
+    enterprise, so each enterprise's selected rows are one run summed by `reduceat`."""
+    dtype = np.int32 if values.dtype.kind in "bu" else values.dtype
+    out = np.zeros((len(grid.enterprise_ids), *values.shape[1:]), dtype=dtype)
+    rows = np.nonzero(meters)[0]
+    if not len(rows):
+        return out
+    ents = grid.meter_ent[rows]
+    starts = np.r_[0, np.nonzero(np.diff(ents))[0] + 1]
+    out[ents[starts]] = np.add.reduceat(values[rows], starts, axis=0, dtype=dtype)
     return out
