@@ -33,6 +33,7 @@ def me():  # type: ignore[no-untyped-def]
 
 from app.api import alerts as _alerts  # noqa: E402,F401  routes register on bp
 from app.api import cases as _cases  # noqa: E402,F401  routes register on bp
+from app.api import crosscheck as _crosscheck  # noqa: E402,F401  routes register on bp
 from app.api import jobs as _jobs  # noqa: E402,F401  routes register on bp
 from app.api import places as _places  # noqa: E402,F401  routes register on bp
 from app.api import reduction as _reduction  # noqa: E402,F401  routes register on bp

@@ -234,3 +234,46 @@ def test_consistency_shows_tongnan_bricks_at_c_cutting_less_than_the_region(app,
     assert "潼南区" in outliers and "brick" in outliers and "限产比例低于区域中位数：20，区域 60" in outliers
     # Aggregates only: no enterprise of another bureau, not even 遂宁's name among the rows.
     assert "遂宁" not in html
+
+
+def _token(session: Any, user: Any) -> dict[str, str]:
+    from app.auth.models import User
+    from app.auth.services import create_token
+
+    _t, raw = create_token(session, session.get(User, user.id), "crosscheck", days=1)
+    session.commit()
+    return {"Authorization": f"Bearer {raw}"}
+
+
+def test_the_api_follows_the_grant(app, session, region) -> None:  # type: ignore[no-untyped-def]
+    people = region["people"]
+    org, rev, out = (_token(session, people[k]) for k in ("organiser", "suining", "ziyang"))
+    client = app.test_client()
+    r = client.post("/api/v1/crosscheck/campaigns", json={"name": "接口抽核", "opens_on": "2026-12-01",
+                                                           "closes_on": "2027-01-31"}, headers=org)  # fmt: skip
+    assert r.status_code == 201, r.get_json()
+    cid = r.get_json()["id"]
+    r = client.post(f"/api/v1/crosscheck/campaigns/{cid}/pairs", headers=org,
+                    json={"reviewer_bureau_id": region["bureaus"]["suining"].id, "reviewed": TONGNAN, "share": 0.1,
+                          "seed": 5})  # fmt: skip
+    assert r.status_code == 201 and r.get_json()["seed"] == 5 and len(r.get_json()["samples"]) == 2
+    sample = r.get_json()["samples"][0]
+    assert client.get(f"/api/v1/crosscheck/samples/{sample['id']}", headers=rev).get_json()["enterprise"] is None
+    r = client.post(f"/api/v1/crosscheck/campaigns/{cid}/transitions", json={"action": "open"}, headers=org)
+    assert r.status_code == 200 and r.get_json()["state"] == "open"
+    body = client.get(f"/api/v1/crosscheck/samples/{sample['id']}", headers=rev).get_json()
+    assert body["enterprise"]["name"] == sample["name"] and body["enterprise"]["units"]
+    assert client.get(f"/api/v1/crosscheck/samples/{sample['id']}", headers=out).status_code == 404
+    assert client.get(f"/api/v1/crosscheck/campaigns/{cid}", headers=out).status_code == 404
+    r = client.post(f"/api/v1/crosscheck/samples/{sample['id']}/findings", headers=rev,
+                    json={"grade": "problem", "grade_note": "绩效评级依据不足"})  # fmt: skip
+    assert r.status_code == 200 and r.get_json()["findings"][0]["state"] == "recorded"
+    r = client.post(f"/api/v1/crosscheck/campaigns/{cid}/transitions", json={"action": "close"}, headers=org)
+    assert r.get_json()["state"] == "closed"
+    body = client.get(f"/api/v1/crosscheck/samples/{sample['id']}", headers=rev).get_json()
+    assert body["enterprise"] is None and body["grant_until"] is None
+    assert client.get(f"/api/v1/reduction/enterprises/{sample['enterprise_id']}", headers=rev).status_code == 404
+    tn = _token(session, people["tongnan"])
+    r = client.get("/api/v1/crosscheck/consistency", headers=tn).get_json()
+    assert any(o["industry"] == "brick" and o["grade"] == "C" and o["metric"] == "cut_pct"
+               and o["direction"] == "weaker" for o in r["outliers"])  # fmt: skip
