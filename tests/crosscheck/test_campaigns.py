@@ -121,6 +121,8 @@ def test_reviewer_sees_the_sample_only_while_open_and_findings_become_a_case(app
         html = reviewer.get(f"/crosscheck/enterprises/{x.enterprise_id}").get_data(as_text=True)
         assert x.name in html and "1号线" in html
     assert reviewer.get(f"/crosscheck/enterprises/{other.id}").status_code == 404
+    # The list's own pages stay the owner's: a granted enterprise is read on the cross-check screens only.
+    assert reviewer.get(f"/reduction/enterprises/{samples[0].enterprise_id}").status_code == 404
     assert reviewer.get(f"/reduction/enterprises/{other.id}").status_code == 404
     assert reviewer.get(f"/reduction/lists/{region['list'].id}").status_code == 404
     api = reviewer.get(f"/api/v1/reduction/enterprises/{other.id}")
