@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -245,7 +246,12 @@ def _file_read_problems(root: Path) -> list[str]:
     known = None
     if (root / "measure_rules").is_dir():
         try:
-            known = {code for code in rules.load(root / "measure_rules").industries if code != "*"}
+            library = rules.load(root / "measure_rules")
+            known = {code for code in library.industries if code != "*"}
+            plans = {m.group(1) for p in (root / "plans").glob("*.toml")
+                     if (m := re.search(r'^code\s*=\s*"([^"]+)"', p.read_text(encoding="utf-8"), re.M))}  # fmt: skip
+            problems += [f"measure_rules: a rule names the plan '{code}', which plans/ does not have"
+                         for code in sorted(library.plan_codes() - plans)]  # fmt: skip
         except rules.RuleError as e:
             problems += e.problems
     if (root / "staggered").is_dir():

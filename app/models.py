@@ -22,6 +22,7 @@ from app.cases.models import (
     SerialCounter,
     TransferItem,
 )
+from app.crosscheck.models import Campaign, CampaignPair, CampaignSample, Finding
 from app.jobs.models import Job
 from app.notifications.models import Notification, NotificationRead
 from app.places.models import Adjacency, InventoryFile, Jurisdiction, LinkageZone, ZoneMember
@@ -61,6 +62,9 @@ __all__ = [
     "AuditHead",
     "Bureau",
     "BureauScopeRoot",
+    "Campaign",
+    "CampaignPair",
+    "CampaignSample",
     "Case",
     "CaseEvent",
     "CaseShare",
@@ -73,6 +77,7 @@ __all__ = [
     "EpisodeReach",
     "EpisodeUnit",
     "Evidence",
+    "Finding",
     "ForecastIssue",
     "ForecastValue",
     "Inspection",

@@ -8,6 +8,7 @@ import importlib.util
 import math
 import os
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,9 @@ from bench.harness import ROOT, Context, Result, stopwatch
 
 NAME = "inventory"
 
-ENTERPRISES = 100_000
+ENTERPRISES = int(os.environ.get("BENCH_INVENTORY_ENTERPRISES", "100000"))  # smaller to try the bench out
 UNITS = 3  # per enterprise: 300,000 process units, a measure per unit and level (900,000 measures)
+SIZE = f"{ENTERPRISES // 1000:,}k" if ENTERPRISES >= 1000 else f"{ENTERPRISES}-enterprise"
 SAMPLE = 10  # the naive baselines run on 1/SAMPLE of the rows and are multiplied by SAMPLE
 SEED = 20260301
 COUNTY = "500153"  # 荣昌区: a district bureau's list
@@ -151,6 +153,14 @@ def _excel(ctx: Context, chosen: set[str]) -> list[Result]:
             )
         )
         results.append(Result.info("re-import of the same 100k file (changes nothing) vs the floor", again, floor, "s"))
+        changed = ctx.tmp / "one_changed.xlsx"
+        exporter.write(changed, _one_changed(bundles(ENTERPRISES, jid)), county_label=labels,
+                       industry_label=industries, rows_hint=ENTERPRISES * UNITS)  # fmt: skip
+        one, preview_only = _reimport_one_changed(ctx, changed, user_id)
+        name = f"re-import of the {SIZE} file, one enterprise changed, vs its preview alone"
+        results.append(Result.at_most(name, one, preview_only, "s", 1.2))
+        copy, bare = _new_version(ctx, user_id)
+        results.append(Result.at_most(f"new version of the {SIZE} list vs bare INSERT … SELECT", copy, bare, "s", 2))
         if "export" in chosen:
             export, to_excel = _export(ctx, user_id, small)
             results.append(
@@ -300,6 +310,122 @@ def _import(ctx: Context, path: Path, user_id: int, *, again: bool = False) -> f
     what = "re-import" if again else "import"
     ctx.log(f"{what}: preview {t_preview:.1f} s, commit {figure - t_preview:.1f} s, total {figure:.1f} s")
     return figure
+
+
+CHANGED_SO2 = 777.777  # the one enterprise's new SO₂ in the changed file
+
+
+def _one_changed(records: Any) -> Any:
+    """The same enterprises with the first one's SO₂ changed."""
+    from app.reduction.excel.parsing import ENT_FIELDS
+
+    at = ENT_FIELDS.index("so2")
+    for i, b in enumerate(records):
+        if i == 0:
+            b.ent = (*b.ent[:at], CHANGED_SO2, *b.ent[at + 1 :])
+        yield b
+
+
+def _reimport_one_changed(ctx: Context, path: Path, user_id: int) -> tuple[float, float]:
+    """The import of a file in which one enterprise changed, into the list that holds the others unchanged,
+    against reading and validating the same file alone (store + preview, no commit), in the same run. Only the
+    changed enterprise's rows may be written: every other row keeps its id."""
+    from app.auth.models import User
+    from app.auth.services import scope_for
+    from app.reduction.excel import importer, safety
+    from app.reduction.models import Enterprise, Measure, ProcessUnit
+
+    app = ctx.app
+    before, counts_before = _last_ids(ctx), _counts(ctx)
+    with ctx.session() as s:
+        scope = scope_for(s, s.get(User, user_id))
+
+    def run(commit: bool) -> float:
+        gc.collect()
+        with app.test_request_context(), ctx.session(scope) as s:
+            user = s.get(User, user_id)
+            with stopwatch() as total:
+                with path.open("rb") as f:
+                    upload = importer.store(f, path.name, app.config["UPLOAD_DIR"], user_id, YEAR,
+                                            safety.Limits(max_bytes=200 * safety.MB))  # fmt: skip
+                p = importer.preview(s, user, upload, app.config)
+                assert not p.errors, p.issues[:5]
+                assert (p.counts["changed"], p.counts["unchanged"]) == (1, ENTERPRISES - 1), p.counts
+                if commit:
+                    importer.commit(s, user, upload, app.config)
+                    s.commit()
+                else:
+                    importer.discard(upload)
+            return total()
+
+    preview_only = run(commit=False)
+    figure = run(commit=True)
+    with ctx.session() as s:
+        assert s.scalar(select(func.count()).where(Enterprise.so2 == CHANGED_SO2)) == 1
+        new_units = s.scalar(select(func.count()).where(ProcessUnit.id > before["process_unit"]))
+        new_measures = s.scalar(select(func.count()).where(Measure.id > before["measure"]))
+        assert s.scalar(select(func.max(Enterprise.id))) == before["enterprise"], "an enterprise row was rewritten"
+    assert new_units <= UNITS and new_measures <= UNITS * 3, (new_units, new_measures)
+    assert _counts(ctx) == counts_before, (_counts(ctx), counts_before)
+    ctx.log(f"re-import, one changed: preview alone {preview_only:.1f} s, preview + commit {figure:.1f} s; "
+            f"rows written: {new_units} units, {new_measures} measures")  # fmt: skip
+    return figure, preview_only
+
+
+def _new_version(ctx: Context, user_id: int) -> tuple[float, float]:
+    """`new_version` of the imported list (published first) against bare INSERT … SELECT copies of its
+    enterprises, units and measures into a scratch list, in the same run."""
+    from app.auth.models import User
+    from app.auth.services import scope_for
+    from app.reduction.models import Enterprise, ReductionList
+    from app.reduction.services import lists as list_service
+
+    with ctx.session() as s:
+        lst = s.scalars(select(ReductionList).where(ReductionList.year == YEAR)).one()
+        s.execute(
+            text("UPDATE reduction_list SET state = 'published', submitted_at = :t, decided_at = :t, "
+                 "decided_by_id = :u, published_at = :t WHERE id = :id"),
+            {"t": datetime.now(UTC), "u": user_id, "id": lst.id},
+        )  # fmt: skip
+        scratch = ReductionList(jurisdiction_id=lst.jurisdiction_id, bureau_id=lst.bureau_id, year=YEAR - 2)
+        s.add(scratch)
+        s.commit()
+        old_id, scratch_id, scope = lst.id, scratch.id, scope_for(s, s.get(User, user_id))
+    ent, unit = list_service._COPY["enterprise"], list_service._COPY["process_unit"]  # the same columns
+    join = ("JOIN enterprise oe ON oe.id = c.enterprise_id "
+            "JOIN enterprise ne ON ne.list_id = :new AND ne.uscc = oe.uscc")  # fmt: skip
+
+    def bare() -> None:
+        with ctx.session() as s:
+            params = {"old": old_id, "new": scratch_id}
+            s.execute(text(f"INSERT INTO enterprise (list_id, {ent}) SELECT :new, {ent} FROM enterprise "
+                           "WHERE list_id = :old"), params)  # fmt: skip
+            s.execute(text(f"INSERT INTO process_unit (enterprise_id, jurisdiction_id, {unit}) "
+                           f"SELECT ne.id, ne.jurisdiction_id, {', '.join(f'c.{c.strip()}' for c in unit.split(','))} "
+                           f"FROM process_unit c {join} WHERE oe.list_id = :old"), params)  # fmt: skip
+            s.execute(text("INSERT INTO measure (enterprise_id, jurisdiction_id, level, process_unit_id, kind, "
+                           "percent, verification, max_stage, basis, note) SELECT ne.id, ne.jurisdiction_id, c.level, "
+                           "nu.id, c.kind, c.percent, c.verification, c.max_stage, c.basis, c.note "
+                           f"FROM measure c {join} "
+                           "LEFT JOIN process_unit ou ON ou.id = c.process_unit_id "
+                           "LEFT JOIN process_unit nu ON nu.enterprise_id = ne.id AND nu.code = ou.code "
+                           "WHERE oe.list_id = :old"), params)  # fmt: skip
+            s.commit()
+
+    gc.collect()
+    with stopwatch() as t_bare:
+        bare()
+    baseline = t_bare()
+    gc.collect()
+    with ctx.app.test_request_context(), ctx.session(scope) as s:
+        with stopwatch() as t_copy:
+            new = list_service.new_version(s, s.get(ReductionList, old_id), s.get(User, user_id))
+            s.commit()
+        figure = t_copy()
+        copied = s.scalar(select(func.count()).where(Enterprise.list_id == new.id))
+    assert copied == ENTERPRISES, copied
+    ctx.log(f"new version: {figure:.1f} s; bare INSERT … SELECT of enterprises, units, measures {baseline:.1f} s")
+    return figure, baseline
 
 
 def _last_ids(ctx: Context) -> dict[str, int]:

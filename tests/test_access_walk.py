@@ -26,6 +26,7 @@ from app.extensions import db
 from app.jobs.models import Job
 from tests.alerts.walk import ALERT_PARAMS, add_alert_objects
 from tests.cases.walk import CASE_PARAMS, add_case_objects
+from tests.crosscheck.walk import CROSSCHECK_PARAMS, add_crosscheck_objects
 from tests.response.walk import RESPONSE_PARAMS, add_response_objects
 
 # Actor's bureau sits at 内江市; targets around it.
@@ -76,6 +77,8 @@ def world(app, make_bureau, make_user, session):  # type: ignore[no-untyped-def]
     for o in objects.values():
         o["forecast_issue"] = forecast_issue
     add_response_objects(app, session, objects)
+    # Campaign grants of the actor's bureau that must open nothing the walk expects denied.
+    add_crosscheck_objects(session, objects, OWN, {"expired": SIBLING, "closed": PARENT, "outside": OTHER})
     from app.notifications.models import Notification, NotificationKind
 
     for o in objects.values():
@@ -138,6 +141,7 @@ def targets_for(rule, world, actor, actor_token) -> list[Target]:  # type: ignor
     params = {
         frozenset({"list_id"}): lambda o: {"list_id": o["list"].id},
         frozenset({"enterprise_id"}): lambda o: {"enterprise_id": o["enterprise"].id},
+        frozenset({"registry_id"}): lambda o: {"registry_id": o["enterprise"].registry_id},
         frozenset({"enterprise_id", "level"}): lambda o: {"enterprise_id": o["enterprise"].id, "level": "yellow"},
     }.get(frozenset(args))
     if params is not None:
@@ -152,8 +156,10 @@ def targets_for(rule, world, actor, actor_token) -> list[Target]:  # type: ignor
     params = ALERT_PARAMS.get(frozenset(args))
     if params is not None:
         return [Target(code, params(o), code in IN_SCOPE) for code, o in world.items()]
-    # Cases, their evidence and transfers: a case found in each jurisdiction by its own bureau.
-    params = CASE_PARAMS.get(frozenset(args)) or RESPONSE_PARAMS.get(frozenset(args))
+    # Cases, their evidence and transfers: a case found in each jurisdiction by its own bureau; response tasks;
+    # cross-check campaigns of each jurisdiction's own bureau.
+    params = (CASE_PARAMS.get(frozenset(args)) or RESPONSE_PARAMS.get(frozenset(args))
+              or CROSSCHECK_PARAMS.get(frozenset(args)))  # fmt: skip
     if params is not None:
         return [Target(code, params(o), code in IN_SCOPE) for code, o in world.items()]
     raise AssertionError(f"route {rule.rule} has URL parameters {args} this test cannot resolve: extend it")

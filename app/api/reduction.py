@@ -118,13 +118,14 @@ def reduction_list_enterprises(list_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/reduction/lists/<id:list_id>/actions")
 @require(Permission.view_lists)
 def reduction_list_actions(list_id: int):  # type: ignore[no-untyped-def]
-    lst = list_service.get_list(db.session(), list_id)
+    s = db.session()
+    lst = list_service.get_list(s, list_id)
     return {
         "list_id": lst.id,
         "state": lst.state.value,
         "lock_version": lst.lock_version,
         "available": [a.value for a in list_service.available_actions(lst, g.user)],
-        "history": list_service.history(lst),
+        "history": [step.as_json() for step in list_service.history(s, lst)],
     }
 
 
@@ -152,7 +153,7 @@ def reduction_list_submit(list_id: int):  # type: ignore[no-untyped-def]
 @require(Permission.decide_lists)
 def reduction_list_decide(list_id: int):  # type: ignore[no-untyped-def]
     lst = list_service.get_list(db.session(), list_id)
-    if not list_service.WHO[ListAction.approve](lst, g.user):
+    if not lst.may(ListAction.approve, g.user):
         raise Forbidden(_("只有上一级生态环境部门可以审核该清单。"))
     body = _body()
     decision = body.get("decision")
@@ -188,8 +189,7 @@ def _problem(p: dp.Problem) -> dict[str, Any]:
 
 def enterprise_json(e: Enterprise) -> dict[str, Any]:
     assessment = policies.assess(e)
-    library = rule_library.current()
-    match = library.match(e.industry or "other", e.grade, e.category)
+    match = rule_library.match_of(e)
     status = staggered.status(e)
     units = {u.id: u.code for u in e.units}
     facilities = {f.id: f.code for f in e.facilities}

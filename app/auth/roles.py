@@ -46,6 +46,8 @@ class Permission(enum.StrEnum):
     view_response = "view_response"  # response tasks, daily reports and the daily summary of the own area
     work_response = "work_response"  # check a task's measures (photos, a case for one not carried out)
     report_response = "report_response"  # submit the own unit's daily report and episode summary
+    view_cross_checks = "view_cross_checks"  # campaigns within reach, the consistency page
+    work_cross_checks = "work_cross_checks"  # set up, review, answer (the campaign's can_<action> decides)
 
 
 STAFF = {Role.province_staff, Role.city_staff, Role.district_staff}
@@ -82,6 +84,8 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.view_response: frozenset(STAFF | APPROVERS | {Role.inspector, Role.reviewer}),
     Permission.work_response: frozenset(STAFF | {Role.inspector}),
     Permission.report_response: frozenset(STAFF),
+    Permission.view_cross_checks: frozenset(STAFF | APPROVERS | {Role.reviewer}),
+    Permission.work_cross_checks: frozenset(STAFF),
 }
 
 # Roles that must not be held together, and roles that only fit a bureau at a given level.

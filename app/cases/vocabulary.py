@@ -24,6 +24,7 @@ class Origin(enum.StrEnum):
     assistance_visit = "assistance_visit"
     media = "media"
     complaint = "complaint"
+    cross_check = "cross_check"  # a finding of a cross-check campaign (seed 001 五)
 
 
 class CaseState(enum.StrEnum):
@@ -116,6 +117,7 @@ _LABELLED: tuple[tuple[enum.StrEnum, str], ...] = (
     (Origin.assistance_visit, N_("监督帮扶")),
     (Origin.media, N_("媒体曝光")),
     (Origin.complaint, N_("信访投诉")),
+    (Origin.cross_check, N_("交叉抽核")),
     (CaseState.discovered, N_("已发现")),
     (CaseState.transferred, N_("已移交")),
     (CaseState.returned, N_("已退回")),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ARRAY, ForeignKey, Integer, any_, bindparam, event
+from sqlalchemy import ARRAY, ForeignKey, Integer, any_, bindparam, event, false, inspect, or_
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
 
 from app.core.errors import ServiceError
@@ -74,6 +74,32 @@ def register_criteria(factory: Callable[[list[int], int], Any], variant: Callabl
     _criteria_for.cache_clear()
 
 
+# A read grant on Scoped models (a cross-check campaign lets the reviewing bureau read the sampled enterprises
+# of a neighbour's list while it is open): which column of each granted class names the granted object, and a
+# factory giving, for a bureau, the subquery of the ids it is granted. The jurisdiction criterion of such a
+# class becomes `jurisdiction_id IN scope OR column IN (granted ids)`, one extra indexed subquery; reads only,
+# writes stay the jurisdiction's. Further sources of grants would union their subqueries in one factory.
+GRANT_COLUMNS: dict[type, str] = {}
+GRANT_IDS: list[Callable[[int], Any]] = []
+
+
+def register_grant(columns: dict[type, str], granted_ids: Callable[[int], Any]) -> None:
+    GRANT_COLUMNS.update(columns)
+    GRANT_IDS[:] = [granted_ids]
+    _criteria_for.cache_clear()
+
+
+def _granted(cls: Any, granted_ids: Any) -> Any:
+    """The grant condition of the entity the criterion is applied to, or `false()` (which `or_` drops)."""
+    try:
+        subject = object.__getattribute__(cls, "subject")  # the loader criteria's wrapper of the entity
+    except AttributeError:
+        subject = cls
+    info = inspect(subject, raiseerr=False)  # the mixin itself when SQLAlchemy first runs the lambda
+    column = GRANT_COLUMNS.get(info.mapper.class_) if info is not None else None
+    return getattr(cls, column).in_(granted_ids) if column else false()
+
+
 def _variant() -> tuple[Hashable, ...]:
     return tuple(v() for v in CRITERIA_VARIANTS)
 
@@ -117,7 +143,18 @@ def _criteria_for(
 ) -> tuple[Any, ...]:
     # Shared by every request with the same reach: building the lambdas costs about half a millisecond.
     readable = sorted(readable_ids)
-    if pg:
+    # The grants of the bureau, built once per reach: a prebuilt subquery is a cacheable SQL element.
+    granted = GRANT_IDS[0](bureau_id) if GRANT_IDS and bureau_id else None
+    if granted is not None and pg:
+        ids = bindparam("scope_ids", readable, type_=ARRAY(Integer))
+        own = with_loader_criteria(
+            Scoped, lambda cls: or_(cls.jurisdiction_id == any_(ids), _granted(cls, granted)), include_aliases=True
+        )
+    elif granted is not None:
+        own = with_loader_criteria(
+            Scoped, lambda cls: or_(cls.jurisdiction_id.in_(readable), _granted(cls, granted)), include_aliases=True
+        )
+    elif pg:
         # One array parameter: the SQL text stays the same whatever the reach, so SQLAlchemy compiles it
         # once; an expanding IN renders one placeholder per jurisdiction on every
         # execution (a province reads 40 to 130 of them, in every scoped statement).

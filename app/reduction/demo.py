@@ -39,6 +39,7 @@ from app.reduction.domain.vocabulary import (
 from app.reduction.models import (
     ControlFacility,
     Enterprise,
+    ListAction,
     ListState,
     Measure,
     Meter,
@@ -49,6 +50,7 @@ from app.reduction.models import (
     TotalEmissions,
 )
 from app.reduction.services import assessments, rule_library, staggered
+from app.reduction.services import lists as list_service
 
 SEED = 20261123
 YEAR = 2026
@@ -221,12 +223,13 @@ def rule_measures(
     *,
     per_unit: bool = False,
     cap_percent: float = 80.0,
+    plans: Sequence[str] = (),
 ) -> dict[AlertLevel, list[MeasureSpec]]:
     """Measures that meet the enterprise's rules at every level and escalate (each level keeps what the
     levels below ask for): the strongest production cut so far, plus every transport, machinery and
-    outdoor measure so far."""
+    outdoor measure so far; `plans`: the codes of the plans covering the enterprise."""
     library = library or rule_library.current()
-    match = library.match(facts.industry, facts.grade, facts.category)
+    match = library.match(facts.industry, facts.grade, facts.category, plans)
     out: dict[AlertLevel, list[MeasureSpec]] = {}
     cut: tuple[float, MeasureKind, float | None] = (0.0, MeasureKind.limit, None)
     extras: dict[str, MeasureSpec] = {}
@@ -936,7 +939,7 @@ def load(session: Session) -> list[str]:
             session.add(lst)
             session.flush()
             _build(session, lst, rng, codes, specs)
-            _set_state(lst, state, owner, decider, year)
+            _set_state(session, lst, state, owner, decider, year)
             session.flush()
             _totals(session, lst, year)
             record(
@@ -951,15 +954,25 @@ def load(session: Session) -> list[str]:
     return lines
 
 
-def _set_state(lst: ReductionList, state: ListState, owner: User | None, decider: User | None, year: int) -> None:
-    """Put a demo list in its state with plausible times (the lifecycle's constraints hold)."""
-    if state is ListState.draft:
-        return
+def _set_state(session: Session, lst: ReductionList, state: ListState, owner: User | None, decider: User | None,
+               year: int) -> None:  # fmt: skip
+    """Put a demo list in its state with plausible times (the lifecycle's constraints hold), each step an
+    event of its history as the transition function writes it."""
     base = datetime(year, 9, 1, 2, 0, tzinfo=UTC)
-    lst.submitted_at, lst.submitted_by_id = base, owner.id if owner else None
-    if state is not ListState.submitted:
+    steps: list[tuple[ListAction, ListState, datetime, User | None]] = [
+        (ListAction.create, ListState.draft, base - timedelta(days=20), owner)
+    ]
+    if state is not ListState.draft:
+        lst.submitted_at, lst.submitted_by_id = base, owner.id if owner else None
+        steps.append((ListAction.submit, ListState.submitted, base, owner))
+    if state not in (ListState.draft, ListState.submitted):
         lst.decided_at = base + timedelta(days=5)
         lst.decided_by_id = decider.id if decider else (owner.id if owner else None)
+        steps.append((ListAction.approve, ListState.approved, lst.decided_at, decider or owner))
     if state is ListState.published:
         lst.published_at = base + timedelta(days=7)
+        steps.append((ListAction.publish, ListState.published, lst.published_at, owner))
+    for action, reached, at, who in steps:
+        lst.state = reached
+        list_service.add_event(session, lst, action, who, at=at)
     lst.state = state

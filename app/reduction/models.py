@@ -46,6 +46,15 @@ class ListState(enum.StrEnum):
     published = "published"
 
 
+class ListAction(enum.StrEnum):
+    create = "create"  # the version's first event (a new list or a new version); not an action on it
+    submit = "submit"
+    return_ = "return"
+    approve = "approve"
+    publish = "publish"
+    new_version = "new_version"  # not a transition of this list: it starts the next version
+
+
 class MeterKind(enum.StrEnum):
     production = "production"
     control = "control"
@@ -117,18 +126,51 @@ class ReductionList(Scoped, Base):
     def can_edit(self, user: Any) -> bool:
         return self.editable and _owner(self, user)
 
+    def may(self, action: ListAction, user: Any) -> bool:
+        """Whether the user's bureau is the one that takes this action on the list, whatever its state."""
+        return LIFECYCLE[action][2](self, user)
+
+    def can(self, action: ListAction, user: Any) -> bool:
+        """The action is the user's bureau's and the list's state allows it now."""
+        allowed_from, _target, _who = LIFECYCLE[action]
+        return self.state in allowed_from and self.may(action, user)
+
     def can_submit(self, user: Any) -> bool:
-        return self.state in (ListState.draft, ListState.returned) and _owner(self, user)
+        return self.can(ListAction.submit, user)
 
     def can_decide(self, user: Any) -> bool:
         """Return or approve: the bureau one level up."""
-        return self.state is ListState.submitted and _above(self, user)
+        return self.can(ListAction.approve, user)
 
     def can_publish(self, user: Any) -> bool:
-        return self.state is ListState.approved and (_owner(self, user) or _above(self, user))
+        return self.can(ListAction.publish, user)
 
     def can_new_version(self, user: Any) -> bool:
-        return self.state is ListState.published and _owner(self, user)
+        return self.can(ListAction.new_version, user)
+
+
+class ReductionListEvent(Scoped, Base):
+    """The list version's lifecycle, one row per step (created, submitted, returned with its reason, approved,
+    published), append-only: a second return does not overwrite the first."""
+
+    __tablename__ = "reduction_list_event"
+    __table_args__ = (
+        ForeignKeyConstraint(["list_id", "jurisdiction_id"], ["reduction_list.id", "reduction_list.jurisdiction_id"],
+                             ondelete="RESTRICT"),
+        Index("ix_reduction_list_event_list_at", "list_id", "at"),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_id: Mapped[int] = mapped_column()
+    action: Mapped[ListAction] = mapped_column(enum_type(ListAction, 16))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    bureau_id: Mapped[int | None] = mapped_column(ForeignKey("bureau.id", ondelete="RESTRICT"))
+    reason: Mapped[str | None] = mapped_column(String(1000))
+    state: Mapped[ListState] = mapped_column(enum_type(ListState, 16))  # the state the step led to
+
+    user = relationship("User")
+    bureau = relationship("Bureau")
 
 
 class Enterprise(Scoped, Base):
@@ -462,3 +504,18 @@ def _above(lst: ReductionList, user: Any) -> bool:
     """The bureau one level up (the city bureau for a county list; the province for a city or a Chongqing
     district) decides on the list."""
     return user.jurisdiction_id == lst.jurisdiction.parent_id and _is_decider(user)
+
+
+def _owner_or_above(lst: ReductionList, user: Any) -> bool:
+    return _owner(lst, user) or _above(lst, user)
+
+
+# Each action: the states it may start from, the state it leads to, and whose it is (written once: the
+# models' can_<action>, the transition function and the pages all read it).
+LIFECYCLE: dict[ListAction, tuple[frozenset[ListState], ListState | None, Any]] = {
+    ListAction.submit: (frozenset({ListState.draft, ListState.returned}), ListState.submitted, _owner),
+    ListAction.return_: (frozenset({ListState.submitted}), ListState.returned, _above),
+    ListAction.approve: (frozenset({ListState.submitted}), ListState.approved, _above),
+    ListAction.publish: (frozenset({ListState.approved}), ListState.published, _owner_or_above),
+    ListAction.new_version: (frozenset({ListState.published}), None, _owner),
+}

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, has_app_context
+from flask_babel import gettext as _
 from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
@@ -29,6 +30,7 @@ from app.registry.models import (
     RegistryAction,
     RegistryEvent,
 )
+from app.response.models import ResponseTask
 
 _ALL = {"include_all_jurisdictions": True}  # a credit code is one identity, whoever reads it
 _PENDING = "registry.pending_events"
@@ -136,6 +138,10 @@ def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
         for model, entry, _coll, key, kind in _CHILDREN:
             if isinstance(obj, model) and obj.registry_id is None and obj.__dict__.get("registered") is None:
                 _register_child(session, obj, entry, key, kind)
+        if isinstance(obj, ResponseTask) and obj.registry_enterprise_id is None and obj.enterprise_id is not None:
+            with session.no_autoflush:
+                listed = session.get(Enterprise, obj.enterprise_id)
+            obj.registry_enterprise_id = listed.registry_id if listed is not None else None
         if isinstance(obj, Case) and obj.registry_enterprise_id is None and obj.enterprise_uscc:
             obj.registry_enterprise_id = _registered_id(session, obj.enterprise_uscc)
     for obj in session.dirty:
@@ -192,7 +198,7 @@ def get_enterprise(session: Session, registry_id: int) -> RegisteredEnterprise:
     """A registry enterprise in the reader's scope."""
     reg = session.scalar(select(RegisteredEnterprise).where(RegisteredEnterprise.id == registry_id))
     if reg is None:
-        raise NotFound()
+        raise NotFound(_("企业不存在，或不在您的辖区范围内。"))
     return reg
 
 

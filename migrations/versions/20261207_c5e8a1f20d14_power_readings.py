@@ -1,7 +1,7 @@
 """power readings: power_reading (partitioned by month on PostgreSQL), power_hourly, power_daily
 
 Revision ID: c5e8a1f20d14
-Revises: b7d4e1a9c203
+Revises: c4e8a1f2d9b6
 Create Date: 2026-12-07 15:00:00
 
 Issue 14 step 5. Readings of registered meters keyed by (registry_meter_id, at); on PostgreSQL the table is
@@ -18,7 +18,7 @@ from alembic import op
 import app.db
 
 revision: str = "c5e8a1f20d14"
-down_revision: str | None = "b7d4e1a9c203"
+down_revision: str | None = "c4e8a1f2d9b6"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -17,13 +17,14 @@ PLAIN = EnterpriseFacts("某企业", Category.other)
 
 
 def check(facts: EnterpriseFacts | None, units: Sequence[ProcessUnit], policy: PlantPolicy,
-          library: dr.RuleLibrary = bulk.NO_RULES) -> bulk.One:  # fmt: skip
-    return bulk.check(facts or PLAIN, units, policy, library)
+          library: dr.RuleLibrary = bulk.NO_RULES, plans: Sequence[str] = ()) -> bulk.One:  # fmt: skip
+    return bulk.check(facts or PLAIN, units, policy, library, plans)
 
 
 def problems(codes: set[str], facts: EnterpriseFacts | None, units: Sequence[ProcessUnit] = (),
-             policy: PlantPolicy | None = None, library: dr.RuleLibrary = bulk.NO_RULES) -> list[Problem]:  # fmt: skip
-    return [p for p in check(facts, units, policy or PlantPolicy(), library).problems if p.code in codes]
+             policy: PlantPolicy | None = None, library: dr.RuleLibrary = bulk.NO_RULES,
+             plans: Sequence[str] = ()) -> list[Problem]:  # fmt: skip
+    return [p for p in check(facts, units, policy or PlantPolicy(), library, plans).problems if p.code in codes]
 
 
 def escalation_problems(policy: PlantPolicy, facts: EnterpriseFacts | None = None,
@@ -44,8 +45,9 @@ def fact_problems(facts: EnterpriseFacts, units: Sequence[ProcessUnit]) -> list[
 
 
 def rule_problems(facts: EnterpriseFacts, units: Sequence[ProcessUnit], policy: PlantPolicy,
-                  library: dr.RuleLibrary) -> list[Problem]:  # fmt: skip
-    return problems({"below_rule"}, facts, units, policy, library)
+                  library: dr.RuleLibrary, plans: Sequence[str] = ()) -> list[Problem]:  # fmt: skip
+    """The flags below the library's rules, for an enterprise in the zones of `plans` (plan codes)."""
+    return problems({"below_rule"}, facts, units, policy, library, plans)
 
 
 def expected_reduction(facts: EnterpriseFacts, units: Sequence[ProcessUnit], measures: Iterable[Measure],

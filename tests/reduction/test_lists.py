@@ -499,3 +499,108 @@ def test_contact_phone_is_masked_outside_the_owning_bureau(people, login_as, ses
         page = city.get(url).get_data(as_text=True)
         shown = re.search(r'data-testid="contact-phone">([^<]*?)(?: <span|</dd>)', page)
         assert shown is not None and shown.group(1) == (mask_phone(number(n)) or "—"), n
+
+
+def test_a_second_return_keeps_the_first_in_the_lists_history(app, people, login_as, session) -> None:  # type: ignore[no-untyped-def]
+    district, city = login_as(people.district_user), login_as(people.city_user, app.test_client())
+    list_id = int(post_form(district, "/lists/open", {"year": YEAR}).headers["Location"].rstrip("/").split("/")[-1])
+    for reason in ("水泥企业红色预警措施不全", "砖瓦企业未列明停产时间"):
+        assert post_form(district, f"/lists/{list_id}/submit", {}).status_code == 302
+        assert post_form(city, f"/lists/{list_id}/decide", {"decision": "return", "reason": reason}).status_code == 302
+    lst = session.get(ReductionList, list_id)
+    steps = [(h.action.value, h.reason) for h in list_service.history(session, lst)]
+    assert steps == [
+        ("create", None),
+        ("submit", None),
+        ("return", "水泥企业红色预警措施不全"),
+        ("submit", None),
+        ("return", "砖瓦企业未列明停产时间"),
+    ]
+    page = html(district.get(f"/lists/{list_id}"))
+    history = page[page.index('data-testid="list-history"') :]
+    assert "流转记录（5 步）" in history
+    assert "退回原因：水泥企业红色预警措施不全" in history and "退回原因：砖瓦企业未列明停产时间" in history
+    assert people.city.name in history  # who returned it
+    api = district.get(f"/api/v1/reduction/lists/{list_id}/actions").get_json()
+    assert [h.get("reason") for h in api["history"] if h["action"] == "return"] == [
+        "水泥企业红色预警措施不全",
+        "砖瓦企业未列明停产时间",
+    ]
+
+
+def test_the_lists_history_cannot_be_rewritten(people, session) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import DatabaseError
+
+    from app.reduction.models import ReductionListEvent
+
+    lst = list_service.open_list(session, people.district, YEAR, people.district_user)
+    session.commit()
+    with pytest.raises(DatabaseError, match="append-only"):
+        session.execute(update(ReductionListEvent).where(ReductionListEvent.list_id == lst.id).values(reason="x"))
+    session.rollback()
+
+
+def test_who_may_act_on_a_list_is_written_once(people, session) -> None:  # type: ignore[no-untyped-def]
+    """The actions the page offers are exactly those the transition function lets through."""
+    from app.core.errors import ServiceError
+    from app.reduction.models import LIFECYCLE, ListAction
+
+    lst = list_service.open_list(session, people.district, YEAR, people.district_user)
+    session.flush()
+    for who in (people.district_user, people.city_user, people.other_user):
+        user = session.get(User, who.id)
+        offered = set(list_service.available_actions(lst, user))
+        for action in LIFECYCLE:
+            if action is ListAction.new_version:
+                continue
+            nested = session.begin_nested()
+            try:
+                list_service.transition(session, lst, action, user, reason="理由")
+                allowed = True
+            except ServiceError:
+                allowed = False
+            nested.rollback()
+            session.refresh(lst)
+            assert allowed == (action in offered), (user.username, action)
+
+
+def test_a_new_year_starts_as_a_copy_of_the_list_in_force(app, people, login_as, session) -> None:  # type: ignore[no-untyped-def]
+    built = build_list(session, people)
+    cement = built.cement
+    season = {"starts_on": date(YEAR, 12, 15), "ends_on": date(YEAR + 1, 1, 20), "reason": "错峰"}
+    session.add(StaggeredPeriod(enterprise_id=cement.id, jurisdiction_id=cement.jurisdiction_id, **season))
+    lst = built.lst
+    lst.state, lst.submitted_at, lst.decided_at = ListState.published, datetime.now(UTC), datetime.now(UTC)
+    lst.decided_by_id, lst.published_at = people.city_user.id, datetime.now(UTC)
+    session.commit()
+    district = login_as(people.district_user)
+    hint = html(district.get("/lists/"))
+    assert f"以现行生效清单（{YEAR} 年第 1 版）为底稿复制建立" in hint
+    opened = post_form(district, "/lists/open", {"year": YEAR + 1})
+    new_id = int(opened.headers["Location"].rstrip("/").split("/")[-1])
+    new = session.get(ReductionList, new_id)
+    assert (new.year, new.version, new.state, new.based_on_id) == (YEAR + 1, 1, ListState.draft, lst.id)
+    pairs = session.execute(
+        select(Enterprise.list_id, Enterprise.registry_id, Enterprise.name)
+        .where(Enterprise.list_id.in_([lst.id, new_id]))
+    ).all()  # fmt: skip
+    old = {(r, n) for lid, r, n in pairs if lid == lst.id}
+    assert old and {(r, n) for lid, r, n in pairs if lid == new_id} == old, "every enterprise, same registry entry"
+    for model in (ProcessUnit, Measure, Meter, ControlFacility):
+        counts = dict(session.execute(
+            select(Enterprise.list_id, func.count(model.id)).join(Enterprise, Enterprise.id == model.enterprise_id)
+            .where(Enterprise.list_id.in_([lst.id, new_id])).group_by(Enterprise.list_id)
+        ).all())  # fmt: skip
+        assert counts.get(new_id) == counts.get(lst.id), model.__name__
+    periods = session.scalar(
+        select(func.count(StaggeredPeriod.id)).join(Enterprise, Enterprise.id == StaggeredPeriod.enterprise_id)
+        .where(Enterprise.list_id == new_id)
+    )  # fmt: skip
+    assert periods == 0, "last season's staggered periods are not the new year's"
+    page = html(district.get(f"/lists/{new_id}"))
+    assert "市中区华兴水泥有限公司" in page and f"{YEAR + 1}" in page
+    # without a list in force the year starts empty
+    other = login_as(people.other_user, app.test_client())
+    empty = post_form(other, "/lists/open", {"year": YEAR + 1})
+    empty_id = int(empty.headers["Location"].rstrip("/").split("/")[-1])
+    assert session.scalar(select(func.count(Enterprise.id)).where(Enterprise.list_id == empty_id)) == 0

@@ -27,6 +27,7 @@ NINE = ["steel", "cement_clinker", "flat_glass", "ceramics", "brick", "nonferrou
         "packaging_printing", "industrial_coating"]  # fmt: skip
 CEMENT_B = "measure_rules/cement_clinker.yaml#cement_clinker.B"
 CEMENT_C = "measure_rules/cement_clinker.yaml#cement_clinker.C"
+KS = ("kashgar",)  # an enterprise in the Kashgar plan's zones (seed 002)
 
 
 @pytest.fixture(scope="module")
@@ -108,12 +109,15 @@ def test_unchecked_industries_say_so(library: rules.RuleLibrary) -> None:
 
 def test_voluntary_grades(library: rules.RuleLibrary) -> None:
     for grade in (Grade.A, Grade.leading):
-        match = library.match("cement_clinker", grade)
-        # no minimum of their own; only the machinery ban every industrial plant keeps (seed 002 §4.3.3.3)
+        # no minimum of their own; in Kashgar, only the machinery ban every industrial plant keeps (seed 002
+        # §4.3.3.3)
+        assert library.match("cement_clinker", grade).at(RED) == ()
+        match = library.match("cement_clinker", grade, plans=KS)
         assert match.voluntary and [q.rule.id for q in match.at(RED)] == ["offroad.every_plant"]
-        assert rule_problems(plant(grade), lines(2), PlantPolicy(), library) == []  # it has no such machinery
+        assert rule_problems(plant(grade), lines(2), PlantPolicy(), library, KS) == []  # it has no such machinery
         old = plant(grade, machinery={MachineryStage.china_2: 2})
-        found = rule_problems(old, lines(2), PlantPolicy(), library)
+        assert rule_problems(old, lines(2), PlantPolicy(), library) == []  # outside Kashgar's plan
+        found = rule_problems(old, lines(2), PlantPolicy(), library, KS)
         assert [(p.level, p.rule) for p in found] == [
             (lv, "measure_rules/general.yaml#offroad.every_plant") for lv in (ORA, RED)
         ]
@@ -206,7 +210,8 @@ def test_guarantee_enterprises_are_capped(library: rules.RuleLibrary) -> None:
 def test_plan_wide_truck_and_machinery_minimum(library: rules.RuleLibrary) -> None:
     policy = PlantPolicy({YEL: [limit(20)], ORA: [limit(30)], RED: [limit(50)]})
     busy = plant(Grade.B, "packaging_printing", truck_visits_per_day=12, machinery={MachineryStage.china_3: 2})
-    found = rule_problems(busy, (), policy, library)
+    assert rule_problems(busy, (), policy, library, ("chuanyu",)) == []  # a plan of Kashgar's: not in 川渝
+    found = rule_problems(busy, (), policy, library, KS)
     trucks = "应停用国Ⅳ及以下重型货车（日进出重型货车10辆次及以上的企业）"
     general = "measure_rules/general.yaml#"
     assert [(p.level, p.rule) for p in found] == [
@@ -215,11 +220,12 @@ def test_plan_wide_truck_and_machinery_minimum(library: rules.RuleLibrary) -> No
     assert trucks in found[0].message and "应停用国Ⅲ及以下非道路移动机械" in found[2].message
     assert "《喀什地区重污染天气应急预案》第4.3.3.3条" in found[0].message
     # 5 truck visits a day and no machinery: the minimum does not apply
-    assert rule_problems(plant(Grade.B, "packaging_printing", truck_visits_per_day=5), (), policy, library) == []
+    assert rule_problems(plant(Grade.B, "packaging_printing", truck_visits_per_day=5), (), policy, library, KS) == []
 
 
 def test_china_2_machinery_ban_applies_to_every_industrial_plant(library: rules.RuleLibrary) -> None:
-    """seed 002 §4.3.3.3: 工业企业厂区和工业园区内停止使用国Ⅱ及以下非道路移动机械, whatever the class."""
+    """seed 002 §4.3.3.3: 工业企业厂区和工业园区内停止使用国Ⅱ及以下非道路移动机械, whatever the class — in the
+    Kashgar plan's zones, where that plan applies; not in 川渝's."""
     old = {MachineryStage.china_1: 1}
     kinds = [
         plant(Grade.A, machinery=old), plant(Grade.leading, machinery=old), plant(Grade.B, "steel", machinery=old),
@@ -227,13 +233,18 @@ def test_china_2_machinery_ban_applies_to_every_industrial_plant(library: rules.
         plant(None, category=Category.other, machinery=old),
     ]  # fmt: skip
     for facts in kinds:
-        ruled = [q.rule.id for q in library.match(facts.industry, facts.grade, facts.category).at(ORA)]
+        ruled = [q.rule.id for q in library.match(facts.industry, facts.grade, facts.category, KS).at(ORA)]
         assert "offroad.every_plant" in ruled, facts
+        elsewhere = library.match(facts.industry, facts.grade, facts.category, ("chuanyu",)).at(ORA)
+        assert "offroad.every_plant" not in [q.rule.id for q in elsewhere], facts
     banned = PlantPolicy({lv: [Measure(MeasureKind.offroad_ban, Verification.video, max_stage=MachineryStage.china_3)]
                           for lv in AlertLevel})  # fmt: skip
     guarantee = plant(None, category=Category.guarantee, machinery=old)
-    assert not any(p.rule.endswith("offroad.every_plant") for p in rule_problems(guarantee, (), banned, library))
-    assert any(p.rule.endswith("offroad.every_plant") for p in rule_problems(guarantee, (), PlantPolicy(), library))
+    assert not any(p.rule.endswith("offroad.every_plant") for p in rule_problems(guarantee, (), banned, library, KS))
+    found = rule_problems(guarantee, (), PlantPolicy(), library, KS)
+    assert any(p.rule.endswith("offroad.every_plant") for p in found)
+    in_chuanyu = rule_problems(guarantee, (), PlantPolicy(), library, ("chuanyu",))
+    assert {p.rule for p in in_chuanyu} == {"measure_rules/general.yaml#guarantee"}  # the output cap only
 
 
 def test_a_measure_the_base_rule_asks_for_is_not_listed_again(library: rules.RuleLibrary) -> None:
@@ -388,3 +399,27 @@ rules:
         "checked and why",
         "measure_rules/other.yaml rule other.C: verified must be true or false",
     ]
+
+
+def test_plans_limit_an_addition_and_name_known_plans(tmp_path: Path) -> None:
+    """An addition limited to `plans` applies only in those plans' zones; every plan a shipped rule names is a
+    plan of inventories/plans."""
+    shipped = rules.load(ROOT)
+    plan_files = {p.stem for p in (ROOT.parent / "plans").glob("*.toml")}
+    assert shipped.plan_codes() == {"kashgar"} and shipped.plan_codes() <= plan_files
+    extra = """  - {id: plan.extra, mode: addition, plans: [kashgar], categories: [key], grades: [D], source: s,
+     clause: c, yellow: [], orange: [{kind: truck_ban}], red: [{kind: truck_ban}]}
+"""
+    bad = """  - {id: bad.plans, mode: addition, plans: kashgar, categories: [key], source: s, clause: c,
+     yellow: [], orange: [], red: []}
+"""
+    write(tmp_path, "general.yaml", BASE + extra + bad)
+    write(tmp_path, "other.yaml", OTHER)
+    with pytest.raises(rules.RuleError) as e:
+        rules.load(tmp_path)
+    assert e.value.problems == ["measure_rules/general.yaml rule bad.plans: plans must be a list of plan codes"]
+    write(tmp_path, "general.yaml", BASE + extra)
+    lib = rules.load(tmp_path)
+    assert [q.rule.id for q in lib.required("steel", Grade.D, ORA, plans=("kashgar",))] == ["key.D", "plan.extra"]
+    assert [q.rule.id for q in lib.required("steel", Grade.D, ORA, plans=("chuanyu",))] == ["key.D"]
+    assert [q.rule.id for q in lib.required("steel", Grade.D, ORA)] == ["key.D"]

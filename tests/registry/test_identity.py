@@ -144,3 +144,22 @@ def test_registering_writes_one_event_per_enterprise_and_per_code_added_later(
     m2 = session.scalar(select(RegisteredMeter).where(RegisteredMeter.number == "M2"))
     assert m2.kind == "total" and [e.entity_id for e in new if e.entity.value == "meter"] == [m2.id]
     assert next(e for e in new if e.entity.value == "enterprise").changes == {"meters": {"added": ["M2"]}}
+
+
+def test_the_registry_page_shows_the_listings_and_the_history_in_scope_only(
+    app, session, make_bureau, make_user, login_as, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    user = district_user(make_bureau, make_user)
+    jid = place_id(session, "500153")
+    first = _bundles(jid)
+    commit(app, session, user, write_file(tmp_path / "a.xlsx", first, session))
+    commit(app, session, user, write_file(tmp_path / "b.xlsx", first[1:], session))
+    reg_id = session.scalar(select(RegisteredEnterprise.id).where(RegisteredEnterprise.uscc == first[0].ent[0]))
+    page = login_as(user).get(f"/registry/enterprises/{reg_id}").get_data(as_text=True)
+    assert "测试企业0有限公司" in page and "目前不在任何清单中。" in page
+    assert "登记" in page and "移出清单" in page and "M9" in page
+    kept = session.scalar(select(Enterprise).where(Enterprise.uscc == first[1].ent[0]))
+    shown = login_as(user).get(f"/lists/enterprises/{kept.id}").get_data(as_text=True)
+    assert f"/registry/enterprises/{kept.registry_id}" in shown
+    outsider = district_user(make_bureau, make_user, code="511002", name="other")
+    assert login_as(outsider).get(f"/registry/enterprises/{reg_id}").status_code == 404

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain, count
+from itertools import chain, count, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -93,6 +93,9 @@ class Plants:
     unit_owner: np.ndarray  # (m,) enterprise row
     measures: Iterable[tuple[Any, ...]]  # read once, in measure_owner's order
     measure_owner: np.ndarray  # (k,) enterprise row
+    # the codes of the plans whose zones cover each enterprise (a rule limited to plans applies only there);
+    # None: no plan covers any of them
+    plans: Sequence[tuple[str, ...]] | None = None
 
     @property
     def n(self) -> int:
@@ -294,9 +297,10 @@ def assess(
 
     # classification: grade and category (DOMAIN §5)
     # enterprises of one (industry, grade, category) share their classification and rules
-    sort_of, sorts = _numbered(zip(p.industry, p.grade, p.category, strict=True), n)
-    category = np.array([str(c) for _i, _g, c in sorts], dtype=object)[sort_of]
-    grade = np.array([str(g) if g else "" for _i, g, _c in sorts], dtype=object)[sort_of]
+    covered = p.plans if p.plans is not None else repeat((), n)
+    sort_of, sorts = _numbered(zip(p.industry, p.grade, p.category, covered, strict=True), n)
+    category = np.array([str(s[2]) for s in sorts], dtype=object)[sort_of]
+    grade = np.array([str(s[1]) if s[1] else "" for s in sorts], dtype=object)[sort_of]
     graded = grade != ""
     key = category == Category.key.value
     exempt = np.isin(category, [c.value for c in targets.exempt_categories]) | np.isin(
@@ -459,22 +463,22 @@ def _any_by(owner: np.ndarray, flags: np.ndarray, n: int) -> np.ndarray:
 
 
 def _rule_failures(
-    p: Plants, library: dr.RuleLibrary, sort_of: np.ndarray, sorts: list[tuple[Any, Any, Any]],
+    p: Plants, library: dr.RuleLibrary, sort_of: np.ndarray, sorts: list[tuple[Any, Any, Any, Any]],
     production: np.ndarray, lines_stopped: np.ndarray, truck: np.ndarray, staggered: np.ndarray,
     offroad: np.ndarray,
     outdoor_any: np.ndarray, lowest_stage: np.ndarray,
 ) -> tuple[np.ndarray, tuple[Any, ...]]:  # fmt: skip
     """Per enterprise, the minimums of its rules (applicable to it) that its policy misses, and the misses:
     (the requirement rows, each miss's enterprise, requirement row and production cut). `sort_of` numbers
-    the enterprises' (industry, grade, category) as `sorts` lists them."""
+    the enterprises' (industry, grade, category, plans) as `sorts` lists them."""
     n = p.n
     key_of = sort_of
-    distinct = [(str(i) if i else "other", str(g) if g else "", str(c)) for i, g, c in sorts]
+    distinct = [(str(i) if i else "other", str(g) if g else "", str(c), tuple(pl)) for i, g, c, pl in sorts]
     # one row per (distinct key, level, requirement)
     owner_key, lv, kind, threshold, any_cap, top, visits, lines = [], [], [], [], [], [], [], []
     required: list[tuple[int, dr.Required]] = []  # (level, requirement with its rule) per row
-    for k, (industry, grade, category) in enumerate(distinct):
-        match = library.match(industry, Grade(grade) if grade else None, Category(category))
+    for k, (industry, grade, category, plans) in enumerate(distinct):
+        match = library.match(industry, Grade(grade) if grade else None, Category(category), plans)
         for j, level in enumerate(LEVELS):
             for q in match.at(level):
                 r = q.requirement
@@ -551,8 +555,10 @@ def measure_rows(policy: dp.PlantPolicy) -> list[tuple[Any, ...]]:
     ]  # fmt: skip
 
 
-def plants(items: Sequence[tuple[dp.EnterpriseFacts, Sequence[dp.ProcessUnit], Sequence[tuple[Any, ...]]]]) -> Plants:
-    """Plants from domain objects: (facts, units, measures as MEASURE_LAYOUT tuples) per enterprise."""
+def plants(items: Sequence[tuple[dp.EnterpriseFacts, Sequence[dp.ProcessUnit], Sequence[tuple[Any, ...]]]],
+           plans: Sequence[tuple[str, ...]] | None = None) -> Plants:  # fmt: skip
+    """Plants from domain objects: (facts, units, measures as MEASURE_LAYOUT tuples) per enterprise, and the
+    codes of the plans covering each."""
     n = len(items)
 
     def values(mapping: Mapping[Any, Any]) -> dict[str, Any]:
@@ -591,6 +597,7 @@ def plants(items: Sequence[tuple[dp.EnterpriseFacts, Sequence[dp.ProcessUnit], S
         unit_owner=np.array([i for i, _u in units], np.int64),
         measures=[m for _i, m in measures],
         measure_owner=np.array([i for i, _m in measures], np.int64),
+        plans=plans,
     )
 
 
@@ -607,7 +614,7 @@ def one(p: Plants, library: dr.RuleLibrary = NO_RULES, i: int = 0) -> One:
 
 def check(
     facts: dp.EnterpriseFacts, units: Sequence[dp.ProcessUnit], policy: dp.PlantPolicy,
-    library: dr.RuleLibrary = NO_RULES,
+    library: dr.RuleLibrary = NO_RULES, plans: Sequence[str] = (),
 ) -> One:  # fmt: skip
-    """One enterprise from domain objects."""
-    return one(plants([(facts, units, measure_rows(policy))]), library)
+    """One enterprise from domain objects, in the zones of `plans` (plan codes)."""
+    return one(plants([(facts, units, measure_rows(policy))], [tuple(plans)]), library)

@@ -8,7 +8,8 @@ Which rules apply to an enterprise (`RuleLibrary.match`):
 1. one *base* rule, the first found of: the enterprise's industry file, `general.yaml`, `other.yaml` (the
    fallback industry), matching its category and, for key enterprises, its grade;
 2. every *addition* rule (`mode: addition`) whose categories and grades include the enterprise, and every
-   `every_plant` addition (seed 002 §4.3.3.3's machinery ban: every industrial plant, whatever its class).
+   `every_plant` addition (seed 002 §4.3.3.3's machinery ban: every industrial plant, whatever its class);
+   an addition limited to `plans` only where one of those plans' zones covers the enterprise.
 A voluntary base rule (A-grade, leading) has no minimum of its own and takes only the `every_plant` additions. A
 requirement an earlier rule already makes, as strictly and of as many enterprises, is not listed twice.
 Every rule names the `clause` its flags cite, as an official writes it (never a file path).
@@ -36,7 +37,7 @@ from app.reduction.domain.vocabulary import LEVELS, AlertLevel, Category, Grade,
 GENERAL, FALLBACK = "*", "other"
 _ENTRY_KEYS = {
     "id", "category", "categories", "grade", "grades", "mode", "every_plant", "voluntary", "source", "clause",
-    "verified", "reason", "note", *AlertLevel,
+    "verified", "reason", "note", "plans", *AlertLevel,
 }  # fmt: skip
 _REQUIREMENT_KEYS = {"kind", "percent", "share", "max_stage", "min_truck_visits", "note"}
 _GRADE_ORDER = (Grade.B, Grade.C, Grade.D)  # each at least as strict as the one before, per level
@@ -115,6 +116,9 @@ class Rule:
     # the clause the flags cite, as an official writes it: 《重污染天气重点行业应急减排措施制定技术指南（2020年
     # 修订版）》水泥熟料C级企业减排措施
     clause: str = ""
+    # an addition of a plan (the Kashgar plan's machinery ban): only for enterprises its zones cover; empty =
+    # wherever the library applies
+    plans: tuple[str, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -122,6 +126,9 @@ class Rule:
 
     def at(self, level: AlertLevel) -> tuple[Requirement, ...]:
         return self.levels.get(level, ())
+
+    def in_plans(self, plans: Collection[str]) -> bool:
+        return not self.plans or any(code in plans for code in self.plans)
 
     def covers(self, category: Category, grade: Grade | None) -> bool:
         if category not in self.categories:
@@ -182,7 +189,7 @@ class RuleLibrary:
     industries: Mapping[str, Industry]
     rules: tuple[Rule, ...]
     checksums: Mapping[str, str] = field(default_factory=dict)
-    _matches: dict[tuple[str, Grade | None, Category], RuleMatch] = field(
+    _matches: dict[tuple[str, Grade | None, Category, tuple[str, ...]], RuleMatch] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -196,16 +203,17 @@ class RuleLibrary:
                 return industry.code
         return FALLBACK
 
-    def match(self, industry: str, grade: Grade | None, category: Category = Category.key) -> RuleMatch:
-        """The rules for an enterprise; none for a key enterprise without a grade (a classification
-        problem)."""
-        key = (industry, grade, category)
+    def match(self, industry: str, grade: Grade | None, category: Category = Category.key,
+              plans: Sequence[str] = ()) -> RuleMatch:  # fmt: skip
+        """The rules for an enterprise covered by `plans` (plan codes); none for a key enterprise without a
+        grade (a classification problem)."""
+        key = (industry, grade, category, tuple(sorted(plans)))
         found = self._matches.get(key)
         if found is None:  # a province has ~20,000 enterprises but only a few hundred distinct keys
-            found = self._matches[key] = self._match(industry, grade, category)
+            found = self._matches[key] = self._match(industry, grade, category, key[3])
         return found
 
-    def _match(self, industry: str, grade: Grade | None, category: Category) -> RuleMatch:
+    def _match(self, industry: str, grade: Grade | None, category: Category, plans: tuple[str, ...]) -> RuleMatch:
         own = self.industry_of(industry)
         fallback = own == FALLBACK and industry != FALLBACK
         if category is Category.key and grade is None:
@@ -218,17 +226,22 @@ class RuleLibrary:
                 break
         if base is None:
             return RuleMatch(own, (), fallback, False)
-        everyone = tuple(r for r in self.rules if r.addition and r.every_plant)
+        additions = [r for r in self.rules if r.addition and r.in_plans(plans)]
+        everyone = tuple(r for r in additions if r.every_plant)
         if base.voluntary:
             return RuleMatch(own, (base, *everyone), fallback, True)
-        extra = tuple(r for r in self.rules if r.addition and not r.every_plant and r.covers(category, grade))
+        extra = tuple(r for r in additions if not r.every_plant and r.covers(category, grade))
         extra += everyone
         return RuleMatch(own, (base, *extra), fallback, False)
 
     def required(self, industry: str, grade: Grade | None, level: AlertLevel,
-                 category: Category = Category.key) -> tuple[Required, ...]:  # fmt: skip
-        """The minimum measures for (industry, grade, level), each with the rule it comes from."""
-        return self.match(industry, grade, category).at(level)
+                 category: Category = Category.key, plans: Sequence[str] = ()) -> tuple[Required, ...]:  # fmt: skip
+        """The minimum measures for (industry, grade, level) under `plans`, each with the rule it comes from."""
+        return self.match(industry, grade, category, plans).at(level)
+
+    def plan_codes(self) -> set[str]:
+        """The plans some rule is limited to (checked against the plan files by the inventory load's tests)."""
+        return {code for r in self.rules for code in r.plans}
 
 
 def load(root: Path) -> RuleLibrary:
@@ -351,6 +364,12 @@ def _read_entry(name: str, industry: str, i: int, entry: Any, problems: list[str
             problems.append(f"{where}: a rule for key enterprises names its grade")
         if grades and Category.key not in categories:
             problems.append(f"{where}: only key enterprises have a grade")
+    plans = entry.get("plans", [])
+    if not isinstance(plans, list) or not all(isinstance(c, str) and c.strip() for c in plans):
+        problems.append(f"{where}: plans must be a list of plan codes")
+        plans = []
+    elif plans and not addition:
+        problems.append(f"{where}: only an addition is limited to plans")
     every_plant = entry.get("every_plant", False)
     if not isinstance(every_plant, bool) or (every_plant and not addition):
         problems.append(f"{where}: every_plant must be true or false, and only on an addition")
@@ -386,7 +405,7 @@ def _read_entry(name: str, industry: str, i: int, entry: Any, problems: list[str
         return None
     return Rule(
         rule_id, name, industry, categories, grades, levels, entry["source"].strip(), voluntary, addition,
-        verified, reason.strip(), every_plant is True, clause.strip(),
+        verified, reason.strip(), every_plant is True, clause.strip(), tuple(c.strip() for c in plans),
     )  # fmt: skip
 
 

@@ -30,7 +30,7 @@ from app.reduction.domain.vocabulary import LEVELS, POLLUTANTS
 from app.reduction.models import Enterprise, EnterpriseAssessment, Measure, ProcessUnit, ReductionList
 from app.reduction.services import rule_library
 
-CHECKS_VERSION = "2"  # change with the checks (domain/bulk.py, rules.py): stored rows are recomputed
+CHECKS_VERSION = "3"  # change with the checks (domain/bulk.py, rules.py): stored rows are recomputed
 
 A = EnterpriseAssessment
 REDUCTION_COLUMNS = tuple(f"{lv.value}_{p.value}" for lv in LEVELS for p in POLLUTANTS)
@@ -55,6 +55,12 @@ def rules_version(library: dr.RuleLibrary | None = None) -> str:
 def _json(text: str | None) -> Any:
     """A JSON column read as text: most are "{}", which need no parsing."""
     return json.loads(text) if text and text != "{}" else {}
+
+
+def _plans(session: Session, jurisdictions: Sequence[int]) -> list[tuple[str, ...]]:
+    """The plans covering each enterprise, from its jurisdiction (a few hundred distinct ones in a province)."""
+    covering = rule_library.plan_codes(session, jurisdictions)
+    return [covering.get(j, ()) for j in jurisdictions]
 
 
 def _load(session: Session, which: ColumnElement[bool]) -> tuple[np.ndarray, bulk.Plants]:
@@ -101,6 +107,7 @@ def _load(session: Session, which: ColumnElement[bool]) -> tuple[np.ndarray, bul
         unit_owner=np.array([row_of[r[0]] for r in units], np.int64),
         measures=[tuple(r[1:]) for r in measures],
         measure_owner=np.array([row_of[r[0]] for r in measures], np.int64),
+        plans=_plans(session, [r[1] for r in rows]),
     )  # fmt: skip
     return np.array([(r[0], r[1], r[2]) for r in rows], np.int64).reshape(n, 3), plants
 
@@ -144,6 +151,7 @@ def store_bundles(
     bundles = list(map(itemgetter(1), owners))
     plants = plants_of(bundles)
     jurisdictions = np.fromiter((b.ent[E["jurisdiction_id"]] for b in bundles), np.int64, n)
+    plants.plans = _plans(session, jurisdictions.tolist())
     assessed = bulk.assess(plants, library)
     write(session, ids, jurisdictions, np.full(n, list_id), assessed, rules_version(library), replace=replace)
 

@@ -362,7 +362,9 @@ def get_enterprise(session: Session, enterprise_id: int) -> Enterprise:
             selectinload(Enterprise.staggered_periods),
         )
     )
-    if e is None:
+    if e is None or e.reduction_list is None:
+        # Not found, or readable only through a cross-check grant (the list itself is not granted): the
+        # reviewer reads it on the cross-check screens.
         raise NotFound(_("企业不存在，或不在您的辖区范围内。"))
     return e
 

@@ -3,7 +3,6 @@ a published list is never edited, a change makes a new version. One transition f
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.audit.services import record
 from app.auth.models import Bureau, User
+from app.auth.services import bureau_names
 from app.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from app.core.i18n import N_
 from app.core.localtime import LOCAL_TZ
@@ -22,34 +22,29 @@ from app.notifications.models import NotificationKind
 from app.notifications.services import bureaus_of, notify
 from app.places.models import Jurisdiction, path_codes
 from app.plans import services as plans
-from app.reduction.models import Enterprise, ListState, ReductionList, _above, _is_staff, _owner
+from app.reduction.models import (
+    LIFECYCLE,
+    Enterprise,
+    ListAction,
+    ListState,
+    ReductionList,
+    ReductionListEvent,
+    _is_staff,
+    _owner,
+)
 from app.reduction.services import assessments
+from app.reduction.services.in_force import list_in_force
 
+# The actions that move this list (new_version starts the next one instead).
+TRANSITIONS = {a: v for a, v in LIFECYCLE.items() if v[1] is not None}
 
-class ListAction(enum.StrEnum):
-    submit = "submit"
-    return_ = "return"
-    approve = "approve"
-    publish = "publish"
-    new_version = "new_version"  # not a transition of this list: it starts the next version
-
-
-# (action, allowed from, to, the permission method on the list)
-TRANSITIONS: dict[ListAction, tuple[frozenset[ListState], ListState, str]] = {
-    ListAction.submit: (frozenset({ListState.draft, ListState.returned}), ListState.submitted, "can_submit"),
-    ListAction.return_: (frozenset({ListState.submitted}), ListState.returned, "can_decide"),
-    ListAction.approve: (frozenset({ListState.submitted}), ListState.approved, "can_decide"),
-    ListAction.publish: (frozenset({ListState.approved}), ListState.published, "can_publish"),
-}
-
-# Who may act, whatever the state: checked before the state, so that a bureau that may never act is refused
-# (403) rather than told the state is wrong.
-WHO = {
-    ListAction.submit: lambda lst, user: _owner(lst, user),
-    ListAction.return_: lambda lst, user: _above(lst, user),
-    ListAction.approve: lambda lst, user: _above(lst, user),
-    ListAction.publish: lambda lst, user: _owner(lst, user) or _above(lst, user),
-    ListAction.new_version: lambda lst, user: _owner(lst, user),
+ACTION_LABELS = {
+    ListAction.create: N_("建立"),
+    ListAction.submit: N_("报送上级审核"),
+    ListAction.return_: N_("退回修改"),
+    ListAction.approve: N_("审核通过"),
+    ListAction.publish: N_("发布"),
+    ListAction.new_version: N_("建立新版本"),
 }
 
 STATE_LABELS = {
@@ -67,15 +62,14 @@ def transition(
 ) -> ReductionList:  # fmt: skip
     """Move a list along its lifecycle, checking who acts, the version seen, the state and the data;
     audited."""
-    allowed_from, target, check = TRANSITIONS[action]
-    if not WHO[action](lst, user):
+    allowed_from, target, _who = TRANSITIONS[action]
+    # Whose action it is, before the state: a bureau that may never act is refused (403), not told the state.
+    if not lst.may(action, user):
         raise Forbidden(_("您所在单位无权对该清单执行此操作。"))
     if expected_version is not None and expected_version != lst.lock_version:
         raise Conflict(_("清单已被他人修改，请刷新后重试。"))
     if lst.state not in allowed_from:
         raise Conflict(_("清单当前状态为“%(state)s”，不能执行该操作。", state=_(STATE_LABELS[lst.state])))
-    if not getattr(lst, check)(user):
-        raise Forbidden(_("您所在单位无权对该清单执行此操作。"))
     before = {"state": lst.state.value}
     now = utcnow()
     if action is ListAction.submit:
@@ -93,6 +87,7 @@ def transition(
         lst.published_at = now
     lst.state = target
     _notify(session, lst, action, user)
+    add_event(session, lst, action, user, reason=lst.return_reason if action is ListAction.return_ else None)
     session.flush()
     record(
         session, f"reduction_list.{action.value}", obj=lst, before=before,
@@ -137,16 +132,20 @@ def open_list(session: Session, bureau: Bureau, year: int, user: User) -> Reduct
         return versions[0]
     if versions:
         return new_version(session, versions[0], user)
+    # A new year starts as a copy of the list in force (the last published one), if there is one.
+    in_force = list_in_force(session, bureau.jurisdiction_id, datetime.now(LOCAL_TZ).date())
+    source = in_force if in_force is not None and in_force.year < year else None
     lst = ReductionList(
-        jurisdiction_id=bureau.jurisdiction_id,
-        bureau_id=bureau.id,
-        year=year,
-        version=1,
-        created_by_id=user.id,
-    )
+        jurisdiction_id=bureau.jurisdiction_id, bureau_id=bureau.id, year=year, version=1, created_by_id=user.id,
+        based_on_id=source.id if source is not None else None,
+    )  # fmt: skip
     session.add(lst)
     session.flush()
-    record(session, "reduction_list.create", obj=lst, after={"year": year, "version": 1})
+    add_event(session, lst, ListAction.create, user)
+    if source is not None:
+        _copy_content(session, source, lst, periods=False)
+    record(session, "reduction_list.create", obj=lst, after={
+        "year": year, "version": 1, **({"copied_from": source.id} if source is not None else {})})  # fmt: skip
     return lst
 
 
@@ -168,27 +167,11 @@ _COPY = {
 }
 
 
-def new_version(session: Session, published: ReductionList, user: User) -> ReductionList:
-    """Copy a published list into a new draft version, in SQL (a list may hold 100,000 enterprises)."""
-    if not WHO[ListAction.new_version](published, user):
-        raise Forbidden(_("只有清单所属单位可以建立新版本。"))
-    if published.state is not ListState.published:
-        raise Conflict(_("只有已发布的清单可以建立新版本；未发布的清单直接修改即可。"))
-    newer = session.scalar(
-        select(ReductionList.id).where(
-            ReductionList.jurisdiction_id == published.jurisdiction_id, ReductionList.year == published.year,
-            ReductionList.version > published.version,
-        )
-    )  # fmt: skip
-    if newer is not None:
-        raise Conflict(_("该年度已有更新的版本，请在最新版本上修改。"))
-    lst = ReductionList(
-        jurisdiction_id=published.jurisdiction_id, bureau_id=published.bureau_id, year=published.year,
-        version=published.version + 1, based_on_id=published.id, created_by_id=user.id,
-    )  # fmt: skip
-    session.add(lst)
-    session.flush()
-    params = {"old": published.id, "new": lst.id}
+def _copy_content(session: Session, old: ReductionList, new: ReductionList, *, periods: bool = True) -> None:
+    """Copy every enterprise of `old` with its units, facilities, measures, meters (and staggered periods,
+    unless a new year starts: the old season's dates are not the new one's) into `new`, in SQL; the copies
+    keep their registry entries, and the stored assessments come along."""
+    params = {"old": old.id, "new": new.id}
     cols = _COPY["enterprise"]
     session.execute(
         text(
@@ -202,7 +185,7 @@ def new_version(session: Session, published: ReductionList, user: User) -> Reduc
         "JOIN enterprise oe ON oe.id = c.enterprise_id AND oe.list_id = :old "
         "JOIN enterprise ne ON ne.list_id = :new AND ne.uscc = oe.uscc"
     )
-    for table in ("process_unit", "control_facility", "staggered_period"):
+    for table in ("process_unit", "control_facility", *(("staggered_period",) if periods else ())):
         cols = _COPY[table]
         prefixed = ", ".join(f"c.{c.strip()}" for c in cols.split(","))
         # A control facility keeps its process unit: the new version's unit of the same code (units are
@@ -255,8 +238,32 @@ def new_version(session: Session, published: ReductionList, user: User) -> Reduc
         ),
         params,
     )
-    assessments.refresh(session, Enterprise.list_id == lst.id, only_outdated=True)
-    assessments.recount(session, [lst.id])
+    assessments.refresh(session, Enterprise.list_id == new.id, only_outdated=True)
+    assessments.recount(session, [new.id])
+
+
+def new_version(session: Session, published: ReductionList, user: User) -> ReductionList:
+    """Copy a published list into a new draft version, in SQL (a list may hold 100,000 enterprises)."""
+    if not published.may(ListAction.new_version, user):
+        raise Forbidden(_("只有清单所属单位可以建立新版本。"))
+    if published.state is not ListState.published:
+        raise Conflict(_("只有已发布的清单可以建立新版本；未发布的清单直接修改即可。"))
+    newer = session.scalar(
+        select(ReductionList.id).where(
+            ReductionList.jurisdiction_id == published.jurisdiction_id, ReductionList.year == published.year,
+            ReductionList.version > published.version,
+        )
+    )  # fmt: skip
+    if newer is not None:
+        raise Conflict(_("该年度已有更新的版本，请在最新版本上修改。"))
+    lst = ReductionList(
+        jurisdiction_id=published.jurisdiction_id, bureau_id=published.bureau_id, year=published.year,
+        version=published.version + 1, based_on_id=published.id, created_by_id=user.id,
+    )  # fmt: skip
+    session.add(lst)
+    session.flush()
+    add_event(session, lst, ListAction.create, user)
+    _copy_content(session, published, lst)
     record(
         session, "reduction_list.new_version", obj=lst,
         after={"year": lst.year, "version": lst.version, "based_on": published.id},
@@ -357,13 +364,19 @@ def require_editable(lst: ReductionList, user: User) -> None:
 
 def available_actions(lst: ReductionList, user: User) -> list[ListAction]:
     """The lifecycle actions the user may take on the list now (the transition function's view)."""
-    found = []
-    for action, (allowed_from, _target, check) in TRANSITIONS.items():
-        if lst.state in allowed_from and WHO[action](lst, user) and getattr(lst, check)(user):
-            found.append(action)
-    if lst.can_new_version(user):
-        found.append(ListAction.new_version)
-    return found
+    return [action for action in (*TRANSITIONS, ListAction.new_version) if lst.can(action, user)]
+
+
+def add_event(session: Session, lst: ReductionList, action: ListAction, user: User | None, *,
+              reason: str | None = None, at: datetime | None = None) -> ReductionListEvent:  # fmt: skip
+    """One step of the version's lifecycle (the list's state after it), in the caller's transaction."""
+    event = ReductionListEvent(
+        list_id=lst.id, jurisdiction_id=lst.jurisdiction_id, action=action, at=at or utcnow(), reason=reason,
+        user_id=user.id if user is not None else None, bureau_id=user.bureau_id if user is not None else None,
+        state=lst.state,
+    )  # fmt: skip
+    session.add(event)
+    return event
 
 
 def visible_lists(session: Session, user: User, year: int | None = None) -> dict[str, list[ReductionList]]:
@@ -430,17 +443,32 @@ def deadline_for(session: Session, lst: ReductionList, today: date) -> Deadline 
     return submission_deadline(lst, min(dues) if dues else None, today)
 
 
-def history(lst: ReductionList) -> list[dict[str, Any]]:
-    """The lifecycle so far, oldest first, from the list's own timestamps."""
-    steps: list[dict[str, Any]] = [{"action": "create", "at": _iso(lst.created_at)}]
-    if lst.submitted_at:
-        steps.append({"action": "submit", "at": _iso(lst.submitted_at)})
-    if lst.decided_at:
-        kind = "approve" if lst.state in (ListState.approved, ListState.published) else "return"
-        steps.append({"action": kind, "at": _iso(lst.decided_at), "reason": lst.return_reason})
-    if lst.published_at:
-        steps.append({"action": "publish", "at": _iso(lst.published_at)})
-    return steps
+def events(session: Session, lst: ReductionList) -> list[ReductionListEvent]:
+    return list(session.scalars(
+        select(ReductionListEvent).where(ReductionListEvent.list_id == lst.id)
+        .order_by(ReductionListEvent.at, ReductionListEvent.id)
+    ))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Step:
+    action: ListAction
+    at: datetime
+    state: ListState
+    bureau: str | None
+    reason: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"action": self.action.value, "at": _iso(self.at), "state": self.state.value, "bureau": self.bureau,
+                **({"reason": self.reason} if self.action is ListAction.return_ else {})}  # fmt: skip
+
+
+def history(session: Session, lst: ReductionList) -> list[Step]:
+    """The lifecycle so far, oldest first: every step with the bureau that took it, each return with its own
+    reason (bureau names are shown whoever reads: the deciding bureau is above the reader's scope)."""
+    steps = events(session, lst)
+    names = bureau_names(session, {e.bureau_id for e in steps})
+    return [Step(e.action, e.at, e.state, names.get(e.bureau_id or 0), e.reason) for e in steps]
 
 
 def enterprise_counts(session: Session, list_ids: list[int]) -> dict[int, int]:

@@ -185,7 +185,9 @@ def check(
     computed; `measures` (MEASURE_LAYOUT) in place of the stored ones for a proposed change."""
     units = sorted((unit_of(u) for u in e.units), key=lambda u: u.id)  # the order assessments._load reads
     rows = stored_measures(e) if measures is None else list(measures)
-    return bulk.one(bulk.plants([(facts_of(e), units, rows)]), library or rule_library.current())
+    return bulk.one(
+        bulk.plants([(facts_of(e), units, rows)], [rule_library.plans_of(e)]), library or rule_library.current()
+    )
 
 
 def assess(e: Enterprise, library: dr.RuleLibrary | None = None) -> Assessment:

@@ -60,8 +60,7 @@ def render_enterprise(
 ):  # type: ignore[no-untyped-def]
     lst = e.reduction_list
     assessment = policies.assess(e)
-    library = rule_library.current()
-    match = library.match(e.industry or "other", e.grade, e.category)
+    match = rule_library.match_of(e)
     editors: dict[str, dict[str, Any]] = {}
     for level in LEVELS:
         stored = policies.level_rows(e, level)

@@ -22,6 +22,7 @@ from app.reduction.models import ReductionList
 from app.reduction.services import diff as diff_service
 from app.reduction.services import enterprises as enterprise_service
 from app.reduction.services import lists as list_service
+from app.reduction.services.in_force import list_in_force
 from app.reduction.services.lists import STATE_LABELS, ListAction
 from app.reduction.views.blueprint import bp
 
@@ -45,6 +46,7 @@ def index():  # type: ignore[no-untyped-def]
         state_labels=STATE_LABELS,
         may_open=g.user.can(Permission.edit_lists) and list_service.may_open(g.user),
         this_year=today().year,
+        in_force=list_in_force(s, g.user.jurisdiction_id, today()),
     )
 
 
@@ -124,6 +126,8 @@ def render_list(
             actions=actions,
             ListAction=ListAction,
             state_labels=STATE_LABELS,
+            events=list_service.history(s, lst),
+            action_labels=list_service.ACTION_LABELS,
             deadline=list_service.deadline_for(s, lst, today()),
             versions=versions if versions is not None else list_service.versions_of(s, lst),
             counties=enterprise_service.counties(s, lst),
@@ -177,7 +181,7 @@ def submit(list_id: int):  # type: ignore[no-untyped-def]
 def decide(list_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
     lst = list_service.get_list(s, list_id)
-    if not list_service.WHO[ListAction.approve](lst, g.user):
+    if not lst.may(ListAction.approve, g.user):
         raise Forbidden(_("只有上一级生态环境部门可以审核该清单。"))
     decision = request.form.get("decision", "")
     if decision not in ("approve", "return"):
