@@ -6,8 +6,7 @@ Create Date: 2026-12-07 15:00:00
 
 Issue 14 step 5. Readings of registered meters keyed by (registry_meter_id, at); on PostgreSQL the table is
 `PARTITION BY RANGE (at)` and its monthly partitions are made as batches arrive (app/power/store.py); SQLite
-has the same columns and key. The hourly and daily figures are kept by the same ingest; they are derived from
-power_reading (whose foreign key guards the meter), so they carry no foreign key of their own.
+has the same columns and key. The hourly and daily figures are kept by the same ingest.
 """
 
 from collections.abc import Sequence
@@ -52,6 +51,7 @@ def upgrade() -> None:
         sa.Column("hour", app.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("kwh", sa.Float(), nullable=False),
         sa.Column("readings", sa.Integer(), nullable=False),
+        _fk("power_hourly"),
         sa.PrimaryKeyConstraint("registry_meter_id", "hour", name=op.f("pk_power_hourly")),
     )
     op.create_table(
@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("kwh", sa.Float(), nullable=False),
         sa.Column("readings", sa.Integer(), nullable=False),
+        _fk("power_daily"),
         sa.PrimaryKeyConstraint("registry_meter_id", "day", name=op.f("pk_power_daily")),
     )
 
