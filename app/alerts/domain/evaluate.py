@@ -259,7 +259,7 @@ def _chains(above: np.ndarray) -> np.ndarray:
 def _cover(levels: np.ndarray) -> np.ndarray:
     """Window levels → hour levels: each hour carries the highest level of the 24 windows covering it (a
     sliding maximum over 24 windows, by doubling: 1 → 2 → 4 → 8 → 16, then 16 + 8)."""
-    rows, w = levels.shape
+    w = levels.shape[1]
     padded = np.pad(levels, ((0, 0), (23, 23)))  # hour h is covered by windows h-23 … h
     m = {1: padded}
     for k in (2, 4, 8, 16):
