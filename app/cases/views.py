@@ -3,6 +3,9 @@ with its timeline, evidence and actions, transfers and their PDF forms."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
@@ -32,6 +35,33 @@ from app.extensions import db
 from app.places.models import Jurisdiction
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused form of the case page: which one (an action's value, "upload", "transfer", "escalate"), why,
+    the field it names, and what was typed."""
+
+    form: str = ""
+    message: str = ""
+    field: str | None = None
+    values: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    status: int = 400
+
+    def __bool__(self) -> bool:
+        return bool(self.form)
+
+    def of(self, form: str) -> str:
+        return self.message if self.form == form else ""
+
+    def value(self, form: str, key: str, default: str = "") -> str:
+        return str(self.values.get(key, default)) if self.form == form else default
+
+
+def detail_extras(s: Session, case: Case) -> dict[str, object]:
+    """More of the case page's context (the pass-on and assignment choices): see the services."""
+    return {}
+
 
 VIEWS = {
     "inbox": _l("待我单位办理"),
@@ -185,8 +215,12 @@ def new():  # type: ignore[no-untyped-def]
 @bp.get("/<bigid:case_id>")
 @require(Permission.view_cases)
 def detail(case_id: int):  # type: ignore[no-untyped-def]
+    return render_detail(_case_or_404(case_id))
+
+
+def render_detail(case: Case, refusal: Refusal | None = None):  # type: ignore[no-untyped-def]
+    """The case page; a refused action is shown next to its own form, with what was typed (status 400)."""
     s = db.session()
-    case = _case_or_404(case_id)
     actions = workflow.available(case, g.user)
     transfer_targets = []
     if case.state in (CaseState.discovered, CaseState.returned) and case.discovered_bureau_id == g.user.bureau_id:
@@ -195,18 +229,28 @@ def detail(case_id: int):  # type: ignore[no-untyped-def]
     with unscoped(s):
         place = s.get(Jurisdiction, case.jurisdiction_id)
     limits = workflow.limits_for(s, case)
-    return render_template(
+    can_upload = (
+        g.user.bureau_id in (case.discovered_bureau_id, case.responsible_bureau_id)
+        and case.state is not CaseState.closed and g.user.can(Permission.handle_cases)
+    )  # fmt: skip
+    can_escalate = (
+        g.user.can(Permission.supervise_cases) and case.next_step_due(datetime.now(UTC))
+        and g.user.bureau_id != case.responsible_bureau_id
+    )  # fmt: skip
+    extras = detail_extras(s, case)
+    shown = {a.value for a in actions} | {f for f, on in (("upload", can_upload), ("escalate", can_escalate),
+             ("transfer", bool(transfer_targets)), *extras.pop("forms", ())) if on}  # fmt: skip
+    page = render_template(
         "cases/detail.html", case=case, events=queries.timeline(s, case), evidence=evidence, actions=actions,
         limit_rows=[(state, limits.get(state)) for state in CaseState if state is not CaseState.closed],
         action_labels=workflow.ACTION_LABELS, transfer_targets=transfer_targets, place=place,
         names=bureau_names(db.session(), {case.responsible_bureau_id, case.discovered_bureau_id}),
         show_complainant=can_see_complainant(case, g.user), mask=mask_name, now=datetime.now(UTC),
-        can_upload=g.user.bureau_id in (case.discovered_bureau_id, case.responsible_bureau_id)
-        and case.state is not CaseState.closed and g.user.can(Permission.handle_cases),
-        can_escalate=g.user.can(Permission.supervise_cases) and case.next_step_due(datetime.now(UTC))
-        and g.user.bureau_id != case.responsible_bureau_id,
-        evidence_kinds=list(EvidenceKind), transfers=_transfers_of(case),
+        can_upload=can_upload, can_escalate=can_escalate, evidence_kinds=list(EvidenceKind),
+        transfers=_transfers_of(case), refusal=refusal or Refusal(), file_actions=FILE_ACTIONS,
+        refusal_elsewhere=refusal.message if refusal and refusal.form not in shown else "", **extras,
     )  # fmt: skip
+    return page, (refusal.status if refusal else 200)
 
 
 def _transfers_of(case: Case) -> list[CaseTransfer]:
@@ -219,6 +263,10 @@ def _transfers_of(case: Case) -> list[CaseTransfer]:
     ))  # fmt: skip
 
 
+# The forms that take their own files: reporting the rectification and verifying it.
+FILE_ACTIONS = {workflow.Action.report: EvidenceKind.rectification, workflow.Action.verify: EvidenceKind.verification}
+
+
 @bp.post("/<bigid:case_id>/transition")
 @require(Permission.handle_cases)
 def transition(case_id: int):  # type: ignore[no-untyped-def]
@@ -228,9 +276,31 @@ def transition(case_id: int):  # type: ignore[no-untyped-def]
     except ValueError:
         raise ServiceError(_("未知操作。")) from None
     version = request.form.get("version", type=int)
-    workflow.transition(db.session(), case, action, g.user, request.form, expected_version=version)
+    s = db.session()
+    stored: list[Evidence] = []
+    try:
+        files = [f for f in request.files.getlist("files") if f.filename]
+        if action in FILE_ACTIONS and files:
+            stored = records.add_evidence(s, case, g.user, files, FILE_ACTIONS[action])
+        workflow.transition(s, case, action, g.user, request.form, expected_version=version)
+        s.flush()
+    except ServiceError as e:
+        return _refused(case_id, e, action.value, stored)
     flash(_("已%(a)s。", a=_(workflow.ACTION_LABELS[action])))
     return redirect(url_for("cases.detail", case_id=case.id))
+
+
+def _refused(case_id: int, e: ServiceError, form: str, stored: list[Evidence] | None = None):  # type: ignore[no-untyped-def]
+    """Nothing is kept of a refused action (files already stored are removed); the case page shows why next to
+    the form, with what was typed. A refusal of who may act is the access page, as everywhere."""
+    from app.cases.services.evidence import discard_files
+
+    db.session.rollback()
+    if stored:
+        discard_files(stored)
+    if e.status == 403:
+        raise e
+    return render_detail(_case_or_404(case_id), Refusal(form, e.message, e.field, request.form, e.status))
 
 
 @bp.post("/<bigid:case_id>/evidence")
@@ -238,14 +308,17 @@ def transition(case_id: int):  # type: ignore[no-untyped-def]
 def upload(case_id: int):  # type: ignore[no-untyped-def]
     case = _case_or_404(case_id)
     try:
-        kind = EvidenceKind(request.form.get("kind", ""))
-    except ValueError:
-        raise ServiceError(_("请选择材料类别。"), field="kind") from None
-    if kind is EvidenceKind.transfer_scan:
-        raise ServiceError(_("移交单扫描件请在移交单页面上传。"), field="kind")
-    stored = records.add_evidence(db.session(), case, g.user, request.files.getlist("files"), kind)
-    if not stored:
-        raise ServiceError(_("请选择要上传的文件。"), field="files")
+        try:
+            kind = EvidenceKind(request.form.get("kind", ""))
+        except ValueError:
+            raise ServiceError(_("请选择材料类别。"), field="kind") from None
+        if kind is EvidenceKind.transfer_scan:
+            raise ServiceError(_("移交单扫描件请在移交单页面上传。"), field="kind")
+        stored = records.add_evidence(db.session(), case, g.user, request.files.getlist("files"), kind)
+        if not stored:
+            raise ServiceError(_("请选择要上传的文件。"), field="files")
+    except ServiceError as e:
+        return _refused(case_id, e, "upload")
     flash(_("已上传 %(n)d 个文件。", n=len(stored)))
     return redirect(url_for("cases.detail", case_id=case.id))
 
