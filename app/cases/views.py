@@ -3,23 +3,20 @@ with its timeline, evidence and actions, transfers and their PDF forms."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit.services import record
 from app.auth.models import Bureau
 from app.auth.roles import Permission
 from app.auth.services import bureau_names
 from app.cases.models import Case, CaseTransfer, Evidence, Inspection
+from app.cases.pages import Refusal, bp, case_or_404
 from app.cases.places import place_groups
 from app.cases.services import queries, records, workflow
 from app.cases.services.evidence import download_name, path_of
@@ -27,35 +24,12 @@ from app.cases.services.queries import can_see_complainant, mask_name
 from app.cases.vocabulary import LABELS, TOPICS, CaseState, Escalation, EvidenceKind, Origin, SourceType, label
 from app.core.access import require
 from app.core.errors import ServiceError
-from app.core.inputs import page_arg, parse_id
+from app.core.inputs import page_arg
 from app.core.localtime import LOCAL_TZ
 from app.core.scoping import unscoped
 from app.core.templating import local_time
 from app.extensions import db
 from app.places.models import Jurisdiction
-
-bp = Blueprint("cases", __name__, url_prefix="/cases")
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A refused form of the case page: which one (an action's value, "upload", "transfer", "escalate"), why,
-    the field it names, and what was typed."""
-
-    form: str = ""
-    message: str = ""
-    field: str | None = None
-    values: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    status: int = 400
-
-    def __bool__(self) -> bool:
-        return bool(self.form)
-
-    def of(self, form: str) -> str:
-        return self.message if self.form == form else ""
-
-    def value(self, form: str, key: str, default: str = "") -> str:
-        return str(self.values.get(key, default)) if self.form == form else default
 
 
 def detail_extras(s: Session, case: Case) -> dict[str, object]:
@@ -74,20 +48,6 @@ VIEWS = {
 @bp.app_context_processor
 def _labels() -> dict[str, object]:
     return {"case_label": label, "case_labels": LABELS}
-
-
-def _case_or_404(case_id: int) -> Case:
-    case = db.session.get(Case, case_id)
-    if case is None:
-        abort(404)
-    return case
-
-
-def _transfer_or_404(s: Session, transfer_id: int) -> CaseTransfer:
-    t = s.get(CaseTransfer, transfer_id)
-    if t is None:
-        abort(404)
-    return t
 
 
 @bp.get("/")
@@ -215,7 +175,7 @@ def new():  # type: ignore[no-untyped-def]
 @bp.get("/<bigid:case_id>")
 @require(Permission.view_cases)
 def detail(case_id: int):  # type: ignore[no-untyped-def]
-    return render_detail(_case_or_404(case_id))
+    return render_detail(case_or_404(case_id))
 
 
 def render_detail(case: Case, refusal: Refusal | None = None):  # type: ignore[no-untyped-def]
@@ -270,7 +230,7 @@ FILE_ACTIONS = {workflow.Action.report: EvidenceKind.rectification, workflow.Act
 @bp.post("/<bigid:case_id>/transition")
 @require(Permission.handle_cases)
 def transition(case_id: int):  # type: ignore[no-untyped-def]
-    case = _case_or_404(case_id)
+    case = case_or_404(case_id)
     try:
         action = workflow.Action(request.form.get("action", ""))
     except ValueError:
@@ -300,13 +260,13 @@ def _refused(case_id: int, e: ServiceError, form: str, stored: list[Evidence] | 
         discard_files(stored)
     if e.status == 403:
         raise e
-    return render_detail(_case_or_404(case_id), Refusal(form, e.message, e.field, request.form, e.status))
+    return render_detail(case_or_404(case_id), Refusal(form, e.message, e.field, request.form, e.status))
 
 
 @bp.post("/<bigid:case_id>/evidence")
 @require(Permission.handle_cases)
 def upload(case_id: int):  # type: ignore[no-untyped-def]
-    case = _case_or_404(case_id)
+    case = case_or_404(case_id)
     try:
         try:
             kind = EvidenceKind(request.form.get("kind", ""))
@@ -340,116 +300,12 @@ def evidence_file(evidence_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/<bigid:case_id>/escalate")
 @require(Permission.supervise_cases)
 def escalate(case_id: int):  # type: ignore[no-untyped-def]
-    case = _case_or_404(case_id)
+    case = case_or_404(case_id)
     if g.user.bureau_id == case.responsible_bureau_id:
         raise ServiceError(_("不能对本单位的线索升级督办。"))
     step = workflow.escalate(db.session(), case, g.user)
     flash(_("已升级为“%(s)s”。", s=label(step)))
     return redirect(url_for("cases.detail", case_id=case.id))
-
-
-# --- transfers -------------------------------------------------------------------------------------------
-
-
-@bp.post("/transfers")
-@require(Permission.handle_cases)
-def create_transfer():  # type: ignore[no-untyped-def]
-    # ids beyond their columns' range (case: 64-bit, bureau: 32-bit) name nothing: refused like unknown ones
-    ids = [i for i in (parse_id(raw, big=True) for raw in request.form.getlist("case_id")) if i is not None]
-    to_id = parse_id(request.form.get("to_bureau")) or 0
-    if len(set(ids)) > records.MAX_CASES_PER_FORM:  # several forms, made in the background
-        from app.jobs import services as jobs
-        from app.jobs.views import started
-
-        params = {"case_ids": list(dict.fromkeys(ids)), "to_bureau_id": to_id}
-        return started(jobs.submit(db.session(), g.user, "cases.transfer_batch", params, total=len(params["case_ids"])))
-    transfer = records.create_transfer(db.session(), g.user, ids, to_id)
-    flash(_("已生成移交单 %(n)s，请打印、签章后移送。", n=transfer.number))
-    return redirect(url_for("cases.transfer", transfer_id=transfer.id))
-
-
-@bp.get("/copied")
-@require(Permission.view_cases)
-def copied():  # type: ignore[no-untyped-def]
-    """The transfer forms copied to the reader's bureau (the provincial bureaus, for cross-province forms)."""
-    s = db.session()
-    transfers = queries.copied_to(s, g.user.bureau_id)
-    names = bureau_names(s, {b for t in transfers for b in (t.from_bureau_id, t.to_bureau_id)})
-    return render_template("cases/copied.html", transfers=transfers, names=names)
-
-
-@bp.get("/transfers/<id:transfer_id>")
-@require(Permission.view_cases)
-def transfer(transfer_id: int):  # type: ignore[no-untyped-def]
-    s = db.session()
-    t = _transfer_or_404(s, transfer_id)
-    scans = list(s.scalars(select(Evidence).where(Evidence.transfer_id == t.id).order_by(Evidence.id)))
-    with unscoped(s):
-        items = [(i.ordinal, i.case) for i in t.items]
-    copies = queries.copies_of(s, t)
-    return render_template(
-        "cases/transfer.html", transfer=t, items=items, scans=scans, copies=copies,
-        names=bureau_names(db.session(), {t.from_bureau_id, t.to_bureau_id, *copies}),
-        can_upload=g.user.bureau_id in (t.from_bureau_id, t.to_bureau_id) and g.user.can(Permission.handle_cases),
-    )  # fmt: skip
-
-
-@bp.get("/transfers/<id:transfer_id>.pdf")
-@require(Permission.view_cases)
-def transfer_pdf(transfer_id: int):  # type: ignore[no-untyped-def]
-    from app.printing import PrintError, render_pdf
-
-    s = db.session()
-    t = _transfer_or_404(s, transfer_id)
-    with unscoped(s):
-        big = len(t.items) > records.MAX_CASES_PER_FORM
-    if big:  # a form made before the bound: printed by a job
-        return render_template(
-            "jobs/start.html", title=_("打印移交单"), action=url_for("cases.transfers_print"),
-            fields={"transfer_id": t.id}, message=_("该移交单线索较多，将在后台生成 PDF；完成后可下载。"),
-        )  # fmt: skip
-    context, images = records.transfer_context(s, t)
-    try:
-        pdf = render_pdf("transfer_form", context, allowed_files=images)
-    except PrintError as e:
-        raise ServiceError(_("移交单生成失败：%(e)s", e=str(e))) from e
-    record(s, "case_transfer.print", obj=t, detail={"pages_bytes": len(pdf)})
-    return Response(
-        pdf, mimetype="application/pdf",
-        headers={"Content-Disposition": f"inline; filename={t.number}.pdf", "Cache-Control": "no-store"},
-    )  # fmt: skip
-
-
-@bp.post("/transfers/print")
-@require(Permission.view_cases)
-def transfers_print():  # type: ignore[no-untyped-def]
-    """The PDFs of several transfer forms (a batch), rendered by a job."""
-    from app.jobs import services as jobs
-    from app.jobs.views import started
-
-    ids = [i for i in (parse_id(raw) for raw in request.form.getlist("transfer_id")) if i is not None]
-    s = db.session()
-    for tid in ids:
-        _transfer_or_404(s, tid)
-    if not ids or len(ids) > 200:
-        raise ServiceError(_("请选择要打印的移交单（一次最多 200 张）。"))
-    return started(jobs.submit(s, g.user, "cases.transfer_pdf", {"transfer_ids": ids}, total=len(ids)))
-
-
-@bp.post("/transfers/<id:transfer_id>/scan")
-@require(Permission.handle_cases)
-def transfer_scan(transfer_id: int):  # type: ignore[no-untyped-def]
-    s = db.session()
-    t = _transfer_or_404(s, transfer_id)
-    if g.user.bureau_id not in (t.from_bureau_id, t.to_bureau_id):
-        raise ServiceError(_("只有移交单位和接收单位可以上传签章扫描件。"))
-    files = [f for f in request.files.getlist("files") if f.filename]
-    if not files:
-        raise ServiceError(_("请选择签章后的移交单扫描件。"), field="files")
-    stored = records.store_all(s, files, EvidenceKind.transfer_scan, g.user, transfer=t)
-    record(s, "case_transfer.scan", obj=t, after={"files": [{"name": e.filename, "sha256": e.sha256} for e in stored]})
-    flash(_("签章扫描件已上传。"))
-    return redirect(url_for("cases.transfer", transfer_id=t.id))
 
 
 @bp.get("/inspections")
@@ -465,3 +321,6 @@ def record_inspection():  # type: ignore[no-untyped-def]
     records.record_inspection(db.session(), g.user, request.form)
     flash(_("检查记录已保存（未发现问题）。"))
     return redirect(url_for("cases.inspections"))
+
+
+from app.cases import transfer_views  # noqa: E402, F401 - registers the transfer routes on bp
