@@ -26,18 +26,46 @@ from app.extensions import db
 @bp.post("/transfers")
 @require(Permission.handle_cases)
 def create_transfer():  # type: ignore[no-untyped-def]
+    """Cases chosen on the list or the case page → a confirmation page naming them and the receiving bureau →
+    one transfer form (several forms, made in the background, for more than a form holds)."""
     # ids beyond their columns' range (case: 64-bit, bureau: 32-bit) name nothing: refused like unknown ones
     ids = [i for i in (parse_id(raw, big=True) for raw in request.form.getlist("case_id")) if i is not None]
+    ids = list(dict.fromkeys(ids))
     to_id = parse_id(request.form.get("to_bureau")) or 0
-    if len(set(ids)) > records.MAX_CASES_PER_FORM:  # several forms, made in the background
+    if request.form.get("confirm") != "1":
+        return _confirm(ids, to_id)
+    if len(ids) > records.MAX_CASES_PER_FORM:  # several forms, made in the background
         from app.jobs import services as jobs
         from app.jobs.views import started
 
-        params = {"case_ids": list(dict.fromkeys(ids)), "to_bureau_id": to_id}
-        return started(jobs.submit(db.session(), g.user, "cases.transfer_batch", params, total=len(params["case_ids"])))
-    transfer = records.create_transfer(db.session(), g.user, ids, to_id)
+        params = {"case_ids": ids, "to_bureau_id": to_id}
+        return started(jobs.submit(db.session(), g.user, "cases.transfer_batch", params, total=len(ids)))
+    try:
+        transfer = records.create_transfer(db.session(), g.user, ids, to_id)
+    except ServiceError as e:
+        db.session.rollback()
+        if e.status == 403:
+            raise
+        return _confirm(ids, to_id, e)
     flash(_("已生成移交单 %(n)s，请打印、签章后移送。", n=transfer.number))
     return redirect(url_for("cases.transfer", transfer_id=transfer.id))
+
+
+def _confirm(ids: list[int], to_id: int, refusal: ServiceError | None = None):  # type: ignore[no-untyped-def]
+    """The cases about to be transferred, the bureaus that can take all of them, and why any cannot go."""
+    if not ids:
+        raise ServiceError(_("请选择要移交的线索。"), field="cases")
+    s = db.session()
+    cases, problems = records.transfer_candidates(s, g.user, ids)
+    targets = records.common_targets(s, g.user, cases) if not problems else []
+    if cases and not problems and not targets:
+        problems.append(_("所选线索不在同一单位辖区，没有能接收全部线索的单位，请分开移交。"))
+    with unscoped(s):
+        places = {c.id: c.jurisdiction.name for c in cases}
+    return render_template(
+        "cases/transfer_confirm.html", cases=cases, places=places, targets=targets, to_id=to_id,
+        problems=problems, refusal=refusal.message if refusal else "", big=len(ids) > records.MAX_CASES_PER_FORM,
+    ), (refusal.status if refusal else (409 if problems else 200))  # fmt: skip
 
 
 @bp.get("/copied")

@@ -65,22 +65,31 @@ def _list(view: str):  # type: ignore[no-untyped-def]
     page_no = page_arg()
     rows, last = queries.list_page(s, stmt, page_no, order)
     names = bureau_names(db.session(), {c.responsible_bureau_id for c in rows})
+    picker = g.user.bureau_id if g.user.can(Permission.handle_cases) else None
+    picking = picker is not None and any(r.state in TRANSFERABLE and r.discovered_bureau_id == picker for r in rows)
     return render_template(
-        "cases/list.html", rows=rows, table=rows_html(rows, names, now), view=view, views=VIEWS, filters=f,
+        "cases/list.html", rows=rows, table=rows_html(rows, names, now, picker if picking else None), view=view,
+        picking=picking, views=VIEWS, filters=f,
         page=page_no, has_next=last > page_no, states=list(CaseState), source_types=list(SourceType),
         origins=list(Origin), escalations=list(Escalation), bureaus=_bureau_choices(),
     )  # fmt: skip
 
 
+TRANSFERABLE = (CaseState.discovered, CaseState.returned)
+_PICK = Markup('<td><input type="checkbox" name="case_id" value="{}" form="transfer-selected" aria-label="{}"></td>')
+
 _ROW = (
-    '<tr><td><a href="{url}{id}">{number}</a></td><td>{source}</td><td>{source_type} · {topic}</td>'
+    '<tr>{pick}<td><a href="{url}{id}">{number}</a></td><td>{source}</td><td>{source_type} · {topic}</td>'
     '<td><span class="badge">{state}</span>{escalation}</td><td>{bureau}</td><td>{due}</td></tr>\n'
 )
 
 
-def rows_html(rows: list[queries.ListRow], names: dict[int, str], now: datetime) -> Markup:
+def rows_html(
+    rows: list[queries.ListRow], names: dict[int, str], now: datetime, picker_of: int | None = None
+) -> Markup:
     """A list screen's rows, every text escaped: one format per row instead of a template loop of six cells
-    with their labels, links and times (a third of the page's rendering)."""
+    with their labels, links and times (a third of the page's rendering). With `picker_of` (a bureau), a first
+    column to choose the cases that bureau may put on a transfer form."""
     url = escape(url_for("cases.detail", case_id=0)[:-1])
     overdue = Markup('<span class="badge bad">{}</span> ').format(_("超期"))
     out = []
@@ -88,9 +97,16 @@ def rows_html(rows: list[queries.ListRow], names: dict[int, str], now: datetime)
         escalation = Markup(' <span class="badge bad">{}</span>').format(label(c.escalation)) if c.escalation else ""
         due = ((overdue if c.overdue(now) else "") + escape(local_time(c.due_at))) if c.due_at else ""
         bureau = names.get(c.responsible_bureau_id, "—") if c.responsible_bureau_id else "—"
+        pick = ""
+        if picker_of is not None:
+            pick = (
+                _PICK.format(c.id, c.number)
+                if c.state in TRANSFERABLE and c.discovered_bureau_id == picker_of
+                else Markup("<td></td>")
+            )
         out.append(
             _ROW.format(
-                url=url, id=c.id, number=escape(c.number), source=escape(c.source_name),
+                pick=pick, url=url, id=c.id, number=escape(c.number), source=escape(c.source_name),
                 source_type=escape(label(c.source_type)), topic=escape(c.topic), state=escape(label(c.state)),
                 escalation=escalation, bureau=escape(bureau), due=due,
             )
@@ -162,12 +178,57 @@ def new():  # type: ignore[no-untyped-def]
         else:
             flash(_("线索 %(n)s 已登记。", n=case.number))
             return redirect(url_for("cases.detail", case_id=case.id))
+    return _case_form(form, error, field)
+
+
+@bp.route("/<bigid:case_id>/edit", methods=["GET", "POST"])
+@require(Permission.handle_cases)
+def edit(case_id: int):  # type: ignore[no-untyped-def]
+    """Correct a case before its transfer or after a return (the discovering bureau)."""
+    from app.cases.services import editing
+
+    s = db.session()
+    case = case_or_404(case_id)
+    if not editing.can_edit(case, g.user):
+        raise ServiceError(_("线索已移交，不能再修改；被退回后可修改。"), field="state")
+    error = field = None
+    if request.method == "POST":
+        try:
+            changed = editing.update_case(
+                s, case, g.user, request.form, expected_version=request.form.get("version", type=int)
+            )
+        except ServiceError as e:
+            s.rollback()
+            if e.status == 403:
+                raise
+            error, field = e.message, e.field
+            case = case_or_404(case_id)
+        else:
+            flash(_("已修改线索。") if changed else _("未作修改。"))
+            return redirect(url_for("cases.detail", case_id=case.id))
+    values = request.form if request.method == "POST" else _values_of(s, case)
+    return _case_form(values, error, field, case=case)
+
+
+def _values_of(s: Session, case: Case) -> dict[str, str]:
+    with unscoped(s):
+        code = s.get(Jurisdiction, case.jurisdiction_id).code
+    values = {k: ("" if getattr(case, k) is None else str(getattr(case, k))) for k in (
+        "topic", "source_name", "enterprise_uscc", "source_address", "problem", "latitude", "longitude",
+        "complainant_name", "complainant_phone")}  # fmt: skip
+    values.update(source_type=case.source_type.value, origin=case.origin.value, place=code,
+                  inspected_at=case.inspected_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M"))  # fmt: skip
+    return values
+
+
+def _case_form(values, error, field, case: Case | None = None):  # type: ignore[no-untyped-def]
+    s = db.session()
     with unscoped(s):
         places = s.scalars(select(Jurisdiction).order_by(Jurisdiction.code)).all()
     groups = place_groups(places, g.user.jurisdiction.code, "（" + _("市级") + "）")
     return render_template(
         "cases/new.html", topics=TOPICS, source_types=list(SourceType), origins=list(Origin), place_groups=groups,
-        values=form, error=error, field=field, home=g.user.jurisdiction.code,
+        values=values, error=error, field=field, home=g.user.jurisdiction.code, case=case,
         now_local=datetime.now(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M"),
     ), (400 if error else 200)  # fmt: skip
 
@@ -180,6 +241,8 @@ def detail(case_id: int):  # type: ignore[no-untyped-def]
 
 def render_detail(case: Case, refusal: Refusal | None = None):  # type: ignore[no-untyped-def]
     """The case page; a refused action is shown next to its own form, with what was typed (status 400)."""
+    from app.cases.services import editing
+
     s = db.session()
     actions = workflow.available(case, g.user)
     transfer_targets = []
@@ -208,6 +271,7 @@ def render_detail(case: Case, refusal: Refusal | None = None):  # type: ignore[n
         show_complainant=can_see_complainant(case, g.user), mask=mask_name, now=datetime.now(UTC),
         can_upload=can_upload, can_escalate=can_escalate, evidence_kinds=list(EvidenceKind),
         transfers=_transfers_of(case), refusal=refusal or Refusal(), file_actions=FILE_ACTIONS,
+        can_edit=editing.can_edit(case, g.user),
         refusal_elsewhere=refusal.message if refusal and refusal.form not in shown else "", **extras,
     )  # fmt: skip
     return page, (refusal.status if refusal else 200)

@@ -257,7 +257,12 @@ def figures(session: Session, start: datetime, end: datetime) -> list[Figures]:
 
 
 def timeline(session: Session, case: Case) -> list[CaseEvent]:
-    return list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
+    """The whole timeline of a case the reader can see (the case was read under the scope). Its events keep the
+    place they were written in, and a case corrected to another place takes its earlier events along."""
+    from app.core.scoping import unscoped
+
+    with unscoped(session):
+        return list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
 
 
 def copied_to(session: Session, bureau_id: int) -> list[CaseTransfer]:

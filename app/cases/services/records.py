@@ -34,6 +34,36 @@ def create_case(session: Session, user: User, data: Mapping[str, Any]) -> Case:
     which bureau must handle it. The discovering bureau keeps read access wherever that is."""
     if not user.roles & WORKERS:
         raise Forbidden(_("只有执法检查员和生态环境部门业务人员可以登记问题线索。"))
+    fields, place = case_fields(session, data)
+    inspected_at, source_name, topic, problem = (fields[k] for k in ("inspected_at", "source_name", "topic", "problem"))
+    year = inspected_at.astimezone(LOCAL_TZ).year
+    discoverer_code = user.jurisdiction.code
+    case = Case(
+        number=numbering.case_number(session, discoverer_code, year), **fields,
+        discovered_bureau_id=user.bureau_id, jurisdiction_id=place.id, created_by_id=user.id,
+    )  # fmt: skip
+    scope = get_scope(session)
+    in_own_area = scope is None or scope.can_write(place.id)
+    # Written under the user's scope: a case, its timeline and its inspection may lie outside the jurisdiction
+    # and are the discovering bureau's to write (their `writable_by`).
+    session.add(case)
+    session.flush()
+    if not in_own_area:
+        session.add(CaseShare(case_id=case.id, bureau_id=user.bureau_id, reason="discovered_by"))
+    case.due_at = due_for(session, case, utcnow())
+    add_event(session, case, user, "create", None, CaseState.discovered, note=problem[:200])
+    if fields["origin"] is Origin.field_inspection:
+        session.add(_inspection(user, place, case, data, inspected_at))
+    session.flush()
+    record(
+        session, "case.create", obj=case,
+        after={"number": case.number, "place": place.code, "source_name": source_name, "topic": topic},
+    )  # fmt: skip
+    return case
+
+
+def case_fields(session: Session, data: Mapping[str, Any]) -> tuple[dict[str, Any], Jurisdiction]:
+    """The case's own data, checked (a new case and a corrected one alike), and the place it is in."""
     try:
         source_type = SourceType(str(data.get("source_type") or ""))
     except ValueError:
@@ -74,34 +104,14 @@ def create_case(session: Session, user: User, data: Mapping[str, Any]) -> Case:
     complainant = str(data.get("complainant_name") or "").strip()[:64] or None
     if complainant and origin is not Origin.complaint:
         raise ServiceError(_("只有信访投诉线索记录投诉人。"), field="complainant_name")
-    year = inspected_at.astimezone(LOCAL_TZ).year
-    discoverer_code = user.jurisdiction.code
-    case = Case(
-        number=numbering.case_number(session, discoverer_code, year),
-        source_type=source_type, topic=topic, origin=origin, inspected_at=inspected_at,
-        source_name=source_name, source_address=str(data.get("source_address") or "").strip()[:300],
-        enterprise_uscc=_uscc(data), problem=problem[:4000], latitude=lat, longitude=lon, complainant_name=complainant,
-        complainant_phone=(str(data.get("complainant_phone") or "").strip()[:32] or None) if complainant else None,
-        discovered_bureau_id=user.bureau_id, jurisdiction_id=place.id, created_by_id=user.id,
-    )  # fmt: skip
-    scope = get_scope(session)
-    in_own_area = scope is None or scope.can_write(place.id)
-    # Written under the user's scope: a case, its timeline and its inspection may lie outside the jurisdiction
-    # and are the discovering bureau's to write (their `writable_by`).
-    session.add(case)
-    session.flush()
-    if not in_own_area:
-        session.add(CaseShare(case_id=case.id, bureau_id=user.bureau_id, reason="discovered_by"))
-    case.due_at = due_for(session, case, utcnow())
-    add_event(session, case, user, "create", None, CaseState.discovered, note=problem[:200])
-    if origin is Origin.field_inspection:
-        session.add(_inspection(user, place, case, data, inspected_at))
-    session.flush()
-    record(
-        session, "case.create", obj=case,
-        after={"number": case.number, "place": place.code, "source_name": source_name, "topic": topic},
-    )  # fmt: skip
-    return case
+    complainant_phone = (str(data.get("complainant_phone") or "").strip()[:32] or None) if complainant else None
+    fields = {
+        "source_type": source_type, "topic": topic, "origin": origin, "inspected_at": inspected_at,
+        "source_name": source_name, "source_address": str(data.get("source_address") or "").strip()[:300],
+        "enterprise_uscc": _uscc(data), "problem": problem[:4000], "latitude": lat, "longitude": lon,
+        "complainant_name": complainant, "complainant_phone": complainant_phone,
+    }  # fmt: skip
+    return fields, place
 
 
 def _inspection(user: User, place: Jurisdiction, case: Case | None, data: Mapping[str, Any], at: datetime) -> Any:
@@ -171,6 +181,30 @@ def bureaus_for(session: Session, case: Case) -> list[Bureau]:
             .where(Bureau.kind.in_([BureauKind.department, BureauKind.bureau, BureauKind.branch]))
         ).all()
     return sorted(rows, key=lambda b: -len(b.jurisdiction.path))
+
+
+def transfer_candidates(session: Session, user: User, case_ids: Sequence[int]) -> tuple[list[Case], list[str]]:
+    """The chosen cases the reader can see, and why any of them cannot be transferred by the reader now."""
+    cases = [c for c in (session.get(Case, cid) for cid in dict.fromkeys(case_ids)) if c is not None]
+    problems = [] if len(cases) == len(set(case_ids)) else [_("有线索不存在或无权查看。")]
+    for case in cases:
+        if not can(case, Action.transfer, user):
+            if case.state not in RULES[Action.transfer].sources:
+                problems.append(_("线索 %(n)s 当前状态为“%(s)s”，不能移交。", n=case.number, s=label(case.state)))
+            else:
+                problems.append(_("只有发现单位可以移交线索 %(n)s。", n=case.number))
+    return cases, problems
+
+
+def common_targets(session: Session, user: User, cases: Sequence[Case]) -> list[Bureau]:
+    """The bureaus that can take every one of the cases (one form goes to one bureau), nearest first."""
+    if not cases:
+        return []
+    common = [b for b in bureaus_for(session, cases[0]) if b.id != user.bureau_id]
+    for case in cases[1:]:
+        ids = {b.id for b in bureaus_for(session, case)}
+        common = [b for b in common if b.id in ids]
+    return common
 
 
 # One form stays a page or a few (seed 001's form lists a handful of cases): a bigger selection is split into
