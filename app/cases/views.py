@@ -33,8 +33,22 @@ from app.places.models import Jurisdiction
 
 
 def detail_extras(s: Session, case: Case) -> dict[str, object]:
-    """More of the case page's context (the pass-on and assignment choices): see the services."""
-    return {}
+    """The case page's choosing forms: the bureaus below to pass the case on to (转办), the officers to assign
+    it to, and who holds it now. `forms` names the forms shown (a refusal of a form not shown goes on top)."""
+    from app.auth.models import User
+    from app.cases.services.choices import assignees, pass_on_targets
+
+    user = g.user
+    targets = pass_on_targets(s, case, user) if workflow.can(case, workflow.Action.pass_on, user) else []
+    people = assignees(s, case) if workflow.can(case, workflow.Action.assign, user) else []
+    holder = None
+    if case.assignee_id is not None:
+        with unscoped(s):
+            holder = s.scalar(select(User.display_name).where(User.id == case.assignee_id))
+    return {
+        "pass_on_targets": targets, "assignees": people, "assignee_name": holder,
+        "forms": (("pass_on", bool(targets)), ("assign", bool(people))),
+    }  # fmt: skip
 
 
 VIEWS = {
