@@ -25,9 +25,13 @@ class Refusal:
     field: str | None = None
     values: Mapping[str, str] = dataclasses.field(default_factory=dict)
     status: int = 400
+    confirm: str = ""  # not refused: asking to confirm (the escalation's next step)
 
     def __bool__(self) -> bool:
         return bool(self.form)
+
+    def confirming(self, form: str) -> str:
+        return self.confirm if self.form == form else ""
 
     def of(self, form: str) -> str:
         return self.message if self.form == form else ""

@@ -287,8 +287,16 @@ def render_detail(case: Case, refusal: Refusal | None = None):  # type: ignore[n
         transfers=_transfers_of(case), refusal=refusal or Refusal(), file_actions=FILE_ACTIONS,
         can_edit=editing.can_edit(case, g.user),
         refusal_elsewhere=refusal.message if refusal and refusal.form not in shown else "", **extras,
+        next_step=_next_step(case),
     )  # fmt: skip
     return page, (refusal.status if refusal else 200)
+
+
+def _next_step(case: Case) -> str:
+    try:
+        return label(workflow.next_escalation(case, datetime.now(UTC)))
+    except ServiceError:
+        return ""
 
 
 def _transfers_of(case: Case) -> list[CaseTransfer]:
@@ -378,10 +386,24 @@ def evidence_file(evidence_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/<bigid:case_id>/escalate")
 @require(Permission.supervise_cases)
 def escalate(case_id: int):  # type: ignore[no-untyped-def]
+    """Step up an overdue case with the supervision opinion and its reason, after a confirmation: the first
+    post shows what the step will be, the second (confirm=1) takes it."""
     case = case_or_404(case_id)
-    if g.user.bureau_id == case.responsible_bureau_id:
-        raise ServiceError(_("不能对本单位的线索升级督办。"))
-    step = workflow.escalate(db.session(), case, g.user)
+    form = request.form
+    try:
+        if g.user.bureau_id == case.responsible_bureau_id:
+            raise ServiceError(_("不能对本单位的线索升级督办。"))
+        step = workflow.next_escalation(case, datetime.now(UTC))
+        opinion, reason = (form.get("opinion") or "").strip(), (form.get("reason") or "").strip()
+        if not opinion:
+            raise ServiceError(_("请填写%(what)s。", what=_("督办意见")), field="opinion")
+        if not reason:
+            raise ServiceError(_("请填写%(what)s。", what=_("督办理由")), field="reason")
+        if form.get("confirm") != "1":
+            return render_detail(case, Refusal("escalate", "", None, form, 200, confirm=label(step)))
+        step = workflow.escalate(db.session(), case, g.user, opinion=opinion, reason=reason)
+    except ServiceError as e:
+        return _refused(case_id, e, "escalate")
     flash(_("已升级为“%(s)s”。", s=label(step)))
     return redirect(url_for("cases.detail", case_id=case.id))
 

@@ -394,29 +394,47 @@ def add_event(
     return event
 
 
-def escalate(session: Session, case: Case, user: User | None, *, now: datetime | None = None) -> Escalation:
-    """One more step against the responsible bureau of an overdue case: warning → exposure → supervised →
-    summons. The CLI runs it for every overdue case; a supervising bureau may step it by hand."""
-    now = now or utcnow()
+def next_escalation(case: Case, now: datetime) -> Escalation:
+    """The step an escalation of the case would take now, or a Conflict saying why there is none."""
     if not case.next_step_due(now):
         raise Conflict(_("该线索未超期，不能升级督办。"))
     step = Escalation.warning if case.escalation is None else case.escalation.next
     if step is None:
         raise Conflict(_("该线索已到最高一级（约谈）。"))
+    return step
+
+
+def escalate(
+    session: Session, case: Case, user: User | None, *, now: datetime | None = None, opinion: str = "",
+    reason: str = "",
+) -> Escalation:  # fmt: skip
+    """One more step against the responsible bureau of an overdue case: warning → exposure → supervised →
+    summons. The job runs it for every overdue case (its opinion: the time limit ran out); a supervising bureau
+    steps it by hand with its supervision opinion (督办意见) and the reason, both required."""
+    now = now or utcnow()
+    step = next_escalation(case, now)
+    if user is not None:
+        opinion = _text({"opinion": opinion}, "opinion", "督办意见", limit=1000) or ""
+        reason = _text({"reason": reason}, "reason", "督办理由", limit=500) or ""
+    else:
+        opinion = opinion or "超过办理时限，系统自动升级。"
+        reason = reason or f"“{label(case.state)}”超过办理时限"
     before = case.escalation
     case.escalation = step
     limit = limits_for(session, case).get(case.state)
     hours = limit.hours if limit else 24
     case.due_at = now + timedelta(hours=hours)  # the next step comes after another full period
-    add_event(session, case, user, "escalate", case.state, case.state, note=label(step), data={"step": step.value})
+    note = f"{label(step)}：{opinion}（{reason}）"
+    add_event(session, case, user, "escalate", case.state, case.state, note=note,
+              data={"step": step.value, "opinion": opinion, "reason": reason})  # fmt: skip
     kind = NotificationKind.case_overdue if step is Escalation.warning else NotificationKind.case_escalated
     notify(
         session, [case.responsible_bureau_id, case.discovered_bureau_id], kind, subject=f"{case.number} {case.topic}",
-        detail=label(step), endpoint="cases.detail", object_id=case.id,
+        detail=note, endpoint="cases.detail", object_id=case.id,
     )  # fmt: skip
     session.flush()
     record(
         session, "case.escalate", obj=case, before={"escalation": before.value if before else None},
-        after={"escalation": step.value},
+        after={"escalation": step.value, "opinion": opinion, "reason": reason},
     )  # fmt: skip
     return step
