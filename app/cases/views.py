@@ -408,19 +408,37 @@ def escalate(case_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("cases.detail", case_id=case.id))
 
 
-@bp.get("/inspections")
+@bp.route("/inspections", methods=["GET", "POST"])
 @require(Permission.view_cases)
 def inspections():  # type: ignore[no-untyped-def]
-    rows = db.session.scalars(select(Inspection).order_by(Inspection.inspected_at.desc()).limit(200)).all()
-    return render_template("cases/inspections.html", rows=rows, home=g.user.jurisdiction.code)
+    """The inspection records, and the form of one that found no problem (a refusal is shown on it)."""
+    from app.cases.services.inspections import record_inspection
 
-
-@bp.post("/inspections")
-@require(Permission.handle_cases)
-def record_inspection():  # type: ignore[no-untyped-def]
-    records.record_inspection(db.session(), g.user, request.form)
-    flash(_("检查记录已保存（未发现问题）。"))
-    return redirect(url_for("cases.inspections"))
+    s = db.session()
+    error = field = None
+    if request.method == "POST":
+        if not g.user.can(Permission.handle_cases):
+            abort(403)
+        try:
+            record_inspection(s, g.user, request.form)
+        except ServiceError as e:
+            s.rollback()
+            if e.status == 403:
+                raise
+            error, field = e.message, e.field
+        else:
+            flash(_("检查记录已保存（未发现问题）。"))
+            return redirect(url_for("cases.inspections"))
+    rows = s.scalars(select(Inspection).order_by(Inspection.inspected_at.desc()).limit(200)).all()
+    with unscoped(s):
+        places = s.scalars(select(Jurisdiction).order_by(Jurisdiction.code)).all()
+    groups = place_groups(places, g.user.jurisdiction.code, "（" + _("市级") + "）")
+    labels = {o.code: o.label for grp in groups for o in grp.options}
+    names = {p.id: labels.get(p.code, p.name) for p in places}
+    return render_template(
+        "cases/inspections.html", rows=rows, home=g.user.jurisdiction.code, place_groups=groups, place_names=names,
+        values=request.form, error=error, field=field,
+    ), (400 if error else 200)  # fmt: skip
 
 
 from app.cases import transfer_views  # noqa: E402, F401 - registers the transfer routes on bp

@@ -53,7 +53,9 @@ def create_case(session: Session, user: User, data: Mapping[str, Any]) -> Case:
     case.due_at = due_for(session, case, utcnow())
     add_event(session, case, user, "create", None, CaseState.discovered, note=problem[:200])
     if fields["origin"] is Origin.field_inspection:
-        session.add(_inspection(user, place, case, data, inspected_at))
+        from app.cases.services.inspections import inspection_row
+
+        session.add(inspection_row(user, place, case, data, inspected_at, joint=not in_own_area))
     session.flush()
     record(
         session, "case.create", obj=case,
@@ -114,21 +116,6 @@ def case_fields(session: Session, data: Mapping[str, Any]) -> tuple[dict[str, An
     return fields, place
 
 
-def _inspection(user: User, place: Jurisdiction, case: Case | None, data: Mapping[str, Any], at: datetime) -> Any:
-    from app.cases.models import Inspection
-
-    try:
-        staff = max(1, min(int(data.get("staff") or 1), 99))
-    except (TypeError, ValueError):
-        raise ServiceError(_("检查人数应为 1–99 的整数。"), field="staff") from None
-    return Inspection(
-        bureau_id=user.bureau_id, jurisdiction_id=place.id, inspected_at=at,
-        source_name=(case.source_name if case else str(data.get("source_name") or "").strip()[:200]),
-        enterprise_uscc=_uscc(data), staff=staff,
-        round_label=str(data.get("round_label") or "").strip()[:64], case_id=case.id if case else None,
-    )  # fmt: skip
-
-
 def _uscc(data: Mapping[str, Any]) -> str | None:
     """The enterprise's credit code as given (a case may name a plant on no list, so the check digit is not
     enforced), but never longer than the column: PostgreSQL would refuse the whole request."""
@@ -136,23 +123,6 @@ def _uscc(data: Mapping[str, Any]) -> str | None:
     if len(code) > 18:
         raise ServiceError(_("统一社会信用代码应为 18 位。"), field="enterprise_uscc")
     return code or None
-
-
-def record_inspection(session: Session, user: User, data: Mapping[str, Any]) -> Any:
-    """A field inspection that found no problem still counts in the joint-enforcement figures."""
-    if not user.roles & WORKERS:
-        raise Forbidden(_("只有执法检查员和生态环境部门业务人员可以登记检查。"))
-    if not str(data.get("source_name") or "").strip():
-        raise ServiceError(_("请填写污染源名称。"), field="source_name")
-    with unscoped(session):
-        place = session.scalars(select(Jurisdiction).where(Jurisdiction.code == str(data.get("place") or ""))).first()
-    if place is None:
-        raise ServiceError(_("请选择问题所在的区县。"), field="place")
-    row = _inspection(user, place, None, data, utcnow())
-    session.add(row)
-    session.flush()
-    record(session, "inspection.create", obj=row, after={"source_name": row.source_name, "place": place.code})
-    return row
 
 
 def _coordinates(data: Mapping[str, Any]) -> tuple[float | None, float | None]:
