@@ -3,15 +3,16 @@ with its timeline, evidence and actions, transfers and their PDF forms."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
-from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Response, abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.audit.services import record
 from app.auth.models import Bureau
 from app.auth.roles import Permission
 from app.auth.services import bureau_names
@@ -154,23 +155,51 @@ def board():  # type: ignore[no-untyped-def]
     return render_template("cases/board.html", columns=columns, filters=f, now=datetime.now(UTC))
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 @bp.get("/figures")
 @require(Permission.view_cases)
 def figures():  # type: ignore[no-untyped-def]
+    """Joint-enforcement figures of a period or a season preset, per bureau and in total; `?format=xlsx`."""
+    from app.cases.services import figures as fig
+    from app.core.exports import xlsx_bytes
+
     today = datetime.now(LOCAL_TZ).date()
+    presets = fig.seasons(today)
+    season = next((p for p in presets if p.key == request.args.get("season")), None)
     try:
-        start = datetime.fromisoformat(request.args.get("start") or (today - timedelta(days=30)).isoformat()).date()
-        end = datetime.fromisoformat(request.args.get("end") or today.isoformat()).date()
+        start = (
+            season.start
+            if season
+            else date.fromisoformat(request.args.get("start") or (today - timedelta(days=30)).isoformat())
+        )
+        end = season.end if season else date.fromisoformat(request.args.get("end") or today.isoformat())
     except ValueError:
         raise ServiceError(_("日期格式应为 年-月-日。")) from None
     if end < start:
         raise ServiceError(_("结束日期不能早于开始日期。"))
-    rows = queries.figures(
-        db.session(),
-        datetime.combine(start, time.min, LOCAL_TZ).astimezone(UTC),
+    s = db.session()
+    rows, total = fig.figures(
+        s, datetime.combine(start, time.min, LOCAL_TZ).astimezone(UTC),
         datetime.combine(end + timedelta(days=1), time.min, LOCAL_TZ).astimezone(UTC),
-    )
-    return render_template("cases/figures.html", rows=rows, start=start, end=end)
+    )  # fmt: skip
+    columns = [_(c) for c in fig.COLUMNS]
+    if request.args.get("format") == "xlsx":
+        data = xlsx_bytes(
+            _("联合执法统计"), [_("单位"), *columns],
+            [[f.bureau, *f.counts()] for f in rows] + [[_("合计"), *total.counts()]],
+        )  # fmt: skip
+        record(
+            s, "cases.figures_export", detail={"start": start.isoformat(), "end": end.isoformat(), "rows": len(rows)}
+        )
+        name = f"figures-{start.isoformat()}-{end.isoformat()}.xlsx"
+        headers = {"Content-Disposition": f"attachment; filename={name}", "Cache-Control": "no-store"}
+        return Response(data, mimetype=XLSX, headers=headers)
+    return render_template(
+        "cases/figures.html", rows=rows, total=total, columns=columns, start=start, end=end, presets=presets,
+        season=season,
+    )  # fmt: skip
 
 
 @bp.route("/new", methods=["GET", "POST"])

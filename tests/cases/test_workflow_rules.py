@@ -138,7 +138,9 @@ def test_evidence_events_and_inspections_outside_reach_are_not_written(app, worl
 
 def test_a_joint_inspection_is_recorded_in_another_bureaus_area(app, world, login_as, session) -> None:  # type: ignore[no-untyped-def]
     inspector = login_as(world.inspector, app.test_client())
-    answer = post(inspector, "/cases/inspections", {"source_name": "隆昌某砖厂", "place": "511083", "staff": "3", "joint": "1"})
+    answer = post(
+        inspector, "/cases/inspections", {"source_name": "隆昌某砖厂", "place": "511083", "staff": "3", "joint": "1"}
+    )
     assert answer.status_code in (200, 302), answer.get_data(as_text=True)[:300]
     assert audit_actions("inspection.create")
 
