@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import record
 from app.auth.models import Bureau, BureauKind, User
+from app.cases.locate import AUTO, enterprise_place, place_at
 from app.cases.models import COPY, DISCOVERED_BY, Case, CaseShare, CaseTransfer, Evidence, TransferItem
 from app.cases.services import numbering
 from app.cases.services.workflow import RULES, WORKERS, Action, add_event, can, due_for, transition
@@ -77,7 +78,9 @@ def case_fields(session: Session, data: Mapping[str, Any]) -> tuple[dict[str, An
     topic = str(data.get("topic") or "").strip()[:100]
     if not topic:
         raise ServiceError(_("请选择或填写问题类别。"), field="topic")
-    source_name = str(data.get("source_name") or "").strip()[:200]
+    uscc = _uscc(data)
+    listed = enterprise_place(session, uscc)
+    source_name = str(data.get("source_name") or "").strip()[:200] or (listed[1][:200] if listed else "")
     if not source_name:
         raise ServiceError(_("请填写污染源名称。"), field="source_name")
     problem = str(data.get("problem") or "").strip()
@@ -86,8 +89,13 @@ def case_fields(session: Session, data: Mapping[str, Any]) -> tuple[dict[str, An
     if not problem:
         raise ServiceError(_("请描述发现的问题。"), field="problem")
     code = str(data.get("place") or "").strip()
-    with unscoped(session):  # a problem may be anywhere: places are reference data
-        place = session.scalars(select(Jurisdiction).where(Jurisdiction.code == code)).first()
+    if code in ("", AUTO):  # from the listed enterprise, else from the location
+        place = listed[0] if listed else place_at(session, *_coordinates(data))
+        if place is None:
+            raise ServiceError(_("无法按位置或企业确定所在区县，请选择问题所在的区县。"), field="place")
+    else:
+        with unscoped(session):  # a problem may be anywhere: places are reference data
+            place = session.scalars(select(Jurisdiction).where(Jurisdiction.code == code)).first()
     if place is None:
         raise ServiceError(_("请选择问题所在的区县。"), field="place")
     inspected_at = data.get("inspected_at") or utcnow()
@@ -110,7 +118,7 @@ def case_fields(session: Session, data: Mapping[str, Any]) -> tuple[dict[str, An
     fields = {
         "source_type": source_type, "topic": topic, "origin": origin, "inspected_at": inspected_at,
         "source_name": source_name, "source_address": str(data.get("source_address") or "").strip()[:300],
-        "enterprise_uscc": _uscc(data), "problem": problem[:4000], "latitude": lat, "longitude": lon,
+        "enterprise_uscc": uscc, "problem": problem[:4000], "latitude": lat, "longitude": lon,
         "complainant_name": complainant, "complainant_phone": complainant_phone,
     }  # fmt: skip
     return fields, place
