@@ -89,7 +89,7 @@ def case_fields(session: Session, data: Mapping[str, Any]) -> tuple[dict[str, An
     if not problem:
         raise ServiceError(_("请描述发现的问题。"), field="problem")
     code = str(data.get("place") or "").strip()
-    if code in ("", AUTO):  # from the listed enterprise, else from the location
+    if code == AUTO:  # from the listed enterprise, else from the location
         place = listed[0] if listed else place_at(session, *_coordinates(data))
         if place is None:
             raise ServiceError(_("无法按位置或企业确定所在区县，请选择问题所在的区县。"), field="place")
