@@ -32,7 +32,9 @@
         group.hidden = !any;
       });
       var current = select.options[select.selectedIndex];
-      if (q && first && (!current || current.hidden)) { select.value = first.value; }
+      var group = current && current.parentNode.tagName === "OPTGROUP" ? current.parentNode.label : "";
+      var keeps = current && !current.hidden && norm(current.textContent + group + current.value).indexOf(q) >= 0;
+      if (q && first && !keeps) { select.value = first.value; }
       count.textContent = q ? (select.dataset.matchesLabel || "{n}").replace("{n}", shown) : "";
     });
   }
