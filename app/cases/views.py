@@ -437,27 +437,33 @@ def escalate(case_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("cases.detail", case_id=case.id))
 
 
-@bp.route("/inspections", methods=["GET", "POST"])
+@bp.get("/inspections")
 @require(Permission.view_cases)
 def inspections():  # type: ignore[no-untyped-def]
-    """The inspection records, and the form of one that found no problem (a refusal is shown on it)."""
-    from app.cases.services.inspections import record_inspection
+    return _inspections_page()
+
+
+@bp.post("/inspections")
+@require(Permission.handle_cases)
+def record_inspection():  # type: ignore[no-untyped-def]
+    """An inspection that found no problem; a refusal is shown on its form with what was typed."""
+    from app.cases.services.inspections import record_inspection as record_one
 
     s = db.session()
-    error = field = None
-    if request.method == "POST":
-        if not g.user.can(Permission.handle_cases):
-            abort(403)
-        try:
-            record_inspection(s, g.user, request.form)
-        except ServiceError as e:
-            s.rollback()
-            if e.status == 403:
-                raise
-            error, field = e.message, e.field
-        else:
-            flash(_("检查记录已保存（未发现问题）。"))
-            return redirect(url_for("cases.inspections"))
+    try:
+        record_one(s, g.user, request.form)
+    except ServiceError as e:
+        s.rollback()
+        if e.status == 403:
+            raise
+        return _inspections_page(e.message, e.field)
+    flash(_("检查记录已保存（未发现问题）。"))
+    return redirect(url_for("cases.inspections"))
+
+
+def _inspections_page(error: str | None = None, field: str | None = None):  # type: ignore[no-untyped-def]
+    """The inspection records, and the form of one that found no problem."""
+    s = db.session()
     rows = s.scalars(select(Inspection).order_by(Inspection.inspected_at.desc()).limit(200)).all()
     with unscoped(s):
         places = s.scalars(select(Jurisdiction).order_by(Jurisdiction.code)).all()
