@@ -1,7 +1,7 @@
 """case assignee; inspection team and joint flag
 
 Revision ID: b7c3e9a1d5f2
-Revises: f3a9c1d27b54
+Revises: d8f2b6c1a3e7
 Create Date: 2026-12-07 14:20:00
 
 Issue 12.2: a case can be assigned to an officer of the bureau holding it (case_record.assignee_id); an
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = 'b7c3e9a1d5f2'
-down_revision: str | None = 'f3a9c1d27b54'
+down_revision: str | None = 'd8f2b6c1a3e7'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -16,6 +16,7 @@ from app.auth.models import Bureau, BureauKind, User
 from app.cases.locate import AUTO, enterprise_place, place_at
 from app.cases.models import COPY, DISCOVERED_BY, Case, CaseShare, CaseTransfer, Evidence, TransferItem
 from app.cases.services import numbering
+from app.cases.services.inspections import enterprise_code, inspection_row
 from app.cases.services.workflow import RULES, WORKERS, Action, add_event, can, due_for, transition
 from app.cases.vocabulary import TOPICS, CaseState, EvidenceKind, Origin, SourceType, label
 from app.core.errors import Conflict, Forbidden, NotFound, ServiceError
@@ -54,8 +55,6 @@ def create_case(session: Session, user: User, data: Mapping[str, Any]) -> Case:
     case.due_at = due_for(session, case, utcnow())
     add_event(session, case, user, "create", None, CaseState.discovered, note=problem[:200])
     if fields["origin"] is Origin.field_inspection:
-        from app.cases.services.inspections import inspection_row
-
         session.add(inspection_row(user, place, case, data, inspected_at, joint=not in_own_area))
     session.flush()
     record(
@@ -78,7 +77,7 @@ def case_fields(session: Session, data: Mapping[str, Any]) -> tuple[dict[str, An
     topic = str(data.get("topic") or "").strip()[:100]
     if not topic:
         raise ServiceError(_("请选择或填写问题类别。"), field="topic")
-    uscc = _uscc(data)
+    uscc = enterprise_code(data)
     listed = enterprise_place(session, uscc)
     source_name = str(data.get("source_name") or "").strip()[:200] or (listed[1][:200] if listed else "")
     if not source_name:
@@ -122,15 +121,6 @@ def case_fields(session: Session, data: Mapping[str, Any]) -> tuple[dict[str, An
         "complainant_name": complainant, "complainant_phone": complainant_phone,
     }  # fmt: skip
     return fields, place
-
-
-def _uscc(data: Mapping[str, Any]) -> str | None:
-    """The enterprise's credit code as given (a case may name a plant on no list, so the check digit is not
-    enforced), but never longer than the column: PostgreSQL would refuse the whole request."""
-    code = str(data.get("enterprise_uscc") or "").strip().upper()
-    if len(code) > 18:
-        raise ServiceError(_("统一社会信用代码应为 18 位。"), field="enterprise_uscc")
-    return code or None
 
 
 def _coordinates(data: Mapping[str, Any]) -> tuple[float | None, float | None]:
