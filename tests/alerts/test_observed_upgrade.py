@@ -78,3 +78,20 @@ def test_no_upgrade_when_improvement_is_forecast_or_the_level_is_not_higher(sess
     assert observed.upgrade(session, "kashgar", at_yellow) is None
     # a plan without the rule (川渝) proposes no observed upgrade
     assert observed.upgrade(session, "chuanyu", seen) is None
+
+
+def test_the_observation_page_shows_the_upgrade_and_drafts_it(session, yellow, tmp_path, login_as) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import post_form
+
+    director, episode = yellow
+    seen = stored(session, hourly(tmp_path / "实测.csv", T0, 60, 260), ReadingKind.observation)
+    session.commit()
+    client = login_as(director)
+    url = f"/alerts/forecasts/{seen.id}?plan=kashgar"
+    page = client.get(url).get_data(as_text=True)
+    assert 'data-testid="observed-upgrade"' in page and "高于现行黄色预警" in page
+    r = post_form(client, f"/alerts/forecasts/{seen.id}/propose-upgrade", {"plan": "kashgar", "episode": episode.id},
+                  token_from=url)  # fmt: skip
+    assert r.status_code == 302, r.get_data(as_text=True)[:2000]
+    page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert "橙色预警" in page and "实测：" in page and "草稿" in page

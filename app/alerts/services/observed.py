@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,7 +31,7 @@ def upgrade(session: Session, plan_code: str, observation: ForecastIssue,
             forecast: ForecastIssue | None = None) -> dict[str, Any] | None:  # fmt: skip
     """The upgrade proposal (evaluation form, with its reason) the observations call for, or None."""
     if observation.kind is not ReadingKind.observation:
-        raise ServiceError("请选择实测数据（而非预报）。", field="issue")
+        raise ServiceError(_("请选择实测数据（而非预报）。"), field="issue")
     plan = plans.by_code(session, plan_code)
     rules = plans.rules_of(plan).alert if plan is not None else None
     if rules is None or not rules.upgrade_observed_hours:
