@@ -181,8 +181,10 @@ def propose_observed_upgrade(issue_id: int):  # type: ignore[no-untyped-def]
     issue = s.get(ForecastIssue, issue_id)
     if issue is None:
         abort(404)
-    plan, _rules = proposals.plan_of(s, request.form.get("plan", ""))
+    if not request.form.get("plan"):
+        raise ServiceError(_("请选择预案。"), field="plan")
     episode = _episode_arg(s, request.form.get("episode"))
+    plan, _rules = proposals.plan_of(s, request.form["plan"])
     found = observed.upgrade(s, plan.code, issue, _latest_forecast(s))
     if found is None:
         raise ServiceError(_("实测数据未达到高于现行预警的级别，或预报将明显改善，无需升级。"))
