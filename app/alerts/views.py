@@ -77,6 +77,7 @@ def index():  # type: ignore[no-untyped-def]
                      "alerting": sum(1 for v in members.values() if v)})  # fmt: skip
     active = episode_services.active(s)
     flags = {e.id: len(proposals.unconfirmed(e, now)) for e in active}
+    issued_late = {e.id for e in active if any(p.issued_late for p in e.proposals)}
     waiting = s.scalars(select(Proposal).where(Proposal.state == ProposalState.under_approval)
                         .order_by(Proposal.id)).all()  # fmt: skip
     mine = [p for p in waiting if workflow.steps_for(p, user)]
@@ -87,6 +88,7 @@ def index():  # type: ignore[no-untyped-def]
         EpisodeUnit.confirmed_at.is_(None)).order_by(EpisodeUnit.id)) if u.can_confirm(user)]  # fmt: skip
     return render_template(
         "alerts/index.html", maps=maps, active=active, flags=flags, waiting=waiting, mine=mine, to_issue=to_issue,
+        issued_late=issued_late, now=now,
         confirm=confirm, bureaus=bureau_names(s, {e.bureau_id for e in active}),
         names=_names(s, {u.jurisdiction_id for u in confirm}),
     )  # fmt: skip

@@ -117,7 +117,10 @@ def test_done_when(app, client, session, login_as, make_user, people, zone: Zone
     assert "成都平原内4个相邻城市" in re.search(r'data-testid="proposal-reason">(.*?)</dd>', page).group(1)
     assert state_of(act(client, proposal_url, "submit")) == "审批中"
     login_as(leader)
-    assert f"/alerts/proposals/{proposal_url.rsplit('/', 1)[1]}" in client.get("/alerts/").get_data(as_text=True)
+    situation = client.get("/alerts/").get_data(as_text=True)
+    pid = proposal_url.rsplit("/", 1)[1]
+    assert f'data-testid="decide-{pid}"' in situation
+    assert f'data-testid="past-notice-{pid}"' in situation  # waiting, and already past the 72-hour notice
     assert state_of(act(client, proposal_url, "decide", decision="agree", opinion="同意")) == "已批准，待发布"
     login_as(staff)
     page = act(client, proposal_url, "issue")
@@ -126,6 +129,7 @@ def test_done_when(app, client, session, login_as, make_user, people, zone: Zone
     pdf = client.get(f"/alerts/proposals/{proposal_url.rsplit('/', 1)[1]}/letters/510000.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     episode_url = re.search(r'href="(/alerts/episodes/\d+)"', page).group(1)
+    assert f'data-testid="late-issue-{episode_url.rsplit("/", 1)[1]}"' in client.get("/alerts/").get_data(as_text=True)
     episode = client.get(episode_url).get_data(as_text=True)
     assert "6 个单位未确认启动" in episode and episode.count("未确认</span>") == 6  # begun, none confirmed yet
     levels = client.get("/api/v1/alerts/episodes").get_json()["levels"]
