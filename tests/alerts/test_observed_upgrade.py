@@ -95,3 +95,23 @@ def test_the_observation_page_shows_the_upgrade_and_drafts_it(session, yellow, t
     assert r.status_code == 302, r.get_data(as_text=True)[:2000]
     page = client.get(r.headers["Location"]).get_data(as_text=True)
     assert "橙色预警" in page and "实测：" in page and "草稿" in page
+
+
+def test_the_api_answers_the_observed_upgrade(session, yellow, tmp_path, client) -> None:  # type: ignore[no-untyped-def]
+    from jsonschema import Draft202012Validator
+
+    from tests.test_openapi import SPEC, bearer
+
+    director, _episode = yellow
+    seen = stored(session, hourly(tmp_path / "实测.csv", T0, 60, 260), ReadingKind.observation)
+    ahead = stored(session, hourly(tmp_path / "预报.csv", T0 + timedelta(hours=60), 48, 260), ReadingKind.forecast)
+    headers = bearer(session, director)
+    r = client.get(f"/api/v1/alerts/observations/{seen.id}/upgrade/kashgar", headers=headers)
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    answer = SPEC["paths"]["/alerts/observations/{issue_id}/upgrade/{plan}"]["get"]["responses"]["200"]
+    Draft202012Validator(answer["content"]["application/json"]["schema"]).validate(body)
+    assert body["forecast"] == ahead.id and body["proposal"]["level"] == "orange"
+    assert "高于现行黄色预警" in body["proposal"]["reason"]
+    assert client.get(f"/api/v1/alerts/observations/{ahead.id}/upgrade/kashgar", headers=headers).status_code == 400
+    assert client.get(f"/api/v1/alerts/observations/{seen.id}/upgrade/nowhere", headers=headers).status_code == 404

@@ -16,7 +16,7 @@ from app.alerts.services import episodes
 from app.alerts.services.drafts import Draft
 from app.alerts.services.forecasts import evaluate, frame_of, member_codes
 from app.alerts.vocabulary import ProposalKind
-from app.core.errors import ServiceError
+from app.core.errors import NotFound, ServiceError
 from app.places.models import Jurisdiction
 from app.plans import services as plans
 from app.reduction.domain.vocabulary import AlertLevel
@@ -33,7 +33,9 @@ def upgrade(session: Session, plan_code: str, observation: ForecastIssue,
     if observation.kind is not ReadingKind.observation:
         raise ServiceError(_("请选择实测数据（而非预报）。"), field="issue")
     plan = plans.by_code(session, plan_code)
-    rules = plans.rules_of(plan).alert if plan is not None else None
+    if plan is None:
+        raise NotFound(_("没有代码为 %(code)s 的预案。", code=plan_code[:40]))
+    rules = plans.rules_of(plan).alert
     if rules is None or not rules.upgrade_observed_hours:
         return None
     seen = _evaluation(session, plan_code, observation)
