@@ -36,9 +36,7 @@ class PowerHourly(Base):
 
     __tablename__ = "power_hourly"
 
-    registry_meter_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("registry_meter.id", ondelete="RESTRICT"), primary_key=True
-    )
+    registry_meter_id: Mapped[int] = mapped_column(BigId, primary_key=True)  # derived from power_reading: no FK
     hour: Mapped[datetime] = mapped_column(primary_key=True)
     kwh: Mapped[float] = mapped_column(Float)
     readings: Mapped[int] = mapped_column(Integer)
@@ -49,9 +47,7 @@ class PowerDaily(Base):
 
     __tablename__ = "power_daily"
 
-    registry_meter_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("registry_meter.id", ondelete="RESTRICT"), primary_key=True
-    )
+    registry_meter_id: Mapped[int] = mapped_column(BigId, primary_key=True)  # derived from power_reading: no FK
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     kwh: Mapped[float] = mapped_column(Float)
     readings: Mapped[int] = mapped_column(Integer)

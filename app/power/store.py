@@ -14,6 +14,7 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -26,23 +27,41 @@ from app.power.domain.rows import Batch
 from app.power.models import SOURCES
 
 LOCK_SPACE = 1402  # pg_advisory_xact_lock(LOCK_SPACE, meter): readings of one meter
-PARTITION_LOCK = 1403
+STAGE_PG = text("CREATE TEMP TABLE power_stage AS SELECT registry_meter_id, to_timestamp(epoch_us / 1e6) AS at, "
+                "date_trunc('hour', to_timestamp(epoch_us / 1e6)) AS hour, "
+                "(to_timestamp(epoch_us / 1e6) AT TIME ZONE 'Asia/Shanghai')::date AS day, kwh, "
+                "NULL::double precision AS old FROM power_stage_raw")  # fmt: skip
 LOCK_METERS = text("SELECT pg_advisory_xact_lock(:k, (m % 2147483647)::int) "
                    "FROM (SELECT DISTINCT registry_meter_id AS m FROM power_stage ORDER BY 1) AS meters")  # fmt: skip
 OLD_VALUES = text("UPDATE power_stage SET old = r.kwh FROM power_reading AS r "
                   "WHERE r.registry_meter_id = power_stage.registry_meter_id AND r.at = power_stage.at")  # fmt: skip
-UPSERT = text("INSERT INTO power_reading (registry_meter_id, at, kwh, source, received_at) "
-              "SELECT registry_meter_id, at, kwh, :source, :now FROM power_stage WHERE true "
-              "ON CONFLICT (registry_meter_id, at) DO UPDATE SET kwh = excluded.kwh, source = excluded.source, "
-              "received_at = excluded.received_at")  # fmt: skip
-# the hourly and daily figures move by the difference each staged row makes (table and key are fixed names)
-FIGURES = [text(f"INSERT INTO {table} (registry_meter_id, {key}, kwh, readings) "  # noqa: S608
-                f"SELECT registry_meter_id, {key}, sum(kwh - coalesce(old, 0)), "
-                f"sum(CASE WHEN old IS NULL THEN 1 ELSE 0 END) FROM power_stage WHERE true "
-                f"GROUP BY registry_meter_id, {key} "
-                f"ON CONFLICT (registry_meter_id, {key}) DO UPDATE SET kwh = {table}.kwh + excluded.kwh, "
-                f"readings = {table}.readings + excluded.readings")
-           for table, key in (("power_hourly", "hour"), ("power_daily", "day"))]  # fmt: skip
+# Under the meters' locks no other batch writes these meters' rows, so new rows are plain inserts and corrected
+# ones plain updates (an ON CONFLICT upsert costs twice a COPY); on SQLite one writer runs at a time anyway.
+INSERT_NEW = text("INSERT INTO power_reading (registry_meter_id, at, kwh, source, received_at) "
+                  "SELECT registry_meter_id, at, kwh, :source, :now FROM power_stage WHERE old IS NULL")  # fmt: skip
+UPDATE_CORRECTED = text("UPDATE power_reading SET kwh = s.kwh, source = :source, received_at = :now "
+                        "FROM power_stage AS s WHERE s.old IS NOT NULL "
+                        "AND power_reading.registry_meter_id = s.registry_meter_id "
+                        "AND power_reading.at = s.at")  # fmt: skip
+
+
+def _figures(table: str, key: str) -> list[text]:
+    """The hourly or daily figures moved by the difference each staged row makes (fixed table and key names)."""
+    match = f"t.registry_meter_id = d.registry_meter_id AND t.{key} = d.{key}"
+    return [
+        text(f"CREATE TEMP TABLE power_delta AS SELECT registry_meter_id, {key}, "  # noqa: S608
+             f"sum(kwh - coalesce(old, 0)) AS kwh, sum(CASE WHEN old IS NULL THEN 1 ELSE 0 END) AS readings "
+             f"FROM power_stage GROUP BY registry_meter_id, {key}"),
+        text(f"UPDATE {table} AS t SET kwh = t.kwh + d.kwh, readings = t.readings + d.readings "  # noqa: S608
+             f"FROM power_delta AS d WHERE {match}"),
+        text(f"INSERT INTO {table} (registry_meter_id, {key}, kwh, readings) "  # noqa: S608
+             f"SELECT registry_meter_id, {key}, kwh, readings FROM power_delta AS d "
+             f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {match})"),
+        text("DROP TABLE power_delta"),
+    ]  # fmt: skip
+
+
+FIGURES = _figures("power_hourly", "hour") + _figures("power_daily", "day")
 
 
 @dataclass(frozen=True)
@@ -62,7 +81,9 @@ def ensure_partitions(conn: Connection, months: list[pd.Timestamp]) -> list[str]
     made = []
     missing = [m for m in months if conn.scalar(text("SELECT to_regclass(:n)"), {"n": partition_name(m)}) is None]
     if missing:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PARTITION_LOCK})
+        # A lock on the table itself (not an advisory lock): taking it also reads the catalog anew, so a partition
+        # another transaction made while this one waited is seen. The mode conflicts with itself, not with writes.
+        conn.execute(text("LOCK TABLE power_reading IN SHARE UPDATE EXCLUSIVE MODE"))
     for month in missing:
         name = partition_name(month)
         if conn.scalar(text("SELECT to_regclass(:n)"), {"n": name}) is not None:
@@ -85,22 +106,21 @@ def store(session: Session, batch: Batch, source: str) -> Stored:
     pg = conn.dialect.name == "postgresql"
     local = pd.DatetimeIndex(frame["at"])
     utc = local.tz_localize(LOCAL_TZ).tz_convert(UTC)
-    stage = pd.DataFrame({"registry_meter_id": frame["meter_id"].to_numpy(), "at": utc, "hour": utc.floor("h"),
-                          "day": local.normalize().date, "kwh": frame["kwh"].to_numpy()})  # fmt: skip
     conn.execute(text("DROP TABLE IF EXISTS power_stage"))
     if pg:
-        conn.execute(text("CREATE TEMP TABLE power_stage (registry_meter_id bigint, at timestamptz, hour timestamptz, "
-                          "day date, kwh double precision, old double precision)"))  # fmt: skip
-        _copy(conn, stage)
+        _copy(conn, frame["meter_id"].to_numpy(), utc.as_unit("us").asi8, frame["kwh"].to_numpy())
+        conn.execute(STAGE_PG)
+        conn.execute(text("DROP TABLE power_stage_raw"))
         conn.execute(LOCK_METERS, {"k": LOCK_SPACE})
-        ensure_partitions(conn, sorted(set(local.to_period("M").to_timestamp())))
+        months = pd.period_range(local.min(), local.max(), freq="M").to_timestamp()
+        ensure_partitions(conn, list(months))
     else:
         conn.execute(text("CREATE TEMP TABLE power_stage (registry_meter_id INTEGER, at DATETIME, hour DATETIME, "
                           "day DATE, kwh FLOAT, old FLOAT)"))  # fmt: skip
         fmt = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime storage, naive UTC
-        rows = {"m": stage["registry_meter_id"].tolist(), "at": utc.tz_localize(None).strftime(fmt).tolist(),
-                "hour": stage["hour"].dt.tz_localize(None).dt.strftime(fmt).tolist(),
-                "day": [d.isoformat() for d in stage["day"]], "kwh": stage["kwh"].tolist()}  # fmt: skip
+        rows = {"m": frame["meter_id"].tolist(), "at": utc.tz_localize(None).strftime(fmt).tolist(),
+                "hour": utc.floor("h").tz_localize(None).strftime(fmt).tolist(),
+                "day": local.strftime("%Y-%m-%d").tolist(), "kwh": frame["kwh"].tolist()}  # fmt: skip
         conn.execute(text("INSERT INTO power_stage VALUES (:m, :at, :hour, :day, :kwh, NULL)"),
                      [dict(zip(rows, values, strict=True)) for values in zip(*rows.values(), strict=True)])  # fmt: skip
     conn.execute(OLD_VALUES)
@@ -108,7 +128,9 @@ def store(session: Session, batch: Batch, source: str) -> Stored:
     total, corrected = conn.execute(text("SELECT count(*), count(old) FROM power_stage")).one()
     now = utcnow()
     stamp = now if pg else now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-    conn.execute(UPSERT, {"source": source, "now": stamp})
+    conn.execute(INSERT_NEW, {"source": source, "now": stamp})
+    if corrected:
+        conn.execute(UPDATE_CORRECTED, {"source": source, "now": stamp})
     for statement in FIGURES:
         conn.execute(statement)
     conn.execute(text("DROP TABLE power_stage"))
@@ -121,17 +143,21 @@ def store(session: Session, batch: Batch, source: str) -> Stored:
     return result
 
 
-def _copy(conn: Connection, stage: pd.DataFrame) -> None:
-    """COPY the staged rows through psycopg on the session's own connection (and transaction)."""
+def _copy(conn: Connection, meters: np.ndarray, epoch_us: np.ndarray, kwh: np.ndarray) -> None:
+    """COPY (meter, microseconds since the epoch, kWh) through psycopg on the session's own connection and
+    transaction: numbers only, so the text is cheap to make; PostgreSQL turns them into times."""
+    conn.execute(text("CREATE TEMP TABLE power_stage_raw (registry_meter_id bigint, epoch_us bigint, "
+                      "kwh double precision)"))  # fmt: skip
     raw = conn.connection.driver_connection
-    out = stage.assign(at=stage["at"].map(datetime.isoformat), hour=stage["hour"].map(datetime.isoformat))
-    with (
-        raw.cursor() as cur,
-        cur.copy("COPY power_stage (registry_meter_id, at, hour, day, kwh) FROM STDIN (FORMAT csv)") as copy,
-    ):
-        buffer = io.StringIO()
-        out.to_csv(buffer, header=False, index=False)
-        copy.write(buffer.getvalue())
+    with raw.cursor() as cur, cur.copy("COPY power_stage_raw FROM STDIN (FORMAT csv)") as copy:
+        step = 1_000_000
+        for start in range(0, len(meters), step):
+            buffer = io.StringIO()
+            part = slice(start, start + step)
+            pd.DataFrame({"m": meters[part], "t": epoch_us[part], "k": kwh[part]}).to_csv(
+                buffer, header=False, index=False, float_format="%.17g"
+            )
+            copy.write(buffer.getvalue())
 
 
 def hourly(session: Session, meter_ids: list[int], start: datetime, end: datetime) -> pd.DataFrame:

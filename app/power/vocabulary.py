@@ -71,5 +71,14 @@ def _number(value: Any) -> str:
 
 def reason(kind: str, evidence: dict[str, Any]) -> str:
     """The flag's label and its reason with the numbers: 「生产用电未按要求下降：预警期间24小时……」."""
-    text = gettext(REASONS[kind], **{k: _number(v) for k, v in evidence.items()}) if kind in REASONS else ""
-    return f"{flag_label(kind)}：{text}" if text else flag_label(kind)
+    return reasons([kind], [evidence])[0]
+
+
+def reasons(kinds: list[str], evidences: list[dict[str, Any]]) -> list[str]:
+    """`reason` of many flags: each kind's template is looked up once (tens of thousands of flags in a province)."""
+    templates = {k: (flag_label(k), gettext(REASONS[k]) if k in REASONS else "") for k in set(kinds)}
+    out = []
+    for kind, evidence in zip(kinds, evidences, strict=True):
+        label, template = templates[kind]
+        out.append(f"{label}：{template % {k: _number(v) for k, v in evidence.items()}}" if template else label)
+    return out

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from flask import current_app
 
-from app.jobs import runner, services
+from app.jobs import services
 from tests.browser.conftest import PHONE, Console
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ def test_province_export_runs_in_the_background_to_its_download(
 ) -> None:
     queued: list[tuple[int, Any]] = []
     # no worker yet: the job waits in the queue until the test runs it, as a worker would
-    monkeypatch.setattr(runner, "enqueue", lambda job_id: queued.append((job_id, current_app._get_current_object())))
+    monkeypatch.setattr(services, "enqueue", lambda job_id: queued.append((job_id, current_app._get_current_object())))
     page.set_viewport_size(PHONE)
     demo_login("sc_staff")
     page.goto("/lists/")

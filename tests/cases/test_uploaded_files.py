@@ -238,7 +238,7 @@ def printed_sizes(pdf: bytes) -> list[tuple[int, int]]:
 
 
 def transfer_pdf(client: Any, case_id: int, to: int) -> bytes:
-    moved = post(client, "/cases/transfers", {"case_id": case_id, "to_bureau": to})
+    moved = post(client, "/cases/transfers", {"case_id": case_id, "to_bureau": to, "confirm": "1"})
     assert moved.status_code == 302, moved.get_data(as_text=True)[:500]
     pdf = client.get(moved.headers["Location"] + ".pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
@@ -291,7 +291,7 @@ def test_a_signed_scan_keeps_its_name(app, world, login_as, session) -> None:  #
     """Scans of the signed form (PDF) are not printed and need no print copy."""
     inspector = login_as(world.inspector, app.test_client())
     case_id = case_id_of(new_case(inspector, [(png_bytes(), "p.png")]))
-    moved = post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id})
+    moved = post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id, "confirm": "1"})
     transfer_id = int(moved.headers["Location"].rsplit("/", 1)[1])
     scan = post(
         inspector, f"/cases/transfers/{transfer_id}/scan", {"files": (io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "签章.pdf")},

@@ -3,11 +3,12 @@ monthly partitions on PostgreSQL, and the check run on what was stored."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 
 from app.power.domain.check import check
 from app.power.domain.rows import parse
@@ -15,7 +16,7 @@ from app.power.domain.synthetic import generate
 from app.power.models import PowerDaily, PowerHourly, PowerReading
 from app.power.store import hourly, store
 from app.registry.models import RegisteredEnterprise, RegisteredMeter
-from tests.conftest import audit_actions, is_postgres, place
+from tests.conftest import audit_actions, is_postgres, place, plain_session
 
 
 def register(session, n_enterprises: int = 1, kinds=("production", "control", "total")) -> list[RegisteredMeter]:
@@ -126,3 +127,53 @@ def test_the_check_on_stored_readings_flags_as_on_the_generated_ones(session) ->
     by_behaviour = {behaviours[sorted(to_reg.values()).index(e)] for e in flags["enterprise_id"]}
     assert by_behaviour == {"pretends", "silent"}
     assert set(flags["kind"]) == {"production_not_reduced", "meter_silent"}
+
+
+@pytest.mark.no_transaction
+def test_one_batch_sent_twice_at_once_is_stored_once(app) -> None:
+    """Two requests with the same batch at the same moment (PostgreSQL; SQLite runs one writer at a time)."""
+    if not is_postgres():
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE)")
+    s = plain_session(app)
+    (m,) = register(s, kinds=("production",))
+    meter_id, enterprise_id = m.id, m.registry_enterprise_id
+    store(s, parse("b.csv", csv(f"{m.number},2026-12-02 00:00,1"), {m.number: m.id}), "api")  # the month's partition
+    s.commit()
+    batch = parse("a.csv", csv(*(f"{m.number},2026-12-01 {h:02d}:00,{h + 1}" for h in range(24))), {m.number: m.id})
+    first = plain_session(app)
+    results, errors = [], []
+
+    def second() -> None:
+        session = plain_session(app)
+        try:
+            results.append(store(session, batch, "api"))
+            session.commit()
+        except Exception as e:  # pragma: no cover - shown by the assertion below
+            errors.append(e)
+        finally:
+            session.close()
+
+    thread = threading.Thread(target=second)
+    try:
+        assert store(first, batch, "api").new == 24  # the first request has stored it, not yet committed …
+        thread.start()
+        for _ in range(600):  # … when the second one waits for it (a lock not granted), then the first commits
+            if s.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
+                break
+            s.rollback()
+            thread.join(timeout=0.05)
+        first.commit()
+        thread.join(timeout=60)
+        assert errors == []
+        assert [(r.new, r.corrected, r.unchanged) for r in results] == [(0, 0, 24)]
+        s.rollback()
+        day = s.get(PowerDaily, (meter_id, date(2026, 12, 1)))
+        assert (day.kwh, day.readings) == (300.0, 24)
+    finally:
+        first.close()
+        for model in (PowerReading, PowerHourly, PowerDaily):
+            s.execute(delete(model).where(model.registry_meter_id == meter_id))
+        s.execute(delete(RegisteredMeter).where(RegisteredMeter.id == meter_id))
+        s.execute(delete(RegisteredEnterprise).where(RegisteredEnterprise.id == enterprise_id))
+        s.commit()
+        s.close()

@@ -562,3 +562,45 @@ def test_who_may_act_on_a_list_is_written_once(people, session) -> None:  # type
             nested.rollback()
             session.refresh(lst)
             assert allowed == (action in offered), (user.username, action)
+
+
+def test_a_new_year_starts_as_a_copy_of_the_list_in_force(app, people, login_as, session) -> None:  # type: ignore[no-untyped-def]
+    built = build_list(session, people)
+    cement = built.cement
+    season = {"starts_on": date(YEAR, 12, 15), "ends_on": date(YEAR + 1, 1, 20), "reason": "错峰"}
+    session.add(StaggeredPeriod(enterprise_id=cement.id, jurisdiction_id=cement.jurisdiction_id, **season))
+    lst = built.lst
+    lst.state, lst.submitted_at, lst.decided_at = ListState.published, datetime.now(UTC), datetime.now(UTC)
+    lst.decided_by_id, lst.published_at = people.city_user.id, datetime.now(UTC)
+    session.commit()
+    district = login_as(people.district_user)
+    hint = html(district.get("/lists/"))
+    assert f"以现行生效清单（{YEAR} 年第 1 版）为底稿复制建立" in hint
+    opened = post_form(district, "/lists/open", {"year": YEAR + 1})
+    new_id = int(opened.headers["Location"].rstrip("/").split("/")[-1])
+    new = session.get(ReductionList, new_id)
+    assert (new.year, new.version, new.state, new.based_on_id) == (YEAR + 1, 1, ListState.draft, lst.id)
+    pairs = session.execute(
+        select(Enterprise.list_id, Enterprise.registry_id, Enterprise.name)
+        .where(Enterprise.list_id.in_([lst.id, new_id]))
+    ).all()  # fmt: skip
+    old = {(r, n) for lid, r, n in pairs if lid == lst.id}
+    assert old and {(r, n) for lid, r, n in pairs if lid == new_id} == old, "every enterprise, same registry entry"
+    for model in (ProcessUnit, Measure, Meter, ControlFacility):
+        counts = dict(session.execute(
+            select(Enterprise.list_id, func.count(model.id)).join(Enterprise, Enterprise.id == model.enterprise_id)
+            .where(Enterprise.list_id.in_([lst.id, new_id])).group_by(Enterprise.list_id)
+        ).all())  # fmt: skip
+        assert counts.get(new_id) == counts.get(lst.id), model.__name__
+    periods = session.scalar(
+        select(func.count(StaggeredPeriod.id)).join(Enterprise, Enterprise.id == StaggeredPeriod.enterprise_id)
+        .where(Enterprise.list_id == new_id)
+    )  # fmt: skip
+    assert periods == 0, "last season's staggered periods are not the new year's"
+    page = html(district.get(f"/lists/{new_id}"))
+    assert "市中区华兴水泥有限公司" in page and f"{YEAR + 1}" in page
+    # without a list in force the year starts empty
+    other = login_as(people.other_user, app.test_client())
+    empty = post_form(other, "/lists/open", {"year": YEAR + 1})
+    empty_id = int(empty.headers["Location"].rstrip("/").split("/")[-1])
+    assert session.scalar(select(func.count(Enterprise.id)).where(Enterprise.list_id == empty_id)) == 0

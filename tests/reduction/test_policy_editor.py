@@ -94,8 +94,12 @@ def test_saving_a_level_moves_the_flags_and_is_audited(people, login_as, session
         ("truck_ban", None),
         ("outdoor_work_ban", None),
     ]
-    page = html(client.get(f"/lists/enterprises/{built.brick.id}"))
+    assert response.headers["Location"].endswith(f"/lists/enterprises/{built.brick.id}?saved=yellow#level-yellow")
+    page = html(client.get(f"/lists/enterprises/{built.brick.id}?saved=yellow"))
     assert "brick.yaml#brick.C" not in page and "未发现问题" in page
+    card = page.split('data-testid="level-yellow"', 1)[1].split("</section>", 1)[0]
+    assert 'data-testid="editor-saved">已保存' in card, "the confirmation is beside the form that was saved"
+    assert "已保存" not in page.split('data-testid="level-orange"', 1)[1]
     entry = [e for e in audit_actions("plant_policy.update") if e.object_id == str(built.brick.id)][-1]
     assert entry.before["measures"] == ["限产30%", "停用国Ⅳ及以下重型货车", "停止露天作业"]
     assert entry.after["measures"][0] == "限产50%" and entry.username == "sz_user"
@@ -117,6 +121,13 @@ def test_a_weaker_higher_level_is_refused_with_the_reason(people, login_as, sess
     ]
     assert 'data-testid="editor-error"' in body and 'data-field="measures"' in body
     assert 'value="20"' in body, "the rows entered are shown again"
+    # the refusal is where the reader is looking: named at the top of the page, linking to its form, and the
+    # form posts back to its own card (the browser keeps the action's #level-orange)
+    top = body.split('data-testid="flag-summary"', 1)[0]
+    refused = top.split('data-testid="editor-refused"><a href="#level-orange">', 1)[1].split("</a>", 1)[0]
+    assert refused.startswith("橙色预警措施未保存：橙色预警的全厂停限产比例（20%）低于黄色预警（30%）"), refused
+    assert f'action="/lists/enterprises/{built.brick.id}/policy#level-orange"' in body
+    assert 'data-testid="editor-saved"' not in body
     assert measures(session, built.brick, AlertLevel.orange) == before
     assert len(audit_actions("plant_policy")) == audit_before
     # a lower level may not overtake the one above either

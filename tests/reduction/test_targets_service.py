@@ -264,3 +264,53 @@ def test_the_plan_covering_the_place_sets_the_percentages_and_who_is_exempt(peop
     assert built.cement.id not in closing  # B-grade: exempt under this plan
     assert built.heating.id in closing  # guarantee: no longer exempt
     assert target_service.compute(session, YEAR, [district], RED).result.groups[0].threshold_percent == 35.0
+
+
+def test_targets_read_the_lists_in_force_by_default(people, login_as, session) -> None:  # type: ignore[no-untyped-def]
+    """A draft never counts toward the targets of the lists in force; once published it does, from that day."""
+    from datetime import UTC, datetime
+
+    from app.reduction.models import ListState
+
+    built = build_list(session, people)
+    client = login_as(people.district_user)
+    page = html(client.get("/lists/targets", query_string={"jurisdiction": "j:511002", "level": "red"}))
+    assert "所选范围内没有生效（已发布）的减排清单" in page, "the only list is a draft"
+    lst = session.get(ReductionList, built.lst.id)
+    lst.state, lst.submitted_at, lst.decided_at = (
+        ListState.published,
+        datetime(YEAR, 10, 1, tzinfo=UTC),
+        datetime(YEAR, 10, 2, tzinfo=UTC),
+    )
+    lst.decided_by_id, lst.published_at = people.city_user.id, datetime(YEAR, 10, 3, 4, tzinfo=UTC)
+    session.commit()
+    before = html(client.get("/lists/targets", query_string={"jurisdiction": "j:511002", "level": "red",
+                                                               "on": f"{YEAR}-10-02"}))  # fmt: skip
+    assert "所选范围内没有生效（已发布）的减排清单" in before
+    page = html(client.get("/lists/targets", query_string={"jurisdiction": "j:511002", "level": "red",
+                                                             "on": f"{YEAR}-10-03"}))  # fmt: skip
+    listed = page.split('data-testid="target-lists"', 1)[1].split("</p>", 1)[0]
+    assert f"{YEAR}-10-03 生效的 1 份清单" in listed and f"{YEAR}·第 1 版" in listed
+    assert f"全社会总排放量取 {YEAR} 年" in listed
+    closing = page.split('data-testid="closing"', 1)[1]
+    assert any(f"<tr><td>{p.label}</td>" in closing for p in Pollutant), "pollutants named in Chinese"
+    assert not any(f"<td>{p.value}" in closing for p in Pollutant), closing
+
+
+def test_the_targets_page_opens_on_the_latest_year_with_totals(people, login_as, session) -> None:  # type: ignore[no-untyped-def]
+    build_list(session, people)  # totals for YEAR
+    page = html(login_as(people.district_user).get("/lists/targets", query_string={"basis": "working"}))
+    assert f'name="year" min="2000" max="2100" value="{YEAR}"' in page
+
+
+def test_a_value_label_never_sits_on_the_target_line() -> None:
+    from app.reduction.domain import targets as dt
+
+    for percent in (0.0, 5.0, 9.0, 10.0, 11.0, 14.0, 30.0, 200.0):
+        group = dt.GroupResult("so2", (Pollutant.so2,), 100.0, percent, percent, 10.0, percent >= 10, 0.0, True)
+        result = dt.TargetResult(AlertLevel.red, (group,), None, 0)  # type: ignore[arg-type]
+        (bar,), _h, _top = target_service.chart(result)
+        line = target_service.CHART_LEFT + bar.threshold_x
+        text_span = (bar.value_x - 45, bar.value_x) if bar.value_inside else (bar.value_x, bar.value_x + 45)
+        assert not text_span[0] <= line <= text_span[1], (percent, bar)
+        assert text_span[1] <= target_service.CHART_LEFT + target_service.CHART_WIDTH + 20

@@ -29,7 +29,7 @@ import pandas as pd
 from app.power.domain import grid as g
 from app.power.domain.factors import KINDS
 from app.power.domain.thresholds import Thresholds
-from app.power.vocabulary import reason
+from app.power.vocabulary import reasons
 
 PRODUCTION, CONTROL, TOTAL = (KINDS.index(k) for k in ("production", "control", "total"))
 FLAG_COLUMNS = ["enterprise_id", "meter_id", "day", "kind", "status", "report_id", "evidence", "reason"]
@@ -198,7 +198,7 @@ def check(
 
     out = pd.concat(flags, ignore_index=True) if flags else pd.DataFrame(columns=[*FLAG_COLUMNS[:4], "evidence"])
     out = _explain(out, reports, t)
-    out["reason"] = [reason(k, ev) for k, ev in zip(out["kind"], out["evidence"], strict=True)]
+    out["reason"] = reasons(list(out["kind"]), list(out["evidence"]))
     out = out.sort_values(["enterprise_id", "day", "kind", "meter_id"], kind="stable", ignore_index=True)
 
     er, dr = np.nonzero(alert_days)

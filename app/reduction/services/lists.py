@@ -33,6 +33,7 @@ from app.reduction.models import (
     _owner,
 )
 from app.reduction.services import assessments
+from app.reduction.services.in_force import list_in_force
 
 # The actions that move this list (new_version starts the next one instead).
 TRANSITIONS = {a: v for a, v in LIFECYCLE.items() if v[1] is not None}
@@ -131,17 +132,20 @@ def open_list(session: Session, bureau: Bureau, year: int, user: User) -> Reduct
         return versions[0]
     if versions:
         return new_version(session, versions[0], user)
+    # A new year starts as a copy of the list in force (the last published one), if there is one.
+    in_force = list_in_force(session, bureau.jurisdiction_id, datetime.now(LOCAL_TZ).date())
+    source = in_force if in_force is not None and in_force.year < year else None
     lst = ReductionList(
-        jurisdiction_id=bureau.jurisdiction_id,
-        bureau_id=bureau.id,
-        year=year,
-        version=1,
-        created_by_id=user.id,
-    )
+        jurisdiction_id=bureau.jurisdiction_id, bureau_id=bureau.id, year=year, version=1, created_by_id=user.id,
+        based_on_id=source.id if source is not None else None,
+    )  # fmt: skip
     session.add(lst)
     session.flush()
     add_event(session, lst, ListAction.create, user)
-    record(session, "reduction_list.create", obj=lst, after={"year": year, "version": 1})
+    if source is not None:
+        _copy_content(session, source, lst, periods=False)
+    record(session, "reduction_list.create", obj=lst, after={
+        "year": year, "version": 1, **({"copied_from": source.id} if source is not None else {})})  # fmt: skip
     return lst
 
 
@@ -163,28 +167,11 @@ _COPY = {
 }
 
 
-def new_version(session: Session, published: ReductionList, user: User) -> ReductionList:
-    """Copy a published list into a new draft version, in SQL (a list may hold 100,000 enterprises)."""
-    if not published.may(ListAction.new_version, user):
-        raise Forbidden(_("只有清单所属单位可以建立新版本。"))
-    if published.state is not ListState.published:
-        raise Conflict(_("只有已发布的清单可以建立新版本；未发布的清单直接修改即可。"))
-    newer = session.scalar(
-        select(ReductionList.id).where(
-            ReductionList.jurisdiction_id == published.jurisdiction_id, ReductionList.year == published.year,
-            ReductionList.version > published.version,
-        )
-    )  # fmt: skip
-    if newer is not None:
-        raise Conflict(_("该年度已有更新的版本，请在最新版本上修改。"))
-    lst = ReductionList(
-        jurisdiction_id=published.jurisdiction_id, bureau_id=published.bureau_id, year=published.year,
-        version=published.version + 1, based_on_id=published.id, created_by_id=user.id,
-    )  # fmt: skip
-    session.add(lst)
-    session.flush()
-    add_event(session, lst, ListAction.create, user)
-    params = {"old": published.id, "new": lst.id}
+def _copy_content(session: Session, old: ReductionList, new: ReductionList, *, periods: bool = True) -> None:
+    """Copy every enterprise of `old` with its units, facilities, measures, meters (and staggered periods,
+    unless a new year starts: the old season's dates are not the new one's) into `new`, in SQL; the copies
+    keep their registry entries, and the stored assessments come along."""
+    params = {"old": old.id, "new": new.id}
     cols = _COPY["enterprise"]
     session.execute(
         text(
@@ -198,7 +185,7 @@ def new_version(session: Session, published: ReductionList, user: User) -> Reduc
         "JOIN enterprise oe ON oe.id = c.enterprise_id AND oe.list_id = :old "
         "JOIN enterprise ne ON ne.list_id = :new AND ne.uscc = oe.uscc"
     )
-    for table in ("process_unit", "control_facility", "staggered_period"):
+    for table in ("process_unit", "control_facility", *(("staggered_period",) if periods else ())):
         cols = _COPY[table]
         prefixed = ", ".join(f"c.{c.strip()}" for c in cols.split(","))
         # A control facility keeps its process unit: the new version's unit of the same code (units are
@@ -251,8 +238,32 @@ def new_version(session: Session, published: ReductionList, user: User) -> Reduc
         ),
         params,
     )
-    assessments.refresh(session, Enterprise.list_id == lst.id, only_outdated=True)
-    assessments.recount(session, [lst.id])
+    assessments.refresh(session, Enterprise.list_id == new.id, only_outdated=True)
+    assessments.recount(session, [new.id])
+
+
+def new_version(session: Session, published: ReductionList, user: User) -> ReductionList:
+    """Copy a published list into a new draft version, in SQL (a list may hold 100,000 enterprises)."""
+    if not published.may(ListAction.new_version, user):
+        raise Forbidden(_("只有清单所属单位可以建立新版本。"))
+    if published.state is not ListState.published:
+        raise Conflict(_("只有已发布的清单可以建立新版本；未发布的清单直接修改即可。"))
+    newer = session.scalar(
+        select(ReductionList.id).where(
+            ReductionList.jurisdiction_id == published.jurisdiction_id, ReductionList.year == published.year,
+            ReductionList.version > published.version,
+        )
+    )  # fmt: skip
+    if newer is not None:
+        raise Conflict(_("该年度已有更新的版本，请在最新版本上修改。"))
+    lst = ReductionList(
+        jurisdiction_id=published.jurisdiction_id, bureau_id=published.bureau_id, year=published.year,
+        version=published.version + 1, based_on_id=published.id, created_by_id=user.id,
+    )  # fmt: skip
+    session.add(lst)
+    session.flush()
+    add_event(session, lst, ListAction.create, user)
+    _copy_content(session, published, lst)
     record(
         session, "reduction_list.new_version", obj=lst,
         after={"year": lst.year, "version": lst.version, "based_on": published.id},

@@ -2,10 +2,11 @@
 against the jurisdictions' total emissions (app/reduction/domain/targets.py does the arithmetic), and the
 total emissions themselves, entered per jurisdiction and year.
 
-Which list counts: for each jurisdiction and year, its latest version (the open one while it is being edited,
-so that flags and targets move as the bureau works). The enterprises' expected reductions are the ones stored
-with every enterprise (models.EnterpriseAssessment): summed in SQL, and only the enterprises that could close
-a shortfall are read, largest first, for the closing list.
+Which lists count: the lists in force on a date (services/in_force.py, the one rule for it: published
+versions only), or, while a year's list is being prepared, each jurisdiction's latest version of that year
+(the open one, so that flags and targets move as the bureau works). The enterprises' expected reductions are
+the ones stored with every enterprise (models.EnterpriseAssessment): summed in SQL, and only the enterprises
+that could close a shortfall are read, largest first, for the closing list.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -30,6 +32,7 @@ from app.plans.models import Plan
 from app.reduction.domain import targets as dt
 from app.reduction.domain.vocabulary import AlertLevel, Category, Grade, Pollutant
 from app.reduction.models import Enterprise, EnterpriseAssessment, ReductionList, TotalEmissions
+from app.reduction.services.in_force import lists_in_force
 
 
 def latest_lists(session: Session, year: int, under: Jurisdiction) -> list[int]:
@@ -51,6 +54,17 @@ def latest_lists(session: Session, year: int, under: Jurisdiction) -> list[int]:
             .where(ReductionList.year == year)
         )
     )
+
+
+def lists_in_force_under(session: Session, under: Jurisdiction, on: date) -> list[int]:
+    """Ids of the lists in force on `on` of every jurisdiction at or below `under` (scoped)."""
+    ids = session.scalars(select(Jurisdiction.id).where(Jurisdiction.path.startswith(under.path))).all()
+    return [lst.id for lst in lists_in_force(session, ids, on).values()]
+
+
+def latest_year_with_totals(session: Session) -> int | None:
+    """The latest year for which a jurisdiction the reader sees has its total emissions entered."""
+    return session.scalar(select(func.max(TotalEmissions.year)))
 
 
 def totals_for(session: Session, year: int, jurisdictions: Sequence[Jurisdiction]) -> dict[Pollutant, float]:
@@ -91,18 +105,23 @@ class Targets:
     totals: dict[Pollutant, float]
     lists: list[ReductionList] = field(default_factory=list)
     rules: dt.TargetRules = dt.DEFAULT_RULES
+    year: int = 0  # of the totals
+    on: date | None = None  # the date whose lists in force were read; None: the year's latest versions
 
 
 def compute(
     session: Session,
-    year: int,
+    year: int | None,
     jurisdictions: Sequence[Jurisdiction],
     level: AlertLevel,
     *,
     combine_so2_nox: bool = False,
     ozone: bool = False,
+    on: date | None = None,
 ) -> Targets:
-    """Targets of a set of jurisdictions (a county, a city, a zone's members, a province)."""
+    """Targets of a set of jurisdictions (a county, a city, a zone's members, a province): of the lists in
+    force on `on` when it is given (against the totals of `year`), else of each jurisdiction's latest
+    version of `year`. With lists in force and no `year`, the totals are those of the lists' latest year."""
     if ozone and combine_so2_nox:
         raise ServiceError(
             _("臭氧方案只计氮氧化物和挥发性有机物，不能同时选择二氧化硫与氮氧化物合并计算。"), field="ozone"
@@ -110,8 +129,12 @@ def compute(
     rules = target_rules(session, jurisdictions)
     list_ids: set[int] = set()
     for j in jurisdictions:
-        list_ids.update(latest_lists(session, year, j))
+        list_ids.update(lists_in_force_under(session, j, on) if on is not None else latest_lists(session, year, j))
     lists = list(session.scalars(select(ReductionList).where(ReductionList.id.in_(sorted(list_ids)))))
+    if year is None:
+        if not lists:
+            raise ServiceError(_("所选范围内没有生效（已发布）的减排清单。"), field="lists")
+        year = max(lst.year for lst in lists)
     totals = totals_for(session, year, jurisdictions)
     a = EnterpriseAssessment
     on_lists = a.list_id.in_(sorted(list_ids))
@@ -147,7 +170,7 @@ def compute(
         combine_so2_nox=combine_so2_nox, ozone=ozone, thresholds=rules.percent,
     )  # fmt: skip
     _describe(session, result.closing)
-    return Targets(result, totals, lists, rules)
+    return Targets(result, totals, lists, rules, year, on)
 
 
 def _not_exempt(rules: dt.TargetRules) -> list[Any]:
@@ -280,8 +303,24 @@ class Bar:
     width: float  # px of the achieved bar
     threshold_x: float
 
+    # The value's label goes just after the bar and the target line, whichever ends later, so that it never
+    # sits on the line; a bar reaching near the end has it inside, right-aligned (the line is at most at
+    # two thirds of the track, so well before it).
+    @property
+    def value_inside(self) -> bool:
+        return max(self.width, self.threshold_x) > CHART_WIDTH - VALUE_ROOM
 
-def chart(result: dt.TargetResult, *, width: int = 300, row: int = 34) -> tuple[list[Bar], int, float]:
+    @property
+    def value_x(self) -> float:
+        if self.value_inside:
+            return CHART_LEFT + self.width - 6
+        return CHART_LEFT + max(self.width, self.threshold_x) + 6
+
+
+CHART_LEFT, CHART_WIDTH, VALUE_ROOM = 120, 300, 52  # px: the labels' column, the track, a value's label
+
+
+def chart(result: dt.TargetResult, *, width: int = CHART_WIDTH, row: int = 34) -> tuple[list[Bar], int, float]:
     """Bars of a horizontal chart (inline SVG, drawn by the template): achieved % against the threshold."""
     top = max(
         [g.threshold_percent * 1.5 for g in result.groups]

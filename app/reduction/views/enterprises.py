@@ -102,6 +102,7 @@ def render_enterprise(
             meter_labels=METER_LABELS,
             unit_names={u.code: f"{u.code} {u.name}" for u in e.units},
             describe=describe,
+            saved=request.args.get("saved") if level_error is None else None,
         ),
         status,
     )
@@ -145,7 +146,8 @@ def save_policy(enterprise_id: int):  # type: ignore[no-untyped-def]
         if level_value not in {lv.value for lv in LEVELS}:
             return _again(enterprise_id, level_error=("yellow", err, []))
         return _again(enterprise_id, level_error=(level_value, err, raw))
-    return redirect(url_for("reduction.enterprise", enterprise_id=e.id, _anchor=f"level-{level.value}"))
+    return redirect(url_for("reduction.enterprise", enterprise_id=e.id, saved=level.value,
+                            _anchor=f"level-{level.value}"))  # fmt: skip
 
 
 @bp.post("/enterprises/<bigid:enterprise_id>/staggered")

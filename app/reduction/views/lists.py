@@ -22,6 +22,7 @@ from app.reduction.models import ReductionList
 from app.reduction.services import diff as diff_service
 from app.reduction.services import enterprises as enterprise_service
 from app.reduction.services import lists as list_service
+from app.reduction.services.in_force import list_in_force
 from app.reduction.services.lists import STATE_LABELS, ListAction
 from app.reduction.views.blueprint import bp
 
@@ -45,6 +46,7 @@ def index():  # type: ignore[no-untyped-def]
         state_labels=STATE_LABELS,
         may_open=g.user.can(Permission.edit_lists) and list_service.may_open(g.user),
         this_year=today().year,
+        in_force=list_in_force(s, g.user.jurisdiction_id, today()),
     )
 
 

@@ -3,7 +3,7 @@ emissions entered per jurisdiction and year."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -26,6 +26,10 @@ def this_year() -> int:
     return datetime.now(LOCAL_TZ).year
 
 
+def today() -> date:
+    return datetime.now(LOCAL_TZ).date()
+
+
 @bp.get("/targets")
 @require(Permission.view_lists)
 def targets():  # type: ignore[no-untyped-def]
@@ -36,16 +40,28 @@ def targets():  # type: ignore[no-untyped-def]
     args = request.args
     picked = args.get("jurisdiction") or default
     combine, ozone = args.get("combine") == "1", args.get("ozone") == "1"
+    # The lists in force unless the reader asks for a year's versions (a year without a basis: a link or a
+    # bookmark of the year's targets).
+    asked = args.get("basis") or ("working" if args.get("year") else "in_force")
+    basis = "working" if asked == "working" else "in_force"
     error, result, label, status = None, None, "", 200
-    year, level = this_year(), AlertLevel.yellow
+    year = target_service.latest_year_with_totals(s) or this_year()
+    level, on = AlertLevel.yellow, today()
     try:
-        year = forms.year(args.get("year") or str(year))
+        if args.get("year"):
+            year = forms.year(args.get("year"))
+        if args.get("on"):
+            on = forms.day(args.get("on"), _("生效日期"), "on")
         level = forms.level(args.get("level") or "yellow")
         label, places = target_service.resolve(s, picked)
-        result = target_service.compute(s, year, places, level, combine_so2_nox=combine, ozone=ozone)
+        result = target_service.compute(
+            s, year if basis == "working" else None, places, level, combine_so2_nox=combine, ozone=ozone,
+            on=on if basis == "in_force" else None,
+        )  # fmt: skip
+        year = result.year
     except ServiceError as e:
         error = e
-        status = 200 if e.field == "totals" else 400  # missing totals: data to enter, not a bad request
+        status = 200 if e.field in ("totals", "lists") else 400  # data to enter or publish, not a bad request
     bars, height, top = target_service.chart(result.result) if result else ([], 0, 0.0)
     closing = []
     if result is not None and len(result.result.closing):
@@ -61,6 +77,8 @@ def targets():  # type: ignore[no-untyped-def]
             levels=LEVELS,
             combine=combine,
             ozone=ozone,
+            basis=basis,
+            on=on,
             result=result,
             error=error,
             bars=bars,
@@ -68,6 +86,7 @@ def targets():  # type: ignore[no-untyped-def]
             chart_top=top,
             closing=closing,
             closing_shown=CLOSING_SHOWN,
+            group_labels={g.key: g.label for g in result.result.groups} if result else {},
         ),
         status,
     )
