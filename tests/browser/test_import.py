@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import openpyxl
 import pytest
 
-from app.reduction.excel import exporter, importer
+from app.reduction.excel import exporter, lookups
 from app.reduction.excel import template as t
 from tests.browser.conftest import PHONE, Console
 from tests.reduction.test_excel_import import column, enterprise
@@ -25,7 +25,7 @@ expect = pytest.importorskip("playwright.sync_api", reason="the playwright packa
 def _files(tmp_path: Path) -> tuple[Path, Path]:
     bundles = [enterprise(i, 1, region="500153") for i in range(2)]
     good = tmp_path / "清单.xlsx"
-    exporter.write(good, bundles, county_label={1: "荣昌区"}, industry_label=importer.industry_labels())
+    exporter.write(good, bundles, county_label={1: "荣昌区"}, industry_label=lookups.industry_labels())
     bad = tmp_path / "清单（有错）.xlsx"
     wb = openpyxl.load_workbook(good)
     wb[t.MAIN_SHEET][f"{column('企业类别')}3"] = "大型企业"

@@ -17,7 +17,8 @@ from app.auth.roles import Role
 from app.core.errors import ServiceError
 from app.places.models import Jurisdiction
 from app.reduction.domain import uscc
-from app.reduction.excel import exporter, importer, parsing, safety
+from app.reduction.excel import exporter, lookups, parsing, safety, uploads
+from app.reduction.excel import snapshot as excel_snapshot
 from app.reduction.excel import template as t
 from app.reduction.excel.parsing import ENT_FIELDS, Bundle
 from app.reduction.excel.reader import Issue
@@ -30,6 +31,7 @@ from app.reduction.models import (
     ProcessUnit,
     ReductionList,
 )
+from app.reduction.services import import_writer, imports
 from tests.conftest import csrf_token
 
 # --- helpers shared by the Excel tests ------------------------------------------------------------------
@@ -88,7 +90,7 @@ def write_file(path: Path, bundles: list[Bundle], session: Any, root: str = "500
         path,
         bundles,
         county_label=exporter.county_labels(session, root_place),
-        industry_label=importer.industry_labels(),
+        industry_label=lookups.industry_labels(),
     )
     return path
 
@@ -120,21 +122,21 @@ def district_user(
     return make_user(name, bureau=make_bureau(code), roles=(role,))
 
 
-def stored(app: Any, session: Any, user: User, path: Path, year: int = 2026) -> importer.Upload:
+def stored(app: Any, session: Any, user: User, path: Path, year: int = 2026) -> uploads.Upload:
     with path.open("rb") as f:
-        return importer.store(f, path.name, app.config["UPLOAD_DIR"], user.id, year, safety.Limits())
+        return uploads.store(f, path.name, app.config["UPLOAD_DIR"], user.id, year, safety.Limits())
 
 
-def preview(app: Any, session: Any, user: User, path: Path, year: int = 2026) -> importer.Preview:
+def preview(app: Any, session: Any, user: User, path: Path, year: int = 2026) -> imports.Preview:
     with app.test_request_context():
         u = session.get(User, user.id)
-        return importer.preview(session, u, stored(app, session, user, path, year), app.config)
+        return imports.preview(session, u, stored(app, session, user, path, year), app.config)
 
 
-def commit(app: Any, session: Any, user: User, path: Path, year: int = 2026) -> importer.Preview:
+def commit(app: Any, session: Any, user: User, path: Path, year: int = 2026) -> imports.Preview:
     with app.test_request_context():
         u = session.get(User, user.id)
-        result = importer.commit(session, u, stored(app, session, user, path, year), app.config)
+        result = imports.commit(session, u, stored(app, session, user, path, year), app.config)
         session.commit()
         return result
 
@@ -487,19 +489,19 @@ def test_commit_is_all_or_nothing_when_writing_fails(
         )
     assert r.status_code == 302
     token = r.headers["Location"].split("token=")[1]
-    original = importer.Writer.insert
+    original = import_writer.Writer.insert
 
     def failing(self, table, columns, rows):  # type: ignore[no-untyped-def]
         if table == "measure":
             raise RuntimeError("disk full")
         return original(self, table, columns, rows)
 
-    monkeypatch.setattr(importer.Writer, "insert", failing)
+    monkeypatch.setattr(import_writer.Writer, "insert", failing)
     r = client.post("/lists/import/commit", data={"csrf_token": csrf_token(client, "/lists/import"), "token": token})
     assert r.status_code == 500
     assert content(session) == {"enterprises": 0, "units": 0, "measures": 0, "facilities": 0, "meters": 0}
     assert session.scalar(select(func.count()).select_from(ReductionList)) == 0, "not even the list was created"
-    monkeypatch.setattr(importer.Writer, "insert", original)
+    monkeypatch.setattr(import_writer.Writer, "insert", original)
     r = client.post("/lists/import/commit", data={"csrf_token": csrf_token(client, "/lists/import"), "token": token})
     assert r.status_code == 302
     assert content(session)["enterprises"] == 3
@@ -600,14 +602,14 @@ def _counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return reads
 
 
-def _preview_upload(app: Any, session: Any, user: User, upload: importer.Upload) -> importer.Preview:
+def _preview_upload(app: Any, session: Any, user: User, upload: uploads.Upload) -> imports.Preview:
     with app.test_request_context():
-        return importer.preview(session, session.get(User, user.id), upload, app.config)
+        return imports.preview(session, session.get(User, user.id), upload, app.config)
 
 
-def _commit_upload(app: Any, session: Any, user: User, upload: importer.Upload) -> importer.Preview:
+def _commit_upload(app: Any, session: Any, user: User, upload: uploads.Upload) -> imports.Preview:
     with app.test_request_context():
-        result = importer.commit(session, session.get(User, user.id), upload, app.config)
+        result = imports.commit(session, session.get(User, user.id), upload, app.config)
         session.commit()
         return result
 
@@ -647,7 +649,7 @@ def test_a_stale_or_foreign_snapshot_is_not_used(app, session, make_bureau, make
     assert len(reads) == 2, "a snapshot that fails its signature is read again from the file"
 
     # the rule library changed (a deployment) between preview and commit: validated again
-    monkeypatch.setattr(importer, "_rule_checksums", lambda: (("rules.toml", "another version"),))
+    monkeypatch.setattr(excel_snapshot, "_rule_checksums", lambda: (("rules.toml", "another version"),))
     assert _commit_upload(app, session, user, tampered).counts["new"] == 2
     assert len(reads) == 3
     assert content(session)["enterprises"] == 2
