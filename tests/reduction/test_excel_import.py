@@ -197,6 +197,7 @@ def test_good_file_previews_counts_then_commits_everything_with_one_audit_entry(
     assert not p.errors, [i.where + i.message for i in p.errors]
     assert p.counts == {
         "enterprises": 3,
+        "refused": 0,
         "new": 3,
         "changed": 0,
         "unchanged": 0,

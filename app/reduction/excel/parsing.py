@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 import re
 import sys
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from itertools import chain
 from operator import attrgetter, itemgetter
@@ -406,6 +407,7 @@ class Bundle:
 class Parsed:
     bundles: list[Bundle]
     issues: list[Issue]
+    in_file: int = 0  # the enterprises of the file (their first rows), those refused included
 
     @property
     def errors(self) -> int:
@@ -462,6 +464,8 @@ class MainParser:
         self.bundles: list[Bundle] = []
         self.by_uscc: dict[str, Bundle] = {}
         self.first_rows: dict[str, int] = {}
+        self.starts: list[tuple[int, str, str]] = []  # each enterprise's first row, credit code and name
+        self.i_name = idx.get("e.name")
 
     # -- reporting --
     def issue(self, row: int | None, key: str | None, message: str, error: bool = True) -> None:
@@ -495,6 +499,8 @@ class MainParser:
                 if cur is not None:
                     self.finish(cur)
                 cur = self.start(r, code if cur is not None else _uscc_key(raw_uscc), ecells)
+                name = row[self.i_name] if self.i_name is not None else ""
+                self.starts.append((r, cur.uscc, cell_text(name).strip() if name != "" else ""))
             elif cur is None:
                 if e_filled:
                     self.issue(r, "e.uscc", _("请填写统一社会信用代码。"))
@@ -1101,7 +1107,36 @@ def parse(workbook: Workbook, places: Places, industries: Industries) -> Parsed:
     issues.sort(key=lambda i: (rank.get(i.sheet, -1), i.row or 0))
     if not parser.bundles and not any(i.error for i in issues):
         issues.append(Issue(workbook.main.name, t.HEADER_ROWS + 1, None, None, _("文件中没有企业数据。")))
-    return Parsed(parser.bundles, issues)
+    return Parsed(parser.bundles, _named(issues, workbook, parser.starts), len(parser.starts))
+
+
+def _named(issues: list[Issue], workbook: Workbook, starts: list[tuple[int, str, str]]) -> list[Issue]:
+    """Each problem with the name of the enterprise its row belongs to: on the main sheet the enterprise whose
+    rows it is among, on the facility and meter sheets the one its credit code names."""
+    if not issues or not starts:
+        return issues
+    first_rows = [r for r, _u, _n in starts]
+    name_of = {u: n for _r, u, n in starts if u}
+    usccs: dict[str, dict[int, str]] = {}
+    for sheet in (workbook.facilities, workbook.meters):
+        i = sheet.index.get("uscc") if sheet is not None else None
+        if sheet is not None and i is not None:
+            usccs[sheet.name] = {
+                r: uscc_mod.normalise(cell_text(row[i]))
+                for r, row in enumerate(sheet.rows, start=sheet.first_row)
+                if row[i] != ""
+            }
+    main = workbook.main.name if workbook.main is not None else None
+    out = []
+    for issue in issues:
+        name = ""
+        if issue.row and issue.sheet == main:
+            k = bisect_right(first_rows, issue.row) - 1
+            name = starts[k][2] if k >= 0 else ""
+        elif issue.row and issue.sheet in usccs:
+            name = name_of.get(usccs[issue.sheet].get(issue.row, ""), "")
+        out.append(replace(issue, name=name) if name else issue)
+    return out
 
 
 __all__ = ["ENT_FIELDS", "Bundle", "Industries", "Parsed", "Places", "Pollutant", "parse"]

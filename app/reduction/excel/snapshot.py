@@ -19,7 +19,7 @@ from app.reduction.excel.parsing import Bundle, Parsed, Places
 from app.reduction.excel.reader import Issue
 from app.reduction.excel.uploads import Upload, snapshot_path, verify
 
-VALIDATOR_VERSION = "excel-import-2"  # change with the parsing rules: older snapshots are then re-validated
+VALIDATOR_VERSION = "excel-import-3"  # change with the parsing rules: older snapshots are then re-validated
 
 
 def _sign(key: str, data: bytes) -> bytes:
@@ -70,6 +70,7 @@ def save_snapshot(upload: Upload, v: Validated, key: str) -> None:
             [i.as_tuple() for i in v.parsed.issues],
             v.stamp,
             v.plan,
+            v.parsed.in_file,
         )
     )
     tmp = snapshot_path(upload).with_suffix(".snapshot-part")
@@ -87,13 +88,13 @@ def _load_snapshot(upload: Upload, parse: tuple[Any, ...], key: str) -> Validate
         return None
     try:
         with bulk():
-            found, bundles, issues, stamp, plan_dump = marshal.loads(data)  # noqa: S302 - signed by us, checked
+            found, bundles, issues, stamp, plan_dump, in_file = marshal.loads(data)  # noqa: S302 - signed by us, checked
     except (ValueError, EOFError, TypeError):
         return None
     if found != parse:
         return None
     with bulk():
-        parsed = Parsed([Bundle.load(b) for b in bundles], [Issue(*i) for i in issues])
+        parsed = Parsed([Bundle.load(b) for b in bundles], [Issue(*i) for i in issues], in_file)
     return Validated(parsed, parse, stamp, plan_dump, from_snapshot=True)
 
 

@@ -90,8 +90,10 @@ class Preview:
 
 def _counts(parsed: Parsed, p: Plan | None) -> dict[str, int]:
     b = parsed.bundles
+    in_file = max(parsed.in_file, len(b))
     return {
-        "enterprises": len(b),
+        "enterprises": in_file,  # every enterprise of the file, those refused included
+        "refused": in_file - len(b),
         "new": len(p.new) if p else 0,
         "changed": len(p.changed) if p else 0,
         "unchanged": p.unchanged if p else 0,

@@ -119,9 +119,9 @@ def import_problems():  # type: ignore[no-untyped-def]
         return redirect(url_for("reduction.import_page"))
     upload = _upload()
     preview = imports.preview(db.session(), g.user, upload, current_app.config)
-    header = [_("工作表"), _("行"), _("列"), _("列名"), _("类型"), _("问题")]
+    header = [_("工作表"), _("行"), _("列"), _("列名"), _("企业"), _("类型"), _("问题")]
     rows = [
-        (i.sheet, i.row or "", i.column or "", i.header or "", _("错误") if i.error else _("提醒"), i.message)
+        (i.sheet, i.row or "", i.column or "", i.header or "", i.name, _("错误") if i.error else _("提醒"), i.message)
         for i in preview.issues
     ]
     return Response(
