@@ -338,7 +338,7 @@ def test_preview_names_sheet_row_and_column_of_every_kind_of_problem(
         find(p.issues, s, 12, c["county"], "不在本清单的辖区内"),
         find(p.issues, s, 15, c["share_so2"], "合计"),
         find(p.issues, s, 6, c["red_kind"], "红色预警"),
-        find(p.issues, s, 11, c["orange_ver"], "无法用“用电监控”核查"),
+        find(p.issues, s, 11, c["orange_ver"], "无法用用电监控核查"),  # worded as the editor words it
         find(p.issues, s, 4, c["address"], "与本企业首行（第 3 行）不一致"),
         find(p.issues, s, 7, c["unit_name"], "请填写工序名称"),
         find(p.issues, s, 19, c["red_pct"], "百分比"),

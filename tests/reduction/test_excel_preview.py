@@ -5,9 +5,19 @@ from __future__ import annotations
 
 import re
 
+from app.reduction.domain.vocabulary import AlertLevel
 from app.reduction.excel import template as t
 from tests.conftest import csrf_token
-from tests.reduction.test_excel_import import _broken_file, district_user, find, preview
+from tests.reduction.test_excel_import import (
+    _broken_file,
+    column,
+    district_user,
+    enterprise,
+    find,
+    place_id,
+    preview,
+    write_file,
+)
 
 
 def test_each_problem_names_its_enterprise_and_every_enterprise_is_counted(
@@ -54,3 +64,20 @@ def test_the_preview_page_shows_the_enterprise_of_each_problem(
     token = r.headers["Location"].split("token=")[1]
     csv = client.get(f"/lists/import/problems.csv?token={token}").get_data(as_text=True)
     assert "企业" in csv.splitlines()[0].lstrip("\ufeff") and "测试企业5有限公司" in csv
+
+
+def test_a_verification_that_cannot_prove_its_measure_is_refused_in_the_editors_words(
+    app, session, make_bureau, make_user, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """One rule engine: the import refuses what the editor refuses, worded the same (domain/bulk.py)."""
+    user = district_user(make_bureau, make_user)
+    jid = place_id(session, "500153")
+    bad, good = enterprise(0, jid), enterprise(1, jid)
+    bad.measures = [m if m[2] != "truck_ban" else (*m[:4], "power_meter", *m[5:]) for m in bad.measures]
+    path = write_file(tmp_path / "verification.xlsx", [bad, good], session)
+    p = preview(app, session, user, path)
+    orange = t.LEVEL_GROUPS[AlertLevel.orange]
+    found = find(p.issues, t.MAIN_SHEET, 5, column("核查方式", orange), "无法用用电监控核查")  # its 全厂 row
+    assert found.error and found.name == "测试企业0有限公司"
+    assert found.message.startswith("橙色预警的“停用国Ⅳ及以下重型货车”无法用用电监控核查")
+    assert (p.counts["enterprises"], p.counts["refused"]) == (2, 1)

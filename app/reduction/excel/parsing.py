@@ -27,7 +27,6 @@ from app.reduction.domain.vocabulary import (
     LABELS,
     LEVELS,
     POLLUTANTS,
-    SUITABLE_VERIFICATION,
     MachineryStage,
     MeasureKind,
     Pollutant,
@@ -787,7 +786,7 @@ class MainParser:
             return
         # A refused enterprise is judged on what could be read: a missing category counts as "other", measures
         # on a unit that could not be read are left out (their errors are reported already), and only the
-        # escalation is reported (the rest the rows' own checks name).
+        # escalation and the verifications are reported (the rest the rows' own checks name).
         others = []
         for b in self.also_judged:
             codes = {u[0] for u in b.units}
@@ -798,9 +797,9 @@ class MainParser:
         for i, bundle in enumerate(self.also_judged, start=good):
             rows = self.unit_rows.get(id(bundle), {})
             for problem in assessed.worded(i) if assessed.codes[i] else ():
-                if problem.code == "escalation_weaker":
+                if problem.code in _OF_MEASURES:
                     row = rows.get(problem.unit_id, bundle.row) if problem.unit_id else rows.get(None, bundle.row)
-                    self.issue(row, f"{problem.level.value}.kind" if problem.level else None, problem.message)
+                    self.issue(row, _column_of(problem), problem.message)
         kept: list[Bundle] = []
         for i, bundle in enumerate(self.bundles):
             refused = False
@@ -809,8 +808,7 @@ class MainParser:
                 for problem in assessed.worded(i):
                     row = rows.get(problem.unit_id, bundle.row) if problem.unit_id else rows.get(None, bundle.row)
                     if problem.code in bulk.REFUSED:
-                        key = f"{problem.level.value}.kind" if problem.level else None
-                        self.issue(row, key, problem.message)
+                        self.issue(row, _column_of(problem), problem.message)
                         refused = True
                     elif problem.code in _CLASSIFICATION:
                         key = "e.grade" if problem.code in ("key_without_grade", "grade_not_key") else "e.category"
@@ -823,6 +821,15 @@ class MainParser:
 
 
 _CLASSIFICATION = frozenset({"key_without_grade", "grade_not_key", "not_micro"})
+# the engine's refusals a refused enterprise is still judged for: its measures' (the rows' own checks name the rest)
+_OF_MEASURES = frozenset({"escalation_weaker", "verification_unsuitable"})
+
+
+def _column_of(problem: dp.Problem) -> str | None:
+    """The column a refusal of the engine points at: the level's verification or measure."""
+    if problem.level is None:
+        return None
+    return f"{problem.level.value}.{'verification' if problem.code == 'verification_unsuitable' else 'kind'}"
 
 
 def _with_category(ent: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -955,19 +962,7 @@ def _check_measure(
         return None, [(where, message)]
     if kind == "output_cap" and percent is not None and percent <= 0:
         return None, [("percent", _("以量定产/以热定产的最大允许负荷应大于 0。"))]
-    if Verification(verification) not in SUITABLE_VERIFICATION[MeasureKind(kind)]:
-        allowed = "、".join(LABELS[v] for v in Verification if v in SUITABLE_VERIFICATION[MeasureKind(kind)])
-        return None, [
-            (
-                "verification",
-                _(
-                    "“%(kind)s”无法用“%(verification)s”核查，应为：%(allowed)s。",
-                    kind=LABELS[MeasureKind(kind)],
-                    verification=LABELS[Verification(verification)],
-                    allowed=allowed,
-                ),
-            )
-        ]
+    # whether the verification can prove the measure is the rule engine's to say (judge), as in the editor
     return (kind, percent, verification, stage, basis), []
 
 
