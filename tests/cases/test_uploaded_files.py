@@ -142,13 +142,13 @@ def test_one_cleaning_for_every_name(given: str, kept: str) -> None:
 
 
 def test_an_excel_upload_keeps_a_cleaned_name(app, world) -> None:  # type: ignore[no-untyped-def]
-    from app.reduction.excel import exporter, importer, safety
+    from app.reduction.excel import exporter, safety, uploads
 
     with app.app_context():
         out = io.BytesIO()
         exporter.write_template(out)
         out.seek(0)
-        upload = importer.store(
+        upload = uploads.store(
             out, "荣昌\u202exslx.清单.xlsx", app.config["UPLOAD_DIR"], world.rc_staff.id, 2026,
             safety.Limits.from_config(app.config),
         )  # fmt: skip
