@@ -55,6 +55,7 @@ def reduction_demo(live_server: str, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def no_sideways_scroll(page: Page) -> None:
+    page.wait_for_load_state("load")  # measured with the stylesheet applied (a loaded machine serves it late)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"horizontal scroll at 375 px: the page is {width} px wide"
 
@@ -65,7 +66,7 @@ def test_district_user_edits_a_level_and_a_weaker_level_is_refused(
     demo_login("njsz_staff")
     page.goto("/lists/")
     page.get_by_role("link", name="市中区 2026 年应急减排清单（第 1 版）").click()
-    expect(page.get_by_test_id("list-state")).to_have_text("草稿")
+    expect(page.locator("dl.kv").get_by_test_id("list-state")).to_have_text("草稿")
     no_sideways_scroll(page)
     page.get_by_label("绩效分级").select_option("C")
     page.get_by_label("企业类别").select_option("key")
