@@ -27,7 +27,7 @@ from app.jobs.models import Job
 from app.notifications.models import Notification, NotificationRead
 from app.places.models import Adjacency, InventoryFile, Jurisdiction, LinkageZone, ZoneMember
 from app.plans.models import Plan
-from app.power.models import PowerDaily, PowerHourly, PowerReading
+from app.power.models import PowerBatch, PowerDaily, PowerDevice, PowerFlag, PowerHourly, PowerReading
 from app.reduction.models import (
     ControlFacility,
     Enterprise,
@@ -90,7 +90,10 @@ __all__ = [
     "Notification",
     "NotificationRead",
     "Plan",
+    "PowerBatch",
     "PowerDaily",
+    "PowerDevice",
+    "PowerFlag",
     "PowerHourly",
     "PowerReading",
     "ProcessUnit",

@@ -1,0 +1,87 @@
+"""Power screens (issue 14): the readings' upload (CSV / Excel), the devices and when each was last heard from."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.audit.models import Outcome
+from app.audit.services import record
+from app.auth.roles import Permission
+from app.core.access import require
+from app.extensions import db
+from app.jobs import services as jobs
+from app.jobs.views import started
+from app.power import ingest
+from app.power.domain.rows import RowsError
+from app.power.models import PowerDevice
+from app.power.store import store
+from app.reduction.excel import safety
+
+bp = Blueprint("power", __name__, url_prefix="/power")
+SYNC_ROWS = 50_000
+EXCEL = (".xlsx", ".xls", ".xlsm")
+
+
+@bp.get("/")
+@require(Permission.view_response)
+def index():  # type: ignore[no-untyped-def]
+    from app.power import screens
+
+    return render_template("power/index.html", **screens.index(db.session()))
+
+
+def _excel_checked(name: str, content: bytes) -> None:
+    """A workbook goes through the list import's safety checks first (zip bombs, oversized sheets)."""
+    with tempfile.NamedTemporaryFile(suffix=Path(name).suffix) as f:
+        f.write(content)
+        f.flush()
+        safety.check(Path(f.name), name)
+
+
+@bp.route("/readings", methods=["GET", "POST"])
+@require(Permission.work_response)
+def upload():  # type: ignore[no-untyped-def]
+    s = db.session()
+    problems: list[str] = []
+    if request.method == "POST":
+        file = request.files.get("file")
+        if file is None or not file.filename:
+            problems = [_("请选择用电数据文件（CSV 或 Excel）。")]
+        else:
+            name, content = file.filename, file.read()
+            try:
+                if name.lower().endswith(EXCEL):
+                    _excel_checked(name, content)
+                if content.count(b"\n") > int(current_app.config.get("POWER_SYNC_ROWS", SYNC_ROWS)):
+                    token = ingest.keep_file(current_app.config["UPLOAD_DIR"], Path(name).suffix.lower(), content)
+                    params = {"token": token, "name": name, "source": "upload"}
+                    return started(jobs.submit(s, g.user, "power.ingest", params, total=content.count(b"\n")))
+                stored = store(s, ingest.parse(s, name, content), "upload")
+            except safety.ExcelRefused as e:
+                problems = [e.message]
+            except RowsError as e:
+                problems = list(e.problems)
+            else:
+                flash(_("已保存：新读数 %(new)d 条，更正 %(corrected)d 条，已有相同数据 %(unchanged)d 条。",
+                        new=stored.new, corrected=stored.corrected, unchanged=stored.unchanged))  # fmt: skip
+                return redirect(url_for("power.upload"))
+        if problems:
+            s.rollback()
+            record(s, "power.readings_refused", object_type="power_reading", outcome=Outcome.failure,
+                   detail={"source": "upload", "problems": len(problems)})  # fmt: skip
+            g.commit_anyway = True
+    return render_template("power/upload.html", problems=problems), 400 if problems else 200
+
+
+@bp.get("/devices")
+@require(Permission.view_response)
+def devices():  # type: ignore[no-untyped-def]
+    rows: list[Any] = list(db.session.scalars(select(PowerDevice).order_by(PowerDevice.last_heard_at.desc(),
+                                                                           PowerDevice.mn)))  # fmt: skip
+    return render_template("power/devices.html", devices=rows)
