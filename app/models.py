@@ -27,7 +27,15 @@ from app.jobs.models import Job
 from app.notifications.models import Notification, NotificationRead
 from app.places.models import Adjacency, InventoryFile, Jurisdiction, LinkageZone, ZoneMember
 from app.plans.models import Plan
-from app.power.models import PowerBatch, PowerDaily, PowerDevice, PowerFlag, PowerHourly, PowerReading
+from app.power.models import (
+    PowerBatch,
+    PowerDaily,
+    PowerDevice,
+    PowerFlag,
+    PowerHourly,
+    PowerReading,
+    PowerReport,
+)
 from app.reduction.models import (
     ControlFacility,
     Enterprise,
@@ -96,6 +104,7 @@ __all__ = [
     "PowerFlag",
     "PowerHourly",
     "PowerReading",
+    "PowerReport",
     "ProcessUnit",
     "Proposal",
     "ProposalDecision",

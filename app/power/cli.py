@@ -45,3 +45,26 @@ def receive(host: str, port: int) -> None:
         pass
     finally:
         server.server_close()
+
+
+@power_cli.command("check")
+@click.argument("episode", type=int)
+@click.option("--as-of", "as_of", default=None, help="check up to this local time (YYYY-MM-DD HH:MM); default now")
+def check_episode(episode: int, as_of: str | None) -> None:
+    """Run the check on EPISODE's enterprises under response, store its flags, print them as JSON
+    (docs/power-flags.schema.json)."""
+    import json
+
+    import pandas as pd
+
+    from app.cli import transactional
+    from app.power.domain.grid import LOCAL_TZ
+    from app.power.flags import run
+
+    at = pd.Timestamp(as_of).tz_localize(LOCAL_TZ).to_pydatetime() if as_of else None
+
+    @transactional
+    def go(s) -> None:  # type: ignore[no-untyped-def]
+        click.echo(json.dumps(run(s, episode, at), ensure_ascii=False, indent=2))
+
+    go()

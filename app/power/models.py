@@ -128,3 +128,21 @@ class PowerFlag(Scoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     enterprise = relationship("RegisteredEnterprise")
+
+
+class PowerReport(Scoped, Base):
+    """A stoppage, maintenance, retrofit or power cut reported in advance by the enterprise (or its bureau on its
+    behalf): left out of the baseline, and a flag it covers is shown as explained (the plan's `explains`)."""
+
+    __tablename__ = "power_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registry_enterprise_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("registry_enterprise.id", ondelete="RESTRICT"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # stoppage / maintenance / retrofit / power_cut
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    note: Mapped[str] = mapped_column(String(500), default="")
+    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
