@@ -76,3 +76,41 @@ def test_a_dismissed_flag_stays_dismissed_and_a_rerun_changes_nothing(
     assert session.get(PowerFlag, flag.id).note == "现场核实：该线为应急保供生产线"
     assert audit_actions("power.flag_dismissed")
     assert len(audit_actions("power.check_run")) == 1  # the rerun changed nothing
+
+
+def test_a_confirmed_flag_opens_one_case_with_its_numbers_and_chart(
+    app,
+    session,
+    runner,
+    zone,  # noqa: F811
+    make_user,
+    login_as,
+) -> None:  # type: ignore[no-untyped-def]
+    from app.cases.models import Case, Evidence
+    from app.power import casework
+
+    world = w.build(session, zone)
+    run_cli(runner, world.episode)
+    pretender = world.by_behaviour["pretends"]
+    official = session.get(User, make_user("power_confirmer", code="510100").id)
+    session.expire_all()
+    days = list(session.scalars(select(PowerFlag).where(PowerFlag.kind == "production_not_reduced",
+                                                        PowerFlag.registry_enterprise_id == pretender.id)))  # fmt: skip
+    assert len(days) >= 2
+    with app.test_request_context():
+        first = casework.confirm(session, days[0], official)
+        second = casework.confirm(session, days[1], official)  # same enterprise, kind and episode: the same case
+        session.commit()
+    assert first.id == second.id
+    case = session.get(Case, first.id)
+    assert case.origin.value == "power_check" and case.source_name == pretender.name
+    assert case.enterprise_uscc == pretender.uscc and case.jurisdiction_id == pretender.jurisdiction_id
+    assert "生产用电未按要求下降" in case.problem and "percent_of_baseline=" in case.problem
+    pngs = list(session.scalars(select(Evidence).where(Evidence.case_id == case.id)))
+    assert len(pngs) == 1 and pngs[0].filename.endswith(".png")
+    run_cli(runner, world.episode)  # a rerun keeps the confirmation and opens nothing more
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Case).where(Case.origin == "power_check")) == 1
+    assert session.get(PowerFlag, days[0].id).state is FlagState.confirmed
+    page = login_as(official).get(f"/cases/{case.id}").get_data(as_text=True)
+    assert case.number in page and ".png" in page
