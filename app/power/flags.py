@@ -61,7 +61,9 @@ def inputs(session: Session, episode_id: int, as_of: datetime | None = None) -> 
     from app.alerts.models import Episode
     from app.response.models import ResponseTask
 
-    episode = session.get(Episode, episode_id)
+    # The episode row only for its plan: what is shown comes from the response tasks, read in the reader's scope.
+    episode = session.scalar(select(Episode).where(Episode.id == episode_id)
+                             .execution_options(include_all_jurisdictions=True))  # fmt: skip
     if episode is None:
         raise NotFound(_("预警过程不存在，或您无权查看。"))
     now = as_of or utcnow()
@@ -110,7 +112,7 @@ def subject(day: Any, meter_id: Any) -> str:
 def run(session: Session, episode_id: int, as_of: datetime | None = None, user: Any = None) -> dict[str, Any]:
     """Run the check and store its flags; the flags JSON (docs/power-flags.schema.json) with the stored states."""
     i, result = compute(session, episode_id, as_of)
-    stored = {(f.registry_enterprise_id, f.kind, f.subject): f
+    stored = {(f.registry_enterprise_id, f.kind, f.about): f
               for f in session.scalars(select(PowerFlag).where(PowerFlag.episode_id == episode_id))}  # fmt: skip
     owners = dict(session.execute(select(RegisteredEnterprise.id, RegisteredEnterprise.jurisdiction_id)).all())
     now, added, updated = utcnow(), 0, 0
@@ -120,7 +122,7 @@ def run(session: Session, episode_id: int, as_of: datetime | None = None, user: 
         report = None if pd.isna(row.report_id) else str(int(row.report_id))
         flag = stored.get(key)
         if flag is None:
-            flag = PowerFlag(episode_id=episode_id, registry_enterprise_id=key[0], kind=row.kind, subject=key[2],
+            flag = PowerFlag(episode_id=episode_id, registry_enterprise_id=key[0], kind=row.kind, about=key[2],
                              day=row.day, meter_id=None if pd.isna(row.meter_id) else int(row.meter_id),
                              jurisdiction_id=owners[key[0]])  # fmt: skip
             session.add(flag)

@@ -115,7 +115,9 @@ class PowerFlag(Scoped, Base):
     meter_id: Mapped[int | None] = mapped_column(BigId)
     day: Mapped[date] = mapped_column(Date)
     kind: Mapped[str] = mapped_column(String(32))
-    subject: Mapped[str] = mapped_column(String(48))  # "2026-12-08" or "2026-12-08/meter 12"
+    # "2026-12-08" or "2026-12-08/meter 12"; not named `subject` in Python: the scoping's loader criteria read an
+    # attribute of that name on the entity (app/core/scoping._granted)
+    about: Mapped[str] = mapped_column("subject", String(48))
     state: Mapped[FlagState] = mapped_column(enum_type(FlagState, 16), default=FlagState.raised)
     report_id: Mapped[str | None] = mapped_column(String(64))
     evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)

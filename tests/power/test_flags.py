@@ -64,10 +64,10 @@ def test_a_dismissed_flag_stays_dismissed_and_a_rerun_changes_nothing(
                            .order_by(PowerFlag.day)).first()  # fmt: skip
     flags.dismiss(session, flag, official, "现场核实：该线为应急保供生产线")
     session.commit()
-    before = {(f.id, f.kind, f.subject) for f in session.scalars(select(PowerFlag))}
+    before = {(f.id, f.kind, f.about) for f in session.scalars(select(PowerFlag))}
     second = run_cli(runner, world.episode)
     session.expire_all()
-    after = {(f.id, f.kind, f.subject) for f in session.scalars(select(PowerFlag))}
+    after = {(f.id, f.kind, f.about) for f in session.scalars(select(PowerFlag))}
     assert after == before and len(second["flags"]) == len(first["flags"])
     assert session.get(PowerFlag, flag.id).state is FlagState.dismissed
     shown = next(f for f in second["flags"] if f["kind"] == "production_not_reduced")
