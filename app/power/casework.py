@@ -27,7 +27,8 @@ from app.power.vocabulary import flag_label
 
 def chart_labels() -> dict[str, str]:
     return {"production": _("生产用电"), "control": _("治污用电"), "production_baseline": _("生产用电基准"),
-            "control_baseline": _("治污用电基准"), "ceiling": _("应急限值"), "alert": _("预警时段")}  # fmt: skip
+            "control_baseline": _("治污用电基准"), "ceiling": _("应急限值"), "alert": _("预警时段"),
+            "empty": _("暂无用电数据")}  # fmt: skip
 
 
 def confirm(session: Session, flag: PowerFlag, user: Any) -> Any:

@@ -39,7 +39,10 @@ def png(curves: Curves, title: str, labels: dict[str, str]) -> bytes:
     ax.set_ylabel("kWh")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8, ncol=3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", fontsize=8, ncol=3)
+    else:
+        ax.text(0.5, 0.5, labels.get("empty", "-"), ha="center", va="center", transform=ax.transAxes)
     fig.autofmt_xdate()
     fig.tight_layout()
     out = io.BytesIO()

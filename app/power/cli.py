@@ -2,9 +2,40 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
+
+from app.core.errors import ServiceError
+from app.core.scoping import Scope, set_scope
+from app.extensions import db
+
+
+def transactional(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """One transaction with the operator's scope, as app.cli's commands (not imported: app.cli registers this
+    group, so importing it back would make a cycle)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        s = db.session()
+        set_scope(s, Scope.everything())
+        try:
+            result = fn(s, *args, **kwargs)
+            s.commit()
+            return result
+        except ServiceError as e:
+            s.rollback()
+            raise click.ClickException(e.message) from e
+        except Exception:
+            s.rollback()
+            raise
+
+    return wrapper
+
 
 power_cli = AppGroup("power", help="Power-consumption checks (耗电量核算): devices, HJ 212 receiver, the check.")
 
@@ -15,7 +46,6 @@ power_cli = AppGroup("power", help="Power-consumption checks (耗电量核算): 
 @click.argument("factors", nargs=-1, required=True)
 def device(mn: str, uscc: str, factors: tuple[str, ...]) -> None:
     """Register device MN of enterprise USCC; FACTORS as CODE=METER_NUMBER (e30101=M1 e30102=M2)."""
-    from app.cli import transactional
     from app.power.devices import register_device
 
     pairs = dict(f.split("=", 1) for f in factors if "=" in f)
@@ -57,7 +87,6 @@ def check_episode(episode: int, as_of: str | None) -> None:
 
     import pandas as pd
 
-    from app.cli import transactional
     from app.power.domain.grid import LOCAL_TZ
     from app.power.flags import run
 

@@ -61,9 +61,7 @@ def inputs(session: Session, episode_id: int, as_of: datetime | None = None) -> 
     from app.alerts.models import Episode
     from app.response.models import ResponseTask
 
-    # The episode row only for its plan: what is shown comes from the response tasks, read in the reader's scope.
-    episode = session.scalar(select(Episode).where(Episode.id == episode_id)
-                             .execution_options(include_all_jurisdictions=True))  # fmt: skip
+    episode = session.get(Episode, episode_id)  # scoped: an episode whose reach covers the reader
     if episode is None:
         raise NotFound(_("预警过程不存在，或您无权查看。"))
     now = as_of or utcnow()

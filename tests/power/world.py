@@ -30,6 +30,10 @@ class World:
 
 
 def build(session: Any, zone: Zone) -> World:
+    from app.alerts.models import EpisodeReach
+
+    for code in ("510100", "510104", "510105", "511400"):  # its reach: the issued unit, and a city it does not cover
+        session.add(EpisodeReach(episode_id=zone.episode, jurisdiction_id=zone.ids[code]))
     apply(session, episode_id=zone.episode, plan_id=zone.plan_id, units=[UnitChange(zone.ids["510100"], "orange",
           ISSUED)], on=ON, now=ISSUED)  # fmt: skip
     tasks = sorted(session.scalars(select(ResponseTask).where(ResponseTask.episode_id == zone.episode)),
