@@ -33,7 +33,9 @@ def receiver(app):  # type: ignore[no-untyped-def]
     thread.join(5)
 
 
-def test_a_device_over_tcp_is_stored_answered_and_last_heard_from(app, session, runner, receiver) -> None:  # type: ignore[no-untyped-def]
+def test_a_device_over_tcp_is_stored_answered_and_last_heard_from(  # type: ignore[no-untyped-def]
+    app, session, runner, receiver, make_user, login_as
+) -> None:
     enterprise(session, USCC, "510100")
     session.commit()
     result = runner.invoke(args=["power", "device", MN, USCC, "e30101=M1", "e30102=M2"])
@@ -58,6 +60,13 @@ def test_a_device_over_tcp_is_stored_answered_and_last_heard_from(app, session, 
     device = session.scalar(select(PowerDevice).where(PowerDevice.mn == MN))
     assert device.frames == 3 and device.last_heard_at is not None
     assert device.last_data_at == datetime(2026, 12, 7, 1, tzinfo=UTC)
+    page = login_as(make_user("power_devices", code="510100")).get("/power/devices").get_data(as_text=True)
+    row = page.split(MN)[1].split("</tr>")[0]
+    assert "2026-12-07 09:00" in row and "<td>3</td>" in row  # last data 09:00 local, 3 frames
+    far = app.test_client()
+    assert MN not in login_as(make_user("power_devices_far", code="511400"), far).get("/power/devices").get_data(
+        as_text=True
+    )  # another area's device is not listed
 
 
 def test_broken_frames_and_unknown_devices_get_no_answer_and_keep_nothing(app, session, runner, receiver) -> None:  # type: ignore[no-untyped-def]
