@@ -27,12 +27,12 @@ MAX_RATIO = 1.1
 
 def run(ctx: Context) -> list[Result]:
     with ctx.app.app_context():
-        from app.reduction.excel import exporter, importer
+        from app.reduction.excel import exporter, lookups
 
         user_id, jid = _setup(ctx)
         path = ctx.tmp / "import.xlsx"
         warm = ctx.tmp / "warm.xlsx"
-        labels, industries = {jid: "荣昌区"}, importer.industry_labels()
+        labels, industries = {jid: "荣昌区"}, lookups.industry_labels()
         exporter.write(path, bundles(ENTERPRISES, jid), county_label=labels, industry_label=industries,
                        rows_hint=ENTERPRISES * UNITS)  # fmt: skip
         exporter.write(warm, bundles(20, jid, seed=7), county_label=labels, industry_label=industries)
@@ -82,10 +82,10 @@ def _start_worker(ctx: Context) -> subprocess.Popen[bytes]:
 
 
 def _store(ctx: Context, path: Path, user_id: int) -> Any:
-    from app.reduction.excel import importer, safety
+    from app.reduction.excel import safety, uploads
 
     with path.open("rb") as f:
-        return importer.store(f, path.name, ctx.app.config["UPLOAD_DIR"], user_id, YEAR,
+        return uploads.store(f, path.name, ctx.app.config["UPLOAD_DIR"], user_id, YEAR,
                               safety.Limits(max_bytes=200 * safety.MB))  # fmt: skip
 
 
@@ -93,7 +93,8 @@ def _direct(ctx: Context, path: Path, user_id: int) -> float:
     """Store, preview and commit in one session, as the import page does for a small workbook."""
     from app.auth.models import User
     from app.auth.services import scope_for
-    from app.reduction.excel import importer
+    from app.reduction.excel import uploads
+    from app.reduction.services import imports
 
     with ctx.session() as s:
         scope = scope_for(s, s.get(User, user_id))
@@ -102,12 +103,12 @@ def _direct(ctx: Context, path: Path, user_id: int) -> float:
         user = s.get(User, user_id)
         with stopwatch() as total:
             upload = _store(ctx, path, user_id)
-            p = importer.preview(s, user, upload, ctx.app.config)
+            p = imports.preview(s, user, upload, ctx.app.config)
             assert not p.errors, p.issues[:5]
-            importer.commit(s, user, upload, ctx.app.config)
+            imports.commit(s, user, upload, ctx.app.config)
             s.commit()
         figure = total()
-    importer.discard(upload)
+    uploads.discard(upload)
     _check(ctx, path)
     return figure
 

@@ -16,7 +16,7 @@ from app.alerts import services as alerts
 from app.alerts import workflow
 from app.alerts.domain import readings
 from app.alerts.models import Episode, EpisodeUnit, ForecastIssue, ForecastValue, Proposal, ReadingKind
-from app.alerts.services import drafts, letters, proposals
+from app.alerts.services import drafts, letters, observed, proposals
 from app.alerts.services import episodes as episode_services
 from app.alerts.services.drafts import Draft
 from app.alerts.vocabulary import EpisodeState, ProposalKind, ProposalState, label
@@ -77,6 +77,7 @@ def index():  # type: ignore[no-untyped-def]
                      "alerting": sum(1 for v in members.values() if v)})  # fmt: skip
     active = episode_services.active(s)
     flags = {e.id: len(proposals.unconfirmed(e, now)) for e in active}
+    issued_late = {e.id for e in active if any(p.issued_late for p in e.proposals)}
     waiting = s.scalars(select(Proposal).where(Proposal.state == ProposalState.under_approval)
                         .order_by(Proposal.id)).all()  # fmt: skip
     mine = [p for p in waiting if workflow.steps_for(p, user)]
@@ -87,6 +88,7 @@ def index():  # type: ignore[no-untyped-def]
         EpisodeUnit.confirmed_at.is_(None)).order_by(EpisodeUnit.id)) if u.can_confirm(user)]  # fmt: skip
     return render_template(
         "alerts/index.html", maps=maps, active=active, flags=flags, waiting=waiting, mine=mine, to_issue=to_issue,
+        issued_late=issued_late, now=now,
         confirm=confirm, bureaus=bureau_names(s, {e.bureau_id for e in active}),
         names=_names(s, {u.jurisdiction_id for u in confirm}),
     )  # fmt: skip
@@ -158,11 +160,39 @@ def forecast(issue_id: int):  # type: ignore[no-untyped-def]
                 result = alerts.evaluate(s, plan.code, frame)
     open_episodes = [e for e in episode_services.active(s) if plan is not None and e.plan_code == plan.code
                      and e.state is EpisodeState.issued]  # fmt: skip
+    upgrade = None
+    if plan is not None and issue.kind is ReadingKind.observation and open_episodes:
+        upgrade = observed.upgrade(s, plan.code, issue, _latest_forecast(s))
     return render_template(
         "alerts/forecast.html", issue=issue, plans=choices, plan=plan, summary=summary, preview=preview,
         result=result, episodes=open_episodes, can_propose=g.user.can(Permission.propose_alerts),
-        unit_names={c: n for c, n, *_rest in summary},
+        unit_names={c: n for c, n, *_rest in summary}, upgrade=upgrade,
     )  # fmt: skip
+
+
+def _latest_forecast(s: Session) -> ForecastIssue | None:
+    return s.scalars(select(ForecastIssue).where(ForecastIssue.kind == ReadingKind.forecast)
+                     .order_by(ForecastIssue.id.desc()).limit(1)).first()  # fmt: skip
+
+
+@bp.post("/forecasts/<id:issue_id>/propose-upgrade")
+@require(Permission.propose_alerts)
+def propose_observed_upgrade(issue_id: int):  # type: ignore[no-untyped-def]
+    """The observed upgrade (seed 002 §3.7.1) drafted for the plan's episode in force."""
+    s = db.session()
+    issue = s.get(ForecastIssue, issue_id)
+    if issue is None:
+        abort(404)
+    if not request.form.get("plan"):
+        raise ServiceError(_("请选择预案。"), field="plan")
+    episode = _episode_arg(s, request.form.get("episode"))
+    plan, _rules = proposals.plan_of(s, request.form["plan"])
+    found = observed.upgrade(s, plan.code, issue, _latest_forecast(s))
+    if found is None:
+        raise ServiceError(_("实测数据未达到高于现行预警的级别，或预报将明显改善，无需升级。"))
+    proposal = proposals.create(s, g.user, plan.code, observed.draft(found), episode=episode, forecast_issue=issue)
+    flash(_("已拟定预警建议，请核对后提交审批。"))
+    return redirect(url_for("alerts.proposal", proposal_id=proposal.id))
 
 
 # --- proposals ----------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from app.alerts import services as alerts
 from app.alerts import workflow
 from app.alerts.domain import readings
 from app.alerts.models import Episode, EpisodeUnit, ForecastIssue, Proposal, ReadingKind
-from app.alerts.services import drafts, proposals
+from app.alerts.services import drafts, observed, proposals
 from app.alerts.services import episodes as episode_services
 from app.alerts.vocabulary import ProposalKind, ProposalState, label
 from app.api.blueprint import bp
@@ -172,6 +172,20 @@ def alerts_forecast_evaluation(issue_id: int, plan: str):  # type: ignore[no-unt
     codes = alerts.member_codes(s, plan)
     frame = alerts.frame_of(s, issue)
     return alerts.evaluate(s, plan, frame[frame["unit"].isin(codes)])
+
+
+@bp.get("/alerts/observations/<id:issue_id>/upgrade/<plan>")
+@require(Permission.view_alerts)
+def alerts_observed_upgrade(issue_id: int, plan: str):  # type: ignore[no-untyped-def]
+    """The upgrade the stored observations call for under the plan's alert in force (seed 002 §3.7.1), judged
+    against the latest forecast; `proposal` is null when none is due."""
+    if not plan.isidentifier():
+        raise ServiceError(_("预案代码无效。"), field="plan")
+    s = db.session()
+    latest = s.scalars(select(ForecastIssue).where(ForecastIssue.kind == ReadingKind.forecast)
+                       .order_by(ForecastIssue.id.desc()).limit(1)).first()  # fmt: skip
+    return {"plan": plan, "observation": issue_id, "forecast": latest.id if latest else None,
+            "proposal": observed.upgrade(s, plan, _issue(issue_id), latest)}  # fmt: skip
 
 
 @bp.get("/alerts/episodes")

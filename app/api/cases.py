@@ -21,7 +21,7 @@ from app.cases.services.queries import can_see_complainant, mask_name
 from app.cases.vocabulary import CaseState, Origin, SourceType, label
 from app.core.access import require
 from app.core.errors import Conflict, NotFound, ServiceError
-from app.core.inputs import INT32_MAX, MAX_PAGE, bounded_int
+from app.core.inputs import INT32_MAX, MAX_PAGE, bounded_int, json_object
 from app.extensions import db
 
 
@@ -121,10 +121,7 @@ def _case(case_id: int) -> Case:
 
 
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ServiceError(_("请求体应为 JSON 对象。"), field="body")
-    return data
+    return json_object()
 
 
 def _detail(case: Case) -> dict[str, Any]:

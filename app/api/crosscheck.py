@@ -13,6 +13,7 @@ from app.api.blueprint import bp
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.errors import NotFound, ServiceError
+from app.core.inputs import json_object
 from app.crosscheck import consistency, services
 from app.crosscheck.models import Campaign, CampaignPair, CampaignSample, Finding
 from app.extensions import db
@@ -20,7 +21,10 @@ from app.reduction.models import Enterprise
 
 
 def _body() -> Any:
-    return request.get_json(silent=True) or request.form
+    """A JSON object, or the form of a plain POST."""
+    if request.form and not request.is_json:
+        return request.form
+    return json_object()
 
 
 def _iso(value: Any) -> str | None:

@@ -38,7 +38,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from app.cases.vocabulary import CaseState, Escalation, EvidenceKind, Origin, SourceType, from_on
 from app.core.scoping import Scope, SharedWritable, register_criteria
-from app.db import Base, BigId, enum_type, state_check, utcnow
+from app.db import Base, BigId, JsonType, enum_type, state_check, utcnow
 
 # The states of a bureau's inbox (queries.inbox), and the partial index that serves it.
 INBOX_STATES = (CaseState.transferred, CaseState.received, CaseState.handling, CaseState.rectifying)
@@ -152,6 +152,10 @@ class Case(_CaseVisible, SharedWritable, Base):
     due_at: Mapped[datetime | None] = mapped_column()  # the current state's time limit
     escalation: Mapped[Escalation | None] = mapped_column(enum_type(Escalation, 16))
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    # --- issue 12.2 (casesui): the officer of the holding bureau the case is assigned to -------------------
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    # --- end casesui ---------------------------------------------------------------------------------------
 
     __mapper_args__ = {"version_id_col": lock_version}  # noqa: RUF012 - SQLAlchemy reads it once
 
@@ -321,6 +325,10 @@ class Inspection(_CaseVisible, SharedWritable, Base):
     staff: Mapped[int] = mapped_column(default=1)
     round_label: Mapped[str] = mapped_column(String(64), default="")
     case_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("case_record.id", ondelete="SET NULL"))
+    # --- issue 12.2 (casesui): the team (names and 执法证号) and a joint inspection in another bureau's area ---
+    team: Mapped[list[dict[str, str]]] = mapped_column(JsonType, default=list)
+    joint: Mapped[bool] = mapped_column(default=False)
+    # --- end casesui ---------------------------------------------------------------------------------------
 
     def writable_by(self, scope: Scope) -> bool:
         return scope.can_write(self.jurisdiction_id) or (

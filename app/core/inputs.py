@@ -137,7 +137,16 @@ def request_texts() -> Iterator[tuple[str, str]]:
         yield from _json_texts(document)
 
 
+def json_object() -> dict[str, Any]:
+    """The request's JSON body, which must be an object (a list, a number or no body at all is refused, 400)."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ServiceError(_("请求体应为 JSON 对象。"), field="body")
+    return data
+
+
 __all__ = [
-    "INT32_MAX", "INT64_MAX", "MAX_PAGE", "BigIdConverter", "IdConverter", "bounded_int", "id_arg", "page_arg",
+    "INT32_MAX", "INT64_MAX", "MAX_PAGE", "BigIdConverter", "IdConverter", "bounded_int", "id_arg", "json_object",
+    "page_arg",
     "parse_id", "register_converters", "request_texts",
 ]  # fmt: skip

@@ -24,11 +24,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
     or_,
     select,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column, relationship, with_loader_criteria
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.auth.roles import Role
 from app.core.scoping import Scope, SharedWritable, register_criteria, register_grant
@@ -285,14 +286,30 @@ for _model in (CampaignPair, CampaignSample, Finding):
     register_criteria(_row_criteria(_model))
 
 
+class statement_now(FunctionElement[datetime]):
+    """The time the statement runs: `statement_timestamp()` on PostgreSQL (`CURRENT_TIMESTAMP` there is the
+    transaction's start), `CURRENT_TIMESTAMP` on SQLite (UTC text, as the column is stored)."""
+
+    type = UtcDateTime()
+    inherit_cache = True
+
+
+@compiles(statement_now)
+def _now_default(_element: Any, _compiler: Any, **_kw: Any) -> str:
+    return "CURRENT_TIMESTAMP"
+
+
+@compiles(statement_now, "postgresql")
+def _now_pg(_element: Any, _compiler: Any, **_kw: Any) -> str:
+    return "statement_timestamp()"
+
+
 def granted_enterprise_ids(bureau_id: int) -> Any:
     """The enterprises a bureau may read under open campaigns: one index-only range scan of the grant index
     (reviewer, grant_until, enterprise). The table, not the entity, so that no loader criterion nests in it;
-    the database's clock, so that the prebuilt criterion never goes stale (SQLite compares its UTC text)."""
+    the database's clock at the statement, so that the prebuilt criterion never goes stale."""
     t = CampaignSample.__table__
-    return select(t.c.enterprise_id).where(
-        t.c.reviewer_bureau_id == bureau_id, t.c.grant_until > func.current_timestamp()
-    )
+    return select(t.c.enterprise_id).where(t.c.reviewer_bureau_id == bureau_id, t.c.grant_until > statement_now())
 
 
 register_grant(

@@ -50,24 +50,25 @@ def export_region(ctx: Context) -> Done:
 
 
 def _upload(ctx: Context) -> Any:
-    from app.reduction.excel import importer
+    from app.reduction.excel import uploads
 
     assert ctx.user is not None
-    return importer.load_upload(ctx.config["UPLOAD_DIR"], ctx.params["token"], ctx.user.id)
+    return uploads.load_upload(ctx.config["UPLOAD_DIR"], ctx.params["token"], ctx.user.id)
 
 
 @handler("reduction.import_preview", _l("检查导入文件"), read_only=True)
 def import_preview(ctx: Context) -> Done:
     """The import's preview, run in the background: it keeps its signed snapshot beside the upload, so the
-    preview page then shows it at once (importer.preview reads the snapshot)."""
-    from app.reduction.excel import importer, safety
+    preview page then shows it at once (imports.preview reads the snapshot)."""
+    from app.reduction.excel import safety, uploads
+    from app.reduction.services import imports
 
     upload = _upload(ctx)
     ctx.progress(0, 1)
     try:
-        p = importer.preview(ctx.session, ctx.user, upload, ctx.config)
+        p = imports.preview(ctx.session, ctx.user, upload, ctx.config)
     except safety.ExcelRefused as e:
-        importer.discard(upload)
+        uploads.discard(upload)
         raise ServiceError(e.message) from e
     ctx.progress(1, 1)
     return Done({"token": upload.token, "year": upload.year, "errors": len(p.errors), "counts": dict(p.counts)})
@@ -75,15 +76,16 @@ def import_preview(ctx: Context) -> Done:
 
 @handler("reduction.import_commit", _l("导入清单"))
 def import_commit(ctx: Context) -> Done:
-    from app.reduction.excel import importer
+    from app.reduction.excel import uploads
+    from app.reduction.services import imports
 
     upload = _upload(ctx)
     ctx.progress(0, 1)
-    result = importer.commit(ctx.session, ctx.user, upload, ctx.config)
+    result = imports.commit(ctx.session, ctx.user, upload, ctx.config)
     ctx.progress(1, 1)
     return Done(
         {"year": upload.year, "counts": dict(result.counts)},
-        after_commit=lambda: importer.discard(upload),  # a retry after a killed worker still finds the file
+        after_commit=lambda: uploads.discard(upload),  # a retry after a killed worker still finds the file
     )
 
 

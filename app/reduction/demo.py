@@ -745,7 +745,7 @@ def _flaw(spec: dict[str, Any], measures: dict[AlertLevel, list[MeasureSpec]], r
     elif flaw == "no_grade":
         spec["grade"] = None
     else:
-        spec["emissions"] = {p: v * 50 for p, v in spec["emissions"].items()}
+        spec["emissions"] = {p: round(v * 50, 4) for p, v in spec["emissions"].items()}  # as typed: no float residue
     return flaw
 
 

@@ -163,3 +163,18 @@ def test_hourly_values_average_per_local_day_like_a_groupby(places) -> None:  # 
             want = expected.get((unit, pd.Timestamp(day)), float("nan"))
             assert (np.isnan(want) and np.isnan(g.values[i, d])) or abs(g.values[i, d] - want) < 1e-9
     assert np.isnan(g.values[1, 1])
+
+
+def test_each_hour_carries_the_highest_level_of_the_24_windows_covering_it() -> None:
+    import numpy as np
+
+    from app.alerts.domain.evaluate import _cover
+
+    rng = np.random.default_rng(11)
+    for width in (1, 5, 23, 24, 25, 100, 217):
+        windows = rng.integers(0, 4, (7, width))
+        hours = _cover(windows)
+        assert hours.shape == (7, width + 23)
+        for h in range(width + 23):
+            covering = windows[:, max(0, h - 23) : h + 1]
+            assert (hours[:, h] == covering.max(axis=1)).all(), (width, h)

@@ -76,8 +76,12 @@ def test_inspector_logs_a_case_on_the_phone_and_neijiang_signs_for_it(
     expect(page.locator("input[name=source_type][value=industrial]")).to_be_checked()
     page.locator("#topic").fill("治污设施未正常运行")
     page.locator("#source_name").fill("隆昌市鑫旺页岩砖厂")
-    page.locator("#place").select_option("511083")
+    # the county picker is searchable (static/js/place-picker.js): typing picks the first match
+    page.locator("input.place-search").fill("隆昌")
     expect(page.locator("#place option:checked")).to_have_text("内江市 隆昌市")
+    page.locator("#place").select_option("511083")
+    page.locator("input[name=team_name]").first.fill("张三")
+    page.locator("input[name=team_cert]").first.fill("渝执字0012")
     page.locator("#source_address").fill("隆昌市响石镇高峰村五组")
     page.locator("#problem").fill("脱硫塔循环泵停运，排气筒可见明显烟尘")
     # Two photos taken one after the other: the second does not replace the first.
@@ -102,6 +106,11 @@ def test_inspector_logs_a_case_on_the_phone_and_neijiang_signs_for_it(
     # Transfer to 内江's bureau with a transfer form, and fetch the form's PDF as the link gives it.
     page.locator("#to_bureau").select_option(label="内江市生态环境局")
     page.get_by_test_id("action-transfer").click()
+    # the transfer asks for confirmation, naming the case and the receiving bureau
+    expect(page.get_by_role("heading", name="确认移交")).to_be_visible()
+    expect(page.get_by_test_id("transfer-cases")).to_contain_text("隆昌")
+    no_horizontal_scroll(page)
+    page.get_by_test_id("confirm-transfer").click()
     expect(page.get_by_role("heading", name=re.compile("问题线索移交单"))).to_be_visible()
     expect(page.get_by_role("status")).to_contain_text("已生成移交单")
     pdf_link = page.get_by_test_id("transfer-pdf")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import openpyxl
 import pytest
 
-from app.reduction.excel import exporter, importer
+from app.reduction.excel import exporter, lookups
 from app.reduction.excel import template as t
 from tests.browser.conftest import PHONE, Console
 from tests.reduction.test_excel_import import column, enterprise
@@ -25,7 +25,7 @@ expect = pytest.importorskip("playwright.sync_api", reason="the playwright packa
 def _files(tmp_path: Path) -> tuple[Path, Path]:
     bundles = [enterprise(i, 1, region="500153") for i in range(2)]
     good = tmp_path / "清单.xlsx"
-    exporter.write(good, bundles, county_label={1: "荣昌区"}, industry_label=importer.industry_labels())
+    exporter.write(good, bundles, county_label={1: "荣昌区"}, industry_label=lookups.industry_labels())
     bad = tmp_path / "清单（有错）.xlsx"
     wb = openpyxl.load_workbook(good)
     wb[t.MAIN_SHEET][f"{column('企业类别')}3"] = "大型企业"
@@ -64,4 +64,32 @@ def test_district_user_fixes_the_named_problem_and_commits(
     page.get_by_test_id("commit").click()
     expect(page.get_by_role("status").filter(has_text="导入完成")).to_contain_text("新增 2 家")
     expect(page.get_by_test_id("export-link")).to_be_visible()
+    console.assert_clean()
+
+
+def test_rc_staff_exports_a_version_from_the_list_page_and_reimports_it_unchanged(
+    page: Page, demo_login: Callable[..., Page], console: Console, tmp_path: Path
+) -> None:
+    """Issue 12.1: from 荣昌's 2025 list page, the export of 2025 v1 goes back through the page's own import with
+    no problem and every enterprise unchanged."""
+    demo_login("rc_staff")
+    page.goto("/lists/")
+    page.get_by_test_id("own-lists").get_by_role("link", name="2025").first.click()
+    expect(page.get_by_test_id("version-exports")).to_be_visible()
+    row = page.get_by_test_id("version-exports").locator("tr", has_text="2025·第 1 版")
+    with page.expect_download() as download:
+        row.get_by_test_id("export-version").click()
+    exported = tmp_path / "2025-v1.xlsx"
+    download.value.save_as(exported)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"horizontal scroll at 375 px: the page is {width} px wide"
+
+    page.get_by_label("导入 Excel").set_input_files(str(exported))
+    page.get_by_test_id("list-import").get_by_role("button", name="上传并预览").click()
+    expect(page.get_by_test_id("preview-status")).to_contain_text("文件检查通过")
+    in_file = page.get_by_test_id("count-in-file").inner_text()
+    assert int(in_file) > 0
+    expect(page.get_by_test_id("count-unchanged")).to_have_text(in_file)
+    for testid in ("count-new", "count-changed", "count-removed"):
+        expect(page.get_by_test_id(testid)).to_have_text("0")
     console.assert_clean()

@@ -12,7 +12,7 @@ from tests.cases.test_notifications import log_case
 def test_both_provinces_open_the_form_they_are_copied_on(app, world, login_as) -> None:  # type: ignore[no-untyped-def]
     inspector = login_as(world.inspector, app.test_client())
     case_id = log_case(inspector)
-    made = post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id})
+    made = post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id, "confirm": "1"})
     transfer_url = made.headers["Location"]
     number = re.search(r"(YJ-\d{4}-500153-\d{4})", inspector.get(transfer_url).get_data(as_text=True)).group(1)
 

@@ -113,7 +113,12 @@ def test_deadlines_follow_the_plan_of_the_area_and_the_bureau_and_the_case_page_
     assert created.status_code == 302, created.get_data(as_text=True)[:300]
     case_id = int(created.headers["Location"].rsplit("/", 1)[1])
     assert 23.9 < due_in_hours(session, case_id) <= 24  # no plan or bureau sets "discovered"
-    assert post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id}).status_code == 302
+    assert (
+        post(
+            inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id, "confirm": "1"}
+        ).status_code
+        == 302
+    )
     assert 5.9 < due_in_hours(session, case_id) <= 6  # the plan
 
     nj = login_as(world.nj_staff, app.test_client())

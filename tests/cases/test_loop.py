@@ -56,7 +56,7 @@ def test_the_closed_loop_across_the_border(app, world, login_as, session) -> Non
     assert number.startswith("XS-") and "-500153-" in number
 
     # Transfer with a transfer form, and print it.
-    transfer = post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id})
+    transfer = post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id, "confirm": "1"})
     assert transfer.status_code == 302
     tpage = inspector.get(transfer.headers["Location"]).get_data(as_text=True)
     form_no = re.search(r"(YJ-\d{4}-500153-\d{4})", tpage).group(1)
@@ -135,7 +135,7 @@ def test_return_and_reroute_and_reopen(app, world, login_as, session) -> None:  
         {"source_type": "dust", "topic": "道路扬尘", "source_name": "某工地", "place": "511083", "problem": "未洒水"},
     )
     case_id = int(created.headers["Location"].rsplit("/", 1)[1])
-    post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id})
+    post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id, "confirm": "1"})
     nj = login_as(world.nj_staff, app.test_client())
     no_reason = act(nj, case_id, "return")
     assert no_reason.status_code == 400 and "退回原因" in no_reason.get_data(as_text=True)
@@ -154,7 +154,7 @@ def test_stale_form_gets_a_conflict_and_changes_nothing(app, world, login_as, se
         {"source_type": "area", "topic": "秸秆露天焚烧", "source_name": "某村", "place": "511083", "problem": "焚烧"},
     )
     case_id = int(created.headers["Location"].rsplit("/", 1)[1])
-    post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id})
+    post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id, "confirm": "1"})
     nj = login_as(world.nj_staff, app.test_client())
     version = session.get(Case, case_id).lock_version
     first = post(nj, f"/cases/{case_id}/transition", {"action": "receive", "version": version})
@@ -211,7 +211,7 @@ def test_complainant_is_masked_outside_the_handling_bureau(app, world, login_as)
         },
     )
     case_id = int(created.headers["Location"].rsplit("/", 1)[1])
-    post(rc, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id})
+    post(rc, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id, "confirm": "1"})
     assert "张三丰" not in rc.get(f"/cases/{case_id}").get_data(as_text=True)
     nj = login_as(world.nj_staff, app.test_client())
     assert "张三丰" in nj.get(f"/cases/{case_id}").get_data(as_text=True)

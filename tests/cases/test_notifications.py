@@ -43,7 +43,10 @@ def test_transfer_sign_for_and_return_reach_the_next_bureau(app, world, login_as
 
     for case_id in (first, second):
         assert (
-            post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id}).status_code == 302
+            post(
+                inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id, "confirm": "1"}
+            ).status_code
+            == 302
         )
     home = nj.get("/").get_data(as_text=True)
     number = session.get(Case, first).number
@@ -81,7 +84,7 @@ def test_overdue_and_escalation_are_announced(app, world, login_as, session) -> 
 
     inspector = login_as(world.inspector, app.test_client())
     case_id = log_case(inspector)
-    post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id})
+    post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id, "confirm": "1"})
     set_scope(session, Scope.everything())
     case = session.get(Case, case_id)
     case.due_at = utcnow() - timedelta(hours=1)

@@ -142,13 +142,13 @@ def test_one_cleaning_for_every_name(given: str, kept: str) -> None:
 
 
 def test_an_excel_upload_keeps_a_cleaned_name(app, world) -> None:  # type: ignore[no-untyped-def]
-    from app.reduction.excel import exporter, importer, safety
+    from app.reduction.excel import exporter, safety, uploads
 
     with app.app_context():
         out = io.BytesIO()
         exporter.write_template(out)
         out.seek(0)
-        upload = importer.store(
+        upload = uploads.store(
             out, "荣昌\u202exslx.清单.xlsx", app.config["UPLOAD_DIR"], world.rc_staff.id, 2026,
             safety.Limits.from_config(app.config),
         )  # fmt: skip
@@ -238,7 +238,7 @@ def printed_sizes(pdf: bytes) -> list[tuple[int, int]]:
 
 
 def transfer_pdf(client: Any, case_id: int, to: int) -> bytes:
-    moved = post(client, "/cases/transfers", {"case_id": case_id, "to_bureau": to})
+    moved = post(client, "/cases/transfers", {"case_id": case_id, "to_bureau": to, "confirm": "1"})
     assert moved.status_code == 302, moved.get_data(as_text=True)[:500]
     pdf = client.get(moved.headers["Location"] + ".pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
@@ -291,7 +291,7 @@ def test_a_signed_scan_keeps_its_name(app, world, login_as, session) -> None:  #
     """Scans of the signed form (PDF) are not printed and need no print copy."""
     inspector = login_as(world.inspector, app.test_client())
     case_id = case_id_of(new_case(inspector, [(png_bytes(), "p.png")]))
-    moved = post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id})
+    moved = post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id, "confirm": "1"})
     transfer_id = int(moved.headers["Location"].rsplit("/", 1)[1])
     scan = post(
         inspector, f"/cases/transfers/{transfer_id}/scan", {"files": (io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "签章.pdf")},

@@ -35,7 +35,9 @@ def _new_case(client, place="511083", name="某工地"):  # type: ignore[no-unty
 def test_a_transfer_form_moves_each_case_through_the_transition(app, world, login_as, session) -> None:  # type: ignore[no-untyped-def]
     inspector = login_as(world.inspector, app.test_client())
     first, second = _new_case(inspector, name="甲工地"), _new_case(inspector, name="乙工地")
-    answer = post(inspector, "/cases/transfers", {"case_id": [first, second], "to_bureau": world.neijiang.id})
+    answer = post(
+        inspector, "/cases/transfers", {"case_id": [first, second], "to_bureau": world.neijiang.id, "confirm": "1"}
+    )
     assert answer.status_code == 302
     # one audit entry per case's state change (the transition's), and the form's own
     moved = audit_actions("case.transfer")
@@ -47,7 +49,7 @@ def test_a_transfer_form_moves_each_case_through_the_transition(app, world, logi
         event = [e for e in case.events if e.action == "transfer"]
         assert len(event) == 1 and event[0].from_state is CaseState.discovered and "内江" in event[0].note
     # a case already transferred is refused by the same rule, with its state named
-    again = post(inspector, "/cases/transfers", {"case_id": first, "to_bureau": world.neijiang.id})
+    again = post(inspector, "/cases/transfers", {"case_id": first, "to_bureau": world.neijiang.id, "confirm": "1"})
     assert again.status_code == 409 and "已移交" in again.get_data(as_text=True)
 
 
@@ -66,7 +68,7 @@ def test_the_transition_refuses_a_transfer_without_a_form(app, world, session) -
 def test_reporting_twice_and_verifying_before_a_report_are_refused(app, world, login_as, session) -> None:  # type: ignore[no-untyped-def]
     inspector = login_as(world.inspector, app.test_client())
     case_id = _new_case(inspector)
-    post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id})
+    post(inspector, "/cases/transfers", {"case_id": case_id, "to_bureau": world.neijiang.id, "confirm": "1"})
     nj = login_as(world.nj_staff, app.test_client())
     assert act(nj, case_id, "receive").status_code == 302
     assert act(nj, case_id, "handle").status_code == 302
@@ -136,7 +138,9 @@ def test_evidence_events_and_inspections_outside_reach_are_not_written(app, worl
 
 def test_a_joint_inspection_is_recorded_in_another_bureaus_area(app, world, login_as, session) -> None:  # type: ignore[no-untyped-def]
     inspector = login_as(world.inspector, app.test_client())
-    answer = post(inspector, "/cases/inspections", {"source_name": "隆昌某砖厂", "place": "511083", "staff": "3"})
+    answer = post(
+        inspector, "/cases/inspections", {"source_name": "隆昌某砖厂", "place": "511083", "staff": "3", "joint": "1"}
+    )
     assert answer.status_code in (200, 302), answer.get_data(as_text=True)[:300]
     assert audit_actions("inspection.create")
 

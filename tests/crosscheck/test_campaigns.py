@@ -279,3 +279,17 @@ def test_the_api_follows_the_grant(app, session, region) -> None:  # type: ignor
     r = client.get("/api/v1/crosscheck/consistency", headers=tn).get_json()
     assert any(o["industry"] == "brick" and o["grade"] == "C" and o["metric"] == "cut_pct"
                and o["direction"] == "weaker" for o in r["outliers"])  # fmt: skip
+
+
+def test_an_expired_grant_opens_nothing(app, login_as, region) -> None:  # type: ignore[no-untyped-def]
+    cid = _campaign(app, login_as, region, "suining", 9, "过期抽核")
+    organiser = login_as(region["people"]["organiser"], app.test_client())
+    _post(organiser, f"/crosscheck/{cid}/transition", {"action": "open"})
+    sample = _sampled(cid)[0]
+    reviewer = login_as(region["people"]["suining"], app.test_client())
+    assert reviewer.get(f"/crosscheck/enterprises/{sample.enterprise_id}").status_code == 200
+    s = db.session_factory()
+    s.get(CampaignSample, sample.id).grant_until = datetime.now(UTC) - timedelta(seconds=1)  # the closing day passed
+    s.commit()
+    s.close()
+    assert reviewer.get(f"/crosscheck/enterprises/{sample.enterprise_id}").status_code == 404

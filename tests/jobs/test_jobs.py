@@ -299,7 +299,7 @@ def test_a_big_selection_of_cases_makes_several_forms_in_a_job(  # type: ignore[
     session.rollback()
     client = login_as(world.inspector)
     r = client.post("/cases/transfers", data={"csrf_token": csrf_token(client, "/"), "case_id": ids,
-                                              "to_bureau": world.neijiang.id})  # fmt: skip
+                                              "to_bureau": world.neijiang.id, "confirm": "1"})  # fmt: skip
     job = job_id_of(r)
     st = client.get(f"/jobs/{job}/status.json").get_json()
     assert st["state"] == "done" and [t["cases"] for t in st["result"]["transfers"]] == [2, 2, 1]
@@ -318,10 +318,10 @@ def test_a_batch_where_one_case_is_refused_makes_no_form(app, session, world, lo
     ids = _cases(app, session, world, 3)
     client = login_as(world.inspector)
     first = client.post("/cases/transfers", data={"csrf_token": csrf_token(client, "/"), "case_id": ids[2:],
-                                                  "to_bureau": world.neijiang.id})  # fmt: skip
+                                                  "to_bureau": world.neijiang.id, "confirm": "1"})  # fmt: skip
     assert first.status_code == 302  # one case: one form, at once
     job = job_id_of(client.post("/cases/transfers", data={"csrf_token": csrf_token(client, "/"), "case_id": ids,
-                                                          "to_bureau": world.neijiang.id}))  # fmt: skip
+                                                          "to_bureau": world.neijiang.id, "confirm": "1"}))  # fmt: skip
     st = client.get(f"/jobs/{job}/status.json").get_json()
     assert st["state"] == "failed" and "不能移交" in st["error"]
     assert len(session.scalars(select(CaseTransfer)).all()) == 1  # the first two cases' form was not kept
@@ -332,7 +332,8 @@ def test_printing_a_batch_of_forms_is_a_job(app, session, world, login_as, monke
     ids = _cases(app, session, world, 3)
     client = login_as(world.inspector)
     batch = job_id_of(client.post("/cases/transfers", data={"csrf_token": csrf_token(client, "/"), "case_id": ids,
-                                                            "to_bureau": world.neijiang.id}))  # fmt: skip
+                                                            "to_bureau": world.neijiang.id,
+                                                            "confirm": "1"}))  # fmt: skip
     forms = [t["id"] for t in client.get(f"/jobs/{batch}/status.json").get_json()["result"]["transfers"]]
     job = job_id_of(client.post("/cases/transfers/print", data={"csrf_token": csrf_token(client, "/"),
                                                                 "transfer_id": forms}))  # fmt: skip
@@ -404,7 +405,7 @@ def test_the_pdf_of_a_form_over_the_bound_is_made_by_a_job(app, session, world, 
     ids = _cases(app, session, world, 3)
     client = login_as(world.inspector)
     r = client.post("/cases/transfers", data={"csrf_token": csrf_token(client, "/"), "case_id": ids,
-                                              "to_bureau": world.neijiang.id})  # fmt: skip
+                                              "to_bureau": world.neijiang.id, "confirm": "1"})  # fmt: skip
     form_url = r.headers["Location"]
     monkeypatch.setattr(records, "MAX_CASES_PER_FORM", 2)  # the form now carries more than one form may
     page = client.get(f"{form_url}.pdf")

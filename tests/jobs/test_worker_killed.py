@@ -19,8 +19,10 @@ from app.auth.models import Bureau, BureauKind, User, UserRole
 from app.auth.roles import Role
 from app.jobs.models import Job, JobState
 from app.places.models import Jurisdiction
-from app.reduction.excel import exporter, importer, safety
+from app.reduction.excel import exporter, lookups, safety
+from app.reduction.excel import uploads as excel_uploads
 from app.reduction.models import Enterprise
+from app.reduction.services import imports as import_service
 from tests.conftest import ROOT, private_sessions
 from tests.reduction.test_excel_import import enterprise
 
@@ -60,18 +62,18 @@ def test_a_worker_killed_mid_commit_leaves_the_list_unchanged_and_the_retry_comm
             url = s.get_bind().url.render_as_string(hide_password=False)
             labels = exporter.county_labels(s, j)
 
-        def workbook(name: str, n: int) -> importer.Upload:
+        def workbook(name: str, n: int) -> excel_uploads.Upload:
             path = tmp_path / name
             with app.app_context():
                 exporter.write(path, [enterprise(i, j.id) for i in range(n)], county_label=labels,
-                               industry_label=importer.industry_labels())  # fmt: skip
+                               industry_label=lookups.industry_labels())  # fmt: skip
             with path.open("rb") as f:
-                return importer.store(f, name, uploads, user.id, 2026, safety.Limits())
+                return excel_uploads.store(f, name, uploads, user.id, 2026, safety.Limits())
 
         config = {**app.config, "UPLOAD_DIR": str(uploads)}
         with new() as s, app.test_request_context():  # the list as it stands: two enterprises
             first = workbook("first.xlsx", 2)
-            importer.commit(s, s.get(User, user.id), first, config)
+            import_service.commit(s, s.get(User, user.id), first, config)
             s.commit()
 
         def state() -> tuple[int, int, JobState | None, int]:

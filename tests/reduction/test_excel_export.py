@@ -60,7 +60,7 @@ def test_export_reimports_to_the_same_list(app, session, make_bureau, make_user,
     path.write_bytes(data)
 
     places = parsing.Places(place_id(session, "500153"), True, {"荣昌区": place_id(session, "500153")})
-    from app.reduction.excel.importer import industries
+    from app.reduction.excel.lookups import industries
 
     with app.test_request_context():
         parsed = parsing.parse(reader.read(path), places, industries())

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.reduction.excel import importer, reader, safety
+from app.reduction.excel import reader, safety, uploads
 from app.reduction.excel import template as t
 from app.reduction.excel.safety import ExcelRefused, Limits
 from tests.conftest import csrf_token
@@ -220,7 +220,7 @@ def test_a_stored_upload_is_checked_again_at_preview_and_commit(
 
     def kept() -> str:  # stored under limits that let it through, as main did
         with far.open("rb") as f:
-            return importer.store(f, "far.xlsx", app.config["UPLOAD_DIR"], user.id, 2026, loose).token
+            return uploads.store(f, "far.xlsx", app.config["UPLOAD_DIR"], user.id, 2026, loose).token
 
     client = login_as(user)
     r = client.get(f"/lists/import/preview?token={kept()}")

@@ -17,7 +17,8 @@ from app.auth.roles import Role
 from app.core.errors import ServiceError
 from app.places.models import Jurisdiction
 from app.reduction.domain import uscc
-from app.reduction.excel import exporter, importer, parsing, safety
+from app.reduction.excel import exporter, lookups, parsing, safety, uploads
+from app.reduction.excel import snapshot as excel_snapshot
 from app.reduction.excel import template as t
 from app.reduction.excel.parsing import ENT_FIELDS, Bundle
 from app.reduction.excel.reader import Issue
@@ -30,6 +31,7 @@ from app.reduction.models import (
     ProcessUnit,
     ReductionList,
 )
+from app.reduction.services import import_writer, imports
 from tests.conftest import csrf_token
 
 # --- helpers shared by the Excel tests ------------------------------------------------------------------
@@ -88,7 +90,7 @@ def write_file(path: Path, bundles: list[Bundle], session: Any, root: str = "500
         path,
         bundles,
         county_label=exporter.county_labels(session, root_place),
-        industry_label=importer.industry_labels(),
+        industry_label=lookups.industry_labels(),
     )
     return path
 
@@ -120,21 +122,21 @@ def district_user(
     return make_user(name, bureau=make_bureau(code), roles=(role,))
 
 
-def stored(app: Any, session: Any, user: User, path: Path, year: int = 2026) -> importer.Upload:
+def stored(app: Any, session: Any, user: User, path: Path, year: int = 2026) -> uploads.Upload:
     with path.open("rb") as f:
-        return importer.store(f, path.name, app.config["UPLOAD_DIR"], user.id, year, safety.Limits())
+        return uploads.store(f, path.name, app.config["UPLOAD_DIR"], user.id, year, safety.Limits())
 
 
-def preview(app: Any, session: Any, user: User, path: Path, year: int = 2026) -> importer.Preview:
+def preview(app: Any, session: Any, user: User, path: Path, year: int = 2026) -> imports.Preview:
     with app.test_request_context():
         u = session.get(User, user.id)
-        return importer.preview(session, u, stored(app, session, user, path, year), app.config)
+        return imports.preview(session, u, stored(app, session, user, path, year), app.config)
 
 
-def commit(app: Any, session: Any, user: User, path: Path, year: int = 2026) -> importer.Preview:
+def commit(app: Any, session: Any, user: User, path: Path, year: int = 2026) -> imports.Preview:
     with app.test_request_context():
         u = session.get(User, user.id)
-        result = importer.commit(session, u, stored(app, session, user, path, year), app.config)
+        result = imports.commit(session, u, stored(app, session, user, path, year), app.config)
         session.commit()
         return result
 
@@ -195,6 +197,7 @@ def test_good_file_previews_counts_then_commits_everything_with_one_audit_entry(
     assert not p.errors, [i.where + i.message for i in p.errors]
     assert p.counts == {
         "enterprises": 3,
+        "refused": 0,
         "new": 3,
         "changed": 0,
         "unchanged": 0,
@@ -335,7 +338,7 @@ def test_preview_names_sheet_row_and_column_of_every_kind_of_problem(
         find(p.issues, s, 12, c["county"], "不在本清单的辖区内"),
         find(p.issues, s, 15, c["share_so2"], "合计"),
         find(p.issues, s, 6, c["red_kind"], "红色预警"),
-        find(p.issues, s, 11, c["orange_ver"], "无法用“用电监控”核查"),
+        find(p.issues, s, 11, c["orange_ver"], "无法用用电监控核查"),  # worded as the editor words it
         find(p.issues, s, 4, c["address"], "与本企业首行（第 3 行）不一致"),
         find(p.issues, s, 7, c["unit_name"], "请填写工序名称"),
         find(p.issues, s, 19, c["red_pct"], "百分比"),
@@ -487,19 +490,19 @@ def test_commit_is_all_or_nothing_when_writing_fails(
         )
     assert r.status_code == 302
     token = r.headers["Location"].split("token=")[1]
-    original = importer.Writer.insert
+    original = import_writer.Writer.insert
 
     def failing(self, table, columns, rows):  # type: ignore[no-untyped-def]
         if table == "measure":
             raise RuntimeError("disk full")
         return original(self, table, columns, rows)
 
-    monkeypatch.setattr(importer.Writer, "insert", failing)
+    monkeypatch.setattr(import_writer.Writer, "insert", failing)
     r = client.post("/lists/import/commit", data={"csrf_token": csrf_token(client, "/lists/import"), "token": token})
     assert r.status_code == 500
     assert content(session) == {"enterprises": 0, "units": 0, "measures": 0, "facilities": 0, "meters": 0}
     assert session.scalar(select(func.count()).select_from(ReductionList)) == 0, "not even the list was created"
-    monkeypatch.setattr(importer.Writer, "insert", original)
+    monkeypatch.setattr(import_writer.Writer, "insert", original)
     r = client.post("/lists/import/commit", data={"csrf_token": csrf_token(client, "/lists/import"), "token": token})
     assert r.status_code == 302
     assert content(session)["enterprises"] == 3
@@ -600,14 +603,14 @@ def _counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return reads
 
 
-def _preview_upload(app: Any, session: Any, user: User, upload: importer.Upload) -> importer.Preview:
+def _preview_upload(app: Any, session: Any, user: User, upload: uploads.Upload) -> imports.Preview:
     with app.test_request_context():
-        return importer.preview(session, session.get(User, user.id), upload, app.config)
+        return imports.preview(session, session.get(User, user.id), upload, app.config)
 
 
-def _commit_upload(app: Any, session: Any, user: User, upload: importer.Upload) -> importer.Preview:
+def _commit_upload(app: Any, session: Any, user: User, upload: uploads.Upload) -> imports.Preview:
     with app.test_request_context():
-        result = importer.commit(session, session.get(User, user.id), upload, app.config)
+        result = imports.commit(session, session.get(User, user.id), upload, app.config)
         session.commit()
         return result
 
@@ -647,7 +650,7 @@ def test_a_stale_or_foreign_snapshot_is_not_used(app, session, make_bureau, make
     assert len(reads) == 2, "a snapshot that fails its signature is read again from the file"
 
     # the rule library changed (a deployment) between preview and commit: validated again
-    monkeypatch.setattr(importer, "_rule_checksums", lambda: (("rules.toml", "another version"),))
+    monkeypatch.setattr(excel_snapshot, "_rule_checksums", lambda: (("rules.toml", "another version"),))
     assert _commit_upload(app, session, user, tampered).counts["new"] == 2
     assert len(reads) == 3
     assert content(session)["enterprises"] == 2

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app.reduction.excel import importer, reader, safety
+from app.reduction.excel import reader, safety, uploads
 from app.reduction.excel.safety import ExcelRefused, Limits
 from app.reduction.models import Enterprise
 from tests.conftest import csrf_token
@@ -182,4 +182,4 @@ def test_refused_upload_shows_chinese_message_and_keeps_nothing(
     finally:
         del app.config["IMPORT_MAX_BYTES"]
     assert r.status_code == 400 and "上限" in r.get_data(as_text=True)
-    assert importer.KEEP_SECONDS > 0
+    assert uploads.KEEP_SECONDS > 0

@@ -94,3 +94,27 @@ def test_home_page_lists_the_tasks_and_reports_due(session: Any, zone: Zone, mak
     found = {t.key: t for t in todos(session, reader, datetime(2026, 12, 8, 12, tzinfo=UTC))}
     assert found["response_tasks"].count == len(zone.listed["511800"]) == 1
     assert found["reports_due"].count == 2 and found["reports_due"].urgent  # 12-07 missing, 12-08 pending
+
+
+def test_the_case_of_a_failed_check_waits_in_the_inspectors_bureau_inbox(
+    session: Any, zone: Zone, make_user: Any, login_as: Any, client: Any
+) -> None:
+    """Found in its own area, the case is the inspector's bureau's to handle at once (not left 'discovered',
+    outside every inbox); a colleague of that bureau finds it in 待我单位办理."""
+    from app.auth.models import Bureau
+
+    _issue(session, zone)
+    inspector = make_user("resp_insp_inbox", code="510100", roles=(Role.inspector,))
+    c = login_as(inspector)
+    task = _task(session, zone.key_uscc)
+    truck = task.measures[1]
+    r = c.post(f"/response/tasks/{task.id}/measures/{truck.id}", content_type="multipart/form-data",
+               data={"csrf_token": csrf_token(c, f"/response/tasks/{task.id}"), "status": "not_carried_out",
+                     "remark": "货车进厂", "photos": [jpeg("门禁.jpg")]})  # fmt: skip
+    assert r.status_code == 302
+    session.expire_all()
+    case = session.get(Case, _task(session, zone.key_uscc).measures[1].case_id)
+    assert case.state.value == "received" and case.responsible_bureau_id == inspector.bureau_id
+    colleague = make_user("resp_inbox_mate", roles=(Role.city_staff,), bureau=session.get(Bureau, inspector.bureau_id))
+    inbox = login_as(colleague).get("/cases/inbox").get_data(as_text=True)
+    assert case.number in inbox and task.enterprise_name in inbox

@@ -141,3 +141,17 @@ def test_chaoyang_asks_for_photos_and_a_summary_by_ten_the_next_day(
         session, user, unit, "summary", ON, {"work_summary": "过程总结"}, now=local(ON + timedelta(days=3), 10, 30)
     )
     assert s.late and s.due_at == datetime(2026, 12, 10, 10, 0, tzinfo=LOCAL_TZ)
+
+
+def test_a_lift_at_midnight_owes_no_report_for_the_lifts_day() -> None:
+    """Lifted at 00:00 on 12-10 (the forecast's day boundary), a unit is under response on 12-08 and 12-09 only:
+    no daily report is owed for 12-10."""
+    start = datetime(2026, 12, 8, tzinfo=LOCAL_TZ)
+    lifted = datetime(2026, 12, 10, tzinfo=LOCAL_TZ)
+    later = datetime(2026, 12, 11, 12, tzinfo=LOCAL_TZ)
+    assert dom.report_days(start, lifted, later) == [date(2026, 12, 8), date(2026, 12, 9)]
+    assert dom.report_days(start, lifted + timedelta(minutes=1), later)[-1] == date(2026, 12, 10)
+    assert dom.report_days(start, lifted, datetime(2026, 12, 9, 8, tzinfo=LOCAL_TZ))[-1] == date(2026, 12, 9)
+    rule = dom.ReportRule(summary_next_day="10:00")
+    kinds = [(e.kind, e.day) for e in dom.expected(rule, 1, start, lifted, later)]
+    assert kinds[-1] == ("summary", date(2026, 12, 10)) and ("daily", date(2026, 12, 10)) not in kinds

@@ -257,12 +257,16 @@ def _chains(above: np.ndarray) -> np.ndarray:
 
 
 def _cover(levels: np.ndarray) -> np.ndarray:
-    """Window levels → hour levels: each hour carries the highest level of the 24 windows covering it."""
-    rows, w = levels.shape
-    out = np.zeros((rows, w + 23), dtype=int)
-    for k in range(24):
-        out[:, k : k + w] = np.maximum(out[:, k : k + w], levels)
-    return out
+    """Window levels → hour levels: each hour carries the highest level of the 24 windows covering it (a
+    sliding maximum over 24 windows, by doubling: 1 → 2 → 4 → 8 → 16, then 16 + 8)."""
+    w = levels.shape[1]
+    padded = np.pad(levels, ((0, 0), (23, 23)))  # hour h is covered by windows h-23 … h
+    m = {1: padded}
+    for k in (2, 4, 8, 16):
+        half = m[k // 2]
+        m[k] = np.maximum(half[:, : half.shape[1] - k // 2], half[:, k // 2 :])
+    m16, m8 = m[16], m[8]
+    return np.maximum(m16[:, : w + 23], m8[:, 16 : 16 + w + 23])
 
 
 # --- regional trigger ---------------------------------------------------------------------------------------
@@ -289,7 +293,10 @@ def _regional(own: np.ndarray, g: Grid, geo: Geography, rules: AlertRules, hours
     memo: dict[tuple[int, frozenset[str]], dict[str, Trigger]] = {}
     graph = neighbours(geo.edges)
     inner = {u: {v for v in vs if zone_of.get(v) == zone_of.get(u)} for u, vs in graph.items()}
-    cross = sorted((a, b) for a, b in geo.edges if a in zone_of and b in zone_of and zone_of[a] != zone_of[b])
+    cross: dict[str, list[str]] = {}  # each unit's neighbours in another zone
+    for a, b in sorted(geo.edges):
+        if a in zone_of and b in zone_of and zone_of[a] != zone_of[b]:
+            cross.setdefault(a, []).append(b)
     zone_memo: dict[frozenset[str], list[list[str]]] = {}
     members = [u for z in zone_codes for u in geo.zones[z] if u in index]
     member_rows = np.array([index[u] for u in members], dtype=int)
@@ -334,7 +341,7 @@ def _components(nodes: frozenset[str], graph: dict[str, set[str]]) -> list[list[
 
 
 def _triggered(qualifying: frozenset[str], lvl: int, geo: Geography, rules: AlertRules, zone_of: dict[str, str],
-               inner: dict[str, set[str]], cross: list[tuple[str, str]],
+               inner: dict[str, set[str]], cross: dict[str, list[str]],
                zone_memo: dict[frozenset[str], list[list[str]]]) -> dict[str, Trigger]:  # fmt: skip
     """The zones the qualifying units trigger at `lvl`, each with its group in words. `inner` is the graph of
     edges within a zone: its groups are the groups inside each zone, all found in one pass."""
@@ -383,8 +390,12 @@ def _triggered(qualifying: frozenset[str], lvl: int, geo: Geography, rules: Aler
                 i = parent[i]
             return i
 
-        for a, b in cross:
-            if a in group_of and b in group_of:
+        # only the qualifying units' own edges across zones: a few, where walking every such edge of the
+        # region for each distinct set of qualifying units took most of an hourly evaluation
+        for a in sorted(qualifying):
+            for b in cross.get(a, ()):
+                if b not in group_of:
+                    continue
                 ra, rb = root(group_of[a]), root(group_of[b])
                 if ra != rb:
                     parent[max(ra, rb)] = min(ra, rb)

@@ -67,11 +67,15 @@ def letters(session: Session, proposal: Proposal) -> list[Letter]:
         provinces = dict(session.execute(
             select(Jurisdiction.code, Jurisdiction.name).where(Jurisdiction.code.in_(list(by_province)))
         ).all())  # fmt: skip
-        departments = dict(session.execute(
+        departments: dict[str, str] = {}
+        for code, name in session.execute(
             select(Jurisdiction.code, Bureau.name).join(Bureau, Bureau.jurisdiction_id == Jurisdiction.id)
             .where(Jurisdiction.code.in_(list(by_province)), Bureau.kind == BureauKind.department, Bureau.active)
             .order_by(Bureau.id)
-        ).all())  # fmt: skip
+        ):  # fmt: skip
+            # the province's first department bureau (its ecology-environment department); one added later
+            # at the same level (a government office for its approvers) does not sign the letter
+            departments.setdefault(code, name)
     order = {c: i for i, c in enumerate(proposal.units)}
     return [
         Letter(p, provinces.get(p, p), departments.get(p) or f"{provinces.get(p, p)}生态环境部门",

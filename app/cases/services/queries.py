@@ -8,17 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, and_, distinct, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.auth.models import Bureau
 from app.cases.models import (
     COPY,
     Case,
     CaseEvent,
     CaseShare,
     CaseTransfer,
-    Inspection,
     TransferItem,
     in_inbox,
     is_open,
@@ -201,63 +199,13 @@ def board(session: Session, f: Filters) -> dict[CaseState, tuple[int, list[Case]
     return result
 
 
-@dataclass
-class Figures:
-    """Joint-enforcement figures of one bureau for a period (seed 003)."""
-
-    bureau_id: int
-    bureau: str
-    inspections: int
-    staff: int
-    rounds: int
-    enterprises_checked: int
-    cases_found: int
-    cases_transferred: int
-    violations: int
-
-
-def figures(session: Session, start: datetime, end: datetime) -> list[Figures]:
-    insp = dict(
-        (r[0], r[1:])
-        for r in session.execute(
-            select(
-                Inspection.bureau_id, func.count(), func.coalesce(func.sum(Inspection.staff), 0),
-                func.count(distinct(Inspection.round_label)),
-                func.count(distinct(func.coalesce(Inspection.enterprise_uscc, Inspection.source_name))),
-            )
-            .where(Inspection.inspected_at >= start, Inspection.inspected_at < end)
-            .group_by(Inspection.bureau_id)
-        ).all()
-    )  # fmt: skip
-    found = dict(session.execute(
-        select(Case.discovered_bureau_id, func.count())
-        .where(Case.inspected_at >= start, Case.inspected_at < end).group_by(Case.discovered_bureau_id)
-    ).all())  # fmt: skip
-    transferred = dict(session.execute(
-        select(CaseTransfer.from_bureau_id, func.count(TransferItem.case_id))
-        .join(TransferItem, TransferItem.transfer_id == CaseTransfer.id)
-        .where(CaseTransfer.transferred_at >= start, CaseTransfer.transferred_at < end)
-        .group_by(CaseTransfer.from_bureau_id)
-    ).all())  # fmt: skip
-    # A violation found = a case its responsible bureau ordered rectified (an enforcement action on record).
-    violations = dict(session.execute(
-        select(Case.responsible_bureau_id, func.count())
-        .where(Case.enforcement_action.is_not(None), Case.inspected_at >= start, Case.inspected_at < end)
-        .group_by(Case.responsible_bureau_id)
-    ).all())  # fmt: skip
-    ids = {i for i in (*insp, *found, *transferred, *violations) if i is not None}
-    names = dict(session.execute(select(Bureau.id, Bureau.name).where(Bureau.id.in_(ids))).all()) if ids else {}
-    out = []
-    for bid in sorted(ids, key=lambda i: names.get(i, "")):
-        n, staff, rounds, enterprises = insp.get(bid, (0, 0, 0, 0))
-        out.append(Figures(bid, names.get(bid, str(bid)), int(n), int(staff), int(rounds), int(enterprises),
-                           int(found.get(bid, 0)), int(transferred.get(bid, 0)),
-                           int(violations.get(bid, 0))))  # fmt: skip
-    return out
-
-
 def timeline(session: Session, case: Case) -> list[CaseEvent]:
-    return list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
+    """The whole timeline of a case the reader can see (the case was read under the scope). Its events keep the
+    place they were written in, and a case corrected to another place takes its earlier events along."""
+    from app.core.scoping import unscoped
+
+    with unscoped(session):
+        return list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
 
 
 def copied_to(session: Session, bureau_id: int) -> list[CaseTransfer]:

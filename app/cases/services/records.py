@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import record
 from app.auth.models import Bureau, BureauKind, User
+from app.cases.locate import AUTO, enterprise_place, place_at
 from app.cases.models import COPY, DISCOVERED_BY, Case, CaseShare, CaseTransfer, Evidence, TransferItem
 from app.cases.services import numbering
+from app.cases.services.inspections import enterprise_code, inspection_row
 from app.cases.services.workflow import RULES, WORKERS, Action, add_event, can, due_for, transition
 from app.cases.vocabulary import TOPICS, CaseState, EvidenceKind, Origin, SourceType, label
 from app.core.errors import Conflict, Forbidden, NotFound, ServiceError
@@ -34,6 +36,36 @@ def create_case(session: Session, user: User, data: Mapping[str, Any]) -> Case:
     which bureau must handle it. The discovering bureau keeps read access wherever that is."""
     if not user.roles & WORKERS:
         raise Forbidden(_("只有执法检查员和生态环境部门业务人员可以登记问题线索。"))
+    fields, place = case_fields(session, data)
+    inspected_at, source_name, topic, problem = (fields[k] for k in ("inspected_at", "source_name", "topic", "problem"))
+    year = inspected_at.astimezone(LOCAL_TZ).year
+    discoverer_code = user.jurisdiction.code
+    case = Case(
+        number=numbering.case_number(session, discoverer_code, year), **fields,
+        discovered_bureau_id=user.bureau_id, jurisdiction_id=place.id, created_by_id=user.id,
+    )  # fmt: skip
+    scope = get_scope(session)
+    in_own_area = scope is None or scope.can_write(place.id)
+    # Written under the user's scope: a case, its timeline and its inspection may lie outside the jurisdiction
+    # and are the discovering bureau's to write (their `writable_by`).
+    session.add(case)
+    session.flush()
+    if not in_own_area:
+        session.add(CaseShare(case_id=case.id, bureau_id=user.bureau_id, reason="discovered_by"))
+    case.due_at = due_for(session, case, utcnow())
+    add_event(session, case, user, "create", None, CaseState.discovered, note=problem[:200])
+    if fields["origin"] is Origin.field_inspection:
+        session.add(inspection_row(user, place, case, data, inspected_at, joint=not in_own_area))
+    session.flush()
+    record(
+        session, "case.create", obj=case,
+        after={"number": case.number, "place": place.code, "source_name": source_name, "topic": topic},
+    )  # fmt: skip
+    return case
+
+
+def case_fields(session: Session, data: Mapping[str, Any]) -> tuple[dict[str, Any], Jurisdiction]:
+    """The case's own data, checked (a new case and a corrected one alike), and the place it is in."""
     try:
         source_type = SourceType(str(data.get("source_type") or ""))
     except ValueError:
@@ -45,7 +77,9 @@ def create_case(session: Session, user: User, data: Mapping[str, Any]) -> Case:
     topic = str(data.get("topic") or "").strip()[:100]
     if not topic:
         raise ServiceError(_("请选择或填写问题类别。"), field="topic")
-    source_name = str(data.get("source_name") or "").strip()[:200]
+    uscc = enterprise_code(data)
+    listed = enterprise_place(session, uscc)
+    source_name = str(data.get("source_name") or "").strip()[:200] or (listed[1][:200] if listed else "")
     if not source_name:
         raise ServiceError(_("请填写污染源名称。"), field="source_name")
     problem = str(data.get("problem") or "").strip()
@@ -54,8 +88,13 @@ def create_case(session: Session, user: User, data: Mapping[str, Any]) -> Case:
     if not problem:
         raise ServiceError(_("请描述发现的问题。"), field="problem")
     code = str(data.get("place") or "").strip()
-    with unscoped(session):  # a problem may be anywhere: places are reference data
-        place = session.scalars(select(Jurisdiction).where(Jurisdiction.code == code)).first()
+    if code == AUTO:  # from the listed enterprise, else from the location
+        place = listed[0] if listed else place_at(session, *_coordinates(data))
+        if place is None:
+            raise ServiceError(_("无法按位置或企业确定所在区县，请选择问题所在的区县。"), field="place")
+    else:
+        with unscoped(session):  # a problem may be anywhere: places are reference data
+            place = session.scalars(select(Jurisdiction).where(Jurisdiction.code == code)).first()
     if place is None:
         raise ServiceError(_("请选择问题所在的区县。"), field="place")
     inspected_at = data.get("inspected_at") or utcnow()
@@ -74,75 +113,14 @@ def create_case(session: Session, user: User, data: Mapping[str, Any]) -> Case:
     complainant = str(data.get("complainant_name") or "").strip()[:64] or None
     if complainant and origin is not Origin.complaint:
         raise ServiceError(_("只有信访投诉线索记录投诉人。"), field="complainant_name")
-    year = inspected_at.astimezone(LOCAL_TZ).year
-    discoverer_code = user.jurisdiction.code
-    case = Case(
-        number=numbering.case_number(session, discoverer_code, year),
-        source_type=source_type, topic=topic, origin=origin, inspected_at=inspected_at,
-        source_name=source_name, source_address=str(data.get("source_address") or "").strip()[:300],
-        enterprise_uscc=_uscc(data), problem=problem[:4000], latitude=lat, longitude=lon, complainant_name=complainant,
-        complainant_phone=(str(data.get("complainant_phone") or "").strip()[:32] or None) if complainant else None,
-        discovered_bureau_id=user.bureau_id, jurisdiction_id=place.id, created_by_id=user.id,
-    )  # fmt: skip
-    scope = get_scope(session)
-    in_own_area = scope is None or scope.can_write(place.id)
-    # Written under the user's scope: a case, its timeline and its inspection may lie outside the jurisdiction
-    # and are the discovering bureau's to write (their `writable_by`).
-    session.add(case)
-    session.flush()
-    if not in_own_area:
-        session.add(CaseShare(case_id=case.id, bureau_id=user.bureau_id, reason="discovered_by"))
-    case.due_at = due_for(session, case, utcnow())
-    add_event(session, case, user, "create", None, CaseState.discovered, note=problem[:200])
-    if origin is Origin.field_inspection:
-        session.add(_inspection(user, place, case, data, inspected_at))
-    session.flush()
-    record(
-        session, "case.create", obj=case,
-        after={"number": case.number, "place": place.code, "source_name": source_name, "topic": topic},
-    )  # fmt: skip
-    return case
-
-
-def _inspection(user: User, place: Jurisdiction, case: Case | None, data: Mapping[str, Any], at: datetime) -> Any:
-    from app.cases.models import Inspection
-
-    try:
-        staff = max(1, min(int(data.get("staff") or 1), 99))
-    except (TypeError, ValueError):
-        raise ServiceError(_("检查人数应为 1–99 的整数。"), field="staff") from None
-    return Inspection(
-        bureau_id=user.bureau_id, jurisdiction_id=place.id, inspected_at=at,
-        source_name=(case.source_name if case else str(data.get("source_name") or "").strip()[:200]),
-        enterprise_uscc=_uscc(data), staff=staff,
-        round_label=str(data.get("round_label") or "").strip()[:64], case_id=case.id if case else None,
-    )  # fmt: skip
-
-
-def _uscc(data: Mapping[str, Any]) -> str | None:
-    """The enterprise's credit code as given (a case may name a plant on no list, so the check digit is not
-    enforced), but never longer than the column: PostgreSQL would refuse the whole request."""
-    code = str(data.get("enterprise_uscc") or "").strip().upper()
-    if len(code) > 18:
-        raise ServiceError(_("统一社会信用代码应为 18 位。"), field="enterprise_uscc")
-    return code or None
-
-
-def record_inspection(session: Session, user: User, data: Mapping[str, Any]) -> Any:
-    """A field inspection that found no problem still counts in the joint-enforcement figures."""
-    if not user.roles & WORKERS:
-        raise Forbidden(_("只有执法检查员和生态环境部门业务人员可以登记检查。"))
-    if not str(data.get("source_name") or "").strip():
-        raise ServiceError(_("请填写污染源名称。"), field="source_name")
-    with unscoped(session):
-        place = session.scalars(select(Jurisdiction).where(Jurisdiction.code == str(data.get("place") or ""))).first()
-    if place is None:
-        raise ServiceError(_("请选择问题所在的区县。"), field="place")
-    row = _inspection(user, place, None, data, utcnow())
-    session.add(row)
-    session.flush()
-    record(session, "inspection.create", obj=row, after={"source_name": row.source_name, "place": place.code})
-    return row
+    complainant_phone = (str(data.get("complainant_phone") or "").strip()[:32] or None) if complainant else None
+    fields = {
+        "source_type": source_type, "topic": topic, "origin": origin, "inspected_at": inspected_at,
+        "source_name": source_name, "source_address": str(data.get("source_address") or "").strip()[:300],
+        "enterprise_uscc": uscc, "problem": problem[:4000], "latitude": lat, "longitude": lon,
+        "complainant_name": complainant, "complainant_phone": complainant_phone,
+    }  # fmt: skip
+    return fields, place
 
 
 def _coordinates(data: Mapping[str, Any]) -> tuple[float | None, float | None]:
@@ -171,6 +149,30 @@ def bureaus_for(session: Session, case: Case) -> list[Bureau]:
             .where(Bureau.kind.in_([BureauKind.department, BureauKind.bureau, BureauKind.branch]))
         ).all()
     return sorted(rows, key=lambda b: -len(b.jurisdiction.path))
+
+
+def transfer_candidates(session: Session, user: User, case_ids: Sequence[int]) -> tuple[list[Case], list[str]]:
+    """The chosen cases the reader can see, and why any of them cannot be transferred by the reader now."""
+    cases = [c for c in (session.get(Case, cid) for cid in dict.fromkeys(case_ids)) if c is not None]
+    problems = [] if len(cases) == len(set(case_ids)) else [_("有线索不存在或无权查看。")]
+    for case in cases:
+        if not can(case, Action.transfer, user):
+            if case.state not in RULES[Action.transfer].sources:
+                problems.append(_("线索 %(n)s 当前状态为“%(s)s”，不能移交。", n=case.number, s=label(case.state)))
+            else:
+                problems.append(_("只有发现单位可以移交线索 %(n)s。", n=case.number))
+    return cases, problems
+
+
+def common_targets(session: Session, user: User, cases: Sequence[Case]) -> list[Bureau]:
+    """The bureaus that can take every one of the cases (one form goes to one bureau), nearest first."""
+    if not cases:
+        return []
+    common = [b for b in bureaus_for(session, cases[0]) if b.id != user.bureau_id]
+    for case in cases[1:]:
+        ids = {b.id for b in bureaus_for(session, case)}
+        common = [b for b in common if b.id in ids]
+    return common
 
 
 # One form stays a page or a few (seed 001's form lists a handful of cases): a bigger selection is split into

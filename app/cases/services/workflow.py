@@ -25,9 +25,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.services import record
 from app.auth.models import Bureau, User
-from app.auth.roles import STAFF, Role
 from app.cases import limits
 from app.cases.models import Case, CaseEvent, Evidence
+from app.cases.services.choices import WORKERS, assignees, pass_on_targets
 from app.cases.vocabulary import CaseState, Escalation, EvidenceKind, label
 from app.core.errors import Conflict, Forbidden, ServiceError
 from app.core.i18n import N_
@@ -37,8 +37,6 @@ from app.notifications.models import NotificationKind
 from app.notifications.services import notify
 from app.places.models import Jurisdiction
 from app.plans import services as plans
-
-WORKERS = STAFF | {Role.inspector}
 
 
 class Action(enum.StrEnum):
@@ -52,6 +50,8 @@ class Action(enum.StrEnum):
     verify = "verify"
     reopen = "reopen"
     close = "close"
+    pass_on = "pass_on"  # noqa: S105 - 转办: a city bureau passes a case on to a county bureau below it
+    assign = "assign"  # to an officer of the holding bureau; the state stays
 
 
 ACTION_LABELS = {
@@ -65,6 +65,8 @@ ACTION_LABELS = {
     Action.verify: N_("核查通过"),
     Action.reopen: N_("整改未完成，退回整改"),
     Action.close: N_("销号"),
+    Action.pass_on: N_("转办"),
+    Action.assign: N_("指定承办人"),
 }
 
 
@@ -78,6 +80,11 @@ def _responsible(case: Case, user: User) -> bool:
         and user.bureau_id == case.responsible_bureau_id
         and bool(user.roles & WORKERS)
     )
+
+
+def _responsible_above(case: Case, user: User) -> bool:
+    """The responsible bureau, when the case lies below its own jurisdiction (a city bureau, a county's case)."""
+    return _responsible(case, user) and case.jurisdiction_id != user.jurisdiction_id
 
 
 def _always(_case: Case) -> bool:
@@ -95,7 +102,7 @@ def _reported(case: Case) -> bool:
 @dataclass(frozen=True)
 class Rule:
     sources: frozenset[CaseState]
-    target: CaseState
+    target: CaseState | None  # None: the state stays (an assignment)
     who: Callable[[Case, User], bool]
     who_text: str
     # A condition on the case beyond its state: rectification reported (`rectified_at`, a column the state's
@@ -120,6 +127,10 @@ RULES: dict[Action, Rule] = {
     Action.reopen: Rule(frozenset({CaseState.rectifying, CaseState.verified}), CaseState.rectifying, _discoverer,
                         "发现单位"),
     Action.close: Rule(frozenset({CaseState.verified}), CaseState.closed, _discoverer, "发现单位"),
+    Action.pass_on: Rule(frozenset({CaseState.transferred, CaseState.received}), CaseState.transferred,
+                         _responsible_above, "接收单位（上级单位转办下级单位）"),
+    Action.assign: Rule(frozenset({CaseState.received, CaseState.handling, CaseState.rectifying}), None,
+                        _responsible, "接收单位"),
 }  # fmt: skip
 
 
@@ -133,7 +144,12 @@ def can(case: Case, action: Action, user: User) -> bool:
 
 
 def available(case: Case, user: User) -> list[Action]:
-    return [a for a in Action if a is not Action.transfer and can(case, a, user)]
+    """The actions offered on the case page as plain forms (a transfer, a pass-on and an assignment choose a
+    bureau or a person: their forms are offered with their choices)."""
+    return [a for a in Action if a not in CHOOSING and can(case, a, user)]
+
+
+CHOOSING = (Action.transfer, Action.pass_on, Action.assign)
 
 
 def _in_own_area(case: Case, user: User) -> bool:
@@ -154,6 +170,13 @@ def _text(
     if required and not value:
         raise ServiceError(_("请填写%(what)s。", what=field_label), field=key)
     return value[:limit] or None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
 
 
 def _evidence_count(session: Session, case: Case, kind: EvidenceKind) -> int:
@@ -303,7 +326,27 @@ def transition(
             if _evidence_count(session, case, EvidenceKind.verification) == 0:
                 raise ServiceError(_("销号须有核查佐证。"), field="evidence")
             case.closed_at = now
-        case.state = rule.target
+        elif action is Action.pass_on:
+            to_id = _int(data.get("to_bureau", data.get("to_bureau_id")))
+            target = next((b for b in pass_on_targets(session, case, user) if b.id == to_id), None)
+            if target is None:
+                raise ServiceError(_("请选择转办的下级单位（问题所在地的生态环境部门）。"), field="to_bureau")
+            reason = _text(data, "note", "转办说明", required=False) or ""
+            case.responsible_bureau_id, case.transferred_at, case.received_at = target.id, now, None
+            case.escalation = None  # a step up was against the bureau that passed it on
+            note = f"{user.bureau.name} → {target.name}" + (f"：{reason}" if reason else "")
+            change = {"from": user.bureau.name, "to": target.name, "note": reason or None}
+        elif action is Action.assign:
+            to_id = _int(data.get("assignee", data.get("assignee_id")))
+            person = next((u for u in assignees(session, case) if u.id == to_id), None)
+            if person is None:
+                raise ServiceError(_("请选择本单位的承办人。"), field="assignee")
+            case.assignee_id = person.id
+            note = person.display_name
+            change = {"assignee": person.display_name}
+        if action in (Action.pass_on, Action.return_):
+            case.assignee_id = None  # the officer was the previous bureau's
+        case.state = rule.target or before
         case.escalation = None if case.state is not before else case.escalation
         case.due_at = due_for(session, case, now)
         add_event(session, case, user, action.value, before, case.state, note=note, data=change)
@@ -324,6 +367,7 @@ _NOTICES = {
     Action.transfer: (NotificationKind.case_transferred, lambda c: c.responsible_bureau_id),
     Action.receive: (NotificationKind.case_received, lambda c: c.discovered_bureau_id),
     Action.return_: (NotificationKind.case_returned, lambda c: c.discovered_bureau_id),
+    Action.pass_on: (NotificationKind.case_transferred, lambda c: c.responsible_bureau_id),
 }
 
 
@@ -350,29 +394,47 @@ def add_event(
     return event
 
 
-def escalate(session: Session, case: Case, user: User | None, *, now: datetime | None = None) -> Escalation:
-    """One more step against the responsible bureau of an overdue case: warning → exposure → supervised →
-    summons. The CLI runs it for every overdue case; a supervising bureau may step it by hand."""
-    now = now or utcnow()
+def next_escalation(case: Case, now: datetime) -> Escalation:
+    """The step an escalation of the case would take now, or a Conflict saying why there is none."""
     if not case.next_step_due(now):
         raise Conflict(_("该线索未超期，不能升级督办。"))
     step = Escalation.warning if case.escalation is None else case.escalation.next
     if step is None:
         raise Conflict(_("该线索已到最高一级（约谈）。"))
+    return step
+
+
+def escalate(
+    session: Session, case: Case, user: User | None, *, now: datetime | None = None, opinion: str = "",
+    reason: str = "",
+) -> Escalation:  # fmt: skip
+    """One more step against the responsible bureau of an overdue case: warning → exposure → supervised →
+    summons. The job runs it for every overdue case (its opinion: the time limit ran out); a supervising bureau
+    steps it by hand with its supervision opinion (督办意见) and the reason, both required."""
+    now = now or utcnow()
+    step = next_escalation(case, now)
+    if user is not None:
+        opinion = _text({"opinion": opinion}, "opinion", "督办意见", limit=1000) or ""
+        reason = _text({"reason": reason}, "reason", "督办理由", limit=500) or ""
+    else:
+        opinion = opinion or "超过办理时限，系统自动升级。"
+        reason = reason or f"“{label(case.state)}”超过办理时限"
     before = case.escalation
     case.escalation = step
     limit = limits_for(session, case).get(case.state)
     hours = limit.hours if limit else 24
     case.due_at = now + timedelta(hours=hours)  # the next step comes after another full period
-    add_event(session, case, user, "escalate", case.state, case.state, note=label(step), data={"step": step.value})
+    note = f"{label(step)}：{opinion}（{reason}）"
+    add_event(session, case, user, "escalate", case.state, case.state, note=note,
+              data={"step": step.value, "opinion": opinion, "reason": reason})  # fmt: skip
     kind = NotificationKind.case_overdue if step is Escalation.warning else NotificationKind.case_escalated
     notify(
         session, [case.responsible_bureau_id, case.discovered_bureau_id], kind, subject=f"{case.number} {case.topic}",
-        detail=label(step), endpoint="cases.detail", object_id=case.id,
+        detail=note, endpoint="cases.detail", object_id=case.id,
     )  # fmt: skip
     session.flush()
     record(
         session, "case.escalate", obj=case, before={"escalation": before.value if before else None},
-        after={"escalation": step.value},
+        after={"escalation": step.value, "opinion": opinion, "reason": reason},
     )  # fmt: skip
     return step

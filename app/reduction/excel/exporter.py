@@ -432,7 +432,7 @@ def export_list(
 ) -> dict[str, int]:  # fmt: skip
     """Write the list (as the user may see it) and audit the export; `progress(enterprises done, total)`
     is called as rows are written (a background export's progress bar)."""
-    from app.reduction.excel.importer import industry_labels
+    from app.reduction.excel.lookups import industry_labels
 
     bundles, rows = bundles_of(session, lst.id)
     owner = user is not None and user.bureau_id == lst.bureau_id
@@ -459,7 +459,7 @@ def export_region(
 ) -> dict[str, int]:  # fmt: skip
     """Every list of `year` the user may see (the newest version of each jurisdiction's), in one workbook
     in the import layout: a province's lists for its bureau. Phones are masked except on the user's own list."""
-    from app.reduction.excel.importer import industry_labels
+    from app.reduction.excel.lookups import industry_labels
 
     newest: dict[int, ReductionList] = {}
     for lst in session.scalars(select(ReductionList).where(ReductionList.year == year).order_by(ReductionList.version)):
@@ -497,7 +497,7 @@ def _counting(bundles: list[Bundle], progress: Callable[[int, int], None], every
 
 
 def write_template(out: str | IO[bytes]) -> None:
-    from app.reduction.excel.importer import industry_labels
+    from app.reduction.excel.lookups import industry_labels
 
     write(out, [], county_label={}, industry_label=industry_labels())
 

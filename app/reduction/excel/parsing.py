@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 import re
 import sys
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from itertools import chain
 from operator import attrgetter, itemgetter
@@ -26,7 +27,6 @@ from app.reduction.domain.vocabulary import (
     LABELS,
     LEVELS,
     POLLUTANTS,
-    SUITABLE_VERIFICATION,
     MachineryStage,
     MeasureKind,
     Pollutant,
@@ -406,6 +406,7 @@ class Bundle:
 class Parsed:
     bundles: list[Bundle]
     issues: list[Issue]
+    in_file: int = 0  # the enterprises of the file (their first rows), those refused included
 
     @property
     def errors(self) -> int:
@@ -462,6 +463,8 @@ class MainParser:
         self.bundles: list[Bundle] = []
         self.by_uscc: dict[str, Bundle] = {}
         self.first_rows: dict[str, int] = {}
+        self.starts: list[tuple[int, str, str]] = []  # each enterprise's first row, credit code and name
+        self.i_name = idx.get("e.name")
 
     # -- reporting --
     def issue(self, row: int | None, key: str | None, message: str, error: bool = True) -> None:
@@ -495,6 +498,8 @@ class MainParser:
                 if cur is not None:
                     self.finish(cur)
                 cur = self.start(r, code if cur is not None else _uscc_key(raw_uscc), ecells)
+                name = row[self.i_name] if self.i_name is not None else ""
+                self.starts.append((r, cur.uscc, cell_text(name).strip() if name != "" else ""))
             elif cur is None:
                 if e_filled:
                     self.issue(r, "e.uscc", _("请填写统一社会信用代码。"))
@@ -781,7 +786,7 @@ class MainParser:
             return
         # A refused enterprise is judged on what could be read: a missing category counts as "other", measures
         # on a unit that could not be read are left out (their errors are reported already), and only the
-        # escalation is reported (the rest the rows' own checks name).
+        # escalation and the verifications are reported (the rest the rows' own checks name).
         others = []
         for b in self.also_judged:
             codes = {u[0] for u in b.units}
@@ -792,9 +797,9 @@ class MainParser:
         for i, bundle in enumerate(self.also_judged, start=good):
             rows = self.unit_rows.get(id(bundle), {})
             for problem in assessed.worded(i) if assessed.codes[i] else ():
-                if problem.code == "escalation_weaker":
+                if problem.code in _OF_MEASURES:
                     row = rows.get(problem.unit_id, bundle.row) if problem.unit_id else rows.get(None, bundle.row)
-                    self.issue(row, f"{problem.level.value}.kind" if problem.level else None, problem.message)
+                    self.issue(row, _column_of(problem), problem.message)
         kept: list[Bundle] = []
         for i, bundle in enumerate(self.bundles):
             refused = False
@@ -803,8 +808,7 @@ class MainParser:
                 for problem in assessed.worded(i):
                     row = rows.get(problem.unit_id, bundle.row) if problem.unit_id else rows.get(None, bundle.row)
                     if problem.code in bulk.REFUSED:
-                        key = f"{problem.level.value}.kind" if problem.level else None
-                        self.issue(row, key, problem.message)
+                        self.issue(row, _column_of(problem), problem.message)
                         refused = True
                     elif problem.code in _CLASSIFICATION:
                         key = "e.grade" if problem.code in ("key_without_grade", "grade_not_key") else "e.category"
@@ -817,6 +821,15 @@ class MainParser:
 
 
 _CLASSIFICATION = frozenset({"key_without_grade", "grade_not_key", "not_micro"})
+# the engine's refusals a refused enterprise is still judged for: its measures' (the rows' own checks name the rest)
+_OF_MEASURES = frozenset({"escalation_weaker", "verification_unsuitable"})
+
+
+def _column_of(problem: dp.Problem) -> str | None:
+    """The column a refusal of the engine points at: the level's verification or measure."""
+    if problem.level is None:
+        return None
+    return f"{problem.level.value}.{'verification' if problem.code == 'verification_unsuitable' else 'kind'}"
 
 
 def _with_category(ent: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -949,19 +962,7 @@ def _check_measure(
         return None, [(where, message)]
     if kind == "output_cap" and percent is not None and percent <= 0:
         return None, [("percent", _("以量定产/以热定产的最大允许负荷应大于 0。"))]
-    if Verification(verification) not in SUITABLE_VERIFICATION[MeasureKind(kind)]:
-        allowed = "、".join(LABELS[v] for v in Verification if v in SUITABLE_VERIFICATION[MeasureKind(kind)])
-        return None, [
-            (
-                "verification",
-                _(
-                    "“%(kind)s”无法用“%(verification)s”核查，应为：%(allowed)s。",
-                    kind=LABELS[MeasureKind(kind)],
-                    verification=LABELS[Verification(verification)],
-                    allowed=allowed,
-                ),
-            )
-        ]
+    # whether the verification can prove the measure is the rule engine's to say (judge), as in the editor
     return (kind, percent, verification, stage, basis), []
 
 
@@ -1101,7 +1102,36 @@ def parse(workbook: Workbook, places: Places, industries: Industries) -> Parsed:
     issues.sort(key=lambda i: (rank.get(i.sheet, -1), i.row or 0))
     if not parser.bundles and not any(i.error for i in issues):
         issues.append(Issue(workbook.main.name, t.HEADER_ROWS + 1, None, None, _("文件中没有企业数据。")))
-    return Parsed(parser.bundles, issues)
+    return Parsed(parser.bundles, _named(issues, workbook, parser.starts), len(parser.starts))
+
+
+def _named(issues: list[Issue], workbook: Workbook, starts: list[tuple[int, str, str]]) -> list[Issue]:
+    """Each problem with the name of the enterprise its row belongs to: on the main sheet the enterprise whose
+    rows it is among, on the facility and meter sheets the one its credit code names."""
+    if not issues or not starts:
+        return issues
+    first_rows = [r for r, _u, _n in starts]
+    name_of = {u: n for _r, u, n in starts if u}
+    usccs: dict[str, dict[int, str]] = {}
+    for sheet in (workbook.facilities, workbook.meters):
+        i = sheet.index.get("uscc") if sheet is not None else None
+        if sheet is not None and i is not None:
+            usccs[sheet.name] = {
+                r: uscc_mod.normalise(cell_text(row[i]))
+                for r, row in enumerate(sheet.rows, start=sheet.first_row)
+                if row[i] != ""
+            }
+    main = workbook.main.name if workbook.main is not None else None
+    out = []
+    for issue in issues:
+        name = ""
+        if issue.row and issue.sheet == main:
+            k = bisect_right(first_rows, issue.row) - 1
+            name = starts[k][2] if k >= 0 else ""
+        elif issue.row and issue.sheet in usccs:
+            name = name_of.get(usccs[issue.sheet].get(issue.row, ""), "")
+        out.append(replace(issue, name=name) if name else issue)
+    return out
 
 
 __all__ = ["ENT_FIELDS", "Bundle", "Industries", "Parsed", "Places", "Pollutant", "parse"]

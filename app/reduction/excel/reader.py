@@ -29,9 +29,10 @@ class Issue:
     header: str | None
     message: str
     error: bool = True  # False: a warning, which does not block the import
+    name: str = ""  # the enterprise the row belongs to, as the file names it
 
     def as_tuple(self) -> tuple[Any, ...]:
-        return (self.sheet, self.row, self.column, self.header, self.message, self.error)
+        return (self.sheet, self.row, self.column, self.header, self.message, self.error, self.name)
 
     @property
     def where(self) -> str:

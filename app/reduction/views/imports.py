@@ -30,8 +30,9 @@ from app.core.names import clean_name
 from app.extensions import db
 from app.jobs import services as jobs
 from app.jobs.views import started
-from app.reduction.excel import exporter, importer, safety
+from app.reduction.excel import exporter, safety, uploads
 from app.reduction.models import ReductionList
+from app.reduction.services import imports
 from app.reduction.views.blueprint import bp
 
 PROBLEMS_SHOWN = 1000  # on the page; the CSV has them all
@@ -48,15 +49,15 @@ def _year(value: Any) -> int:
 
 def _page(year: int, error: str | None = None, status: int = 200) -> Any:
     s = db.session()
-    lst = importer.current_list(s, g.user, year)
+    lst = imports.current_list(s, g.user, year)
     limits = safety.Limits.from_config(current_app.config)
     return render_template(
         "reduction/import.html",
         year=year,
         lst=lst,
-        blocked=importer.blocked(lst, g.user),
+        blocked=imports.blocked(lst, g.user),
         error=error,
-        target=importer.target_words(lst, year),
+        target=imports.target_words(lst, year),
         max_mb=f"{limits.max_bytes / safety.MB:.0f}",
         years=range(date.today().year + 1, date.today().year - 4, -1),
     ), status
@@ -77,7 +78,7 @@ def import_upload():  # type: ignore[no-untyped-def]
         return _page(year, _("请选择要导入的 Excel 文件（.xlsx 或 .xls）。"), 400)
     cfg = current_app.config
     try:
-        upload = importer.store(
+        upload = uploads.store(
             file.stream, file.filename, cfg["UPLOAD_DIR"], g.user.id, year, safety.Limits.from_config(cfg)
         )
     except safety.ExcelRefused as e:
@@ -87,9 +88,9 @@ def import_upload():  # type: ignore[no-untyped-def]
     return redirect(url_for("reduction.import_preview", token=upload.token))
 
 
-def _upload() -> importer.Upload:
+def _upload() -> uploads.Upload:
     token = request.values.get("token", "")
-    return importer.load_upload(current_app.config["UPLOAD_DIR"], token, g.user.id)
+    return uploads.load_upload(current_app.config["UPLOAD_DIR"], token, g.user.id)
 
 
 @bp.get("/import/preview")
@@ -99,9 +100,9 @@ def import_preview():  # type: ignore[no-untyped-def]
         return redirect(url_for("reduction.import_page"))
     upload = _upload()
     try:
-        preview = importer.preview(db.session(), g.user, upload, current_app.config)
+        preview = imports.preview(db.session(), g.user, upload, current_app.config)
     except safety.ExcelRefused as e:
-        importer.discard(upload)
+        uploads.discard(upload)
         return _page(upload.year, e.message, 400)
     return render_template(
         "reduction/import_preview.html",
@@ -117,10 +118,10 @@ def import_problems():  # type: ignore[no-untyped-def]
     if not request.args.get("token"):
         return redirect(url_for("reduction.import_page"))
     upload = _upload()
-    preview = importer.preview(db.session(), g.user, upload, current_app.config)
-    header = [_("工作表"), _("行"), _("列"), _("列名"), _("类型"), _("问题")]
+    preview = imports.preview(db.session(), g.user, upload, current_app.config)
+    header = [_("工作表"), _("行"), _("列"), _("列名"), _("企业"), _("类型"), _("问题")]
     rows = [
-        (i.sheet, i.row or "", i.column or "", i.header or "", _("错误") if i.error else _("提醒"), i.message)
+        (i.sheet, i.row or "", i.column or "", i.header or "", i.name, _("错误") if i.error else _("提醒"), i.message)
         for i in preview.issues
     ]
     return Response(
@@ -140,7 +141,7 @@ def import_commit():  # type: ignore[no-untyped-def]
     if upload.size >= current_app.config["JOBS_IMPORT_MIN_BYTES"]:
         return started(jobs.submit(s, g.user, "reduction.import_commit", {"token": upload.token}))
     try:
-        result = importer.commit(s, g.user, upload, current_app.config)
+        result = imports.commit(s, g.user, upload, current_app.config)
     except NotFound:
         raise
     except ServiceError as e:
@@ -148,7 +149,7 @@ def import_commit():  # type: ignore[no-untyped-def]
         if e.status == 403:
             raise
         return _page(upload.year, e.message, e.status)
-    importer.discard(upload)
+    uploads.discard(upload)
     c = result.counts
     if c["new"] or c["changed"] or c["removed"]:
         flash(

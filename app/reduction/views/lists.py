@@ -21,6 +21,7 @@ from app.reduction.domain.vocabulary import Category, Grade
 from app.reduction.models import ReductionList
 from app.reduction.services import diff as diff_service
 from app.reduction.services import enterprises as enterprise_service
+from app.reduction.services import imports as import_service
 from app.reduction.services import lists as list_service
 from app.reduction.services.in_force import list_in_force
 from app.reduction.services.lists import STATE_LABELS, ListAction
@@ -115,6 +116,11 @@ def render_list(
         page = enterprise_service.search(s, lst, f)
     actions = list_service.available_actions(lst, g.user)
     industries = enterprise_service.industries()
+    import_into = None  # which list an import from this page goes into, when the user may import one
+    if lst.jurisdiction_id == g.user.bureau.jurisdiction_id and g.user.can(Permission.edit_lists):
+        current = import_service.current_list(s, g.user, lst.year)
+        if import_service.blocked(current, g.user) is None:
+            import_into = import_service.target_words(current, lst.year)
     return (
         render_template(
             "reduction/list.html",
@@ -136,6 +142,7 @@ def render_list(
             grades=list(Grade),
             sorts=enterprise_service.SORT_LABELS,
             can_edit=lst.can_edit(g.user) and g.user.can(Permission.edit_lists),
+            import_into=import_into,
         ),
         status,
     )

@@ -62,9 +62,11 @@ def daily_due(rule: ReportRule, day: date) -> datetime:
 
 
 def report_days(starts_at: datetime, ends_at: datetime | None, now: datetime) -> list[date]:
-    """The local days the unit is under response, from its start to its lift (or today): one report each."""
+    """The local days the unit is under response, from its start to its lift (or today): one report each. A lift
+    at midnight ends the response with the day before (the unit is not under response on the lift's day)."""
     first = local_day(starts_at)
-    last = local_day(min(ends_at, now) if ends_at else now)
+    lifted = ends_at is not None and ends_at <= now
+    last = local_day(ends_at - timedelta(microseconds=1)) if ends_at is not None and lifted else local_day(now)
     return [first + timedelta(days=n) for n in range((last - first).days + 1)] if last >= first else []
 
 

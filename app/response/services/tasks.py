@@ -1,9 +1,12 @@
 """A task's checks: each measure ticked as carried out or not with photo evidence; one found not carried out
 opens a case in the same step (app/cases/services/records.create_case, origin field_inspection), filled in with
-the enterprise, the measure, the level and the photos. The task's state moves by one transition function."""
+the enterprise, the measure, the level and the photos, and accepted at once by the inspector's bureau when the
+enterprise lies in its area (so the case waits in that bureau's inbox). The task's state moves by one
+transition function."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -18,6 +21,7 @@ from app.auth.roles import Permission
 from app.cases.models import Case
 from app.cases.services import evidence as case_evidence
 from app.cases.services import records
+from app.cases.services import workflow as case_workflow
 from app.cases.vocabulary import EvidenceKind, Origin, SourceType
 from app.core.errors import Conflict, Forbidden, ServiceError
 from app.core.scoping import unscoped
@@ -133,6 +137,10 @@ def open_case(session: Session, user: User, task: ResponseTask, measure: Respons
         raise
     measure.case_id = case.id
     session.flush()
+    # Found in the inspector's own area: its bureau handles it, the case waits in its inbox. Elsewhere (Forbidden)
+    # the discovering bureau transfers it (移交) as any case.
+    with contextlib.suppress(Forbidden):
+        case_workflow.transition(session, case, case_workflow.Action.accept, user)
     return case
 
 
