@@ -1,7 +1,7 @@
 """power: API batches (Idempotency-Key), HJ 212 devices, stored flags of the check
 
 Revision ID: b7d3e9f1a2c6
-Revises: d8f2b6c1a3e7
+Revises: b7c3e9a1d5f2
 Create Date: 2026-12-07 14:57:24.117891
 """
 
@@ -14,7 +14,7 @@ import app.db
 from sqlalchemy.dialects import postgresql
 
 revision: str = 'b7d3e9f1a2c6'
-down_revision: str | None = 'd8f2b6c1a3e7'
+down_revision: str | None = 'b7c3e9a1d5f2'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
