@@ -54,6 +54,9 @@ def of(session: Session, episode_id: int, enterprise_id: int, as_of: datetime | 
             share[(grid.index >= day) & (grid.index < day + timedelta(days=1))] = (
                 d.ceiling_kwh / d.production_baseline_kwh
             )
-    grid["ceiling"] = grid["production_baseline"] * share
+    in_alert = np.zeros(len(grid), dtype=bool)
+    for p_start, p_end, _level in periods:
+        in_alert |= (grid.index >= p_start) & (grid.index < p_end)
+    grid["ceiling"] = (grid["production_baseline"] * share).where(in_alert)  # the ceiling holds in the alert only
     shown = grid[grid.index >= first - timedelta(days=3)]
     return Curves(shown.rename_axis("at").reset_index(), periods, result.days)
