@@ -97,3 +97,26 @@ def check_episode(episode: int, as_of: str | None) -> None:
         click.echo(json.dumps(run(s, episode, at), ensure_ascii=False, indent=2))
 
     go()
+
+
+@power_cli.command("report")
+@click.argument("uscc")
+@click.argument("kind", type=click.Choice(["stoppage", "maintenance", "retrofit", "power_cut"]))
+@click.argument("start")
+@click.argument("end")
+@click.option("--note", default="")
+def report(uscc: str, kind: str, start: str, end: str, note: str) -> None:
+    """Record a stoppage / maintenance / retrofit / power cut of USCC reported in advance, START to END (local)."""
+    import pandas as pd
+
+    from app.power.devices import report_in_advance
+    from app.power.domain.grid import LOCAL_TZ
+
+    at = [pd.Timestamp(v).tz_localize(LOCAL_TZ).to_pydatetime() for v in (start, end)]
+
+    @transactional
+    def go(s) -> None:  # type: ignore[no-untyped-def]
+        r = report_in_advance(s, uscc, kind, at[0], at[1], note)
+        click.echo(f"report {r.id}: {kind} {start} – {end}")
+
+    go()

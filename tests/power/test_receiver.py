@@ -90,3 +90,17 @@ def test_a_device_registration_names_a_wrong_factor_or_meter(app, session, runne
     assert "未配置的因子编码：x99" in runner.invoke(args=["power", "device", MN, USCC, "x99=M1"]).output
     assert "没有电表「M7」" in runner.invoke(args=["power", "device", MN, USCC, "e30101=M7"]).output
     assert "不是" in runner.invoke(args=["power", "device", MN, USCC, "e30101=M2"]).output
+
+
+def test_a_stoppage_reported_in_advance_is_recorded_and_a_bad_one_named(app, session, runner) -> None:  # type: ignore[no-untyped-def]
+    from app.power.models import PowerReport
+
+    enterprise(session, USCC, "510100")
+    session.commit()
+    ok = runner.invoke(args=["power", "report", USCC, "stoppage", "2026-12-06 00:00", "2026-12-12 00:00"])
+    assert ok.exit_code == 0 and "report" in ok.output
+    backwards = runner.invoke(args=["power", "report", USCC, "maintenance", "2026-12-06", "2026-12-05"])
+    assert "报备的结束时间应晚于开始时间。" in backwards.output
+    session.expire_all()
+    (r,) = session.scalars(select(PowerReport)).all()
+    assert (r.kind, r.starts_at) == ("stoppage", datetime(2026, 12, 5, 16, tzinfo=UTC))
