@@ -71,12 +71,13 @@ def register_blueprints(app: Flask) -> None:
     from app.jobs.views import bp as jobs_bp
     from app.notifications.views import bp as notifications_bp
     from app.places.views import bp as places_bp
+    from app.power.views import bp as power_bp
     from app.reduction.views import bp as reduction_bp
     from app.registry.views import bp as registry_bp
     from app.response.views import bp as response_bp
 
     blueprints = (core_bp, auth_bp, admin_bp, audit_bp, places_bp, reduction_bp, registry_bp, cases_bp, alerts_bp,
-                  response_bp, crosscheck_bp, notifications_bp, jobs_bp)  # fmt: skip
+                  response_bp, crosscheck_bp, notifications_bp, jobs_bp, power_bp)  # fmt: skip
     for bp in (*blueprints, api_bp):
         app.register_blueprint(bp)
 

@@ -404,5 +404,7 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
 
 
 def register(app: Flask) -> None:
-    for group in (inventories_cli, users_cli, audit_cli, demo_cli, db_cli, cases_cli, jobs_cli, alerts_cli):
+    from app.power.cli import power_cli
+
+    for group in (inventories_cli, users_cli, audit_cli, demo_cli, db_cli, cases_cli, jobs_cli, alerts_cli, power_cli):
         app.cli.add_command(group)

@@ -27,7 +27,15 @@ from app.jobs.models import Job
 from app.notifications.models import Notification, NotificationRead
 from app.places.models import Adjacency, InventoryFile, Jurisdiction, LinkageZone, ZoneMember
 from app.plans.models import Plan
-from app.power.models import PowerDaily, PowerHourly, PowerReading
+from app.power.models import (
+    PowerBatch,
+    PowerDaily,
+    PowerDevice,
+    PowerFlag,
+    PowerHourly,
+    PowerReading,
+    PowerReport,
+)
 from app.reduction.models import (
     ControlFacility,
     Enterprise,
@@ -90,9 +98,13 @@ __all__ = [
     "Notification",
     "NotificationRead",
     "Plan",
+    "PowerBatch",
     "PowerDaily",
+    "PowerDevice",
+    "PowerFlag",
     "PowerHourly",
     "PowerReading",
+    "PowerReport",
     "ProcessUnit",
     "Proposal",
     "ProposalDecision",

@@ -27,6 +27,7 @@ from app.jobs.models import Job
 from tests.alerts.walk import ALERT_PARAMS, add_alert_objects
 from tests.cases.walk import CASE_PARAMS, add_case_objects
 from tests.crosscheck.walk import CROSSCHECK_PARAMS, add_crosscheck_objects
+from tests.power.walk import POWER_PARAMS, add_power_objects
 from tests.response.walk import RESPONSE_PARAMS, add_response_objects
 
 # Actor's bureau sits at 内江市; targets around it.
@@ -79,6 +80,7 @@ def world(app, make_bureau, make_user, session):  # type: ignore[no-untyped-def]
     add_response_objects(app, session, objects)
     # Campaign grants of the actor's bureau that must open nothing the walk expects denied.
     add_crosscheck_objects(session, objects, OWN, {"expired": SIBLING, "closed": PARENT, "outside": OTHER})
+    add_power_objects(session, objects)
     from app.notifications.models import Notification, NotificationKind
 
     for o in objects.values():
@@ -159,7 +161,7 @@ def targets_for(rule, world, actor, actor_token) -> list[Target]:  # type: ignor
     # Cases, their evidence and transfers: a case found in each jurisdiction by its own bureau; response tasks;
     # cross-check campaigns of each jurisdiction's own bureau.
     params = (CASE_PARAMS.get(frozenset(args)) or RESPONSE_PARAMS.get(frozenset(args))
-              or CROSSCHECK_PARAMS.get(frozenset(args)))  # fmt: skip
+              or CROSSCHECK_PARAMS.get(frozenset(args)) or POWER_PARAMS.get(frozenset(args)))  # fmt: skip
     if params is not None:
         return [Target(code, params(o), code in IN_SCOPE) for code, o in world.items()]
     raise AssertionError(f"route {rule.rule} has URL parameters {args} this test cannot resolve: extend it")

@@ -24,6 +24,7 @@ NAVIGATION = [
     ("cases.index", _l("问题线索"), Permission.view_cases),
     ("alerts.index", _l("预警"), Permission.view_alerts),
     ("response.tasks", _l("应急响应"), Permission.view_response),
+    ("power.index", _l("用电监测"), Permission.view_response),
     ("crosscheck.index", _l("交叉抽核"), Permission.view_cross_checks),
     ("places.index", _l("行政区与联动区域"), Permission.view_places),
     ("admin.users", _l("用户管理"), Permission.manage_users),

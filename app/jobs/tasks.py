@@ -205,3 +205,33 @@ def transfer_pdf(ctx: Context) -> Done:
         for number, pdf in pdfs:
             z.writestr(f"{number}.pdf", pdf)
     return Done({"forms": len(pdfs)}, path, "移交单.zip")
+
+
+# --- power -----------------------------------------------------------------------------------------------
+
+
+@handler("power.ingest", _l("导入用电数据"))
+def power_ingest(ctx: Context) -> Done:
+    """A large batch of readings (upload or API): checked whole, then stored meter group by meter group, the
+    progress counting rows. A bad row refuses the batch and nothing is kept."""
+    from app.power import ingest
+    from app.power.domain.rows import Batch, RowsError
+    from app.power.store import store
+
+    path = ingest.kept_file(ctx.config["UPLOAD_DIR"], ctx.params["token"])
+    try:
+        batch = ingest.parse(ctx.session, ctx.params["name"], path.read_bytes())
+    except RowsError as e:
+        raise ServiceError("；".join(e.problems[:10])) from e
+    frame = batch.frame
+    ctx.progress(0, len(frame))
+    meters = frame["meter_id"].drop_duplicates().to_numpy()
+    totals = {"rows": 0, "new": 0, "corrected": 0, "unchanged": 0}
+    step = max(1, len(meters) // 20)
+    for start in range(0, len(meters), step):
+        part = frame[frame["meter_id"].isin(meters[start : start + step])]
+        stored = store(ctx.session, Batch(part.reset_index(drop=True), batch.digest), ctx.params["source"])
+        for key in totals:
+            totals[key] += getattr(stored, key)
+        ctx.progress(totals["rows"])
+    return Done(totals, after_commit=lambda: path.unlink(missing_ok=True))

@@ -21,6 +21,7 @@ STATUS_LABELS: dict[str, str] = {
     "raised": N_("待核实"),
     "explained": N_("已报备说明"),
     "dismissed": N_("已排除"),
+    "confirmed": N_("已确认"),
 }
 REPORT_LABELS: dict[str, str] = {
     "stoppage": N_("计划停产"),
