@@ -66,7 +66,7 @@ _METER_COLUMNS = {c.key: c for c in t.METER_COLUMNS}
 def label(group: str, key: str) -> str:
     """The field's name as the template's column header names it."""
     columns = {"e": _ENT_COLUMNS, "u": _UNIT_COLUMNS, "f": _FACILITY_COLUMNS, "m": _METER_COLUMNS}[group]
-    return columns[key].header if key in columns else key
+    return _(columns[key].header) if key in columns else key  # the English where the catalogue has it
 
 
 # --- the form's values ----------------------------------------------------------------------------------
