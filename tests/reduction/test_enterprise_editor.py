@@ -208,3 +208,69 @@ def test_a_form_without_csrf_is_refused(people, login_as, session) -> None:  # t
     client = login_as(people.district_user)
     r = client.post(f"/lists/{built.lst.id}/enterprises/new", data=form())
     assert r.status_code in (400, 403) and new_enterprise(session, built.lst.id) is None
+
+
+def test_a_unit_with_measures_is_not_dropped_and_an_edit_keeps_the_measures(people, login_as, session) -> None:  # type: ignore[no-untyped-def]
+    built = build_list(session, people)
+    cement = built.cement
+    held = {u.id for u in cement.units} & {m.process_unit_id for m in cement.measures}
+    assert held, "the cement plant has measures on its units"
+    measures_before = len(cement.measures)
+    client = login_as(people.district_user)
+    path = f"/lists/enterprises/{cement.id}/edit"
+    page = html(client.get(path))
+    fp = re.search(r'name="fingerprint" value="(\w+)"', page).group(1)
+    data = dict(re.findall(r'<input type="\w+" id="[^"]+" name="((?:e|u|f|m)-[\w-]+)" value="([^"]*)"', page))
+    data |= dict(
+        re.findall(
+            r'<select id="[^"]+" name="((?:e|u|f|m)-[\w-]+)">(?:(?!</select>).)*?<option value="([^"]*)" selected',
+            page,
+            re.S,
+        )
+    )
+    data |= {name: "1" for name in re.findall(r'name="((?:e|u)-[\w-]+)" value="1" checked', page)}
+    held_code = next(u.code for u in cement.units if u.id in held)
+    n = next(k.split("-")[1] for k, v in data.items() if k.endswith("-code") and k.startswith("u-") and v == held_code)
+    r = post(client, path, {**data, f"u-{n}-remove": "1", "fingerprint": fp}, path)
+    assert r.status_code == 400, html(r)
+    assert "有减排措施" in html(r) and held_code in html(r), re.findall(r"editor-error.*?</p>", html(r), re.S)
+
+    # the same form unchanged but for the address: saved, the measures stay
+    r = post(client, path, {**data, "e-address": "市中区新地址 1 号", "fingerprint": fp}, path)
+    assert r.status_code == 302, re.findall(r"editor-error.*?</p>", html(r), re.S)
+    session.expire_all()
+    e = session.get(Enterprise, cement.id)
+    assert e.address == "市中区新地址 1 号" and len(e.measures) == measures_before
+
+
+def test_a_city_list_moves_an_enterprise_to_another_county_with_its_rows(people, login_as, session) -> None:  # type: ignore[no-untyped-def]
+    from app.places.models import Jurisdiction
+    from app.reduction.domain.vocabulary import AlertLevel
+    from app.reduction.services import lists as list_service
+    from app.reduction.services import policies
+
+    user = session.get(User, people.city_user.id)
+    lst = list_service.open_list(session, session.get(type(people.city), people.city.id), test_lists.YEAR, user)
+    session.commit()
+    client = login_as(people.city_user)
+    assert add(client, lst.id).status_code == 302
+    e = new_enterprise(session, lst.id)
+    with client.application.test_request_context():
+        for level in (AlertLevel.red, AlertLevel.orange, AlertLevel.yellow):
+            measure = policies.MeasureInput("limit", "power_meter", unit_code="K1", percent=30)
+            policies.save_level(session, e, level, [measure], user)
+        session.commit()
+    other = session.scalar(select(Jurisdiction).where(Jurisdiction.code == "511011"))
+    assert other is not None
+    path = f"/lists/enterprises/{e.id}/edit"
+    fp = re.search(r'name="fingerprint" value="(\w+)"', html(client.get(path))).group(1)
+    r = post(client, path, form(**{"e-county": "511011", "fingerprint": fp}), path)
+    assert r.status_code == 302, html(r)
+    session.expire_all()
+    e = new_enterprise(session, lst.id)
+    assert e.jurisdiction_id == other.id and [u.code for u in e.units] == ["K1"]
+    assert {(m.kind.value, m.percent, m.jurisdiction_id) for m in e.measures} == {("limit", 30.0, other.id)}
+    assert len(e.measures) == 3
+    assert {m.number for m in e.meters} == {"DB-001", "DB-002"}
+    assert session.get(RegisteredEnterprise, e.registry_id).jurisdiction_id == other.id
+    assert "东兴区" in html(client.get(f"/lists/enterprises/{e.id}"))
