@@ -116,7 +116,7 @@ def _cell(v: Any) -> str:
     if isinstance(v, bool):
         return "1" if v else ""
     if isinstance(v, float):
-        return f"{v:g}" if abs(v) < 1e15 else repr(v)
+        return format(v, ".15g")  # what was stored, without float noise
     if hasattr(v, "isoformat"):
         return v.isoformat()
     return str(getattr(v, "value", v))
