@@ -6,10 +6,11 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 
 from app.auth.roles import Permission
 from app.core.access import require
-from app.core.errors import Forbidden, NotFound, ServiceError
+from app.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from app.extensions import db
 from app.reduction.domain.vocabulary import Category, Grade, OutputBasis
 from app.reduction.models import Enterprise, MeterKind, ReductionList
@@ -86,7 +87,10 @@ def enterprise_create(list_id: int):  # type: ignore[no-untyped-def]
     draft = editing.Draft()
     try:
         draft = editing.draft_of_form(request.form)
-        e = editing.add(s, lst, draft, g.user)
+        try:
+            e = editing.add(s, lst, draft, g.user)
+        except IntegrityError:  # the same credit code added at the same moment by a colleague
+            raise Conflict(_("本清单已有该统一社会信用代码的企业，请刷新后查看。"), field="e-uscc") from None
     except (Forbidden, NotFound):
         raise
     except ServiceError as err:
