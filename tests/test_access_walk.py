@@ -98,7 +98,9 @@ def world(app, make_bureau, make_user, session):  # type: ignore[no-untyped-def]
 OWNER_ONLY = {
     "reduction.submit", "reduction.new_version", "reduction.save_policy", "reduction.staggered_add",
     "reduction.staggered_remove", "api.reduction_list_submit", "api.reduction_list_new_version",
-    "api.reduction_enterprise_policy",
+    "api.reduction_enterprise_policy", "reduction.enterprise_new", "reduction.enterprise_create",
+    "reduction.enterprise_edit", "reduction.enterprise_update", "reduction.enterprise_remove_confirm",
+    "reduction.enterprise_remove",
 }  # fmt: skip
 ABOVE_ONLY = {"reduction.decide", "api.reduction_list_decide"}
 OWNER_OR_ABOVE = {"reduction.publish", "api.reduction_list_publish"}

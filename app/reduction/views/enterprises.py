@@ -103,6 +103,7 @@ def render_enterprise(
             unit_names={u.code: f"{u.code} {u.name}" for u in e.units},
             describe=describe,
             saved=request.args.get("saved") if level_error is None else None,
+            saved_enterprise=bool(request.args.get("saved_enterprise")),
         ),
         status,
     )
