@@ -23,6 +23,7 @@ from app.cases.models import (
     TransferItem,
 )
 from app.crosscheck.models import Campaign, CampaignPair, CampaignSample, Finding
+from app.experts.models import Expert, GradeReview, ReviewInvitation
 from app.jobs.models import Job
 from app.notifications.models import Notification, NotificationRead
 from app.places.models import Adjacency, InventoryFile, Jurisdiction, LinkageZone, ZoneMember
@@ -77,9 +78,11 @@ __all__ = [
     "EpisodeReach",
     "EpisodeUnit",
     "Evidence",
+    "Expert",
     "Finding",
     "ForecastIssue",
     "ForecastValue",
+    "GradeReview",
     "Inspection",
     "InventoryFile",
     "Job",
@@ -108,6 +111,7 @@ __all__ = [
     "ResponseReport",
     "ResponseTask",
     "ResponseUnit",
+    "ReviewInvitation",
     "SerialCounter",
     "StaggeredPeriod",
     "TotalEmissions",
