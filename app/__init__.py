@@ -68,6 +68,7 @@ def register_blueprints(app: Flask) -> None:
     from app.cases.views import bp as cases_bp
     from app.core.views import bp as core_bp
     from app.crosscheck.views import bp as crosscheck_bp
+    from app.experts.views import bp as experts_bp
     from app.jobs.views import bp as jobs_bp
     from app.notifications.views import bp as notifications_bp
     from app.places.views import bp as places_bp
@@ -77,7 +78,7 @@ def register_blueprints(app: Flask) -> None:
     from app.response.views import bp as response_bp
 
     blueprints = (core_bp, auth_bp, admin_bp, audit_bp, places_bp, reduction_bp, registry_bp, cases_bp, alerts_bp,
-                  response_bp, crosscheck_bp, notifications_bp, jobs_bp, power_bp)  # fmt: skip
+                  response_bp, crosscheck_bp, experts_bp, notifications_bp, jobs_bp, power_bp)  # fmt: skip
     for bp in (*blueprints, api_bp):
         app.register_blueprint(bp)
 

@@ -23,6 +23,7 @@ from app.cases.models import (
     TransferItem,
 )
 from app.crosscheck.models import Campaign, CampaignPair, CampaignSample, Finding
+from app.experts.models import Expert, GradeReview, ReviewInvitation
 from app.jobs.models import Job
 from app.notifications.models import Notification, NotificationRead
 from app.places.models import Adjacency, InventoryFile, Jurisdiction, LinkageZone, ZoneMember
@@ -85,9 +86,11 @@ __all__ = [
     "EpisodeReach",
     "EpisodeUnit",
     "Evidence",
+    "Expert",
     "Finding",
     "ForecastIssue",
     "ForecastValue",
+    "GradeReview",
     "Inspection",
     "InventoryFile",
     "Job",
@@ -120,6 +123,7 @@ __all__ = [
     "ResponseReport",
     "ResponseTask",
     "ResponseUnit",
+    "ReviewInvitation",
     "SerialCounter",
     "StaggeredPeriod",
     "TotalEmissions",

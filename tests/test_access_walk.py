@@ -138,6 +138,9 @@ def targets_for(rule, world, actor, actor_token) -> list[Target]:  # type: ignor
     if args == {"code"}:
         # Places are reference data every logged-in user may read.
         return [Target(code, {"code": code}, True) for code in world]
+    if args == {"expert_id"}:
+        # The expert pool is shared reference data of both provinces: every reader finds an expert.
+        return [Target("pool", {"expert_id": world[OWN]["expert"].id}, True)]
     if args == {"plan"}:
         # Plans are reference data: the plan code names rules, not a jurisdiction's rows.
         return [Target("plan", {"plan": "chuanyu"}, True)]

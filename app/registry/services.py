@@ -2,8 +2,9 @@
 
 A flush that adds an enterprise, process unit, control facility or meter without its registry entry finds
 the entry by code (credit code; code or meter number within the enterprise) or registers it, with a
-`registered` event; a changed name or jurisdiction of a listed enterprise moves its entry along (`changed`);
-a deleted version enterprise leaves its list (`delisted`), its registry entry stays. A case naming a
+`registered` event; a changed name or jurisdiction of a listed enterprise moves its entry along (`changed`),
+and so does a changed grade (`changed` with the grade: its history); a deleted version enterprise leaves its
+list (`delisted`), its registry entry stays. A case naming a
 registered credit code is tied to it. Bulk writers (the import) do the same set-based (registry/bulk.py);
 a new version copies `registry_id` and writes nothing here.
 """
@@ -147,7 +148,7 @@ def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
     for obj in session.dirty:
         if isinstance(obj, Case) and _changed(obj, "enterprise_uscc"):
             obj.registry_enterprise_id = _registered_id(session, obj.enterprise_uscc)
-        elif isinstance(obj, Enterprise) and (_changed(obj, "name") or _changed(obj, "jurisdiction_id")):
+        elif isinstance(obj, Enterprise) and any(_changed(obj, a) for a in ("name", "jurisdiction_id", "grade")):
             _enterprise_changed(session, obj)
     for obj in session.deleted:
         if isinstance(obj, Enterprise) and obj.registered is not None:
@@ -165,14 +166,28 @@ def _enterprise_changed(session: Session, e: Enterprise) -> None:
     reg = e.registered
     if reg is None:
         return
-    changes = {
+    changes: dict[str, Any] = {
         f: [getattr(reg, f), getattr(e, f)] for f in ("name", "jurisdiction_id") if getattr(reg, f) != getattr(e, f)
     }
+    grade = _grade_change(e)
+    if grade is not None:
+        changes["grade"] = grade  # the registry's history of the grade (a grading review, the editor)
     if not changes:
         return
     for f, (_old, new) in changes.items():
         setattr(reg, f, new)
     _queue(session, reg, EntityKind.enterprise, reg, RegistryAction.changed, e, changes)
+
+
+def _grade_change(e: Enterprise) -> list[str | None] | None:
+    from sqlalchemy import inspect
+
+    hist = inspect(e).attrs["grade"].history
+    if not hist.has_changes():
+        return None
+    old = hist.deleted[0] if hist.deleted else None
+    values = [getattr(v, "value", v) for v in (old, e.grade)]
+    return None if values[0] == values[1] else values
 
 
 @event.listens_for(Session, "after_flush")

@@ -11,11 +11,14 @@ from typing import Any
 
 from app.crosscheck.models import Campaign, CampaignPair, CampaignSample, Finding
 from app.db import utcnow
+from app.experts.models import Expert, GradeReview, ReviewInvitation
 
 CROSSCHECK_PARAMS = {
     frozenset({"campaign_id"}): lambda o: {"campaign_id": o["campaign"].id},
     frozenset({"sample_id"}): lambda o: {"sample_id": o["sample"].id},
     frozenset({"finding_id"}): lambda o: {"finding_id": o["finding"].id},
+    frozenset({"review_id"}): lambda o: {"review_id": o["grade_review"].id},
+    frozenset({"invitation_id"}): lambda o: {"invitation_id": o["invitation"].id},
 }
 
 
@@ -64,6 +67,7 @@ def add_crosscheck_objects(session: Any, objects: dict[str, dict[str, Any]], own
         session.add(f)
         session.flush()
         o["campaign"], o["sample"], o["finding"] = c, s, f
+    add_expert_objects(session, objects, others["outside"])
     actor_bureau, actor_user = objects[own]["bureau"], objects[own]["user"]
     # Expired: the campaign is open but the grant's day has passed.
     c = _campaign(session, actor_bureau, actor_user)
@@ -80,3 +84,24 @@ def add_crosscheck_objects(session: Any, objects: dict[str, dict[str, Any]], own
     c = _campaign(session, actor_bureau, actor_user)
     _sample(session, _pair(session, c, actor_bureau.id, target["list"]), extra, later)
     session.commit()
+
+
+def add_expert_objects(session: Any, objects: dict[str, dict[str, Any]], expert_at: str) -> None:
+    """One expert of the shared pool (reference data: every reader sees it) and, in each jurisdiction, an open
+    grading review of its enterprise by its own bureau with that expert invited."""
+    expert = Expert(name="走查专家", employer="走查单位", jurisdiction_id=objects[expert_at]["bureau"].jurisdiction_id,
+                    specialties=["cement_clinker"])  # fmt: skip
+    session.add(expert)
+    session.flush()
+    for o in objects.values():
+        e = o["enterprise"]
+        r = GradeReview(registry_enterprise_id=e.registry_id, enterprise_id=e.id, list_id=e.list_id, uscc=e.uscc,
+                        name=e.name, industry=e.industry, bureau_id=o["bureau"].id, requested_by_id=o["user"].id,
+                        jurisdiction_id=e.jurisdiction_id)  # fmt: skip
+        session.add(r)
+        session.flush()
+        inv = ReviewInvitation(review_id=r.id, expert_id=expert.id, registry_enterprise_id=e.registry_id,
+                               invited_by_id=o["user"].id, jurisdiction_id=e.jurisdiction_id)  # fmt: skip
+        session.add(inv)
+        session.flush()
+        o["grade_review"], o["invitation"], o["expert"] = r, inv, expert
