@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.errors import ServiceError
-from app.places.models import Jurisdiction, JurisdictionLevel
 from app.reduction.domain import uscc as uscc_mod
 from app.reduction.excel import parsing as ps
 from app.reduction.excel import template as t
+from app.reduction.excel.lookups import industries, places_of
 from app.reduction.excel.reader import Issue, Sheet
 from app.reduction.models import Enterprise, ReductionList
-from app.reduction.services import policies, rule_library
+from app.reduction.services import policies
 
 # The enterprise's facts the form shows (template columns' keys); the rest (machinery, trucks' and
 # machinery's emissions) are kept as stored.
@@ -168,40 +166,6 @@ class Refused(ServiceError):
         for r in self.refusals:
             out.setdefault(r.field, r.message)
         return out
-
-
-def places_of(session: Session, root: Jurisdiction) -> ps.Places:
-    """The list's jurisdiction subtree by code, name and short name (as the import resolves a county)."""
-    rows = session.execute(
-        select(Jurisdiction.id, Jurisdiction.code, Jurisdiction.name, Jurisdiction.short_name).where(
-            Jurisdiction.path.startswith(root.path)
-        )
-    ).all()
-    by_key: dict[str, int] = {}
-    names: dict[str, set[int]] = defaultdict(set)
-    for r in rows:
-        by_key[r.code] = r.id
-        for n in (r.name, r.short_name):
-            if n:
-                names[n].add(r.id)
-                names[t.norm(n)].add(r.id)
-    for n, ids in names.items():
-        if n not in by_key:
-            by_key[n] = next(iter(ids)) if len(ids) == 1 else -1
-    return ps.Places(root.id, root.level is JurisdictionLevel.county, by_key)
-
-
-def industries() -> ps.Industries:
-    library = rule_library.current()
-    by_key: dict[str, str] = {}
-    names = []
-    for code, industry in library.industries.items():
-        if code == "*":
-            continue
-        by_key[code] = by_key[t.norm(code)] = code
-        by_key[industry.name] = by_key[t.norm(industry.name)] = code
-        names.append(industry.name)
-    return ps.Industries(by_key, library.industry_of, "、".join(names))
 
 
 def _sheet(name: str, keys: Sequence[str], rows: list[list[Any]]) -> Sheet:
