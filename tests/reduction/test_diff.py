@@ -85,7 +85,8 @@ def test_year_over_year_on_the_page(app, people, make_bureau, login_as, session)
     page = html(client.get(f"/lists/{next_year.id}/diff"))
     # compared by default with the latest version of the previous year
     assert f"{YEAR} 年应急减排清单（第 2 版） → " in page
-    assert "新增企业 1 家" in page and "移出企业 5 家" in page
+    # the new year started as a copy of the list in force (v2): only the enterprise added since is new
+    assert "新增企业 1 家" in page and "移出企业 0 家" in page and "未变化 5 家" in page
     explicit = html(client.get(f"/lists/{next_year.id}/diff", query_string={"against": old.id}))
     assert "第 1 版） →" in explicit
     assert "diff-link" in html(client.get(f"/lists/{new.id}"))
