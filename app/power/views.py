@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, current_app, flash, g, redirect, r
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app.alerts.models import Episode
 from app.audit.models import Outcome
 from app.audit.services import record
 from app.auth.roles import Permission
@@ -96,7 +97,7 @@ def _flag(flag_id: int) -> PowerFlag:
     return flag
 
 
-@bp.get("/episodes/<int:episode_id>")
+@bp.get("/episodes/<id:episode_id>")
 @require(Permission.view_response)
 def episode(episode_id: int):  # type: ignore[no-untyped-def]
     from app.power import screens
@@ -111,7 +112,7 @@ def episode(episode_id: int):  # type: ignore[no-untyped-def]
     return render_template("power/episode.html", **data)
 
 
-@bp.get("/episodes/<int:episode_id>/enterprises/<int:enterprise_id>")
+@bp.get("/episodes/<id:episode_id>/enterprises/<bigid:enterprise_id>")
 @require(Permission.view_response)
 def enterprise(episode_id: int, enterprise_id: int):  # type: ignore[no-untyped-def]
     from app.power import curves
@@ -129,20 +130,20 @@ def enterprise(episode_id: int, enterprise_id: int):  # type: ignore[no-untyped-
                            flag_labels=FLAG_LABELS, status_labels=STATUS_LABELS)  # fmt: skip
 
 
-@bp.get("/episodes/<int:episode_id>/enterprises/<int:enterprise_id>/chart.png")
+@bp.get("/episodes/<id:episode_id>/enterprises/<bigid:enterprise_id>/chart.png")
 @require(Permission.view_response)
 def chart_png(episode_id: int, enterprise_id: int):  # type: ignore[no-untyped-def]
     from app.power import chart, curves
     from app.power.casework import chart_labels
 
     ent = db.session.get(RegisteredEnterprise, enterprise_id)
-    if ent is None:
+    if ent is None or db.session.get(Episode, episode_id) is None:
         abort(404)
     image = chart.png(curves.of(db.session(), episode_id, enterprise_id), ent.name, chart_labels())
     return Response(image, mimetype="image/png")
 
 
-@bp.post("/flags/<int:flag_id>/dismiss")
+@bp.post("/flags/<bigid:flag_id>/dismiss")
 @require(Permission.work_response)
 def dismiss(flag_id: int):  # type: ignore[no-untyped-def]
     from app.power import flags
@@ -153,7 +154,7 @@ def dismiss(flag_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("power.enterprise", episode_id=flag.episode_id, enterprise_id=flag.registry_enterprise_id))
 
 
-@bp.post("/flags/<int:flag_id>/confirm")
+@bp.post("/flags/<bigid:flag_id>/confirm")
 @require(Permission.work_response)
 def confirm(flag_id: int):  # type: ignore[no-untyped-def]
     from app.power import casework

@@ -79,7 +79,7 @@ def enterprise_new(list_id: int):  # type: ignore[no-untyped-def]
     return _form_page(_editable_list(list_id), editing.Draft())
 
 
-@bp.post("/<id:list_id>/enterprises/new")
+@bp.post("/<id:list_id>/enterprises")
 @require(Permission.edit_lists)
 def enterprise_create(list_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
@@ -106,7 +106,7 @@ def enterprise_edit(enterprise_id: int):  # type: ignore[no-untyped-def]
     return _form_page(e.reduction_list, editing.draft_of(e), e=e, fingerprint=editing.fingerprint(e))
 
 
-@bp.post("/enterprises/<bigid:enterprise_id>/edit")
+@bp.post("/enterprises/<bigid:enterprise_id>/update")
 @require(Permission.edit_lists)
 def enterprise_update(enterprise_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
@@ -133,7 +133,7 @@ def enterprise_remove_confirm(enterprise_id: int):  # type: ignore[no-untyped-de
     return render_template("reduction/enterprise_remove.html", e=e, lst=e.reduction_list, error=None)
 
 
-@bp.post("/enterprises/<bigid:enterprise_id>/remove")
+@bp.post("/enterprises/<bigid:enterprise_id>/delete")
 @require(Permission.edit_lists)
 def enterprise_remove(enterprise_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
