@@ -3,7 +3,7 @@ reports owed with one late, a report sent, the daily summary."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -58,7 +58,9 @@ def test_tasks_checks_and_reports_over_json(session: Any, zone: Zone, make_user:
                     data={"unit_id": str(unit.id), "kind": "daily", "day": ON.isoformat(), **fields})  # fmt: skip
     assert r.status_code == 201, r.get_json()
     # the report was sent today for the activation day of 2026-12-07: its deadline has passed by now
-    assert r.get_json()["late"] == (r.get_json()["submitted_at"] > r.get_json()["due_at"])
+    sent = r.get_json()
+    late = datetime.fromisoformat(sent["submitted_at"]) > datetime.fromisoformat(sent["due_at"])  # as instants
+    assert sent["late"] == late
     owed = client.get("/api/v1/response/reports", headers=hs).get_json()["reports"]
     mine = [o for o in owed if o["unit_id"] == unit.id and o["day"] == ON.isoformat()]
     assert mine and mine[0]["status"] in ("on_time", "late") and mine[0]["report_id"]
