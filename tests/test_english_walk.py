@@ -68,8 +68,10 @@ def data_text(session) -> str:  # type: ignore[no-untyped-def]
             continue
         for row in session.execute(select(*columns)):
             found.extend(v for v in row if isinstance(v, str) and CJK.search(v))
-    # the official workbook's sheet and column names, quoted as the template writes them
-    found.append((ROOT / "app" / "reduction" / "excel" / "template.py").read_text(encoding="utf-8"))
+    # the official workbook's sheet and column names, and the column names the readings files may use, quoted as
+    # a user must type them
+    for source in ("app/reduction/excel/template.py", "app/power/domain/rows.py"):
+        found.append((ROOT / source).read_text(encoding="utf-8"))
     for path in (ROOT / "inventories").rglob("*"):
         if path.suffix in (".toml", ".yaml", ".yml", ".csv", ".json", ".geojson") and path.is_file():
             found.append(path.read_text(encoding="utf-8"))
