@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,31 +12,9 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.config import ROOT
-from app.core.errors import ServiceError
+from app.core.commands import transactional
 from app.core.scoping import Scope, set_scope
 from app.extensions import db
-
-
-def transactional(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a command in one transaction with the operator's unrestricted scope."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        s = db.session()
-        set_scope(s, Scope.everything())
-        try:
-            result = fn(s, *args, **kwargs)
-            s.commit()
-            return result
-        except ServiceError as e:
-            s.rollback()
-            raise click.ClickException(e.message) from e
-        except Exception:
-            s.rollback()
-            raise
-
-    return wrapper
-
 
 inventories_cli = AppGroup("inventories", help="Reference data under inventories/.")
 users_cli = AppGroup("users", help="Accounts and API tokens.")

@@ -22,9 +22,11 @@ from app.alerts.services import drafts, observed, proposals
 from app.alerts.services import episodes as episode_services
 from app.alerts.vocabulary import ProposalKind, ProposalState, label
 from app.api.blueprint import bp
+from app.api.common import iso
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.errors import NotFound, ServiceError
+from app.core.inputs import json_object
 from app.db import utcnow
 from app.extensions import db
 from app.places.models import Jurisdiction
@@ -73,17 +75,6 @@ def alerts_evaluate(plan: str):  # type: ignore[no-untyped-def]
 # --- stored forecasts, episodes, proposals, decisions, confirmations ----------------------------------------
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ServiceError(_("请求体应为 JSON 对象。"), field="body")
-    return data
-
-
 def _text(data: dict[str, Any], key: str) -> str:
     value = data.get(key, "")
     if value is None:
@@ -104,21 +95,21 @@ def _int(data: dict[str, Any], key: str, *, required: bool = True) -> int | None
 
 def issue_json(issue: ForecastIssue) -> dict[str, Any]:
     return {"id": issue.id, "kind": issue.kind.value, "rows": issue.row_count, "resolution": issue.resolution,
-            "digest": issue.digest, "source": issue.source_name, "first_start": _iso(issue.first_start),
-            "last_start": _iso(issue.last_start), "created_at": _iso(issue.created_at)}  # fmt: skip
+            "digest": issue.digest, "source": issue.source_name, "first_start": iso(issue.first_start),
+            "last_start": iso(issue.last_start), "created_at": iso(issue.created_at)}  # fmt: skip
 
 
 def proposal_json(p: Proposal, user: Any) -> dict[str, Any]:
     return {
         "id": p.id, "episode_id": p.episode_id, "plan": p.episode.plan_code, "kind": p.kind.value,
         "level": p.level.value if p.level else None, "units": list(p.units), "unit_levels": dict(p.unit_levels),
-        "starts_at": _iso(p.starts_at), "pollution": p.pollution, "weather": p.weather, "reason": p.reason,
+        "starts_at": iso(p.starts_at), "pollution": p.pollution, "weather": p.weather, "reason": p.reason,
         "state": p.state.value, "state_label": label(p.state), "without_approval": p.without_approval,
-        "propose_by": _iso(p.propose_by), "issued_late": p.issued_late, "issued_at": _iso(p.issued_at),
+        "propose_by": iso(p.propose_by), "issued_late": p.issued_late, "issued_at": iso(p.issued_at),
         "chain": [{**step, "words": proposals.step_words(step)} for step in p.chain or []],
         "open_steps": workflow.open_steps(p) if p.state is ProposalState.under_approval else [],
         "decisions": [{"step": d.step, "action": d.action, "role": d.role, "delegated": d.delegated,
-                       "user": d.user_name, "decision": d.decision.value, "opinion": d.opinion, "at": _iso(d.at)}
+                       "user": d.user_name, "decision": d.decision.value, "opinion": d.opinion, "at": iso(d.at)}
                       for d in p.decisions],
         "actions": [a.value for a in workflow.Action if workflow.can(p, a, user)],
     }  # fmt: skip
@@ -129,21 +120,21 @@ def episode_json(e: Episode, user: Any, *, full: bool = False) -> dict[str, Any]
     late = {u.id for u in proposals.unconfirmed(e, now)}
     out: dict[str, Any] = {
         "id": e.id, "plan": e.plan_code, "state": e.state.value, "state_label": label(e.state),
-        "level": e.level.value if e.level else None, "started_at": _iso(e.started_at), "lifted_at": _iso(e.lifted_at),
+        "level": e.level.value if e.level else None, "started_at": iso(e.started_at), "lifted_at": iso(e.lifted_at),
         "unconfirmed": len(late),
     }  # fmt: skip
     if full:
         codes = dict(db.session.execute(select(Jurisdiction.id, Jurisdiction.code).where(
             Jurisdiction.id.in_({u.jurisdiction_id for u in e.units} or {0}))).all())  # fmt: skip
         out["periods"] = [
-            {"id": u.id, "unit": codes.get(u.jurisdiction_id), "level": u.level.value, "starts_at": _iso(u.starts_at),
-             "ends_at": _iso(u.ends_at), "confirmed_at": _iso(u.confirmed_at), "unconfirmed": u.id in late,
+            {"id": u.id, "unit": codes.get(u.jurisdiction_id), "level": u.level.value, "starts_at": iso(u.starts_at),
+             "ends_at": iso(u.ends_at), "confirmed_at": iso(u.confirmed_at), "unconfirmed": u.id in late,
              "can_confirm": u.can_confirm(user)}
             for u in e.units
         ]  # fmt: skip
         out["proposals"] = [{"id": p.id, "kind": p.kind.value, "state": p.state.value,
                              "level": p.level.value if p.level else None} for p in e.proposals]  # fmt: skip
-        out["events"] = [{"kind": ev.kind.value, "label": label(ev.kind), "at": _iso(ev.at), "actor": ev.actor_name,
+        out["events"] = [{"kind": ev.kind.value, "label": label(ev.kind), "at": iso(ev.at), "actor": ev.actor_name,
                           "detail": ev.detail} for ev in e.events]  # fmt: skip
     return out
 
@@ -211,7 +202,7 @@ def alerts_episode(episode_id: int):  # type: ignore[no-untyped-def]
 @require(Permission.propose_alerts)
 def alerts_create_proposal():  # type: ignore[no-untyped-def]
     """A proposal from a stored forecast's evaluation (`forecast_issue` + `index`) or by hand."""
-    s, data = db.session(), _body()
+    s, data = db.session(), json_object()
     plan = _text(data, "plan")
     if not plan.isidentifier():
         raise ServiceError(_("预案代码无效。"), field="plan")
@@ -260,7 +251,7 @@ def alerts_proposal_transition(proposal_id: int):  # type: ignore[no-untyped-def
     # The proposal first: one out of reach is not found, whatever the body says.
     s = db.session()
     p = proposals.get(s, proposal_id)
-    data = _body()
+    data = json_object()
     try:
         action = workflow.Action(_text(data, "action"))
     except ValueError:
@@ -277,7 +268,7 @@ def alerts_proposal_decide(proposal_id: int):  # type: ignore[no-untyped-def]
     # The proposal first: one out of reach is not found, whatever the body says.
     s = db.session()
     p = proposals.get(s, proposal_id)
-    data = _body()
+    data = json_object()
     step = _int(data, "step", required=False)
     form = {"decision": _text(data, "decision"), "opinion": _text(data, "opinion"), "step": step}
     proposals.transition(s, p, workflow.Action.decide, g.user, form)
@@ -291,6 +282,6 @@ def alerts_confirm(unit_id: int):  # type: ignore[no-untyped-def]
     unit = s.get(EpisodeUnit, unit_id)
     if unit is None:
         raise NotFound(_("没有这条预警执行记录，或不在您的辖区内。"))
-    data = _body()
+    data = json_object()
     proposals.confirm(s, unit, g.user, _text(data, "note"))
     return episode_json(unit.episode, g.user, full=True)

@@ -120,10 +120,6 @@ def _case(case_id: int) -> Case:
     return case
 
 
-def _body() -> dict[str, Any]:
-    return json_object()
-
-
 def _detail(case: Case) -> dict[str, Any]:
     return case_json(
         case, bureau_names(db.session(), {case.discovered_bureau_id, case.responsible_bureau_id}), full=True
@@ -139,7 +135,7 @@ def case_detail(case_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/cases")
 @require(Permission.handle_cases)
 def case_create():  # type: ignore[no-untyped-def]
-    case = records.create_case(db.session(), g.user, _body())
+    case = records.create_case(db.session(), g.user, json_object())
     return _detail(case), 201
 
 
@@ -147,7 +143,7 @@ def case_create():  # type: ignore[no-untyped-def]
 @require(Permission.handle_cases)
 def case_transition(case_id: int):  # type: ignore[no-untyped-def]
     case = _case(case_id)  # a case out of reach is not found, whatever the body says
-    data = _body()
+    data = json_object()
     try:
         action = workflow.Action(str(data.get("action", "")))
     except ValueError:

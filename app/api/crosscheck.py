@@ -6,36 +6,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, request
+from flask import g
 from flask_babel import gettext as _
 
 from app.api.blueprint import bp
+from app.api.common import iso
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.errors import NotFound, ServiceError
-from app.core.inputs import json_object
+from app.core.inputs import json_or_form
 from app.crosscheck import consistency, services
 from app.crosscheck.models import Campaign, CampaignPair, CampaignSample, Finding
 from app.extensions import db
 from app.reduction.models import Enterprise
 
 
-def _body() -> Any:
-    """A JSON object, or the form of a plain POST."""
-    if request.form and not request.is_json:
-        return request.form
-    return json_object()
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value else None
-
-
 def campaign_json(c: Campaign, *, full: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": c.id, "name": c.name, "state": c.state.value, "opens_on": c.opens_on.isoformat(),
-        "closes_on": c.closes_on.isoformat(), "bureau_id": c.bureau_id, "opened_at": _iso(c.opened_at),
-        "closed_at": _iso(c.closed_at),
+        "closes_on": c.closes_on.isoformat(), "bureau_id": c.bureau_id, "opened_at": iso(c.opened_at),
+        "closed_at": iso(c.closed_at),
     }  # fmt: skip
     if full:
         out["pairs"] = [pair_json(p) for p in c.pairs]
@@ -53,14 +43,14 @@ def pair_json(p: CampaignPair) -> dict[str, Any]:
 def finding_json(f: Finding) -> dict[str, Any]:
     return {
         "id": f.id, "item": f.item.value, "result": f.result.value, "note": f.note, "state": f.state.value,
-        "answer": f.answer, "answered_at": _iso(f.answered_at), "case_id": f.case_id,
+        "answer": f.answer, "answered_at": iso(f.answered_at), "case_id": f.case_id,
     }  # fmt: skip
 
 
 def sample_json(s: CampaignSample) -> dict[str, Any]:
     return {
         "id": s.id, "campaign_id": s.campaign_id, "enterprise_id": s.enterprise_id, "uscc": s.uscc, "name": s.name,
-        "industry": s.industry, "grade": s.grade, "grant_until": _iso(s.grant_until),
+        "industry": s.industry, "grade": s.grade, "grant_until": iso(s.grant_until),
         "findings": [finding_json(f) for f in s.findings],
     }  # fmt: skip
 
@@ -81,7 +71,7 @@ def crosscheck_campaigns():  # type: ignore[no-untyped-def]
 @bp.post("/crosscheck/campaigns")
 @require(Permission.work_cross_checks)
 def crosscheck_campaign_create():  # type: ignore[no-untyped-def]
-    return campaign_json(services.create_campaign(db.session(), g.user, _body()), full=True), 201
+    return campaign_json(services.create_campaign(db.session(), g.user, json_or_form()), full=True), 201
 
 
 @bp.get("/crosscheck/campaigns/<id:campaign_id>")
@@ -93,7 +83,7 @@ def crosscheck_campaign(campaign_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/crosscheck/campaigns/<id:campaign_id>/pairs")
 @require(Permission.work_cross_checks)
 def crosscheck_pair_add(campaign_id: int):  # type: ignore[no-untyped-def]
-    pair = services.add_pair(db.session(), g.user, _get(Campaign, campaign_id), _body())
+    pair = services.add_pair(db.session(), g.user, _get(Campaign, campaign_id), json_or_form())
     return pair_json(pair), 201
 
 
@@ -101,7 +91,7 @@ def crosscheck_pair_add(campaign_id: int):  # type: ignore[no-untyped-def]
 @require(Permission.work_cross_checks)
 def crosscheck_transition(campaign_id: int):  # type: ignore[no-untyped-def]
     campaign = _get(Campaign, campaign_id)
-    services.transition(db.session(), g.user, campaign, str(_body().get("action") or ""))
+    services.transition(db.session(), g.user, campaign, str(json_or_form().get("action") or ""))
     return campaign_json(campaign, full=True)
 
 
@@ -130,13 +120,13 @@ def crosscheck_sample(sample_id: int):  # type: ignore[no-untyped-def]
 @require(Permission.work_cross_checks)
 def crosscheck_findings(sample_id: int):  # type: ignore[no-untyped-def]
     s = _get(CampaignSample, sample_id)
-    return {"findings": [finding_json(f) for f in services.record_findings(db.session(), g.user, s, _body())]}
+    return {"findings": [finding_json(f) for f in services.record_findings(db.session(), g.user, s, json_or_form())]}
 
 
 @bp.post("/crosscheck/findings/<id:finding_id>/answer")
 @require(Permission.work_cross_checks)
 def crosscheck_answer(finding_id: int):  # type: ignore[no-untyped-def]
-    f = services.answer(db.session(), g.user, _get(Finding, finding_id), str(_body().get("answer") or ""))
+    f = services.answer(db.session(), g.user, _get(Finding, finding_id), str(json_or_form().get("answer") or ""))
     return finding_json(f)
 
 
@@ -144,7 +134,7 @@ def crosscheck_answer(finding_id: int):  # type: ignore[no-untyped-def]
 @require(Permission.work_cross_checks)
 def crosscheck_decide(finding_id: int):  # type: ignore[no-untyped-def]
     f = _get(Finding, finding_id)
-    action = str(_body().get("action") or "")
+    action = str(json_or_form().get("action") or "")
     if action == "accept":
         services.accept(db.session(), g.user, f)
         return {"finding": finding_json(f), "case": None}

@@ -6,25 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, request
+from flask import g
 
 from app.api.blueprint import bp
+from app.api.common import iso
 from app.auth.roles import Permission
 from app.core.access import require
-from app.core.inputs import json_object
+from app.core.inputs import json_or_form
 from app.experts import services
 from app.experts.models import Expert, GradeReview, ReviewInvitation
 from app.extensions import db
-
-
-def _body() -> Any:
-    if request.form and not request.is_json:
-        return request.form
-    return json_object()
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _g(value: Any) -> str | None:
@@ -37,8 +28,8 @@ def expert_json(x: Expert) -> dict[str, Any]:
 
 
 def invitation_json(i: ReviewInvitation) -> dict[str, Any]:
-    return {"id": i.id, "expert_id": i.expert_id, "invited_at": _iso(i.invited_at),
-            "proposed_grade": _g(i.proposed_grade), "opinion": i.opinion, "opinion_at": _iso(i.opinion_at)}  # fmt: skip
+    return {"id": i.id, "expert_id": i.expert_id, "invited_at": iso(i.invited_at),
+            "proposed_grade": _g(i.proposed_grade), "opinion": i.opinion, "opinion_at": iso(i.opinion_at)}  # fmt: skip
 
 
 def review_json(r: GradeReview, *, full: bool = False) -> dict[str, Any]:
@@ -47,7 +38,7 @@ def review_json(r: GradeReview, *, full: bool = False) -> dict[str, Any]:
         "uscc": r.uscc, "name": r.name, "industry": r.industry, "grade_before": _g(r.grade_before),
         "state": r.state.value, "resulting_grade": _g(r.resulting_grade), "conclusion": r.conclusion,
         "result_enterprise_id": r.result_enterprise_id, "bureau_id": r.bureau_id,
-        "requested_at": _iso(r.requested_at), "concluded_at": _iso(r.concluded_at),
+        "requested_at": iso(r.requested_at), "concluded_at": iso(r.concluded_at),
     }  # fmt: skip
     if full:
         out["invitations"] = [invitation_json(i) for i in r.invitations]
@@ -67,7 +58,7 @@ def experts_pool():  # type: ignore[no-untyped-def]
 @bp.post("/experts")
 @require(Permission.work_cross_checks)
 def experts_add():  # type: ignore[no-untyped-def]
-    return expert_json(services.add_expert(db.session(), g.user, _body())), 201
+    return expert_json(services.add_expert(db.session(), g.user, json_or_form())), 201
 
 
 @bp.get("/experts/reviews")
@@ -79,7 +70,7 @@ def grade_reviews():  # type: ignore[no-untyped-def]
 @bp.post("/experts/reviews")
 @require(Permission.work_cross_checks)
 def grade_review_request():  # type: ignore[no-untyped-def]
-    return review_json(services.request_review(db.session(), g.user, _body()), full=True), 201
+    return review_json(services.request_review(db.session(), g.user, json_or_form()), full=True), 201
 
 
 @bp.get("/experts/reviews/<id:review_id>")
@@ -94,7 +85,7 @@ def grade_review_invite(review_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
     review = services.get_review(s, review_id)
     try:
-        expert_id = int(str(_body().get("expert_id") or "0"))
+        expert_id = int(str(json_or_form().get("expert_id") or "0"))
     except ValueError:
         expert_id = 0
     return invitation_json(services.invite(s, g.user, review, expert_id)), 201
@@ -104,7 +95,9 @@ def grade_review_invite(review_id: int):  # type: ignore[no-untyped-def]
 @require(Permission.work_cross_checks)
 def grade_review_opinion(invitation_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
-    return invitation_json(services.record_opinion(s, g.user, services.get_invitation(s, invitation_id), _body()))
+    return invitation_json(
+        services.record_opinion(s, g.user, services.get_invitation(s, invitation_id), json_or_form())
+    )
 
 
 @bp.post("/experts/reviews/<id:review_id>/transitions")
@@ -112,6 +105,6 @@ def grade_review_opinion(invitation_id: int):  # type: ignore[no-untyped-def]
 def grade_review_transition(review_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
     r = services.get_review(s, review_id)
-    body = _body()
+    body = json_or_form()
     services.transition(s, g.user, r, str(body.get("action") or ""), body)
     return review_json(r, full=True)

@@ -13,9 +13,11 @@ from flask import g, request
 from flask_babel import gettext as _
 
 from app.api.blueprint import bp
+from app.api.common import iso
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.errors import Forbidden, ServiceError
+from app.core.inputs import json_object
 from app.core.localtime import LOCAL_TZ
 from app.extensions import db
 from app.reduction import forms
@@ -26,19 +28,6 @@ from app.reduction.services import enterprises as enterprise_service
 from app.reduction.services import lists as list_service
 from app.reduction.services import policies, rule_library, staggered
 from app.reduction.services.lists import ListAction
-
-
-def _body() -> dict[str, Any]:
-    payload = request.get_json(silent=True)
-    if payload is None:
-        return {}
-    if not isinstance(payload, dict):
-        raise ServiceError(_("请求体应为 JSON 对象。"), field="body")
-    return payload
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def list_json(lst: ReductionList, count: int | None = None) -> dict[str, Any]:
@@ -132,7 +121,7 @@ def reduction_list_actions(list_id: int):  # type: ignore[no-untyped-def]
 def _transition(list_id: int, action: ListAction, reason: str = "") -> dict[str, Any]:
     s = db.session()
     lst = list_service.get_list(s, list_id)
-    body = _body()
+    body = json_object(optional=True)
     version = body.get("lock_version")
     if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
         raise ServiceError(_("lock_version 应为整数。"), field="lock_version")
@@ -155,7 +144,7 @@ def reduction_list_decide(list_id: int):  # type: ignore[no-untyped-def]
     lst = list_service.get_list(db.session(), list_id)
     if not lst.may(ListAction.approve, g.user):
         raise Forbidden(_("只有上一级生态环境部门可以审核该清单。"))
-    body = _body()
+    body = json_object(optional=True)
     decision = body.get("decision")
     if decision not in ("approve", "return"):
         raise ServiceError(_("decision 应为 approve 或 return。"), field="decision")
@@ -235,7 +224,7 @@ def enterprise_json(e: Enterprise) -> dict[str, Any]:
         "industry_code": e.industry_code,
         "category": e.category.value,
         "grade": e.grade.value if e.grade else None,
-        "graded_on": _iso(e.graded_on),
+        "graded_on": iso(e.graded_on),
         "emissions_t_per_year": {"so2": e.so2, "nox": e.nox, "pm": e.pm, "vocs": e.vocs},
         "uses_coal": e.uses_coal,
         "uses_oil": e.uses_oil,
@@ -332,7 +321,7 @@ def reduction_enterprise_policy(enterprise_id: int, level: str):  # type: ignore
     e = enterprise_service.get_enterprise(s, enterprise_id)
     list_service.require_editable(e.reduction_list, g.user)  # who and state, before reading the body
     lv = forms.level(level)
-    body = _body()
+    body = json_object(optional=True)
     rows = forms.json_rows(body)
     fingerprint = body.get("fingerprint")
     if fingerprint is not None and not isinstance(fingerprint, str):

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.api.blueprint import bp
+from app.api.common import iso
 from app.auth.roles import Permission
 from app.core.access import require
 from app.core.errors import NotFound, ServiceError
@@ -26,17 +27,13 @@ from app.response.vocabulary import TaskState
 PAGE = 50
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def task_json(t: ResponseTask, *, full: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": t.id, "episode_id": t.episode_id, "uscc": t.uscc, "enterprise_name": t.enterprise_name,
         "enterprise_id": t.enterprise_id, "list_id": t.list_id, "jurisdiction_id": t.jurisdiction_id,
         "category": t.category.value, "supervision": t.supervision.value, "level": t.level.value,
         "state": t.state.value, "staggered_until": t.staggered_until.isoformat() if t.staggered_until else None,
-        "created_at": _iso(t.created_at), "checked_at": _iso(t.checked_at), "closed_at": _iso(t.closed_at),
+        "created_at": iso(t.created_at), "checked_at": iso(t.checked_at), "closed_at": iso(t.closed_at),
     }  # fmt: skip
     if full:
         out["address"] = t.address
@@ -49,7 +46,7 @@ def measure_json(m: ResponseMeasure) -> dict[str, Any]:
         "id": m.id, "text": m.describe(), "kind": m.kind.value, "level": m.level.value, "percent": m.percent,
         "verification": m.verification.value, "max_stage": m.max_stage.value if m.max_stage else None,
         "unit_name": m.unit_name, "note": m.note, "required": m.required, "status": m.status.value,
-        "checked_at": _iso(m.checked_at), "remark": m.remark, "case_id": m.case_id,
+        "checked_at": iso(m.checked_at), "remark": m.remark, "case_id": m.case_id,
         "photos": [{"id": p.id, "name": p.filename, "sha256": p.sha256} for p in m.photos],
     }  # fmt: skip
 
@@ -99,7 +96,7 @@ def _report_json(o: reports.Owed) -> dict[str, Any]:
     return {
         "unit_id": o.unit.id, "episode_id": o.unit.episode_id, "jurisdiction_id": o.unit.jurisdiction_id,
         "unit": o.name, "level": o.unit.level.value, "kind": s.expected.kind, "day": s.expected.day.isoformat(),
-        "due_at": s.expected.due_at.isoformat(), "status": s.status, "submitted_at": _iso(s.submitted_at),
+        "due_at": s.expected.due_at.isoformat(), "status": s.status, "submitted_at": iso(s.submitted_at),
         "report_id": s.report_id,
     }  # fmt: skip
 

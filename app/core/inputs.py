@@ -137,16 +137,25 @@ def request_texts() -> Iterator[tuple[str, str]]:
         yield from _json_texts(document)
 
 
-def json_object() -> dict[str, Any]:
-    """The request's JSON body, which must be an object (a list, a number or no body at all is refused, 400)."""
+def json_object(*, optional: bool = False) -> dict[str, Any]:
+    """The request's JSON body, which must be an object (a list or a number is refused, 400; so is no body at
+    all unless `optional`, which reads it as {})."""
     data = request.get_json(silent=True)
+    if data is None and optional:
+        return {}
     if not isinstance(data, dict):
         raise ServiceError(_("请求体应为 JSON 对象。"), field="body")
     return data
 
 
+def json_or_form() -> Any:
+    """A plain form's fields (a POST from a screen without JavaScript), else the JSON object of the body."""
+    if request.form and not request.is_json:
+        return request.form
+    return json_object()
+
+
 __all__ = [
     "INT32_MAX", "INT64_MAX", "MAX_PAGE", "BigIdConverter", "IdConverter", "bounded_int", "id_arg", "json_object",
-    "page_arg",
-    "parse_id", "register_converters", "request_texts",
+    "json_or_form", "page_arg", "parse_id", "register_converters", "request_texts",
 ]  # fmt: skip

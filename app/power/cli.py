@@ -2,40 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any
-
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.core.errors import ServiceError
-from app.core.scoping import Scope, set_scope
-from app.extensions import db
-
-
-def transactional(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """One transaction with the operator's scope, as app.cli's commands (not imported: app.cli registers this
-    group, so importing it back would make a cycle)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        s = db.session()
-        set_scope(s, Scope.everything())
-        try:
-            result = fn(s, *args, **kwargs)
-            s.commit()
-            return result
-        except ServiceError as e:
-            s.rollback()
-            raise click.ClickException(e.message) from e
-        except Exception:
-            s.rollback()
-            raise
-
-    return wrapper
-
+from app.core.commands import transactional
 
 power_cli = AppGroup("power", help="Power-consumption checks (耗电量核算): devices, HJ 212 receiver, the check.")
 

@@ -9,8 +9,6 @@ names the line and the column. Plain Python and pandas, no Flask, no database.
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -19,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from app.alerts.domain import aqi
+from app.core import tables
 from app.core.errors import ProblemsError
 
 COLUMNS = ("unit", "date", "time", "aqi", "aqi_min", "aqi_max", "pm25", "primary_pollutant", "dust")
@@ -43,34 +42,15 @@ class Readings:
 
 def read_table(name: str, content: bytes) -> tuple[pd.DataFrame, int]:
     """The raw table of a file (all text) and the line number of its first data row."""
-    lower = name.lower()
     try:
-        if lower.endswith((".xlsx", ".xls", ".xlsm", ".ods")):
-            raw = pd.read_excel(io.BytesIO(content), dtype=str, engine="calamine", keep_default_na=False)
-            return raw, 2
-        if lower.endswith(".json"):
-            doc = json.loads(content.decode("utf-8"))
-            items = doc.get("values") if isinstance(doc, dict) else doc
-            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-                raise ReadingsError([f'{name}：应为对象数组，或 {{"values": [...]}}'])
-            raw = pd.DataFrame(items).astype(object)
-            raw = raw.where(raw.notna(), "").map(lambda v: "true" if v is True else "false" if v is False else str(v))
-            return raw, 1
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = content.decode("gb18030")
-        except UnicodeDecodeError as e:
-            raise ReadingsError([f"{name}：无法识别文件编码（请用 UTF-8）"]) from e
-    except ReadingsError:
-        raise
-    except Exception as e:  # a broken workbook or JSON: say so, never a 500
-        raise ReadingsError([f"{name}：无法读取（{type(e).__name__}）"]) from e
-    try:
-        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise ReadingsError([f"{name}：不是有效的 CSV（{str(e).splitlines()[0]}）"]) from e
-    return raw, 2
+        return tables.read_table(name, content, json_key="values")
+    except tables.TableError as e:
+        message = {
+            "encoding": f"{name}：无法识别文件编码（请用 UTF-8）",
+            "not_csv": f"{name}：不是有效的 CSV（{e.detail}）",
+            "not_objects": f'{name}：应为对象数组，或 {{"values": [...]}}',
+        }.get(e.kind, f"{name}：无法读取（{e.detail}）")
+        raise ReadingsError([message]) from e
 
 
 def parse(name: str, content: bytes, units: set[str] | None = None,

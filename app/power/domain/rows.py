@@ -13,8 +13,6 @@ stored once). Columns, with their Chinese headers accepted as well:
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +21,7 @@ import numpy as np
 import pandas as pd
 from flask_babel import gettext
 
+from app.core import tables
 from app.core.errors import ProblemsError
 from app.power.domain.factors import Factor
 from app.power.domain.hj212 import FrameError, Packet
@@ -55,36 +54,28 @@ class Batch:
 
 def read_table(name: str, content: bytes) -> tuple[pd.DataFrame, int]:
     """The raw table of a file (all text) and the line number of its first data row."""
-    lower = name.lower()
     try:
-        if lower.endswith((".xlsx", ".xls", ".xlsm", ".ods")):
-            raw = pd.read_excel(io.BytesIO(content), dtype=str, engine="calamine", keep_default_na=False)
-            return raw, 2
-        if lower.endswith(".json"):
-            doc = json.loads(content.decode("utf-8"))
-            return json_table(name, doc.get("readings") if isinstance(doc, dict) else doc), 1
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = content.decode("gb18030")
-        except UnicodeDecodeError as e:
-            raise RowsError([gettext("%(name)s：无法识别文件编码（请用 UTF-8）", name=name)]) from e
-    except RowsError:
-        raise
-    except Exception as e:  # a broken workbook or JSON: say so, never a 500
-        raise RowsError([gettext("%(name)s：无法读取（%(error)s）", name=name, error=type(e).__name__)]) from e
-    try:
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True), 2
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise RowsError([gettext("%(name)s：不是有效的 CSV", name=name)]) from e
+        return tables.read_table(name, content, json_key="readings")
+    except tables.TableError as e:
+        raise RowsError([_table_message(name, e)]) from e
 
 
 def json_table(name: str, items: Any) -> pd.DataFrame:
     """The bulk API's body (a list of objects, or {"readings": [...]}) as a table of text."""
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise RowsError([gettext('%(name)s：应为对象数组，或 {"readings": [...]}', name=name)])
-    raw = pd.DataFrame(items).astype(object)
-    return raw.where(raw.notna(), "").map(str)
+    try:
+        return tables.json_table(items)
+    except tables.TableError as e:
+        raise RowsError([_table_message(name, e)]) from e
+
+
+def _table_message(name: str, e: tables.TableError) -> str:
+    if e.kind == "encoding":
+        return gettext("%(name)s：无法识别文件编码（请用 UTF-8）", name=name)
+    if e.kind == "not_csv":
+        return gettext("%(name)s：不是有效的 CSV", name=name)
+    if e.kind == "not_objects":
+        return gettext('%(name)s：应为对象数组，或 {"readings": [...]}', name=name)
+    return gettext("%(name)s：无法读取（%(error)s）", name=name, error=e.detail)
 
 
 def parse(name: str, content: bytes, meters: Mapping[str, int]) -> Batch:
