@@ -13,7 +13,7 @@ from app.api.blueprint import bp
 from app.api.common import iso
 from app.auth.roles import Permission
 from app.core.access import require
-from app.core.errors import NotFound, ServiceError
+from app.core.errors import ServiceError
 from app.core.inputs import json_or_form
 from app.crosscheck import consistency, services
 from app.crosscheck.models import Campaign, CampaignPair, CampaignSample, Finding
@@ -55,13 +55,6 @@ def sample_json(s: CampaignSample) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _get(model: type, object_id: int) -> Any:
-    obj = db.session.get(model, object_id)  # scoped
-    if obj is None:
-        raise NotFound(_("记录不存在，或您无权查看。"))
-    return obj
-
-
 @bp.get("/crosscheck/campaigns")
 @require(Permission.view_cross_checks)
 def crosscheck_campaigns():  # type: ignore[no-untyped-def]
@@ -77,20 +70,20 @@ def crosscheck_campaign_create():  # type: ignore[no-untyped-def]
 @bp.get("/crosscheck/campaigns/<id:campaign_id>")
 @require(Permission.view_cross_checks)
 def crosscheck_campaign(campaign_id: int):  # type: ignore[no-untyped-def]
-    return campaign_json(_get(Campaign, campaign_id), full=True)
+    return campaign_json(services.get_campaign(db.session(), campaign_id), full=True)
 
 
 @bp.post("/crosscheck/campaigns/<id:campaign_id>/pairs")
 @require(Permission.work_cross_checks)
 def crosscheck_pair_add(campaign_id: int):  # type: ignore[no-untyped-def]
-    pair = services.add_pair(db.session(), g.user, _get(Campaign, campaign_id), json_or_form())
+    pair = services.add_pair(db.session(), g.user, services.get_campaign(db.session(), campaign_id), json_or_form())
     return pair_json(pair), 201
 
 
 @bp.post("/crosscheck/campaigns/<id:campaign_id>/transitions")
 @require(Permission.work_cross_checks)
 def crosscheck_transition(campaign_id: int):  # type: ignore[no-untyped-def]
-    campaign = _get(Campaign, campaign_id)
+    campaign = services.get_campaign(db.session(), campaign_id)
     services.transition(db.session(), g.user, campaign, str(json_or_form().get("action") or ""))
     return campaign_json(campaign, full=True)
 
@@ -104,7 +97,7 @@ def crosscheck_samples():  # type: ignore[no-untyped-def]
 @bp.get("/crosscheck/samples/<id:sample_id>")
 @require(Permission.view_cross_checks)
 def crosscheck_sample(sample_id: int):  # type: ignore[no-untyped-def]
-    s = _get(CampaignSample, sample_id)
+    s = services.get_sample(db.session(), sample_id)
     e = db.session.get(Enterprise, s.enterprise_id)  # through the scope: only while the grant runs
     out = sample_json(s)
     out["enterprise"] = None if e is None else {
@@ -119,21 +112,23 @@ def crosscheck_sample(sample_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/crosscheck/samples/<id:sample_id>/findings")
 @require(Permission.work_cross_checks)
 def crosscheck_findings(sample_id: int):  # type: ignore[no-untyped-def]
-    s = _get(CampaignSample, sample_id)
+    s = services.get_sample(db.session(), sample_id)
     return {"findings": [finding_json(f) for f in services.record_findings(db.session(), g.user, s, json_or_form())]}
 
 
 @bp.post("/crosscheck/findings/<id:finding_id>/answer")
 @require(Permission.work_cross_checks)
 def crosscheck_answer(finding_id: int):  # type: ignore[no-untyped-def]
-    f = services.answer(db.session(), g.user, _get(Finding, finding_id), str(json_or_form().get("answer") or ""))
+    f = services.answer(
+        db.session(), g.user, services.get_finding(db.session(), finding_id), str(json_or_form().get("answer") or "")
+    )
     return finding_json(f)
 
 
 @bp.post("/crosscheck/findings/<id:finding_id>/decide")
 @require(Permission.work_cross_checks)
 def crosscheck_decide(finding_id: int):  # type: ignore[no-untyped-def]
-    f = _get(Finding, finding_id)
+    f = services.get_finding(db.session(), finding_id)
     action = str(json_or_form().get("action") or "")
     if action == "accept":
         services.accept(db.session(), g.user, f)
