@@ -118,23 +118,29 @@ class TooDeep(ValueError):
 
 
 def request_texts() -> Iterator[tuple[str, str]]:
-    """(field, text) for every text the request carries: path parts, query, form fields and JSON strings."""
+    """(field, text) for every text the request carries: path parts, query, form fields and JSON strings (a
+    multipart part without a name carries None, which is no text)."""
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str):
             yield name, value
     for source in (request.args, request.form):
         for name, values in source.lists():
-            yield name, name
-            for value in values:
-                yield name, value
+            yield from _texts(name, [name, *values])
     for name in request.files:
-        yield name, name
+        yield from _texts(name, [name])
     if request.is_json:
         try:
             document = request.get_json(silent=True)
         except RecursionError:  # not a ValueError, so `silent` lets it through: a 500 in every view
             raise TooDeep from None
         yield from _json_texts(document)
+
+
+def _texts(name: Any, values: list[Any]) -> Iterator[tuple[str, str]]:
+    field = name if isinstance(name, str) else ""
+    for value in values:
+        if isinstance(value, str):
+            yield field, value
 
 
 def json_object(*, optional: bool = False) -> dict[str, Any]:

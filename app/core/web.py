@@ -193,7 +193,7 @@ def refuse_control_characters() -> object | None:
     database, naming the field; PostgreSQL cannot store NUL, and the others have no business in our data."""
     try:
         for field, text in request_texts():
-            if isinstance(text, str) and CONTROL_CHARACTERS.search(text):  # a nameless part carries None
+            if CONTROL_CHARACTERS.search(text):
                 shown = CONTROL_CHARACTERS.sub("", field)[:40] or "?"
                 return error_response(
                     400,
