@@ -56,9 +56,13 @@ def latest_lists(session: Session, year: int, under: Jurisdiction) -> list[int]:
     )
 
 
-def lists_in_force_under(session: Session, under: Jurisdiction, on: date) -> list[int]:
-    """Ids of the lists in force on `on` of every jurisdiction at or below `under` (scoped)."""
-    ids = session.scalars(select(Jurisdiction.id).where(Jurisdiction.path.startswith(under.path))).all()
+def lists_in_force_under(session: Session, under: Sequence[Jurisdiction], on: date) -> list[int]:
+    """Ids of the lists in force on `on` of every jurisdiction at or below any of `under` (scoped), in two
+    statements whatever their number."""
+    if not under:
+        return []
+    below = or_(*(Jurisdiction.path.startswith(j.path) for j in under))
+    ids = session.scalars(select(Jurisdiction.id).where(below)).all()
     return [lst.id for lst in lists_in_force(session, ids, on).values()]
 
 
@@ -128,8 +132,11 @@ def compute(
         )
     rules = target_rules(session, jurisdictions)
     list_ids: set[int] = set()
-    for j in jurisdictions:
-        list_ids.update(lists_in_force_under(session, j, on) if on is not None else latest_lists(session, year, j))
+    if on is not None:
+        list_ids.update(lists_in_force_under(session, jurisdictions, on))
+    else:
+        for j in jurisdictions:
+            list_ids.update(latest_lists(session, year, j))
     lists = list(session.scalars(select(ReductionList).where(ReductionList.id.in_(sorted(list_ids)))))
     if year is None:
         if not lists:
