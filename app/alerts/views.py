@@ -16,7 +16,7 @@ from app.alerts import services as alerts
 from app.alerts import workflow
 from app.alerts.domain import readings
 from app.alerts.models import Episode, EpisodeUnit, ForecastIssue, ForecastValue, Proposal, ReadingKind
-from app.alerts.services import drafts, letters, observed, proposals
+from app.alerts.services import drafts, forecasts, letters, observed, proposals
 from app.alerts.services import episodes as episode_services
 from app.alerts.services.drafts import Draft
 from app.alerts.vocabulary import EpisodeState, ProposalKind, ProposalState, label
@@ -162,17 +162,12 @@ def forecast(issue_id: int):  # type: ignore[no-untyped-def]
                      and e.state is EpisodeState.issued]  # fmt: skip
     upgrade = None
     if plan is not None and issue.kind is ReadingKind.observation and open_episodes:
-        upgrade = observed.upgrade(s, plan.code, issue, _latest_forecast(s))
+        upgrade = observed.upgrade(s, plan.code, issue, forecasts.latest_forecast(s))
     return render_template(
         "alerts/forecast.html", issue=issue, plans=choices, plan=plan, summary=summary, preview=preview,
         result=result, episodes=open_episodes, can_propose=g.user.can(Permission.propose_alerts),
         unit_names={c: n for c, n, *_rest in summary}, upgrade=upgrade,
     )  # fmt: skip
-
-
-def _latest_forecast(s: Session) -> ForecastIssue | None:
-    return s.scalars(select(ForecastIssue).where(ForecastIssue.kind == ReadingKind.forecast)
-                     .order_by(ForecastIssue.id.desc()).limit(1)).first()  # fmt: skip
 
 
 @bp.post("/forecasts/<id:issue_id>/propose-upgrade")
@@ -187,7 +182,7 @@ def propose_observed_upgrade(issue_id: int):  # type: ignore[no-untyped-def]
         raise ServiceError(_("请选择预案。"), field="plan")
     episode = _episode_arg(s, request.form.get("episode"))
     plan, _rules = proposals.plan_of(s, request.form["plan"])
-    found = observed.upgrade(s, plan.code, issue, _latest_forecast(s))
+    found = observed.upgrade(s, plan.code, issue, forecasts.latest_forecast(s))
     if found is None:
         raise ServiceError(_("实测数据未达到高于现行预警的级别，或预报将明显改善，无需升级。"))
     proposal = proposals.create(s, g.user, plan.code, observed.draft(found), episode=episode, forecast_issue=issue)

@@ -18,7 +18,7 @@ from app.alerts import services as alerts
 from app.alerts import workflow
 from app.alerts.domain import readings
 from app.alerts.models import Episode, EpisodeUnit, ForecastIssue, Proposal, ReadingKind
-from app.alerts.services import drafts, observed, proposals
+from app.alerts.services import drafts, forecasts, observed, proposals
 from app.alerts.services import episodes as episode_services
 from app.alerts.vocabulary import ProposalKind, ProposalState, label
 from app.api.blueprint import bp
@@ -173,8 +173,7 @@ def alerts_observed_upgrade(issue_id: int, plan: str):  # type: ignore[no-untype
     if not plan.isidentifier():
         raise ServiceError(_("预案代码无效。"), field="plan")
     s = db.session()
-    latest = s.scalars(select(ForecastIssue).where(ForecastIssue.kind == ReadingKind.forecast)
-                       .order_by(ForecastIssue.id.desc()).limit(1)).first()  # fmt: skip
+    latest = forecasts.latest_forecast(s)
     return {"plan": plan, "observation": issue_id, "forecast": latest.id if latest else None,
             "proposal": observed.upgrade(s, plan, _issue(issue_id), latest)}  # fmt: skip
 

@@ -76,6 +76,14 @@ def store(session: Session, readings: Readings, kind: ReadingKind, source_name: 
     return issue, True
 
 
+def latest_forecast(session: Session) -> ForecastIssue | None:
+    """The forecast centre's newest forecast issue (observations aside)."""
+    return session.scalars(
+        select(ForecastIssue).where(ForecastIssue.kind == ReadingKind.forecast).order_by(ForecastIssue.id.desc())
+        .limit(1)
+    ).first()  # fmt: skip
+
+
 def frame_of(session: Session, issue: ForecastIssue) -> pd.DataFrame:
     """An issue's values as the evaluation reads them (local times): replaying a past evaluation."""
     rows = session.execute(
