@@ -230,7 +230,24 @@ class CaseEvent(_CaseVisible, SharedWritable, Base):
         return _case_writable(self, self.case_id, scope)
 
 
-class Evidence(_CaseVisible, SharedWritable, Base):
+class StoredFile:
+    """The columns of a file saved by `cases.services.evidence.save_upload` (checked by content, outside the web
+    root, under a random name with its checksum): a case's evidence and a response check's photos."""
+
+    filename: Mapped[str] = mapped_column(String(200))  # as uploaded, cleaned
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+class Evidence(_CaseVisible, StoredFile, SharedWritable, Base):
     """A photo or file of a case, stored outside the web root under a random name with its checksum."""
 
     __tablename__ = "evidence"
@@ -243,17 +260,6 @@ class Evidence(_CaseVisible, SharedWritable, Base):
     case_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("case_record.id", ondelete="CASCADE"), index=True)
     transfer_id: Mapped[int | None] = mapped_column(ForeignKey("case_transfer.id", ondelete="CASCADE"))
     kind: Mapped[EvidenceKind] = mapped_column(enum_type(EvidenceKind, 24))
-    filename: Mapped[str] = mapped_column(String(200))  # as uploaded, cleaned
-    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
-    content_type: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
-    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    @property
-    def is_image(self) -> bool:
-        return self.content_type.startswith("image/")
 
     def writable_by(self, scope: Scope) -> bool:
         if self.case_id is not None:

@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.cases.models import StoredFile
 from app.core.scoping import Scoped
 from app.db import Base, BigId, JsonType, enum_type, state_check, utcnow
 from app.reduction.domain.vocabulary import AlertLevel, Category, MachineryStage, MeasureKind, OutputBasis, Verification
@@ -201,7 +202,7 @@ class ResponseReport(Scoped, Base):
     photos: Mapped[list[ResponsePhoto]] = relationship(order_by="ResponsePhoto.id")
 
 
-class ResponsePhoto(Scoped, Base):
+class ResponsePhoto(StoredFile, Scoped, Base):
     """A photo (or PDF) of a check or a report, stored as the cases' evidence is (app/cases/services/evidence):
     checked by content, outside the web root, under a random name with its checksum."""
 
@@ -217,14 +218,3 @@ class ResponsePhoto(Scoped, Base):
         BigId, ForeignKey("response_measure.id", ondelete="CASCADE"), index=True
     )
     report_id: Mapped[int | None] = mapped_column(ForeignKey("response_report.id", ondelete="CASCADE"), index=True)
-    filename: Mapped[str] = mapped_column(String(200))
-    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
-    content_type: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
-    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    @property
-    def is_image(self) -> bool:
-        return self.content_type.startswith("image/")
