@@ -1,7 +1,9 @@
-"""Issue 12's Done-when as one walk in a real browser at 375 px, under the strict Content-Security-Policy:
+"""Issue 12's Done-when as one walk in a real browser, at 375 px and on a desktop, under the strict
+Content-Security-Policy:
 
-rc_staff exports 荣昌's 2025 v1 from the list page and re-imports it with no problem, starts 2026 from the list
-in force and has it published (cq_staff approves), starts 2027 from 2026 and adds an enterprise by hand;
+rc_staff exports 荣昌's 2025 v1 from the list page and re-imports it with no problem, opens 2026 (a copy of the
+list in force) and has it published (cq_staff approves), starts 2027 from 2026 and adds an enterprise by hand
+(the desktop walk, which runs second on the same server, publishes 2027 and starts 2028 from it);
 rc_inspector logs two cases at plants in 内江, corrects one, and transfers both on one form, choosing them in
 the case list; cq_staff opens that form (copied to it); nj_staff passes one on (转办) to 市中区, whose officer
 signs for it; sc_staff exports the whole province's lists from the web and watches the progress bar reach the
@@ -33,10 +35,13 @@ NEIJIANG = "内江市生态环境局"
 SHIZHONG = "内江市生态环境局市中区分局"
 
 
+DESKTOP = {"width": 1280, "height": 800}
+
+
 def fits(page: Page) -> None:
     page.wait_for_load_state("load")  # measured with the stylesheet applied
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"horizontal scroll at 375 px on {page.url}: the page is {width} px wide"
+    width, screen = page.evaluate("document.documentElement.scrollWidth"), page.viewport_size["width"]
+    assert width <= screen, f"horizontal scroll at {screen} px on {page.url}: the page is {width} px wide"
 
 
 def log_out(page: Page) -> None:
@@ -77,9 +82,12 @@ def log_case(page: Page, name: str, place: str, problem: str) -> tuple[str, str]
     return page.url, number
 
 
+@pytest.mark.parametrize(("viewport", "year"), [(PHONE, 2026), (DESKTOP, 2027)], ids=["phone", "desktop"])
 def test_issue_12_done_when(
-    page: Page, demo_login: Callable[..., Page], console: Console, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+    page: Page, demo_login: Callable[..., Page], console: Console, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    viewport: dict[str, int], year: int,
+) -> None:  # fmt: skip
+    page.set_viewport_size(viewport)
     page.on("dialog", lambda dialog: dialog.accept())  # the lists' "确定报送？" / "确定发布？"
 
     # --- rc_staff: 2025 v1 exported from the list page goes back through its import with no problem ----------
@@ -101,39 +109,39 @@ def test_issue_12_done_when(
         expect(page.get_by_test_id(testid)).to_have_text("0")
     fits(page)
 
-    # --- 2026 from the list in force, published; then 2027 from 2026 ----------------------------------------
+    # --- `year` opened (on the phone: 2026, a copy of the list in force), published; the next year from it ----
     page.goto("/lists/")
-    page.locator("#open-year").fill("2026")
+    page.locator("#open-year").fill(str(year))
     page.get_by_role("button", name="打开或新建本年度清单").click()
-    expect(page.get_by_role("heading", name=re.compile("2026 年应急减排清单"))).to_be_visible()
-    count_2026 = enterprise_count(page)
-    assert count_2026 > 0
+    expect(page.get_by_role("heading", name=re.compile(f"{year} 年应急减排清单"))).to_be_visible()
+    count_before = enterprise_count(page)
+    assert count_before > 0
     page.get_by_test_id("submit-list").click()
     expect(page.locator("dl.kv dd").first).to_have_text("已报送")
     log_out(page)
     demo_login("cq_staff")
     page.goto("/lists/")
-    page.get_by_test_id("below-lists").get_by_role("link", name=re.compile("荣昌区 2026 年")).first.click()
+    page.get_by_test_id("below-lists").get_by_role("link", name=re.compile(f"荣昌区 {year} 年")).first.click()
     page.get_by_test_id("approve-list").click()
     expect(page.locator("dl.kv dd").first).to_have_text("已审核通过")
     log_out(page)
     demo_login("rc_staff")
-    open_own_list(page, 2026)
+    open_own_list(page, year)
     page.get_by_test_id("publish-list").click()
     expect(page.locator("dl.kv dd").first).to_have_text("已发布")
     page.goto("/lists/")
-    expect(page.get_by_test_id("in-force-hint")).to_contain_text("2026 年第")
-    page.locator("#open-year").fill("2027")
+    expect(page.get_by_test_id("in-force-hint")).to_contain_text(f"{year} 年第")
+    page.locator("#open-year").fill(str(year + 1))
     page.get_by_role("button", name="打开或新建本年度清单").click()
-    expect(page.get_by_role("heading", name=re.compile("2027 年应急减排清单（第 1 版）"))).to_be_visible()
-    assert enterprise_count(page) == count_2026
+    expect(page.get_by_role("heading", name=re.compile(f"{year + 1} 年应急减排清单（第 1 版）"))).to_be_visible()
+    assert enterprise_count(page) == count_before
     fits(page)
 
-    # --- an enterprise added by hand to 2027 --------------------------------------------------------------
+    # --- an enterprise added by hand to the new year's list ------------------------------------------------------
     page.get_by_test_id("add-enterprise").click()
     fits(page)
-    page.fill("#e-uscc", generate(98127, region="500153"))
-    page.fill("#e-name", "荣昌区走查测试陶瓷厂")
+    page.fill("#e-uscc", generate(98000 + year, region="500153"))
+    page.fill("#e-name", f"荣昌区走查测试陶瓷厂（{year + 1}）")
     page.select_option("#e-category", "key")
     page.select_option("#e-grade", "C")
     page.fill("#u-0-code", "K1")
@@ -146,8 +154,8 @@ def test_issue_12_done_when(
     page.get_by_test_id("save-enterprise").click()
     expect(page.get_by_test_id("enterprise-saved")).to_be_visible()
     fits(page)
-    open_own_list(page, 2027)
-    assert enterprise_count(page) == count_2026 + 1
+    open_own_list(page, year + 1)
+    assert enterprise_count(page) == count_before + 1
     log_out(page)
 
     # --- rc_inspector: two cases at plants in 内江, one corrected, both on one transfer form -----------------
