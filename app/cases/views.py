@@ -74,7 +74,7 @@ def index():  # type: ignore[no-untyped-def]
 def _list(view: str):  # type: ignore[no-untyped-def]
     view = view if view in VIEWS else "all"
     s = db.session()
-    f = queries.Filters.from_args(request.args)
+    f = queries.Filters.from_args(request.args, me=g.user.id)
     now = datetime.now(UTC)
     stmt, order = queries.for_view(view, f, g.user.bureau_id, now)
     page_no = page_arg()
@@ -150,7 +150,7 @@ def _bureau_choices() -> list[tuple[int, str]]:
 @bp.get("/board")
 @require(Permission.view_cases)
 def board():  # type: ignore[no-untyped-def]
-    f = queries.Filters.from_args(request.args)
+    f = queries.Filters.from_args(request.args, me=g.user.id)
     columns = queries.board(db.session(), f)
     return render_template("cases/board.html", columns=columns, filters=f, now=datetime.now(UTC))
 

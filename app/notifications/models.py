@@ -27,17 +27,20 @@ class NotificationKind(enum.StrEnum):
     response_tasks = "response_tasks"
     response_lifted = "response_lifted"
     report_late = "report_late"
+    case_assigned = "case_assigned"  # to one officer (Notification.user_id)
 
 
 class Notification(Base):
     """Not jurisdiction-scoped: the sender's bureau writes it for another bureau, and reads are always by the
-    reader's own bureau (`services.for_user`)."""
+    reader's own bureau (`services.for_user`). With `user_id`, only that officer of the bureau reads it (a case
+    assigned to them)."""
 
     __tablename__ = "notification"
     __table_args__ = (Index("ix_notification_bureau_recent", "bureau_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     bureau_id: Mapped[int] = mapped_column(ForeignKey("bureau.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     kind: Mapped[NotificationKind] = mapped_column(enum_type(NotificationKind, 24))
     # Kept as data, worded at display time in the reader's language (services.TEXTS).
     subject: Mapped[str] = mapped_column(String(300))

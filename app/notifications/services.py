@@ -32,6 +32,7 @@ TEXTS = {
     NotificationKind.response_tasks: _l("应急响应任务：%(subject)s（%(detail)s）"),
     NotificationKind.response_lifted: _l("应急响应已解除：%(subject)s（%(detail)s）"),
     NotificationKind.report_late: _l("日报逾期：%(subject)s（%(detail)s）"),
+    NotificationKind.case_assigned: _l("线索 %(subject)s 已指派给您承办（%(detail)s）"),
 }
 PAGE = 50
 
@@ -48,6 +49,19 @@ def notify(
                 endpoint=endpoint, object_id=object_id,
             )
         )  # fmt: skip
+
+
+def notify_officer(
+    session: Session, user: User, kind: NotificationKind, *, subject: str, detail: str = "", endpoint: str,
+    object_id: int,
+) -> None:  # fmt: skip
+    """One message to one officer (in their bureau, read by them alone), in the transaction of the step."""
+    session.add(
+        Notification(
+            bureau_id=user.bureau_id, user_id=user.id, kind=kind, subject=subject[:300], detail=(detail or "")[:300],
+            endpoint=endpoint, object_id=object_id,
+        )
+    )  # fmt: skip
 
 
 def bureaus_of(session: Session, jurisdiction_id: int | None) -> list[int]:
@@ -70,7 +84,10 @@ class Item:
 
 
 def _mine(user: User) -> Any:
-    return Notification.bureau_id == user.bureau_id
+    """The reader's bureau's messages, less those addressed to another of its officers."""
+    return (Notification.bureau_id == user.bureau_id) & (
+        Notification.user_id.is_(None) | (Notification.user_id == user.id)
+    )
 
 
 def _unread(user: User) -> Any:

@@ -37,12 +37,14 @@ def case_todos(session: Session, user: User, now: datetime) -> list[Todo]:
             _count(and_(found, verify)),
             _count(and_(found, Case.state == CaseState.returned)),
             _count(and_(mine, is_overdue(now))),
+            _count(and_(mine, handling, Case.assignee_id == user.id)),
         ).where(mine | found)
     ).one()
-    sign, handle, check, returned, overdue = (int(v) for v in row)
+    sign, handle, check, returned, overdue, assigned = (int(v) for v in row)
     return [
         Todo("sign", str(_l("待签收线索")), sign, "cases.inbox", {}),
         Todo("handle", str(_l("待处置线索")), handle, "cases.inbox", {}),
+        Todo("assigned", str(_l("指派给我的线索")), assigned, "cases.inbox", {"mine": "1"}),
         Todo("verify", str(_l("待核查线索")), check, "cases.index", {"view": "verify"}),
         Todo("returned", str(_l("被退回线索")), returned, "cases.index", {"view": "verify"}, urgent=returned > 0),
         Todo("overdue", str(_l("超期线索")), overdue, "cases.overdue", {}, urgent=overdue > 0),

@@ -27,7 +27,7 @@ def index():  # type: ignore[no-untyped-def]
 def open_one(notification_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
     n = s.get(Notification, notification_id)
-    if n is None or n.bureau_id != g.user.bureau_id:
+    if n is None or n.bureau_id != g.user.bureau_id or n.user_id not in (None, g.user.id):
         abort(404)
     services.mark_read(s, g.user, n.id)
     s.commit()

@@ -56,9 +56,10 @@ class Filters:
     bureau_id: int | None = None  # responsible or discovering bureau
     enterprise: str = ""  # USCC or part of the source name
     q: str = ""
+    assignee_id: int | None = None  # 指派给我: the reader's id, when `mine` is asked
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> Filters:
+    def from_args(cls, args: Mapping[str, str], me: int | None = None) -> Filters:
         def enum_or_none(enum: Any, key: str) -> Any:
             try:
                 return enum(args.get(key)) if args.get(key) else None
@@ -70,6 +71,7 @@ class Filters:
             source_type=enum_or_none(SourceType, "source_type"), origin=enum_or_none(Origin, "origin"),
             escalation=enum_or_none(Escalation, "escalation"), bureau_id=parse_id(args.get("bureau_id")),
             enterprise=(args.get("enterprise") or "").strip()[:64], q=(args.get("q") or "").strip()[:64],
+            assignee_id=me if args.get("mine") in ("1", "on", "true") else None,
         )  # fmt: skip
 
     def as_args(self) -> dict[str, str]:
@@ -78,6 +80,7 @@ class Filters:
             "source_type": self.source_type.value if self.source_type else "",
             "origin": self.origin.value if self.origin else "", "bureau_id": str(self.bureau_id or ""),
             "escalation": self.escalation.value if self.escalation else "", "enterprise": self.enterprise, "q": self.q,
+            "mine": "1" if self.assignee_id else "",
         }  # fmt: skip
         return {k: v for k, v in out.items() if v}
 
@@ -98,6 +101,8 @@ def filtered(f: Filters, now: datetime | None = None) -> Select[Any]:
         stmt = stmt.where(Case.origin == f.origin)
     if f.escalation:
         stmt = stmt.where(Case.escalation == f.escalation)
+    if f.assignee_id:
+        stmt = stmt.where(Case.assignee_id == f.assignee_id)
     if f.bureau_id:
         stmt = stmt.where(or_(Case.responsible_bureau_id == f.bureau_id, Case.discovered_bureau_id == f.bureau_id))
     if f.enterprise:

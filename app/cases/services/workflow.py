@@ -2,10 +2,11 @@
 
 discovered → transferred → received → handling → rectifying → verified → closed, with the ways back:
 the receiver returns a wrongly routed case (transferred → returned, reason required; the discoverer routes it
-again), and the verifier reopens an unfinished rectification (rectifying/verified → rectifying). A case found
-in the discoverer's own area is accepted directly (discovered → received). Every transition is a timeline
-event and an audit entry in the same transaction; concurrent transitions of one case cannot both win
-(the case's version column: the loser gets a Conflict).
+again; a case a city bureau passed on (转办) goes back to that city bureau, in the state it held it in), and the
+verifier reopens an unfinished rectification (rectifying/verified → rectifying). A case found in the
+discoverer's own area is accepted directly (discovered → received). Every transition is a timeline event and an
+audit entry in the same transaction; concurrent transitions of one case cannot both win (the case's version
+column: the loser gets a Conflict).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from app.core.i18n import N_
 from app.core.localtime import LOCAL_TZ
 from app.db import utcnow
 from app.notifications.models import NotificationKind
-from app.notifications.services import notify
+from app.notifications.services import notify, notify_officer
 from app.places.models import Jurisdiction
 from app.plans import services as plans
 
@@ -248,6 +249,7 @@ def transition(
     with session.no_autoflush:
         now = utcnow()
         before = case.state
+        target = rule.target or before
         note = ""
         change: dict[str, Any] = {}
         if action is Action.accept:
@@ -272,8 +274,15 @@ def transition(
         elif action is Action.return_:
             note = _text(data, "reason", "退回原因") or ""
             case.return_reason = note
-            case.responsible_bureau_id = None
             change["reason"] = note
+            passed = passed_on_by(session, case)
+            if passed is None:  # back to the discovering bureau, to be routed again
+                case.responsible_bureau_id = None
+            else:  # back to the city bureau that passed it on, in the state it held it in
+                case.responsible_bureau_id, target = passed
+                if target is CaseState.received:
+                    case.received_at = now
+                change["to_bureau_id"] = case.responsible_bureau_id
         elif action is Action.handle:
             pass
         elif action is Action.order:
@@ -335,7 +344,8 @@ def transition(
             case.responsible_bureau_id, case.transferred_at, case.received_at = target.id, now, None
             case.escalation = None  # a step up was against the bureau that passed it on
             note = f"{user.bureau.name} → {target.name}" + (f"：{reason}" if reason else "")
-            change = {"from": user.bureau.name, "to": target.name, "note": reason or None}
+            change = {"from": user.bureau.name, "to": target.name, "note": reason or None,
+                      "from_bureau_id": user.bureau_id}  # fmt: skip
         elif action is Action.assign:
             to_id = _int(data.get("assignee", data.get("assignee_id")))
             person = next((u for u in assignees(session, case) if u.id == to_id), None)
@@ -344,9 +354,12 @@ def transition(
             case.assignee_id = person.id
             note = person.display_name
             change = {"assignee": person.display_name}
+            if person.id != user.id:  # the officer hears of it; assigning oneself needs no message
+                notify_officer(session, person, NotificationKind.case_assigned, subject=f"{case.number} {case.topic}",
+                               detail=user.display_name, endpoint="cases.detail", object_id=case.id)  # fmt: skip
         if action in (Action.pass_on, Action.return_):
             case.assignee_id = None  # the officer was the previous bureau's
-        case.state = rule.target or before
+        case.state = target if action is Action.return_ else (rule.target or before)
         case.escalation = None if case.state is not before else case.escalation
         case.due_at = due_for(session, case, now)
         add_event(session, case, user, action.value, before, case.state, note=note, data=change)
@@ -366,7 +379,8 @@ def transition(
 _NOTICES = {
     Action.transfer: (NotificationKind.case_transferred, lambda c: c.responsible_bureau_id),
     Action.receive: (NotificationKind.case_received, lambda c: c.discovered_bureau_id),
-    Action.return_: (NotificationKind.case_returned, lambda c: c.discovered_bureau_id),
+    # the discovering bureau, or the city bureau that passed the case on and holds it again
+    Action.return_: (NotificationKind.case_returned, lambda c: c.responsible_bureau_id or c.discovered_bureau_id),
     Action.pass_on: (NotificationKind.case_transferred, lambda c: c.responsible_bureau_id),
 }
 
@@ -378,6 +392,28 @@ def _notify(session: Session, case: Case, action: Action, user: User, note: str)
     detail = note if action is Action.return_ else user.bureau.name
     notify(session, [to(case)], kind, subject=f"{case.number} {case.topic}", detail=detail,
            endpoint="cases.detail", object_id=case.id)  # fmt: skip
+
+
+def passed_on_by(session: Session, case: Case) -> tuple[int, CaseState] | None:
+    """Who passed the case on (转办) to the bureau holding it, and the state it held the case in: the latest
+    routing step of its timeline, when that is a pass-on. None when the case came by a transfer form."""
+    from app.core.scoping import unscoped
+
+    routing = ("transfer", "pass_on", "return", "accept")
+    with unscoped(session):  # the city's own event, written where the case lies
+        event = session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.action.in_(routing))
+            .order_by(CaseEvent.id.desc()).limit(1)
+        ).first()  # fmt: skip
+        if event is None or event.action != Action.pass_on.value:
+            return None
+        bureau_id = event.data.get("from_bureau_id")
+        if bureau_id is None and event.actor_id is not None:  # a pass-on recorded before the id was kept
+            bureau_id = session.scalar(select(User.bureau_id).where(User.id == event.actor_id))
+    if bureau_id is None:
+        return None
+    held = event.from_state if event.from_state in (CaseState.transferred, CaseState.received) else None
+    return int(bureau_id), held or CaseState.received
 
 
 def add_event(
