@@ -30,14 +30,14 @@ YEAR = 2026
 def bundles(n: int, jid: int, seed: int = SEED) -> Any:
     """Deterministic enterprises with UNITS units each and a limit per unit and level (importer records)."""
     from app.reduction.domain import uscc
-    from app.reduction.excel import parsing
-    from app.reduction.excel.parsing import ENT_FIELDS, Bundle
+    from app.reduction.excel import records
+    from app.reduction.excel.records import ENT_FIELDS, Bundle
 
     rng = random.Random(seed)
     codes = uscc.generate_many(n, seed=seed, region=COUNTY)
     grades = ("B", "C", "D")
     for i, code in enumerate(codes):
-        v = dict(parsing._DEFAULTS)
+        v = dict(records.DEFAULTS)
         v.update(
             uscc=code,
             name=f"测试企业{i:06d}有限公司",
@@ -315,7 +315,7 @@ CHANGED_SO2 = 777.777  # the one enterprise's new SO₂ in the changed file
 
 def _one_changed(records: Any) -> Any:
     """The same enterprises with the first one's SO₂ changed."""
-    from app.reduction.excel.parsing import ENT_FIELDS
+    from app.reduction.excel.records import ENT_FIELDS
 
     at = ENT_FIELDS.index("so2")
     for i, b in enumerate(records):
@@ -451,7 +451,7 @@ def _naive_import(ctx: Context, path: Path, jid: int) -> float:
     from app.auth.models import Bureau
     from app.places.models import Jurisdiction
     from app.reduction.domain.vocabulary import AlertLevel, MachineryStage, Pollutant
-    from app.reduction.excel import lookups, parsing
+    from app.reduction.excel import cells, lookups
     from app.reduction.excel import template as t
     from app.reduction.models import (
         ControlFacility,
@@ -544,7 +544,7 @@ def _naive_import(ctx: Context, path: Path, jid: int) -> float:
                         truck_visits_per_day=int(number_or(e["truck_visits_per_day"], 0)),
                         machinery={st: int(e[f"machinery:{st}"]) for st in stages if not blank(e[f"machinery:{st}"])},
                         truck_emissions={p: float(e[f"truck:{p}"]) for p in pollutants if not blank(e[f"truck:{p}"])},
-                        machinery_emissions=parsing.machinery_emissions(e["machinery_emissions"])
+                        machinery_emissions=cells.machinery_emissions(e["machinery_emissions"])
                         if not blank(e["machinery_emissions"])
                         else {},
                         contact_name=text_or(e["contact_name"]),

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from app.auth.models import User
 from app.cases.services import records
-from app.reduction.excel.parsing import Bundle
+from app.reduction.excel.records import Bundle
 from app.reduction.models import Enterprise, ListState, Meter, ReductionList
 from app.reduction.services import lists as list_service
 from app.registry import services as registry

@@ -15,8 +15,8 @@ from app.core.batch import bulk
 from app.places.models import Jurisdiction
 from app.reduction.excel import parsing, reader, safety
 from app.reduction.excel.lookups import industries, places_of
-from app.reduction.excel.parsing import Bundle, Parsed, Places
 from app.reduction.excel.reader import Issue
+from app.reduction.excel.records import Bundle, Parsed, Places
 from app.reduction.excel.uploads import Upload, snapshot_path, verify
 
 VALIDATOR_VERSION = "excel-import-3"  # change with the parsing rules: older snapshots are then re-validated
