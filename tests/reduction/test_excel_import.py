@@ -624,6 +624,9 @@ def test_commit_takes_the_records_the_preview_validated(
     jid = place_id(session, "500153")
     path = write_file(tmp_path / "list.xlsx", [enterprise(i, jid) for i in range(3)], session)
     reads = _counting_reads(monkeypatch)
+    scans: list[Path] = []
+    original = safety.checked
+    monkeypatch.setattr(safety, "checked", lambda path, *a: scans.append(path) or original(path, *a))
     upload = stored(app, session, user, path)
 
     assert _preview_upload(app, session, user, upload).counts["new"] == 3
@@ -632,6 +635,8 @@ def test_commit_takes_the_records_the_preview_validated(
 
     assert result.counts["new"] == 3 and content(session)["measures"] == 24
     assert len(reads) == (1 if reuse else 3), "with reuse the file is read once, by the first preview"
+    # the safety checks: at the upload, before each read; not again for the snapshot of the same bytes
+    assert len(scans) == (2 if reuse else 4)
 
 
 def test_a_stale_or_foreign_snapshot_is_not_used(app, session, make_bureau, make_user, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -656,7 +661,7 @@ def test_a_stale_or_foreign_snapshot_is_not_used(app, session, make_bureau, make
     assert content(session)["enterprises"] == 2
 
 
-def test_the_safety_checks_run_again_at_commit_even_with_a_snapshot(
+def test_a_limit_lowered_or_a_file_changed_after_the_preview_refuses_the_commit_even_with_a_snapshot(
     app, session, make_bureau, make_user, tmp_path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     user = district_user(make_bureau, make_user)
