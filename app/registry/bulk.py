@@ -119,7 +119,8 @@ class Sync:
     ) -> dict[tuple[int, str], int]:
         """Registry ids by (registry enterprise, code) for (registry enterprise id, code, name or meter kind)
         rows, registering the new codes; a code new under an enterprise registered before gets its own
-        `registered` event (those of an enterprise registered now are named in the enterprise's)."""
+        `registered` event (those of an enterprise registered now are named in the enterprise's), a known one
+        whose name (kind) the file changes a `changed` event."""
         wanted = {(r, c): v for r, c, v in rows}
         old_owners = sorted({r for r, _c in wanted if r not in fresh})
         extra = "name" if table != "registry_meter" else "kind"
@@ -129,10 +130,11 @@ class Sync:
             old_owners,
         )
         out = {(r[0], r[1]): r[2] for r in known}
-        renamed = [
-            (wanted[(r[0], r[1])], r[2]) for r in known if (r[0], r[1]) in wanted and wanted[(r[0], r[1])] != r[3]
-        ]
-        _executemany(self.w, f"UPDATE {table} SET {extra} = ? WHERE id = ?", renamed)  # noqa: S608
+        renamed = [(r, c, i, old, wanted[(r, c)]) for r, c, i, old in known if wanted.get((r, c), old) != old]
+        update = f"UPDATE {table} SET {extra} = ? WHERE id = ?"  # noqa: S608
+        _executemany(self.w, update, [(new, i) for _r, _c, i, _old, new in renamed])
+        for r, c, i, old, new in renamed:  # as the editors' flush hook words it: the code, and what changed
+            self.event(r, kind, i, RegistryAction.changed, {key: c, extra: [old, new]})
         missing = [k for k in wanted if k not in out]
         ids = self.w.ids(table, len(missing))
         created = _at(self.w, self.at)

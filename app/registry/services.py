@@ -3,7 +3,8 @@
 A flush that adds an enterprise, process unit, control facility or meter without its registry entry finds
 the entry by code (credit code; code or meter number within the enterprise) or registers it, with a
 `registered` event; a changed name or jurisdiction of a listed enterprise moves its entry along (`changed`),
-and so does a changed grade (`changed` with the grade: its history); a deleted version enterprise leaves its
+and so does a changed grade (`changed` with the grade: its history), a renamed unit or facility and a meter's
+changed kind (`changed` with its code and the change); a deleted version enterprise leaves its
 list (`delisted`), its registry entry stays. A case naming a
 registered credit code is tied to it. Bulk writers (the import) do the same set-based (registry/bulk.py);
 a new version copies `registry_id` and writes nothing here.
@@ -117,16 +118,43 @@ def _register_child(session: Session, child: Any, model: type, key: str, kind: E
             entry = session.scalar(
                 select(model).where(model.registry_enterprise_id == reg.id, getattr(model, key) == code)
             )
-    extra = "kind" if model is RegisteredMeter else "name"
-    value = getattr(child, extra)
-    value = getattr(value, "value", value)
+    extra, value = _described(child, model)
     if entry is None:
         entry = model(enterprise=reg, **{key: code, extra: value})
         session.add(entry)
         _queue(session, reg, kind, entry, RegistryAction.registered, owner, {key: code})
-    elif getattr(entry, extra) != value:
-        setattr(entry, extra, value)
+    else:
+        _describe(session, reg, kind, entry, key, extra, value, owner)
     child.registered = entry
+
+
+def _described(child: Any, model: type) -> tuple[str, Any]:
+    """The attribute a registry child keeps of its latest listing (a meter's kind, the others' name), and its
+    value on the version row."""
+    extra = "kind" if model is RegisteredMeter else "name"
+    value = getattr(child, extra)
+    return extra, getattr(value, "value", value)
+
+
+def _describe(session: Session, reg: RegisteredEnterprise, kind: EntityKind, entry: Any, key: str, extra: str,
+              value: Any, listing: Enterprise) -> None:  # fmt: skip
+    """The entry takes the listing's name (kind), with a `changed` event naming the code and the change."""
+    old = getattr(entry, extra)
+    if old == value:
+        return
+    setattr(entry, extra, value)
+    _queue(session, reg, kind, entry, RegistryAction.changed, listing, {key: getattr(entry, key), extra: [old, value]})
+
+
+def _child_changed(session: Session, child: Any, model: type, key: str, kind: EntityKind) -> None:
+    """A listed unit or facility renamed (a meter's kind changed) in an editor: its registry entry follows."""
+    entry = child.registered
+    owner = _owner(session, child)
+    if entry is None or owner is None or owner.registered is None:
+        return
+    extra, value = _described(child, model)
+    if _changed(child, extra):
+        _describe(session, owner.registered, kind, entry, key, extra, value, owner)
 
 
 @event.listens_for(Session, "before_flush")
@@ -150,6 +178,10 @@ def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
             obj.registry_enterprise_id = _registered_id(session, obj.enterprise_uscc)
         elif isinstance(obj, Enterprise) and any(_changed(obj, a) for a in ("name", "jurisdiction_id", "grade")):
             _enterprise_changed(session, obj)
+        else:
+            for model, entry, _coll, key, kind in _CHILDREN:
+                if isinstance(obj, model):
+                    _child_changed(session, obj, entry, key, kind)
     for obj in session.deleted:
         if isinstance(obj, Enterprise) and obj.registered is not None:
             _queue(session, obj.registered, EntityKind.enterprise, obj.registered, RegistryAction.delisted, obj,

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from app.auth.roles import Role
 from app.core.masking import mask_phone
-from app.reduction.excel import parsing, reader
+from app.reduction.excel import parsing, reader, records
 from app.reduction.excel import template as t
 from app.reduction.models import Enterprise, ReductionList
 from tests.reduction.test_excel_import import (
@@ -59,7 +59,7 @@ def test_export_reimports_to_the_same_list(app, session, make_bureau, make_user,
     path = tmp_path / "export.xlsx"
     path.write_bytes(data)
 
-    places = parsing.Places(place_id(session, "500153"), True, {"荣昌区": place_id(session, "500153")})
+    places = records.Places(place_id(session, "500153"), True, {"荣昌区": place_id(session, "500153")})
     from app.reduction.excel.lookups import industries
 
     with app.test_request_context():

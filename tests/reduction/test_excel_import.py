@@ -17,11 +17,11 @@ from app.auth.roles import Role
 from app.core.errors import ServiceError
 from app.places.models import Jurisdiction
 from app.reduction.domain import uscc
-from app.reduction.excel import exporter, lookups, parsing, safety, uploads
+from app.reduction.excel import cells, exporter, lookups, records, safety, uploads
 from app.reduction.excel import snapshot as excel_snapshot
 from app.reduction.excel import template as t
-from app.reduction.excel.parsing import ENT_FIELDS, Bundle
 from app.reduction.excel.reader import Issue
+from app.reduction.excel.records import ENT_FIELDS, Bundle
 from app.reduction.models import (
     ControlFacility,
     Enterprise,
@@ -43,7 +43,7 @@ def place_id(session: Any, code: str) -> int:
 
 def enterprise(i: int, jid: int, *, units: int = 2, region: str = "500153", **fields: Any) -> Bundle:
     """A valid enterprise (key, grade B) with `units` lines and a growing limit per level on each."""
-    values = dict(parsing._DEFAULTS)
+    values = dict(records.DEFAULTS)
     values.update(
         uscc=uscc.generate(7000 + i, region=region),
         name=f"测试企业{i}有限公司",
@@ -624,6 +624,9 @@ def test_commit_takes_the_records_the_preview_validated(
     jid = place_id(session, "500153")
     path = write_file(tmp_path / "list.xlsx", [enterprise(i, jid) for i in range(3)], session)
     reads = _counting_reads(monkeypatch)
+    scans: list[Path] = []
+    original = safety.checked
+    monkeypatch.setattr(safety, "checked", lambda path, *a: scans.append(path) or original(path, *a))
     upload = stored(app, session, user, path)
 
     assert _preview_upload(app, session, user, upload).counts["new"] == 3
@@ -632,6 +635,8 @@ def test_commit_takes_the_records_the_preview_validated(
 
     assert result.counts["new"] == 3 and content(session)["measures"] == 24
     assert len(reads) == (1 if reuse else 3), "with reuse the file is read once, by the first preview"
+    # the safety checks: at the upload, before each read; not again for the snapshot of the same bytes
+    assert len(scans) == (2 if reuse else 4)
 
 
 def test_a_stale_or_foreign_snapshot_is_not_used(app, session, make_bureau, make_user, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -656,7 +661,7 @@ def test_a_stale_or_foreign_snapshot_is_not_used(app, session, make_bureau, make
     assert content(session)["enterprises"] == 2
 
 
-def test_the_safety_checks_run_again_at_commit_even_with_a_snapshot(
+def test_a_limit_lowered_or_a_file_changed_after_the_preview_refuses_the_commit_even_with_a_snapshot(
     app, session, make_bureau, make_user, tmp_path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     user = district_user(make_bureau, make_user)
@@ -716,8 +721,8 @@ def test_a_change_to_the_list_after_the_preview_is_seen_by_the_commit(
 def test_number_share_integer_and_date_cells_taken_or_refused_as_before(app) -> None:  # type: ignore[no-untyped-def]
     """The converters' fast paths (a float in range, ISO date text) give what the general rules give."""
     main = {c.key: c for c in (*t.ENTERPRISE_COLUMNS, *t.UNIT_COLUMNS)}
-    so2, lat = parsing.converter(main["so2"]), parsing.converter(main["latitude"])
-    days, share = parsing.converter(main["operating_days"]), parsing.converter(main["share_so2"])
+    so2, lat = cells.converter(main["so2"]), cells.converter(main["latitude"])
+    days, share = cells.converter(main["operating_days"]), cells.converter(main["share_so2"])
     with app.test_request_context():
         assert (so2(12.5), so2(0.0), so2(3), so2("1,234.5")) == (12.5, 0.0, 3.0, 1234.5)
         assert (lat(-90.0), lat(29.4), days(365.0), days("300"), share(0.3), share("30%")) == (
@@ -732,14 +737,14 @@ def test_number_share_integer_and_date_cells_taken_or_refused_as_before(app) -> 
             (days, 400.0, "应在 1 到 366 之间"),
             (share, 1.5, "占比应在 0 到 1 之间"),
         ]:
-            with pytest.raises(parsing.Bad, match=why):
+            with pytest.raises(cells.Bad, match=why):
                 conv(cell)
-        assert [parsing.a_date(v) for v in ("2024-05-01", "2024-5-1", "2024/05/01", "20240501", 45413.0)] == [
+        assert [cells.a_date(v) for v in ("2024-05-01", "2024-5-1", "2024/05/01", "20240501", 45413.0)] == [
             "2024-05-01"
         ] * 5
         for bad in ("2024-02-30", "2024-13-01", "明年"):
-            with pytest.raises(parsing.Bad, match="不是有效日期"):
-                parsing.a_date(bad)
+            with pytest.raises(cells.Bad, match="不是有效日期"):
+                cells.a_date(bad)
 
 
 def _grade_a(b: Bundle) -> None:

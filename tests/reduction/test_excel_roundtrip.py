@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.auth.models import User
 from app.reduction.excel import exporter, safety, snapshot, uploads
-from app.reduction.excel.parsing import ENT_FIELDS
+from app.reduction.excel.records import ENT_FIELDS
 from app.reduction.models import Enterprise, ReductionList
 from app.reduction.services import import_plan
 from tests.conftest import csrf_token

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from app.auth.models import User
 from app.cases.services import records
-from app.reduction.excel.parsing import Bundle
+from app.reduction.excel.records import Bundle
 from app.reduction.models import Enterprise, ListState, Meter, ReductionList
 from app.reduction.services import lists as list_service
 from app.registry import services as registry
@@ -144,6 +144,27 @@ def test_registering_writes_one_event_per_enterprise_and_per_code_added_later(
     m2 = session.scalar(select(RegisteredMeter).where(RegisteredMeter.number == "M2"))
     assert m2.kind == "total" and [e.entity_id for e in new if e.entity.value == "meter"] == [m2.id]
     assert next(e for e in new if e.entity.value == "enterprise").changes == {"meters": {"added": ["M2"]}}
+
+
+def test_a_reimport_that_renames_a_facility_says_so_in_its_registry_history(
+    app, session, make_bureau, make_user, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    user = district_user(make_bureau, make_user)
+    jid = place_id(session, "500153")
+    commit(app, session, user, write_file(tmp_path / "a.xlsx", _bundles(jid), session))
+    last = session.scalar(select(func.max(RegistryEvent.id)))
+    renamed = _bundles(jid)
+    renamed[0].facilities = [("F1", "SCR脱硝（改造后）", "脱硝", "氮氧化物", "L1")]
+    commit(app, session, user, write_file(tmp_path / "b.xlsx", renamed, session))
+    new = session.scalars(select(RegistryEvent).where(RegistryEvent.id > last).order_by(RegistryEvent.id)).all()
+    facility = next(e for e in new if e.entity.value == "facility")
+    assert (facility.action, facility.changes) == (
+        RegistryAction.changed,
+        {"code": "F1", "name": ["SCR脱硝", "SCR脱硝（改造后）"]},
+    )
+    reg = session.get(RegisteredEnterprise, facility.registry_enterprise_id)
+    assert reg.uscc == renamed[0].ent[0] and [f.name for f in reg.facilities] == ["SCR脱硝（改造后）"]
+    assert sorted(e.entity.value for e in new) == ["enterprise", "facility"]
 
 
 def test_the_registry_page_shows_the_listings_and_the_history_in_scope_only(

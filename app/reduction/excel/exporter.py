@@ -23,8 +23,9 @@ from app.core.exports import FORMULA_TRIGGERS
 from app.places.models import Jurisdiction
 from app.reduction.domain.vocabulary import LEVELS, POLLUTANTS
 from app.reduction.excel import template as t
-from app.reduction.excel.parsing import ENT_FIELDS, UNIT_FIELDS, Bundle, format_machinery_emissions
+from app.reduction.excel.cells import format_machinery_emissions
 from app.reduction.excel.reader import main_key
+from app.reduction.excel.records import ENT_FIELDS, UNIT_FIELDS, Bundle
 from app.reduction.models import ControlFacility, Enterprise, Measure, Meter, ProcessUnit, ReductionList
 
 _E = {name: i for i, name in enumerate(ENT_FIELDS)}

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.core.memo import by_inventory_version
 from app.places.models import Jurisdiction, JurisdictionLevel
 from app.reduction.excel import template as t
-from app.reduction.excel.parsing import Industries, Places
+from app.reduction.excel.records import Industries, Places
 
 
 def places_of(session: Session, root: Jurisdiction) -> Places:

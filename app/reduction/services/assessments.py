@@ -137,11 +137,12 @@ def refresh(
 def store_bundles(
     session: Session, list_id: int, owners: Sequence[tuple[int, Any]], replace: Sequence[int] = ()
 ) -> None:
-    """The assessment of imported enterprises, from the parsed records (excel/parsing.Bundle, which start
+    """The assessment of imported enterprises, from the parsed records (excel/records.Bundle, which start
     their units and measures as bulk.UNIT_LAYOUT and MEASURE_LAYOUT say) as written by the importer:
     `owners` pairs each enterprise id with its record; `replace` names the enterprises that had a row.
     Columns are taken with map and itemgetter (no Python step per enterprise, unit or measure)."""
-    from app.reduction.excel.parsing import E, plants_of
+    from app.reduction.excel.judging import plants_of
+    from app.reduction.excel.records import E
 
     if not owners:
         return

@@ -1,10 +1,10 @@
 """One enterprise added to, edited on, or taken off an editable list in the web, with its process units,
 control facilities and meters.
 
-The form's values are judged by the import's own parser (excel/parsing.py): they are laid out as the rows
-of a one-enterprise workbook (the main sheet, the facilities and the meters sheets) and read by the same
-converters and checks, so that the editor, the import and the list page judge the same data the same way.
-Every refusal names its field; nothing is written until everything is accepted. Written through the ORM:
+The form's values are judged by the import's own parser (excel/main_sheet.py, optional_sheets.py): they are
+laid out as the rows of a one-enterprise workbook (the main sheet, the facilities and the meters sheets) and
+read by the same converters and checks, so that the editor, the import and the list page judge the same data
+the same way. Every refusal names its field; nothing is written until everything is accepted. Written through the ORM:
 the registry's flush hook (app/registry/services.py) registers new entries and records `delisted` when
 an enterprise is taken off.
 """
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import record
 from app.core.errors import Conflict
-from app.reduction.excel import parsing as ps
+from app.reduction.excel.records import ENT_FIELDS, UNIT_FIELDS, Bundle
 from app.reduction.models import (
     ControlFacility,
     Enterprise,
@@ -52,17 +52,17 @@ __all__ = ["Draft", "Refused", "add", "draft_of", "draft_of_form", "fingerprint"
 # --- writing -------------------------------------------------------------------------------------------
 
 
-def _ent_values(bundle: ps.Bundle) -> dict[str, Any]:
-    values = dict(zip(ps.ENT_FIELDS, bundle.ent, strict=True))
+def _ent_values(bundle: Bundle) -> dict[str, Any]:
+    values = dict(zip(ENT_FIELDS, bundle.ent, strict=True))
     if values.get("graded_on"):
         values["graded_on"] = date.fromisoformat(values["graded_on"])
     return values
 
 
-_UNIT_ATTRS = ps.UNIT_FIELDS[1:]
+_UNIT_ATTRS = UNIT_FIELDS[1:]
 
 
-def _write_children(session: Session, e: Enterprise, bundle: ps.Bundle) -> None:
+def _write_children(session: Session, e: Enterprise, bundle: Bundle) -> None:
     """Units, facilities and meters as the bundle has them: matched by code (number), updated in place, new
     ones added, the others removed (their registry entries stay)."""
     units = {u.code: u for u in e.units}

@@ -1,5 +1,6 @@
 """The enterprise editor's form (services/editing.py writes what it accepts): what the form holds, the stored
-enterprise as the form shows it, and the form judged by the import's own parser (excel/parsing.py).
+enterprise as the form shows it, and the form judged by the import's own parser (excel/main_sheet.py and
+optional_sheets.py).
 
 The form's values are laid out as the rows of a one-enterprise workbook (the main sheet, the facilities and
 the meters sheets) and read by the same converters and checks, so that the editor, the import and the list
@@ -19,10 +20,12 @@ from sqlalchemy.orm import Session
 
 from app.core.errors import ServiceError
 from app.reduction.domain import uscc as uscc_mod
-from app.reduction.excel import parsing as ps
 from app.reduction.excel import template as t
 from app.reduction.excel.lookups import industries, places_of
+from app.reduction.excel.main_sheet import MainParser
+from app.reduction.excel.optional_sheets import parse_facilities, parse_meters
 from app.reduction.excel.reader import Issue, Sheet
+from app.reduction.excel.records import Bundle
 from app.reduction.models import Enterprise, ReductionList
 from app.reduction.services import policies
 
@@ -194,7 +197,7 @@ def _refusal(issue: Issue) -> Refusal:
     return Refusal("measures", issue.message)
 
 
-def judge(session: Session, lst: ReductionList, d: Draft, existing: Enterprise | None = None) -> ps.Bundle:
+def judge(session: Session, lst: ReductionList, d: Draft, existing: Enterprise | None = None) -> Bundle:
     """The draft as the import would read it, or Refused with every problem by field."""
     ent_keys = [f"e.{k}" for k in ENT_KEYS]
     unit_keys = [f"u.{k}" for k in UNIT_KEYS]
@@ -206,7 +209,7 @@ def judge(session: Session, lst: ReductionList, d: Draft, existing: Enterprise |
         main_rows.append([*(ent_cells if n == 0 else [""] * len(ent_cells)), *cells])
     code = uscc_mod.normalise(d.ent.get("uscc", ""))
     issues: list[Issue] = []
-    parser = ps.MainParser(
+    parser = MainParser(
         _sheet(t.MAIN_SHEET, [*ent_keys, *unit_keys], main_rows), places_of(session, lst.jurisdiction),
         industries(), issues,
     )  # fmt: skip
@@ -228,9 +231,9 @@ def judge(session: Session, lst: ReductionList, d: Draft, existing: Enterprise |
         meters = [[code, r.get("number", ""), r.get("kind", ""), r.get("unit", ""), r.get("facility", "")]
                   for r in d.meters]  # fmt: skip
         sheet_issues: list[Issue] = []
-        ps.parse_facilities(_sheet(t.FACILITY_SHEET, ["uscc", *FACILITY_KEYS], facilities), parser.by_uscc,
+        parse_facilities(_sheet(t.FACILITY_SHEET, ["uscc", *FACILITY_KEYS], facilities), parser.by_uscc,
                             sheet_issues)  # fmt: skip
-        ps.parse_meters(_sheet(t.METER_SHEET, ["uscc", *METER_KEYS], meters), parser.by_uscc, sheet_issues)
+        parse_meters(_sheet(t.METER_SHEET, ["uscc", *METER_KEYS], meters), parser.by_uscc, sheet_issues)
         refusals += [_refusal(i) for i in sheet_issues if i.error]
         if not refusals:
             parser.judge()  # the rule engine's refusals (bulk.REFUSED), as the import refuses them

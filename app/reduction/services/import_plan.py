@@ -11,8 +11,8 @@ from sqlalchemy import ARRAY, BigInteger, String, any_, cast, func, select, type
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import Session
 
-from app.reduction.excel import parsing
-from app.reduction.excel.parsing import ENT_FIELDS, Bundle, Parsed
+from app.reduction.excel import records
+from app.reduction.excel.records import ENT_FIELDS, Bundle, Parsed
 from app.reduction.excel.snapshot import Validated
 from app.reduction.models import ControlFacility, Enterprise, Measure, Meter, ProcessUnit, ReductionList
 
@@ -107,7 +107,7 @@ def stored_content(session: Session, list_id: int, wanted: set[str]) -> dict[str
     units: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     codes: dict[int, str] = {}
     on_list = _of_list(session, list_id)
-    ucols = [getattr(ProcessUnit, f) for f in parsing.UNIT_FIELDS]
+    ucols = [getattr(ProcessUnit, f) for f in records.UNIT_FIELDS]
     for r in session.execute(
         select(ProcessUnit.enterprise_id, ProcessUnit.id, *ucols).where(on_list(ProcessUnit.enterprise_id))
     ):

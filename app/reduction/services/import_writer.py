@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.batch import bulk
-from app.reduction.excel import parsing
-from app.reduction.excel.parsing import ENT_FIELDS, Bundle
+from app.reduction.excel import records
+from app.reduction.excel.records import ENT_FIELDS, Bundle
 from app.reduction.models import ReductionList, StaggeredPeriod
 from app.reduction.services.import_plan import Plan
 from app.registry import bulk as registry
@@ -21,7 +21,7 @@ from app.registry.models import EntityKind, RegistryAction
 _JSON_FIELDS = ("machinery", "truck_emissions", "machinery_emissions")
 
 ENT_COLUMNS = ("id", "list_id", "registry_id", *ENT_FIELDS)
-UNIT_COLUMNS = ("id", "enterprise_id", "jurisdiction_id", "registry_id", *parsing.UNIT_FIELDS)
+UNIT_COLUMNS = ("id", "enterprise_id", "jurisdiction_id", "registry_id", *records.UNIT_FIELDS)
 MEASURE_COLUMNS = (
     "enterprise_id",
     "jurisdiction_id",
@@ -186,7 +186,7 @@ def apply(
     sync = registry.Sync(w, lst.id, source, user_id)
     changed_ids = [s.id for s, _b in p.changed]
     removed_ids = [s.id for s in p.removed]
-    changes = registry.changes_of(w, [(s.id, b) for s, b in p.changed], ENT_FIELDS, parsing.UNIT_FIELDS)
+    changes = registry.changes_of(w, [(s.id, b) for s, b in p.changed], ENT_FIELDS, records.UNIT_FIELDS)
     reg_of_version = registry.registry_ids_of(w, changed_ids + removed_ids)
     for s in p.removed:
         r = reg_of_version[s.id]

@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session
 from app.audit.services import record
 from app.core.errors import Forbidden, ServiceError
 from app.core.scoping import ScopeViolation, get_scope
-from app.reduction.excel.parsing import Parsed
 from app.reduction.excel.reader import Issue
+from app.reduction.excel.records import Parsed
 from app.reduction.excel.snapshot import reuse_enabled, save_snapshot, validated
 from app.reduction.excel.uploads import Upload
 from app.reduction.models import ListState, ReductionList
