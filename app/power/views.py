@@ -82,6 +82,53 @@ def upload():  # type: ignore[no-untyped-def]
     return render_template("power/upload.html", problems=problems), 400 if problems else 200
 
 
+def _report_page(form: Any, status: int = 200):  # type: ignore[no-untyped-def]
+    from app.power import reports
+    from app.power.vocabulary import REPORT_LABELS
+
+    s = db.session()
+    uscc = (request.args.get("uscc") or "").strip()[:18]
+    enterprises = list(s.scalars(select(RegisteredEnterprise).order_by(RegisteredEnterprise.name).limit(500)))
+    return render_template("power/reports.html", form=form, rows=reports.listed(s, uscc), uscc=uscc,
+                           enterprises=enterprises, report_labels=REPORT_LABELS), status  # fmt: skip
+
+
+@bp.get("/reports")
+@require(Permission.view_response)
+def reports_page():  # type: ignore[no-untyped-def]
+    from app.power.forms import ReportForm
+
+    return _report_page(ReportForm())
+
+
+@bp.post("/reports")
+@require(Permission.work_response)
+def add_report():  # type: ignore[no-untyped-def]
+    from app.core.errors import ServiceError
+    from app.core.templating import local_time
+    from app.power import reports
+    from app.power.forms import ReportForm
+    from app.power.vocabulary import REPORT_LABELS
+
+    form = ReportForm()
+    if not form.validate_on_submit():
+        return _report_page(form, 400)
+    s = db.session()
+    try:
+        report = reports.add(s, reports.read(form.data), g.user)
+    except ServiceError as e:
+        s.rollback()
+        field = getattr(form, e.field, None) if e.field else None
+        if field is not None:
+            field.errors = [*list(field.errors), e.message]
+        else:
+            flash(e.message, "error")
+        return _report_page(form, 400)
+    flash(_("已报备：%(name)s %(kind)s，%(start)s 至 %(end)s。", name=report.enterprise.name,
+            kind=_(REPORT_LABELS[report.kind]), start=local_time(report.starts_at), end=local_time(report.ends_at)))  # fmt: skip
+    return redirect(url_for("power.reports_page"))
+
+
 @bp.get("/devices")
 @require(Permission.view_response)
 def devices():  # type: ignore[no-untyped-def]

@@ -27,8 +27,13 @@ from tests.response.conftest import zone  # noqa: F401  the fixture
 
 DONE = ["stops", "limits", "pretends", "pretends_partly", "controls_off_at_night", "night", "silent", "reported"]
 OVER_HJ212 = ("night", "stops")  # their devices send the alert's hours over HJ 212
-FLAGGED = {"pretends": {"production_not_reduced"}, "pretends_partly": {"production_not_reduced"},
-           "controls_off_at_night": {"controls_off"}, "night": {"night_pattern"}, "silent": {"meter_silent"}}  # fmt: skip
+FLAGGED = {
+    "pretends": {"production_not_reduced"},
+    "pretends_partly": {"production_not_reduced"},
+    "controls_off_at_night": {"controls_off"},
+    "night": {"night_pattern"},
+    "silent": {"meter_silent"},
+}
 FACTOR = {"production": "e30101", "control": "e30102", "total": "e30103"}
 
 
@@ -52,6 +57,12 @@ def flags_by_behaviour(session: Any, world: w.World) -> dict[str, set[tuple[str,
     for f in session.scalars(select(PowerFlag).where(PowerFlag.episode_id == world.episode)):
         out[by[f.registry_enterprise_id]].add((f.kind, f.state.value))
     return out
+
+
+def stored_flags(session: Any, world: w.World) -> set[tuple[Any, ...]]:
+    rows = session.scalars(select(PowerFlag).where(PowerFlag.episode_id == world.episode))
+    return {(f.id, f.kind, f.about, f.state, f.case_id, f.report_id, json.dumps(f.evidence, sort_keys=True))
+            for f in rows}  # fmt: skip
 
 
 def run_check(runner: Any, world: w.World) -> dict[str, Any]:
@@ -162,13 +173,11 @@ def test_done_when(app, session, runner, zone, receiver, make_user, login_as) ->
     assert not any(c.number in login_as(far, app.test_client()).get("/cases/").get_data(as_text=True) for c in cases)
 
     # --- a rerun changes nothing: the same flags in the same states, the same cases ----------------------------------
-    flags_before = {(f.id, f.kind, f.about, f.state, f.case_id)
-                    for f in session.scalars(select(PowerFlag).where(PowerFlag.episode_id == world.episode))}  # fmt: skip
+    flags_before = stored_flags(session, world)
     runs = len(audit_actions("power.check_run"))
     again_doc = run_check(runner, world)
     session.expire_all()
-    assert {(f.id, f.kind, f.about, f.state, f.case_id)
-            for f in session.scalars(select(PowerFlag).where(PowerFlag.episode_id == world.episode))} == flags_before  # fmt: skip
+    assert stored_flags(session, world) == flags_before
     assert session.scalar(select(func.count()).select_from(Case).where(Case.origin == "power_check")) == len(cases)
     assert len(audit_actions("power.check_run")) == runs  # nothing changed, nothing audited
     assert len(again_doc["flags"]) == len(doc["flags"])
