@@ -15,11 +15,15 @@ from app.power.vocabulary import REPORT_LABELS
 class ReportForm(FlaskForm):
     """A stoppage, maintenance, retrofit or power cut reported in advance."""
 
-    uscc = StringField(_l("统一社会信用代码"), validators=[DataRequired(_l("请填写“统一社会信用代码”。")), Length(max=18,
-                       message=_l("统一社会信用代码应为 18 位字母或数字。"))],
-                       render_kw={"autocomplete": "off", "list": "power-report-enterprises", "maxlength": 18})  # fmt: skip
-    kind = SelectField(_l("报备类型"), choices=[SelectChoice(k, _l(v)) for k, v in REPORT_LABELS.items()], validate_choice=False,
-                       validators=[DataRequired(_l("请选择报备类型。"))])  # fmt: skip  (the service names a wrong one)
+    uscc = StringField(
+        _l("统一社会信用代码"),
+        validators=[DataRequired(_l("请填写“统一社会信用代码”。")),
+                    Length(max=18, message=_l("统一社会信用代码应为 18 位字母或数字。"))],
+        render_kw={"autocomplete": "off", "list": "power-report-enterprises", "maxlength": 18},
+    )  # fmt: skip
+    # a kind the select does not offer is named by the service (app/power/reports.read), not by WTForms
+    kind = SelectField(_l("报备类型"), choices=[SelectChoice(k, _l(v)) for k, v in REPORT_LABELS.items()],
+                       validate_choice=False, validators=[DataRequired(_l("请选择报备类型。"))])  # fmt: skip
     starts_at = StringField(_l("开始时间"), validators=[DataRequired(_l("请填写“开始时间”。"))],
                             render_kw={"type": "datetime-local"})  # fmt: skip
     ends_at = StringField(_l("结束时间"), validators=[DataRequired(_l("请填写“结束时间”。"))],

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import record
 from app.core.errors import ServiceError
+from app.core.i18n import N_
 from app.core.localtime import LOCAL_TZ
 from app.core.scoping import get_scope
 from app.power.models import PowerReport
@@ -29,8 +30,8 @@ from app.registry.models import RegisteredEnterprise
 MAX_DAYS = 366  # a report covers at most a year: a retrofit may be long, a typo of the year is caught
 MAX_NOTE = 500
 TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
-FIELD_LABELS = {"uscc": "统一社会信用代码", "kind": "报备类型", "starts_at": "开始时间", "ends_at": "结束时间",
-                "note": "说明"}  # fmt: skip
+FIELD_LABELS = {"uscc": N_("统一社会信用代码"), "kind": N_("报备类型"), "starts_at": N_("开始时间"),
+                "ends_at": N_("结束时间"), "note": N_("说明")}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,8 @@ def add_report():  # type: ignore[no-untyped-def]
             flash(e.message, "error")
         return _report_page(form, 400)
     flash(_("已报备：%(name)s %(kind)s，%(start)s 至 %(end)s。", name=report.enterprise.name,
-            kind=_(REPORT_LABELS[report.kind]), start=local_time(report.starts_at), end=local_time(report.ends_at)))  # fmt: skip
+            kind=_(REPORT_LABELS[report.kind]), start=local_time(report.starts_at),
+            end=local_time(report.ends_at)))  # fmt: skip
     return redirect(url_for("power.reports_page"))
 
 
