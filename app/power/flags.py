@@ -65,7 +65,12 @@ def inputs(session: Session, episode_id: int, as_of: datetime | None = None) -> 
     if episode is None:
         raise NotFound(_("预警过程不存在，或您无权查看。"))
     now = as_of or utcnow()
-    tasks = list(session.scalars(select(ResponseTask).where(ResponseTask.episode_id == episode_id)))
+    from sqlalchemy.orm import selectinload
+
+    from app.response.models import ResponseArea
+
+    loads = (selectinload(ResponseTask.area).selectinload(ResponseArea.unit), selectinload(ResponseTask.measures))
+    tasks = list(session.scalars(select(ResponseTask).where(ResponseTask.episode_id == episode_id).options(*loads)))
     periods, measures = [], []
     for t in tasks:
         unit = t.area.unit

@@ -160,6 +160,18 @@ def episode(episode_id: int):  # type: ignore[no-untyped-def]
     return render_template("power/episode.html", **data)
 
 
+@bp.post("/episodes/<id:episode_id>/check")
+@require(Permission.work_response)
+def run_check(episode_id: int):  # type: ignore[no-untyped-def]
+    """Run the check now on the enterprises of the reader's area and store its flags (as `flask power check`)."""
+    from app.power import flags
+
+    doc = flags.run(db.session(), episode_id, user=g.user)
+    flash(_("用电核查已完成：问题 %(n)d 个，其中待核实 %(raised)d 个。", n=len(doc["flags"]),
+            raised=sum(doc["raised"].values())))  # fmt: skip
+    return redirect(url_for("power.episode", episode_id=episode_id))
+
+
 @bp.get("/episodes/<id:episode_id>/enterprises/<bigid:enterprise_id>")
 @require(Permission.view_response)
 def enterprise(episode_id: int, enterprise_id: int):  # type: ignore[no-untyped-def]
