@@ -83,12 +83,17 @@ def upload():  # type: ignore[no-untyped-def]
 
 
 def _report_page(form: Any, status: int = 200):  # type: ignore[no-untyped-def]
+    from app.core.scoping import get_scope
     from app.power import reports
     from app.power.vocabulary import REPORT_LABELS
 
     s = db.session()
     uscc = (request.args.get("uscc") or "").strip()[:18]
-    enterprises = list(s.scalars(select(RegisteredEnterprise).order_by(RegisteredEnterprise.name).limit(500)))
+    offered = select(RegisteredEnterprise).order_by(RegisteredEnterprise.name).limit(500)
+    scope = get_scope(s)
+    if scope is not None and not scope.unrestricted:  # those the reader may report for: the own area
+        offered = offered.where(RegisteredEnterprise.jurisdiction_id.in_(list(scope.writable)))
+    enterprises = list(s.scalars(offered))
     return render_template("power/reports.html", form=form, rows=reports.listed(s, uscc), uscc=uscc,
                            enterprises=enterprises, report_labels=REPORT_LABELS), status  # fmt: skip
 
