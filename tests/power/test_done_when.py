@@ -168,7 +168,9 @@ def test_done_when(app, session, runner, zone, receiver, make_user, login_as) ->
         detail = handler.get(f"/cases/{case.id}").get_data(as_text=True)
         pngs = list(session.scalars(select(Evidence).where(Evidence.case_id == case.id)))
         assert [p.filename.endswith(".png") for p in pngs] == [True]
-        assert pngs[0].filename in detail
+        assert pngs[0].filename in detail and f"/cases/evidence/{pngs[0].id}" in detail
+        with handler.get(f"/cases/evidence/{pngs[0].id}") as image:  # a file response: closed after reading
+            assert image.status_code == 200 and image.data.startswith(b"\x89PNG")  # the load-curve chart
     far = make_user("power_far_handler", code="511400")
     assert not any(c.number in login_as(far, app.test_client()).get("/cases/").get_data(as_text=True) for c in cases)
 
