@@ -1,6 +1,9 @@
 """Readings in over JSON (issue 14 point 1): `POST /api/v1/power/readings` with an optional `Idempotency-Key`.
 The same key with the same body answers as the first time and stores nothing more; the same key with another body
-is refused (422). Bad rows are named by line and nothing of the batch is kept; a large batch runs as a job."""
+is refused (422). Bad rows are named by line and nothing of the batch is kept; a large batch runs as a job.
+
+Reports made in advance (point 3): `GET /api/v1/power/reports` lists those of the reader's area, `POST` adds one
+for an enterprise of the own area (400 naming the field of a bad value; nothing written)."""
 
 from __future__ import annotations
 
@@ -85,3 +88,31 @@ def power_readings():  # type: ignore[no-untyped-def]
         batch_row.status_code, batch_row.answer = status, answer
         batch_row.job_id = answer.get("job", {}).get("id") if status == 202 else None
     return answer, status
+
+
+def _json_object() -> dict[str, Any]:
+    from app.core.errors import ServiceError
+
+    doc = request.get_json(silent=True)
+    if not isinstance(doc, dict):
+        raise ServiceError(_("请求体应为 JSON 对象。"))
+    return doc
+
+
+@bp.get("/power/reports")
+@require(Permission.view_response)
+def power_reports():  # type: ignore[no-untyped-def]
+    from app.power import reports
+
+    uscc = (request.args.get("uscc") or "").strip()[:18]
+    return {"reports": [reports.as_json(r, e) for r, e in reports.listed(db.session(), uscc)]}
+
+
+@bp.post("/power/reports")
+@require(Permission.work_response)
+def power_report_add():  # type: ignore[no-untyped-def]
+    from app.power import reports
+
+    s = db.session()
+    report = reports.add(s, reports.read(_json_object()), g.user)
+    return reports.as_json(report, report.enterprise), 201

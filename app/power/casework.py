@@ -1,7 +1,9 @@
 """From a confirmed flag to a case (issue 14 point 4): an official confirms a flag; it opens one case (origin
-`power_check`) through the cases service, placed where the enterprise is (so the responsible bureau receives it),
-with the numbers in its description and the load-curve chart attached as a PNG. At most one case per enterprise,
-flag kind and episode: another confirmed flag of the same kind joins the case already opened."""
+`power_check`) through the cases service, placed where the enterprise is, with the numbers in its description and
+the load-curve chart attached as a PNG, and hands it to the responsible bureau — the nearest bureau of the
+enterprise's place (`records.bureaus_for`): the official's own bureau accepts it (受理), another one gets it by a
+transfer form (移交) — so it waits in that bureau's inbox. At most one case per enterprise, flag kind and episode:
+another confirmed flag of the same kind joins the case already opened."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
 from app.audit.services import record
-from app.cases.services.records import add_evidence, create_case
+from app.cases.services.records import add_evidence, bureaus_for, create_case, create_transfer
+from app.cases.services.workflow import Action, transition
 from app.cases.vocabulary import EvidenceKind, Origin, SourceType
 from app.core.errors import ServiceError
 from app.core.scoping import unscoped
@@ -64,4 +67,17 @@ def _open(session: Session, flag: PowerFlag, user: Any) -> Any:
     image = chart.png(c, f"{ent.name} {flag_label(flag.kind)}", chart_labels())
     upload = FileStorage(stream=io.BytesIO(image), filename=f"用电负荷曲线_{ent.uscc}.png", content_type="image/png")
     add_evidence(session, case, user, [upload], EvidenceKind.discovery)
+    _hand_over(session, case, user)
     return case
+
+
+def _hand_over(session: Session, case: Any, user: Any) -> None:
+    """To the responsible bureau's inbox: accepted by the official's own bureau when it is the nearest one of the
+    enterprise's place, else transferred to that bureau (no bureau there: the case stays with the discoverer)."""
+    nearest = next(iter(bureaus_for(session, case)), None)
+    if nearest is None:
+        return
+    if nearest.id == user.bureau_id:
+        transition(session, case, Action.accept, user)
+    else:
+        create_transfer(session, user, [case.id], nearest.id)

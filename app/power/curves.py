@@ -26,7 +26,7 @@ class Curves:
 def of(session: Session, episode_id: int, enterprise_id: int, as_of: datetime | None = None) -> Curves:
     i = flags.inputs(session, episode_id, as_of)
     mine = {k: getattr(i, k)[getattr(i, k)["enterprise_id"] == enterprise_id] for k in
-            ("meters", "periods", "measures", "reports")}  # fmt: skip
+            ("meters", "periods", "measures", "reports", "staggered")}  # fmt: skip
     periods = [(p.start, p.end, p.level) for p in mine["periods"].itertuples()]
     if not periods or mine["meters"].empty:
         return Curves(pd.DataFrame(columns=["at"]), periods, pd.DataFrame())
@@ -35,7 +35,7 @@ def of(session: Session, episode_id: int, enterprise_id: int, as_of: datetime | 
     window = (start.tz_localize(LOCAL_TZ).to_pydatetime(), end.tz_localize(LOCAL_TZ).to_pydatetime())
     readings = hourly(session, mine["meters"]["meter_id"].astype(int).tolist(), *window)
     result = check(readings, mine["meters"], mine["periods"], mine["measures"], reports=mine["reports"],
-                   thresholds=i.thresholds, as_of=flags._local(i.as_of))  # fmt: skip
+                   staggered=mine["staggered"], thresholds=i.thresholds, as_of=flags._local(i.as_of))  # fmt: skip
     kinds = mine["meters"].set_index("meter_id")["kind"]
     readings = readings.assign(kind=readings["meter_id"].map(kinds))
     if not (kinds == "production").any():

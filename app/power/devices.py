@@ -53,22 +53,9 @@ def register_device(session: Session, mn: str, uscc: str, factors: Mapping[str, 
 
 def report_in_advance(session: Session, uscc: str, kind: str, starts_at: Any, ends_at: Any, note: str = "",
                       user: Any = None) -> Any:  # fmt: skip
-    """A stoppage, maintenance, retrofit or power cut reported in advance (left out of the baseline; a flag it
-    covers is explained)."""
-    from app.power.models import PowerReport
-    from app.power.vocabulary import REPORT_LABELS
+    """A stoppage, maintenance, retrofit or power cut reported in advance (`flask power report`): the service of
+    the screen and the API (app/power/reports.py)."""
+    from app.power import reports
 
-    if kind not in REPORT_LABELS:
-        raise ServiceError(_("报备类型应为：%(kinds)s", kinds="、".join(REPORT_LABELS)))
-    if ends_at <= starts_at:
-        raise ServiceError(_("报备的结束时间应晚于开始时间。"))
-    ent = session.scalar(select(RegisteredEnterprise).where(RegisteredEnterprise.uscc == uscc.strip().upper()))
-    if ent is None:
-        raise ServiceError(_("未登记的企业：%(uscc)s", uscc=uscc))
-    report = PowerReport(registry_enterprise_id=ent.id, jurisdiction_id=ent.jurisdiction_id, kind=kind,
-                         starts_at=starts_at, ends_at=ends_at, note=note[:500],
-                         reported_by_id=getattr(user, "id", None))  # fmt: skip
-    session.add(report)
-    session.flush()
-    record(session, "power.report_added", obj=report, user=user, detail={"uscc": ent.uscc, "kind": kind})
-    return report
+    values = reports.read({"uscc": uscc, "kind": kind, "starts_at": starts_at, "ends_at": ends_at, "note": note})
+    return reports.add(session, values, user)

@@ -46,6 +46,7 @@ class Inputs:
     reports: pd.DataFrame
     thresholds: Thresholds
     as_of: datetime
+    staggered: pd.DataFrame  # enterprise_id, start, end: staggered shutdowns of the lists in force
 
 
 def thresholds_of(session: Session, plan_code: str) -> Thresholds:
@@ -65,7 +66,12 @@ def inputs(session: Session, episode_id: int, as_of: datetime | None = None) -> 
     if episode is None:
         raise NotFound(_("预警过程不存在，或您无权查看。"))
     now = as_of or utcnow()
-    tasks = list(session.scalars(select(ResponseTask).where(ResponseTask.episode_id == episode_id)))
+    from sqlalchemy.orm import selectinload
+
+    from app.response.models import ResponseArea
+
+    loads = (selectinload(ResponseTask.area).selectinload(ResponseArea.unit), selectinload(ResponseTask.measures))
+    tasks = list(session.scalars(select(ResponseTask).where(ResponseTask.episode_id == episode_id).options(*loads)))
     periods, measures = [], []
     for t in tasks:
         unit = t.area.unit
@@ -86,8 +92,20 @@ def inputs(session: Session, episode_id: int, as_of: datetime | None = None) -> 
         episode, meters,
         pd.DataFrame(periods, columns=["enterprise_id", "start", "end", "level"]),
         pd.DataFrame(measures, columns=["enterprise_id", "level", "measure", "percent"]),
-        reports, thresholds_of(session, episode.plan_code), now,
+        reports, thresholds_of(session, episode.plan_code), now, staggered_of(session, tasks),
     )  # fmt: skip
+
+
+def staggered_of(session: Session, tasks: list[Any]) -> pd.DataFrame:
+    """The staggered-production shutdowns (错峰生产) of the enterprises under response, from the list version each
+    task was made from (the list in force at activation): whole local days, left out of the baseline."""
+    from app.reduction.models import StaggeredPeriod
+
+    registry = {t.enterprise_id: t.registry_enterprise_id for t in tasks}
+    wanted = select(StaggeredPeriod.enterprise_id, StaggeredPeriod.starts_on, StaggeredPeriod.ends_on)
+    rows = session.execute(wanted.where(StaggeredPeriod.enterprise_id.in_(list(registry)))).all() if registry else []
+    return pd.DataFrame([(registry[e], pd.Timestamp(a), pd.Timestamp(b) + timedelta(days=1)) for e, a, b in rows],
+                        columns=["enterprise_id", "start", "end"])  # fmt: skip
 
 
 def compute(session: Session, episode_id: int, as_of: datetime | None = None) -> tuple[Inputs, Result]:
@@ -98,8 +116,8 @@ def compute(session: Session, episode_id: int, as_of: datetime | None = None) ->
     end = i.periods["end"].max() + timedelta(days=1)
     window = (start.tz_localize(LOCAL_TZ).to_pydatetime(), end.tz_localize(LOCAL_TZ).to_pydatetime())
     readings = hourly(session, i.meters["meter_id"].astype(int).tolist(), *window)
-    result = check(readings, i.meters, i.periods, i.measures, reports=i.reports, thresholds=i.thresholds,
-                   as_of=_local(i.as_of))  # fmt: skip
+    result = check(readings, i.meters, i.periods, i.measures, reports=i.reports, staggered=i.staggered,
+                   thresholds=i.thresholds, as_of=_local(i.as_of))  # fmt: skip
     return i, result
 
 

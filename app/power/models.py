@@ -148,3 +148,5 @@ class PowerReport(Scoped, Base):
     note: Mapped[str] = mapped_column(String(500), default="")
     reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    enterprise = relationship("RegisteredEnterprise")

@@ -27,19 +27,25 @@ SERIOUS = ("production_not_reduced", "controls_off", "night_pattern")
 
 
 def episode(session: Session, episode_id: int, sort: str = "day", descending: bool = False) -> dict[str, Any]:
-    """Per jurisdiction (the reader's scope): the compliance rate by day and the stored flags, sorted."""
+    """Per jurisdiction (the reader's scope): the compliance rate by day and the stored flags, sorted.
+
+    Read from what is stored, never by running the check again (that is `flask power check` or the screen's
+    button): the enterprise-days checked come from the response tasks' alert periods
+    (`check.checked_days`, equal to the check's own), the failing ones from the stored flags."""
     from app.power import flags as power_flags
+    from app.power.domain.check import checked_days
     from app.power.vocabulary import flag_label, status_label
     from app.registry.models import RegisteredEnterprise
 
-    _inputs, result = power_flags.compute(session, episode_id)
+    i = power_flags.inputs(session, episode_id)
+    enterprise_days = checked_days(i.periods, i.meters, i.thresholds, power_flags._local(i.as_of))
     stored = list(session.scalars(select(PowerFlag).where(PowerFlag.episode_id == episode_id)))
     names = dict(session.execute(select(RegisteredEnterprise.id, RegisteredEnterprise.name)).all())
     bad = {(f.registry_enterprise_id, f.day) for f in stored
            if f.kind in SERIOUS and f.state.value in ("raised", "confirmed")}  # fmt: skip
     days = []
-    if len(result.days):
-        for day, group in result.days.groupby("day"):
+    if len(enterprise_days):
+        for day, group in enterprise_days.groupby("day"):
             checked = int(group["enterprise_id"].nunique())
             failing = sum(1 for e in group["enterprise_id"].unique() if (int(e), day) in bad)
             days.append({"day": day, "checked": checked, "compliant": checked - failing,

@@ -82,6 +82,59 @@ def upload():  # type: ignore[no-untyped-def]
     return render_template("power/upload.html", problems=problems), 400 if problems else 200
 
 
+def _report_page(form: Any, status: int = 200):  # type: ignore[no-untyped-def]
+    from app.core.scoping import get_scope
+    from app.power import reports
+    from app.power.vocabulary import REPORT_LABELS
+
+    s = db.session()
+    uscc = (request.args.get("uscc") or "").strip()[:18]
+    offered = select(RegisteredEnterprise).order_by(RegisteredEnterprise.name).limit(500)
+    scope = get_scope(s)
+    if scope is not None and not scope.unrestricted:  # those the reader may report for: the own area
+        offered = offered.where(RegisteredEnterprise.jurisdiction_id.in_(list(scope.writable)))
+    enterprises = list(s.scalars(offered))
+    return render_template("power/reports.html", form=form, rows=reports.listed(s, uscc), uscc=uscc,
+                           enterprises=enterprises, report_labels=REPORT_LABELS), status  # fmt: skip
+
+
+@bp.get("/reports")
+@require(Permission.view_response)
+def reports_page():  # type: ignore[no-untyped-def]
+    from app.power.forms import ReportForm
+
+    return _report_page(ReportForm())
+
+
+@bp.post("/reports")
+@require(Permission.work_response)
+def add_report():  # type: ignore[no-untyped-def]
+    from app.core.errors import ServiceError
+    from app.core.templating import local_time
+    from app.power import reports
+    from app.power.forms import ReportForm
+    from app.power.vocabulary import REPORT_LABELS
+
+    form = ReportForm()
+    if not form.validate_on_submit():
+        return _report_page(form, 400)
+    s = db.session()
+    try:
+        report = reports.add(s, reports.read(form.data), g.user)
+    except ServiceError as e:
+        s.rollback()
+        field = getattr(form, e.field, None) if e.field else None
+        if field is not None:
+            field.errors = [*list(field.errors), e.message]
+        else:
+            flash(e.message, "error")
+        return _report_page(form, 400)
+    flash(_("已报备：%(name)s %(kind)s，%(start)s 至 %(end)s。", name=report.enterprise.name,
+            kind=_(REPORT_LABELS[report.kind]), start=local_time(report.starts_at),
+            end=local_time(report.ends_at)))  # fmt: skip
+    return redirect(url_for("power.reports_page"))
+
+
 @bp.get("/devices")
 @require(Permission.view_response)
 def devices():  # type: ignore[no-untyped-def]
@@ -110,6 +163,18 @@ def episode(episode_id: int):  # type: ignore[no-untyped-def]
                         + quote(f"用电核查_{episode_id}.xlsx")},
                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")  # fmt: skip
     return render_template("power/episode.html", **data)
+
+
+@bp.post("/episodes/<id:episode_id>/check")
+@require(Permission.work_response)
+def run_check(episode_id: int):  # type: ignore[no-untyped-def]
+    """Run the check now on the enterprises of the reader's area and store its flags (as `flask power check`)."""
+    from app.power import flags
+
+    doc = flags.run(db.session(), episode_id, user=g.user)
+    flash(_("用电核查已完成：问题 %(n)d 个，其中待核实 %(raised)d 个。", n=len(doc["flags"]),
+            raised=sum(doc["raised"].values())))  # fmt: skip
+    return redirect(url_for("power.episode", episode_id=episode_id))
 
 
 @bp.get("/episodes/<id:episode_id>/enterprises/<bigid:enterprise_id>")

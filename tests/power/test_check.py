@@ -218,3 +218,40 @@ def test_the_json_document_follows_the_documented_schema(demo) -> None:
     jsonschema.validate(doc, schema)
     assert doc["raised"] == {"production_not_reduced": 3, "controls_off": 3, "night_pattern": 3, "meter_silent": 3}
     assert doc["enterprises"] == 7 and doc["flags"][0]["label"] == "生产用电未按要求下降"
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    grace=st.integers(0, 30),
+    as_of_hours=st.one_of(st.none(), st.integers(-5, 100)),
+    second=st.one_of(
+        st.none(),
+        st.tuples(st.integers(-30, 90), st.integers(1, 60), st.sampled_from(["yellow", "orange", "red", "none"])),
+    ),
+)
+def test_the_checked_hours_from_the_periods_alone_are_the_checks(grace, as_of_hours, second) -> None:  # type: ignore[no-untyped-def]
+    """What the compliance screen counts as checked (no readings) equals the check's daily hours."""
+    from app.power.domain.check import checked_days
+
+    ep = generate(["pretends", "stops"], hours=24 * 12)
+    periods = ep.periods
+    if second is not None:
+        start = pd.Timestamp(ep.alert_start) + pd.Timedelta(hours=second[0])
+        periods = pd.concat([periods, pd.DataFrame({"enterprise_id": [2], "start": [start],
+                                                    "end": [start + pd.Timedelta(hours=second[1])],
+                                                    "level": [second[2]]})], ignore_index=True)  # fmt: skip
+    periods = pd.concat(
+        [
+            periods,
+            pd.DataFrame({"enterprise_id": [9], "start": [ep.alert_start], "end": [ep.alert_end], "level": ["red"]}),
+        ],
+        ignore_index=True,
+    )  # fmt: skip  (no meters)
+    t = Thresholds(grace_hours=grace, min_baseline_days=3)
+    as_of = None if as_of_hours is None else pd.Timestamp(ep.alert_start) + pd.Timedelta(hours=as_of_hours)
+    result = check(ep.readings, ep.meters, periods, ep.measures, thresholds=t, as_of=as_of)
+    expected = (result.days[["enterprise_id", "day", "hours"]] if len(result.days) else
+                pd.DataFrame(columns=["enterprise_id", "day", "hours"]))  # fmt: skip
+    expected = expected[expected["hours"] > 0].astype({"enterprise_id": np.int64, "hours": np.int64})
+    got = checked_days(periods, ep.meters, t, as_of)
+    assert got.to_dict("records") == expected.reset_index(drop=True).to_dict("records")

@@ -5,8 +5,10 @@ rerun neither duplicates nor loses a flag."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import jsonschema
+import pandas as pd
 from sqlalchemy import func, select
 
 from app.auth.models import User
@@ -114,3 +116,18 @@ def test_a_confirmed_flag_opens_one_case_with_its_numbers_and_chart(
     assert session.get(PowerFlag, days[0].id).state is FlagState.confirmed
     page = login_as(official).get(f"/cases/{case.id}").get_data(as_text=True)
     assert case.number in page and ".png" in page
+
+
+def test_staggered_shutdowns_of_the_list_in_force_leave_the_baseline(app, session, zone) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The zone's 成都 list has a plant in staggered production from 2026-11-15: of the 30 days before the alert
+    (11-07 … 12-06) only the 8 before its shutdown are normal days; the others keep all 30."""
+    world = w.build(session, zone)
+    with app.test_request_context():
+        i, result = flags.compute(session, world.episode, as_of=datetime(2026, 12, 10, 0, tzinfo=UTC))
+    staggered = next(e for e in world.by_behaviour.values() if e.uscc == zone.stagger_uscc)
+    assert i.staggered.to_dict("records") == [{"enterprise_id": staggered.id, "start": pd.Timestamp("2026-11-15"),
+                                               "end": pd.Timestamp("2027-03-16")}]  # fmt: skip
+    normal = result.baselines.groupby("enterprise_id")["normal_days"].min().to_dict()
+    reported = world.by_behaviour["reported"].id
+    assert normal[staggered.id] == 8
+    assert all(n == 30 for e, n in normal.items() if e not in (staggered.id, reported)), normal

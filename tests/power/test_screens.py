@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from datetime import UTC, datetime
 
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -74,3 +76,73 @@ def test_another_jurisdiction_sees_none_of_the_flags(app, session, runner, zone,
     r = client.post(f"/power/flags/{flag.id}/dismiss", data={"csrf_token": csrf_token(client, "/power/"),
                                                            "reason": "x"})  # fmt: skip
     assert r.status_code == 404
+
+
+def compliance_rows(page: str) -> list[list[str]]:
+    table = page.split('data-testid="power-compliance"')[1].split("</table>")[0]
+    return [re.findall(r"<td>([^<]*)</td>", row) for row in table.split("<tr>")[2:]]
+
+
+def test_the_episode_page_reads_the_stored_results_and_shows_the_compliance_as_the_check(  # type: ignore[no-untyped-def]
+    app,
+    session,
+    runner,
+    zone,  # noqa: F811
+    make_user,
+    login_as,
+    monkeypatch,
+) -> None:
+    """The page runs no check (the check and the readings' query refuse to be called) and shows the compliance
+    the check's own daily figures give; the button runs the check and stores its flags."""
+    from app.power import flags
+    from app.power.domain import check as check_module
+    from app.power.screens import SERIOUS
+
+    world = w.build(session, zone, ["pretends", "stops", "night"])
+    now = datetime(2026, 12, 10, 0, tzinfo=UTC)  # w.AS_OF: the page and the button's run, as of the same time
+    monkeypatch.setattr(flags, "utcnow", lambda: now)
+    user = make_user("power_stored", code="510100")
+    client = login_as(user)
+    assert "本辖区没有处于预警响应中的企业。" not in client.get(f"/power/episodes/{world.episode}").get_data(
+        as_text=True
+    )
+    r = client.post(f"/power/episodes/{world.episode}/check",
+                    data={"csrf_token": csrf_token(client, f"/power/episodes/{world.episode}")},
+                    follow_redirects=True)  # fmt: skip
+    assert "用电核查已完成：问题" in r.get_data(as_text=True)
+    # what the page showed before: the check's daily figures (as of now) against the stored flags
+    with app.test_request_context():
+        _i, result = flags.compute(session, world.episode)
+    stored = list(session.scalars(select(PowerFlag)))
+    assert stored and {f.kind for f in stored} & set(SERIOUS)
+    bad = {(f.registry_enterprise_id, f.day) for f in stored if f.kind in SERIOUS and f.state.value == "raised"}
+    expected = []
+    for day, group in result.days.groupby("day"):
+        n = group["enterprise_id"].nunique()
+        ok = n - sum(1 for e in group["enterprise_id"].unique() if (int(e), day) in bad)
+        expected.append([day.isoformat(), str(n), str(ok), str(round(100 * ok / n, 1))])
+    assert expected
+
+    def refuse(*_a, **_k):  # type: ignore[no-untyped-def]
+        raise AssertionError("the episode page ran the check")
+
+    monkeypatch.setattr(check_module, "check", refuse)
+    monkeypatch.setattr(flags, "check", refuse)
+    monkeypatch.setattr(flags, "hourly", refuse)
+    page = client.get(f"/power/episodes/{world.episode}").get_data(as_text=True)
+    assert compliance_rows(page) == expected
+    assert any(row[2] != row[1] for row in expected)  # someone failed: the rate is not trivially 100
+
+
+def test_the_check_button_needs_the_role_and_csrf(app, session, runner, zone, make_user, login_as) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from app.auth.roles import Role
+
+    world = w.build(session, zone)
+    url = f"/power/episodes/{world.episode}"
+    viewer = login_as(make_user("power_viewer", code="510100", roles=(Role.approver,)))
+    assert 'data-testid="power-run-check"' not in viewer.get(url).get_data(as_text=True)
+    assert viewer.post(f"{url}/check", data={"csrf_token": csrf_token(viewer, url)}).status_code == 403
+    worker = login_as(make_user("power_worker", code="510100"), app.test_client())
+    assert worker.post(f"{url}/check").status_code == 400  # no CSRF token
+    session.expire_all()
+    assert session.scalar(select(PowerFlag)) is None

@@ -213,6 +213,40 @@ def check(
     return Result(out[FLAG_COLUMNS], days, baselines)
 
 
+def checked_days(
+    periods: pd.DataFrame, meters: pd.DataFrame, thresholds: Thresholds | None = None,
+    as_of: datetime | pd.Timestamp | None = None,
+) -> pd.DataFrame:  # fmt: skip
+    """The hours `check` judges per enterprise and day — `Result.days[["enterprise_id", "day", "hours"]]` —
+    from the periods alone (no readings): the hours inside an alert period at a level, less `grace_hours` after
+    each period's start and the hours from `as_of` on, of enterprises with meters. What the compliance screen
+    counts as checked without running the check again (a test holds the two equal)."""
+    t = thresholds or Thresholds()
+    every = periods[periods["enterprise_id"].isin(meters["enterprise_id"])]
+    limit = None if as_of is None else int(g.hours_of(pd.Series([as_of]))[0])
+
+    def hours(frame: pd.DataFrame, grace: bool = False) -> pd.DataFrame:
+        start = g.hours_of(frame["start"])
+        end = g.hours_of(frame["end"] - pd.Timedelta(microseconds=1)) + 1
+        if grace:  # as the check: the hours after the start, also past a period shorter than the grace
+            end = start + t.grace_hours
+        elif limit is not None:
+            end = np.minimum(end, limit)
+        runs = [np.arange(a, b) for a, b in zip(start, end, strict=True)]
+        return pd.DataFrame({"enterprise_id": np.repeat(frame["enterprise_id"].to_numpy(), [len(r) for r in runs]),
+                             "hour": np.concatenate(runs) if runs else np.zeros(0, dtype=np.int64)})  # fmt: skip
+
+    frame = hours(every[every["level"].map(g.LEVEL_RANK).fillna(0) > 0]).drop_duplicates()
+    if t.grace_hours and len(frame):  # the first hours after each period's start, whichever period covers them
+        spared = hours(every, grace=True).drop_duplicates()
+        frame = frame.merge(spared, how="left", indicator=True)
+        frame = frame[frame["_merge"] == "left_only"].drop(columns="_merge")
+    out = frame.assign(day=frame["hour"] // 24).groupby(["enterprise_id", "day"]).size().rename("hours").reset_index()
+    epoch = date(1970, 1, 1).toordinal()
+    out["day"] = [date.fromordinal(epoch + int(d)) for d in out["day"]]
+    return out.astype({"enterprise_id": np.int64, "hours": np.int64})
+
+
 def _median_over_days(kwh: np.ndarray, use: np.ndarray) -> np.ndarray:
     """(M, 24): per meter and hour of the day, the median over the days where `use` holds (NaN: no such day).
 

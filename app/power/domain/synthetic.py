@@ -14,6 +14,7 @@ BEHAVIOURS = {
     "stops": ("stop", None),  # stops: production and controls at standby
     "limits": ("limit", 50),  # limits by 50 %: production and controls at ~45 %
     "pretends": ("stop", None),  # asked to stop, keeps producing at ~90 %
+    "pretends_partly": ("limit", 50),  # asked to limit by 50 %, lowers production and controls to ~75 % only
     "controls_off_at_night": ("limit", 50),  # limits production to ~55 %, controls off 22:00–06:00
     "night": ("limit", 50),  # produces at night instead: day 10 %, night 100 %
     "silent": ("stop", None),  # its production meter goes silent when the alert starts
@@ -70,6 +71,7 @@ def generate(
     during(beh == "reported", 0.05, 0.05)
     during(beh == "limits", 0.45, 0.45)
     during(beh == "pretends", 0.9, 0.9)
+    during(beh == "pretends_partly", 0.75, 0.75)
     during(beh == "controls_off_at_night", 0.55, np.where(night[in_alert], 0.02, 0.55))
     during(beh == "night", np.where(night[in_alert], 1.0, 0.1), np.where(night[in_alert], 1.0, 0.1))
     noise = rng.uniform(0.97, 1.03, (n_ent, n_steps))
