@@ -185,6 +185,12 @@ def propose_observed_upgrade(issue_id: int):  # type: ignore[no-untyped-def]
     found = observed.upgrade(s, plan.code, issue, forecasts.latest_forecast(s))
     if found is None:
         raise ServiceError(_("实测数据未达到高于现行预警的级别，或预报将明显改善，无需升级。"))
+    assert episode is not None
+    under_way = [p for p in proposals.pending(episode, ProposalKind.upgrade)
+                 if p.level is not None and p.level.order >= AlertLevel(found["level"]).order]  # fmt: skip
+    if under_way:
+        flash(_("这次预警过程已有升级建议在办理中，无需重复拟定。"))
+        return redirect(url_for("alerts.proposal", proposal_id=under_way[0].id))
     proposal = proposals.create(s, g.user, plan.code, observed.draft(found), episode=episode, forecast_issue=issue)
     flash(_("已拟定预警建议，请核对后提交审批。"))
     return redirect(url_for("alerts.proposal", proposal_id=proposal.id))

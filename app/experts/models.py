@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.auth.roles import Role
+from app.auth.roles import STAFF, Role
 from app.core.scoping import Scoped
 from app.db import Base, BigId, JsonType, enum_type, state_check, utcnow
 from app.reduction.domain.vocabulary import Grade
@@ -82,10 +82,17 @@ class GradeReview(Scoped, Base):
 
     bureau = relationship("Bureau")
     jurisdiction = relationship("Jurisdiction")
+    result_list = relationship("ReductionList", primaryjoin="foreign(GradeReview.result_list_id) == ReductionList.id",
+                               viewonly=True)  # fmt: skip
     invitations: Mapped[list[ReviewInvitation]] = relationship(order_by="ReviewInvitation.id", viewonly=True)
 
     def _requester(self, user: Any) -> bool:
         return user.bureau_id == self.bureau_id and bool(user.roles & REQUESTER_ROLES)
+
+    def owned_by(self, user: Any) -> bool:
+        """The user's bureau keeps the enterprise's list (its jurisdiction's staff, as the list's own rule
+        `reduction.models._owner`): only it writes the resulting grade into the list."""
+        return user.jurisdiction_id == self.jurisdiction_id and bool(user.roles & STAFF)
 
     def can_invite(self, user: Any) -> bool:
         return self.state is ReviewState.open and self._requester(user)
@@ -95,8 +102,10 @@ class GradeReview(Scoped, Base):
         return self.state is ReviewState.open and self._requester(user)
 
     def can_conclude(self, user: Any) -> bool:
+        """The bureau that keeps the enterprise's list concludes (whoever requested the review: a province's
+        review of a city's enterprise is concluded by the city), once an expert has given an opinion."""
         return (
-            self.state is ReviewState.open and self._requester(user)
+            self.state is ReviewState.open and self.owned_by(user)
             and any(i.proposed_grade is not None for i in self.invitations)
         )  # fmt: skip
 

@@ -1,6 +1,8 @@
 """The expert pool and grading reviews: keep the pool, request a review, invite experts of the other province
 without conflicts, record their opinions, conclude with the resulting grade (the enterprise's grade moves in its
-editable list version, or in the next version, and its assessment is refreshed), or cancel.
+editable list version, or in the next version of a published one, and its assessment is refreshed), or cancel.
+Whoever requests the review (a province, or the city above a county), the bureau that keeps the enterprise's list
+concludes it: it alone writes that list (`GradeReview.can_conclude`); any other bureau is told who must.
 
 Services flush and write audit entries; the request commits. Reads go through the central scoping: the review
 and the enterprise are found only within the reader's reach; the pool is shared reference data.
@@ -271,8 +273,7 @@ def transition(session: Session, user: User, review: GradeReview, action: str, d
     except ValueError:
         raise ServiceError(_("不支持的操作。"), field="action") from None
     if not review.can(act, user):
-        raise Forbidden(_("该复核当前不能执行此操作。") if review._requester(user)
-                        else _("只有组织复核的单位可以执行此操作。"))  # fmt: skip
+        raise Forbidden(_why_not(session, review, act, user))
     before = {"state": review.state.value}
     if act is ReviewAction.cancel:
         review.state = ReviewState.cancelled
@@ -291,6 +292,43 @@ def transition(session: Session, user: User, review: GradeReview, action: str, d
     record(session, "grade_review.conclude", obj=review, before={**before, "grade": _v(review.grade_before)},
            after={"state": review.state.value, "grade": grade.value, "enterprise_id": row.id, "list_id": lst.id,
                   "new_version": new_list, "conclusion": conclusion})  # fmt: skip
+
+
+def _why_not(session: Session, review: GradeReview, act: ReviewAction, user: User) -> str:
+    if review.state is not ReviewState.open:
+        return _("该复核已结束，不能再执行此操作。")
+    if act is ReviewAction.cancel:
+        return _("只有组织复核的单位可以取消复核。")
+    if not review.owned_by(user):
+        return conclude_refusal(session, review)
+    return _("尚无专家提出建议等级，不能完成复核。")
+
+
+def list_keeper(session: Session, review: GradeReview) -> tuple[ReductionList | None, str]:
+    """The enterprise's newest list version in its jurisdiction and the name of the bureau keeping it."""
+    from app.auth.models import Bureau
+
+    with unscoped(session):
+        lst = session.scalars(
+            select(ReductionList).join(Enterprise, Enterprise.list_id == ReductionList.id)
+            .where(Enterprise.registry_id == review.registry_enterprise_id,
+                   ReductionList.jurisdiction_id == review.jurisdiction_id)
+            .order_by(ReductionList.year.desc(), ReductionList.version.desc()).limit(1)
+        ).first()  # fmt: skip
+        bureau = session.get(Bureau, lst.bureau_id) if lst is not None else None
+        name = bureau.name if bureau is not None else review.jurisdiction.name
+    return lst, name
+
+
+def conclude_refusal(session: Session, review: GradeReview) -> str:
+    """Why a bureau other than the list's keeper cannot conclude, naming the keeper and the list."""
+    lst, keeper = list_keeper(session, review)
+    if lst is not None and lst.state is ListState.published:
+        return _("该企业所在的%(year)d年第%(version)d版清单已发布，由%(keeper)s管理；复核确定的等级须由%(keeper)s"
+                 "完成复核、建立清单新版本写入，其他单位不能修改该清单。", year=lst.year, version=lst.version,
+                 keeper=keeper)  # fmt: skip
+    return _("该企业的应急减排清单由%(keeper)s管理；复核确定的等级须由%(keeper)s完成复核并写入清单，其他单位不能"
+             "修改该清单。", keeper=keeper)  # fmt: skip
 
 
 def _apply_grade(
@@ -314,8 +352,8 @@ def _apply_grade(
     if not lst.editable:
         if lst.state is not ListState.published:
             raise Conflict(_("该企业所在清单正在审核中，请待审核结束后再完成复核。"))
-        if not lst.may(ListAction.new_version, user):
-            raise Conflict(_("该企业所在清单已发布，须由清单所属单位建立新版本后再完成复核。"))
+        if not lst.may(ListAction.new_version, user):  # the keeper's staff always may (can_conclude)
+            raise Forbidden(conclude_refusal(session, review))
         lst = lists.new_version(session, lst, user)
         new_list = True
         row = session.scalars(
@@ -324,7 +362,7 @@ def _apply_grade(
             )
         ).one()
     elif not lst.can_edit(user):
-        raise Conflict(_("该企业所在清单须由清单所属单位修改。"))
+        raise Forbidden(conclude_refusal(session, review))
     before = _v(row.grade)
     row.grade = grade
     session.flush()

@@ -15,7 +15,9 @@ from app.experts.models import ReviewAction, ReviewState
 from app.extensions import db
 from app.places.models import JurisdictionLevel
 from app.reduction.domain.vocabulary import Grade
+from app.reduction.models import ListState
 from app.reduction.services import rule_library
+from app.reduction.services.lists import STATE_LABELS as LIST_STATE_LABELS
 
 bp = Blueprint("experts", __name__, url_prefix="/experts")
 
@@ -78,9 +80,13 @@ def review(review_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
     r = services.get_review(s, review_id)
     rows = services.candidates(s, r) if r.can_invite(g.user) else []
+    # The requesting bureau that does not keep the list is told who concludes.
+    keeper_note = (services.conclude_refusal(s, r) if r.state is ReviewState.open and not r.owned_by(g.user)
+                   else None)  # fmt: skip
     return render_template("experts/review.html", review=r, candidates=rows, grades=list(Grade),
                            industries=_industry_names(), conflict_labels=services.CONFLICT_LABELS,
-                           actions=[a for a in ReviewAction if r.can(a, g.user)])  # fmt: skip
+                           actions=[a for a in ReviewAction if r.can(a, g.user)], keeper_note=keeper_note,
+                           list_state_labels=LIST_STATE_LABELS)  # fmt: skip
 
 
 @bp.post("/reviews/<id:review_id>/invitations", endpoint="invite")
@@ -112,5 +118,11 @@ def transition(review_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
     r = services.get_review(s, review_id)
     services.transition(s, g.user, r, request.form.get("action") or "", request.form)
-    flash(_("复核已完成，企业绩效等级已更新。") if r.resulting_grade else _("复核已取消。"))
+    if r.resulting_grade is None:
+        flash(_("复核已取消。"))
+    elif r.result_list is not None and r.result_list.state is not ListState.published:
+        flash(_("复核已完成：等级已写入%(year)d年第%(version)d版清单，该版本审核发布后成为执行中的清单。",
+                year=r.result_list.year, version=r.result_list.version))  # fmt: skip
+    else:
+        flash(_("复核已完成，企业绩效等级已更新。"))
     return redirect(url_for("experts.review", review_id=review_id))

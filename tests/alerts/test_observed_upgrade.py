@@ -5,21 +5,25 @@ level in force give none."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import func, select
 
 from app.alerts import services as alerts
 from app.alerts.domain import readings
-from app.alerts.models import ReadingKind
+from app.alerts.models import EpisodeEvent, Proposal, ReadingKind
 from app.alerts.services import observed, proposals
 from app.alerts.services.drafts import Draft
 from app.alerts.vocabulary import ProposalKind, ProposalState
 from app.alerts.workflow import Action
+from app.audit.models import AuditEntry
 from app.auth.models import BureauKind
 from app.auth.roles import Role
+from app.notifications.models import Notification, NotificationKind
 from app.reduction.domain.vocabulary import AlertLevel
 
 COUNTIES = ["653101", "653121", "653122", "653123", "653124", "653125",
@@ -49,6 +53,78 @@ def yellow(session, make_user, make_bureau):  # type: ignore[no-untyped-def]
     proposals.transition(session, p, Action.decide, director, {"decision": "agree"}, now=start - timedelta(hours=30))
     proposals.transition(session, p, Action.issue, director, now=start - timedelta(hours=30))
     return director, p.episode
+
+
+def todo(page: str, key: str) -> int:
+    found = re.search(rf'data-testid="todo-{key}">\s*<strong class="count">(\d+)</strong>', page)
+    return int(found.group(1)) if found else 0
+
+
+def upgrades(session, episode):  # type: ignore[no-untyped-def]
+    return session.scalars(select(Proposal).where(Proposal.episode_id == episode.id,
+                                                  Proposal.kind == ProposalKind.upgrade)).all()  # fmt: skip
+
+
+def test_an_observed_upgrade_reaches_its_deciders_work_list_and_notifications(
+    session, yellow, tmp_path, make_user, make_bureau, login_as, client
+) -> None:  # type: ignore[no-untyped-def]
+    """Storing observations that call for an upgrade puts the upgrade into the plan's orange chain at once: the
+    office director (审核) sees it to decide on the home page and is notified; the deputy commander (批准) only
+    once the director has agreed; nobody else."""
+    director, episode = yellow
+    command = director.bureau
+    leaders = make_bureau("653100", "喀什指挥部领导（实测升级测试）", kind=BureauKind.command_center)
+    deputy = make_user("ks_obs_deputy", roles=(Role.deputy_commander,), bureau=leaders)
+    staff = make_user("ks_obs_staff", "653101", roles=(Role.city_staff,))
+    stored(session, hourly(tmp_path / "预报.csv", T0 + timedelta(hours=60), 48, 260), ReadingKind.forecast)
+    assert upgrades(session, episode) == []  # a forecast alone proposes no observed upgrade
+    seen = stored(session, hourly(tmp_path / "实测.csv", T0, 60, 260), ReadingKind.observation)
+    [p] = upgrades(session, episode)
+    assert p.state is ProposalState.under_approval and p.level is AlertLevel.orange and p.created_by_id is None
+    assert p.forecast_issue_id == seen.id and p.reason.startswith("实测：")
+    assert "预报未来24小时内无明显改善" in p.reason and sorted(p.units) == sorted(COUNTIES)
+    assert [s["role"] for s in p.chain] == ["office_director", "deputy_commander"]
+    notes = session.scalars(select(Notification).where(Notification.object_id == p.id,
+                                                       Notification.endpoint == "alerts.proposal")).all()  # fmt: skip
+    assert [(n.kind, n.bureau_id) for n in notes] == [(NotificationKind.alert_approval, command.id)]
+    kinds = [e.kind.value for e in session.scalars(select(EpisodeEvent).where(EpisodeEvent.proposal_id == p.id))]
+    assert kinds == ["drafted", "submitted"]
+    # the same file again, and another observation at orange, make no second upgrade
+    stored(session, hourly(tmp_path / "实测.csv", T0, 60, 260), ReadingKind.observation)
+    stored(session, hourly(tmp_path / "实测2.csv", T0, 61, 270), ReadingKind.observation)
+    assert len(upgrades(session, episode)) == 1
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "alert_proposal.propose_on_rule", AuditEntry.object_id == str(p.id))) == 1  # fmt: skip
+
+    login_as(director)
+    home = client.get("/").get_data(as_text=True)
+    assert todo(home, "alert_decide") == 1
+    assert "预警建议待审批：kashgar" in home and "升级" in home
+    timeline = client.get(f"/alerts/episodes/{episode.id}").get_data(as_text=True)
+    assert "按预案规则（实测升级）" in timeline
+    login_as(deputy)
+    assert todo(client.get("/").get_data(as_text=True), "alert_decide") == 0  # the review comes first
+    assert "预警建议待审批" not in client.get("/notifications/").get_data(as_text=True)
+    login_as(staff)
+    assert todo(client.get("/").get_data(as_text=True), "alert_decide") == 0
+
+    proposals.transition(session, p, Action.decide, session.get(type(director), director.id),
+                         {"decision": "agree", "opinion": "实测已达橙色"})  # fmt: skip
+    session.commit()
+    login_as(deputy)
+    assert todo(client.get("/").get_data(as_text=True), "alert_decide") == 1
+    assert "预警建议待审批：kashgar" in client.get("/notifications/").get_data(as_text=True)
+
+
+def test_observations_that_call_for_no_upgrade_notify_nobody(session, yellow, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _director, episode = yellow
+    before = session.scalar(select(func.count()).select_from(Notification))
+    stored(session, hourly(tmp_path / "实测黄.csv", T0, 30, 260), ReadingKind.observation)  # yellow: as in force
+    stored(session, hourly(tmp_path / "预报好.csv", T0 + timedelta(hours=60), 48, 80), ReadingKind.forecast)
+    stored(session, hourly(tmp_path / "实测橙.csv", T0, 60, 260), ReadingKind.observation)  # improvement forecast
+    assert upgrades(session, episode) == []
+    assert session.scalar(select(func.count()).select_from(Notification)) == before
 
 
 def test_observed_orange_over_a_yellow_alert_gives_an_upgrade(session, yellow, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -92,9 +168,13 @@ def test_the_observation_page_shows_the_upgrade_and_drafts_it(session, yellow, t
     assert 'data-testid="observed-upgrade"' in page and "高于现行黄色预警" in page
     r = post_form(client, f"/alerts/forecasts/{seen.id}/propose-upgrade", {"plan": "kashgar", "episode": episode.id},
                   token_from=url)  # fmt: skip
+    # the upload itself already put the upgrade into the chain: drafting again leads to that proposal
     assert r.status_code == 302, r.get_data(as_text=True)[:2000]
     page = client.get(r.headers["Location"]).get_data(as_text=True)
-    assert "橙色预警" in page and "实测：" in page and "草稿" in page
+    assert "橙色预警" in page and "实测：" in page and "审批中" in page
+    assert "已有升级建议在办理中" in page
+    assert session.scalar(select(func.count()).select_from(Proposal).where(
+        Proposal.episode_id == episode.id, Proposal.kind == ProposalKind.upgrade)) == 1  # fmt: skip
 
 
 def test_the_api_answers_the_observed_upgrade(session, yellow, tmp_path, client) -> None:  # type: ignore[no-untyped-def]

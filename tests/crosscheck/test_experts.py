@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app.auth.models import Bureau
 from app.auth.roles import Role
 from app.experts import domain
 from app.experts.models import Expert, GradeReview, ReviewInvitation, ReviewState
@@ -145,6 +146,67 @@ def test_an_expert_from_chongqing_reviews_a_grade_in_nanchong_and_the_required_m
     # Another city's bureau does not see the review; nobody concludes twice.
     assert login_as(people["neijiang"], app.test_client()).get(review_path).status_code == 404
     assert _post(nc, review_path.rstrip("/") + "/transition", {"action": "cancel"}).status_code == 403
+
+
+def test_a_province_requested_review_of_a_published_list_is_concluded_by_the_bureau_keeping_it(
+    app, login_as, world
+) -> None:  # type: ignore[no-untyped-def]
+    """四川省厅 asks for the review of a 南充 enterprise whose list in force is published: the province invites the
+    expert from 重庆 and records the opinion, but only 南充's bureau (which keeps the list) concludes it: the grade
+    goes into a new version of 南充's list, the registry keeps the change, and the required measures move. The
+    province is refused with the reason and the keeper's name; another city sees nothing."""
+    people, plant = world["people"], world["plant"]
+    zhang = _add_expert(app, login_as, people["chongqing"], name="张工", employer="重庆市环境科学研究院",
+                        jurisdiction=TONGNAN)  # fmt: skip
+    sc = login_as(people["sichuan"], app.test_client())
+    r = _post(sc, "/experts/reviews", {"uscc": plant.uscc, "reason": "省级抽查：C级依据不足"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    path = r.headers["Location"].rstrip("/")
+    assert _post(sc, path + "/invitations", {"expert_id": zhang}).status_code == 302
+    s = db.session_factory()
+    inv = s.scalars(select(ReviewInvitation).where(ReviewInvitation.expert_id == zhang)).one()
+    s.close()
+    assert _post(sc, f"/experts/invitations/{inv.id}/opinion", {"proposed_grade": "B", "opinion": "达到B级"}
+                 ).status_code == 302  # fmt: skip
+    s = db.session_factory()
+    nanchong_bureau = s.get(Bureau, people["nanchong"].bureau_id).name
+    s.close()
+    page = sc.get(path).get_data(as_text=True)
+    assert 'data-testid="keeper-note"' in page and "完成复核并更新企业等级" not in page
+    assert f"2026年第1版清单已发布，由{nanchong_bureau}管理" in page
+    conclude = {"action": "conclude", "resulting_grade": "B", "conclusion": "经专家复核，评定为B级"}
+    refused = _post(sc, path + "/transition", conclude)
+    assert refused.status_code == 403
+    assert f"须由{nanchong_bureau}完成复核、建立清单新版本写入" in refused.get_data(as_text=True)
+    s = db.session_factory()
+    assert s.scalars(select(GradeReview)).one().state is ReviewState.open  # nothing was written
+    assert s.scalar(select(ReductionList.id).where(ReductionList.version == 2)) is None
+    s.close()
+
+    nc = login_as(people["nanchong"], app.test_client())
+    before = nc.get(f"/lists/enterprises/{plant.id}").get_data(as_text=True)
+    page = nc.get(path).get_data(as_text=True)
+    assert "完成复核并更新企业等级" in page and 'data-testid="keeper-note"' not in page
+    assert "邀请</button>" not in page  # inviting and opinions stay with the requesting province
+    r = _post(nc, path + "/transition", conclude)
+    assert r.status_code == 302, r.get_data(as_text=True)
+    page = nc.get(path).get_data(as_text=True)
+    assert "已完成" in page and "2026年第2版（草稿）：该版本审核发布后成为执行中的清单" in page
+    s = db.session_factory()
+    review = s.scalars(select(GradeReview)).one()
+    row = s.get(Enterprise, review.result_enterprise_id)
+    new_list = s.get(ReductionList, row.list_id)
+    assert (review.state, row.grade.value, new_list.version, new_list.state) == (
+        ReviewState.concluded, "B", 2, ListState.draft)  # fmt: skip
+    assert review.concluded_by_id == people["nanchong"].id and review.bureau_id == people["sichuan"].bureau_id
+    assert s.get(Enterprise, plant.id).grade.value == "C"  # the published version is never edited
+    event = s.scalars(select(RegistryEvent).where(RegistryEvent.registry_enterprise_id == plant.registry_id,
+                                                  RegistryEvent.action == RegistryAction.changed)).one()  # fmt: skip
+    assert event.changes["grade"] == ["C", "B"]
+    s.close()
+    after = nc.get(f"/lists/enterprises/{row.id}").get_data(as_text=True)
+    assert _required(after) and _required(after) != _required(before)
+    assert login_as(people["neijiang"], app.test_client()).get(path).status_code == 404
 
 
 def test_a_chongqing_enterprise_invites_only_sichuan_experts(

@@ -107,6 +107,16 @@ def create(
     """A drafted proposal: a new episode's issue, or an upgrade, downgrade or lift of an episode in force."""
     if not user.can(Permission.propose_alerts):
         raise Forbidden(_("您没有拟定预警建议的权限。"))
+    return _create(session, user, plan_code, draft, episode=episode, forecast_issue=forecast_issue)
+
+
+def _create(
+    session: Session, user: User | None, plan_code: str, draft: Draft, *, episode: Episode | None = None,
+    forecast_issue: ForecastIssue | None = None,
+) -> Proposal:  # fmt: skip
+    """`create` without the proposer's permission: `user` None is the plan's own rule drafting it (the observed
+    upgrade, `propose_on_rule`), which only ever adjusts an episode in force."""
+    assert user is not None or episode is not None
     plan, rules = plan_of(session, plan_code)
     members = member_units(session, plan)
     units = list(dict.fromkeys(str(u).strip() for u in draft.units if str(u).strip()))
@@ -149,6 +159,7 @@ def create(
     for lv in unit_levels.values():
         parse_level(lv, "unit_levels")
     if episode is None:
+        assert user is not None
         episode = Episode(
             plan_code=plan.code, bureau_id=user.bureau_id, jurisdiction_id=user.jurisdiction_id,
             state=EpisodeState.proposed, level=draft.level, created_by_id=user.id,
@@ -172,14 +183,51 @@ def create(
         weather=draft.weather.strip()[:2000], reason=draft.reason.strip()[:4000], state=ProposalState.drafted,
         chain=[] if without else chain_for(rules, stake), without_approval=without,
         forecast_issue_id=forecast_issue.id if forecast_issue is not None else None, evaluation=draft.evaluation,
-        propose_by=propose_by, created_by_id=user.id,
+        propose_by=propose_by, created_by_id=getattr(user, "id", None),
     )  # fmt: skip
     session.add(proposal)
     session.flush()
     session.refresh(episode, ["proposals"])
-    _event(session, proposal, EventKind.drafted, user, {"kind": draft.kind.value, "level": _v(draft.level),
-                                                         "units": units})  # fmt: skip
-    record(session, "alert_proposal.create", obj=proposal, user=user, after=_snapshot(proposal))
+    detail = {"kind": draft.kind.value, "level": _v(draft.level), "units": units}
+    if user is None:
+        detail["by_rule"] = True
+    _event(session, proposal, EventKind.drafted, user, detail)
+    if user is not None:
+        record(session, "alert_proposal.create", obj=proposal, user=user, after=_snapshot(proposal))
+    session.flush()
+    return proposal
+
+
+PENDING = (ProposalState.drafted, ProposalState.under_approval, ProposalState.approved)
+
+
+def pending(episode: Episode, kind: ProposalKind) -> list[Proposal]:
+    """The episode's proposals of this kind not yet issued, refused or withdrawn."""
+    return [p for p in episode.proposals if p.kind is kind and p.state in PENDING]
+
+
+def propose_on_rule(
+    session: Session, episode: Episode, draft: Draft, *, forecast_issue: ForecastIssue | None = None,
+    uploader: User | None = None, now: datetime | None = None,
+) -> Proposal:  # fmt: skip
+    """A proposal the plan's own rule calls for (the observed upgrade of seed 002 §3.7.1: "应……及时调整到更高级别
+    的预警"), drafted for the episode's running bureau and submitted at once into the plan's approval chain for the
+    new level, so that its deciders get it in their work list and a notification now; the chain's first step (the
+    office director's review in Kashgar) is the people's check. Its timeline says it came by the rule; the audit
+    entry names the upload that brought the observations (`uploader`)."""
+    now = now or utcnow()
+    proposal = _create(session, None, episode.plan_code, draft, episode=episode, forecast_issue=forecast_issue)
+    proposal.submitted_at = now
+    if not proposal.chain:
+        proposal.state, proposal.approved_at = ProposalState.approved, now
+        _event(session, proposal, EventKind.submitted, None, {"by_rule": True, "without_approval": True})
+        _notify(session, proposal, NotificationKind.alert_approved, [episode.bureau_id])
+    else:
+        proposal.state = ProposalState.under_approval
+        _event(session, proposal, EventKind.submitted, None, {"by_rule": True})
+        _notify_deciders(session, proposal, also=[episode.bureau_id])
+    record(session, "alert_proposal.propose_on_rule", obj=proposal, user=uploader,
+           after={**_snapshot(proposal), "reason": proposal.reason[:500]})  # fmt: skip
     session.flush()
     return proposal
 
@@ -468,8 +516,9 @@ def _notify(session: Session, proposal: Proposal, kind: NotificationKind, bureau
            endpoint="alerts.proposal", object_id=proposal.id)  # fmt: skip
 
 
-def _notify_deciders(session: Session, proposal: Proposal) -> None:
-    """The bureaus holding a user who may decide an open step (their role, and the step's jurisdiction)."""
+def _notify_deciders(session: Session, proposal: Proposal, also: list[int] | None = None) -> None:
+    """The bureaus holding a user who may decide an open step (their role, and the step's jurisdiction), and
+    `also` (the running bureau, of a proposal the plan's rule submitted)."""
     from app.auth.models import UserRole
     from app.core.scoping import unscoped
 
@@ -487,4 +536,4 @@ def _notify_deciders(session: Session, proposal: Proposal) -> None:
                     Jurisdiction.code == step["jurisdiction"]
                 )
             bureaus |= set(session.scalars(stmt))
-    _notify(session, proposal, NotificationKind.alert_approval, sorted(bureaus))
+    _notify(session, proposal, NotificationKind.alert_approval, sorted(bureaus | set(also or ())))
