@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.reduction.demo import KEY_INDUSTRIES
+from bench._registry import register
 from bench.harness import PASSWORD_HASH, ROOT, Context, Result, stopwatch
 from bench.load import CLIENTS, Load, Server, floor_server, get, merge, run_load, session_cookie
 
@@ -213,13 +214,23 @@ def populate(ctx: Context) -> Data:
                 uid += 1
             eid += 1
     data.enterprises, data.units, data.measures = len(enterprises), len(units), len(measures)
+    with ctx.session() as s:
+        uscc_of = {e[0]: e[3] for e in enterprises}
+        registry, unit_registry = register(
+            s, ((e[3], e[2], e[4]) for e in enterprises), [(uscc_of[u[1]], u[3], u[4]) for u in units]
+        )
+        s.commit()
+    enterprises = [(*e, registry[e[3]]) for e in enterprises]
+    units = [(*u, unit_registry[(uscc_of[u[1]], u[3])]) for u in units]
+    del uscc_of, registry, unit_registry
     columns = {
         "enterprise": "id, list_id, jurisdiction_id, uscc, name, address, latitude, longitude, industry_code, "
         "industry, category, grade, graded_on, so2, nox, pm, vocs, uses_coal, uses_oil, toxic, ultra_low, "
         "output_basis, truck_visits_per_day, machinery, truck_emissions, machinery_emissions, operating_days, "
-        "contact_name, contact_phone, notes",
+        "contact_name, contact_phone, notes, registry_id",
         "process_unit": "id, enterprise_id, jurisdiction_id, code, name, share_so2, share_nox, share_pm, "
-        "share_vocs, eia_capacity, permit_capacity, last_year_output, capacity_unit, outdoor, under_rectification",
+        "share_vocs, eia_capacity, permit_capacity, last_year_output, capacity_unit, outdoor, under_rectification, "
+        "registry_id",
         "measure": "enterprise_id, jurisdiction_id, level, process_unit_id, kind, percent, verification, "
         "max_stage, basis, note",
     }

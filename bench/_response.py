@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from itertools import count
 from typing import Any
 
+from bench._registry import register
 from bench.harness import Context, Result, compare
 
 ENTERPRISES = int(os.environ.get("BENCH_RESPONSE_ENTERPRISES", "100000"))
@@ -66,6 +67,9 @@ def _world(ctx: Context) -> dict[str, Any]:
             rows.append({"list_id": lst.id, "jurisdiction_id": lst.jurisdiction_id,
                          "uscc": codes[i], "name": f"测试企业{i:06d}",
                          "category": "key" if i % 10 == 0 else "other", "address": f"测试路{i}号"})  # fmt: skip
+        registry, _units = register(s, ((r["uscc"], r["jurisdiction_id"], r["name"]) for r in rows))
+        for r in rows:
+            r["registry_id"] = registry[r["uscc"]]
         for start in range(0, len(rows), 20000):
             s.execute(insert(Enterprise), rows[start : start + 20000])
         ids = s.execute(select(Enterprise.id, Enterprise.jurisdiction_id)).all()
@@ -120,13 +124,14 @@ def run(ctx: Context) -> list[Result]:
             s.flush()
             rows = select(
                 literal(ep), literal(area.id), Enterprise.jurisdiction_id, Enterprise.id, Enterprise.list_id,
-                Enterprise.uscc, Enterprise.name, Enterprise.address, Enterprise.category,
+                Enterprise.uscc, Enterprise.registry_id, Enterprise.name, Enterprise.address, Enterprise.category,
                 case((Enterprise.category == "key", literal("onsite_supervision")), else_=literal("patrol")),
                 literal("orange"), literal("open"), literal(ISSUED, ResponseTask.created_at.type),
             ).where(Enterprise.list_id.in_(world["lists"]))  # fmt: skip
             s.execute(insert(ResponseTask.__table__).from_select(
-                ["episode_id", "area_id", "jurisdiction_id", "enterprise_id", "list_id", "uscc", "enterprise_name",
-                 "address", "category", "supervision", "level", "state", "created_at"], rows))  # fmt: skip
+                ["episode_id", "area_id", "jurisdiction_id", "enterprise_id", "list_id", "uscc",
+                 "registry_enterprise_id", "enterprise_name", "address", "category", "supervision", "level", "state",
+                 "created_at"], rows))  # fmt: skip
             m = select(
                 ResponseTask.id, ResponseTask.jurisdiction_id, Measure.id, Measure.level, Measure.kind,
                 Measure.percent, Measure.verification, literal(""), Measure.note, literal(True), literal("pending"),
