@@ -28,6 +28,8 @@ class NotificationKind(enum.StrEnum):
     response_lifted = "response_lifted"
     report_late = "report_late"
     case_assigned = "case_assigned"  # to one officer (Notification.user_id)
+    alert_observed = "alert_observed"  # an observed upgrade the plan's rule submitted, to its deciders
+    review_to_conclude = "review_to_conclude"  # a grading review with an opinion, to the list's keeper
 
 
 class Notification(Base):

@@ -33,6 +33,8 @@ TEXTS = {
     NotificationKind.response_lifted: _l("应急响应已解除：%(subject)s（%(detail)s）"),
     NotificationKind.report_late: _l("日报逾期：%(subject)s（%(detail)s）"),
     NotificationKind.case_assigned: _l("线索 %(subject)s 已指派给您承办（%(detail)s）"),
+    NotificationKind.alert_observed: _l("实测升级待审批：%(subject)s（实测已达%(detail)s）"),
+    NotificationKind.review_to_conclude: _l("绩效评级复核待完成：%(subject)s（专家意见已录入：%(detail)s）"),
 }
 PAGE = 50
 

@@ -86,7 +86,9 @@ def test_an_observed_upgrade_reaches_its_deciders_work_list_and_notifications(
     assert [s["role"] for s in p.chain] == ["office_director", "deputy_commander"]
     notes = session.scalars(select(Notification).where(Notification.object_id == p.id,
                                                        Notification.endpoint == "alerts.proposal")).all()  # fmt: skip
-    assert [(n.kind, n.bureau_id) for n in notes] == [(NotificationKind.alert_approval, command.id)]
+    # its own kind, saying why: the level observed and the units that reached it
+    assert [(n.kind, n.bureau_id) for n in notes] == [(NotificationKind.alert_observed, command.id)]
+    assert notes[0].detail.startswith("橙色预警：喀什市、疏附县、疏勒县") and notes[0].detail.count("、") == 11
     kinds = [e.kind.value for e in session.scalars(select(EpisodeEvent).where(EpisodeEvent.proposal_id == p.id))]
     assert kinds == ["drafted", "submitted"]
     # the same file again, and another observation at orange, make no second upgrade
@@ -100,12 +102,13 @@ def test_an_observed_upgrade_reaches_its_deciders_work_list_and_notifications(
     login_as(director)
     home = client.get("/").get_data(as_text=True)
     assert todo(home, "alert_decide") == 1
-    assert "预警建议待审批：kashgar" in home and "升级" in home
+    assert "实测升级待审批：kashgar" in home and "实测已达橙色预警：喀什市、疏附县" in home
+    assert "预警建议待审批：kashgar #1 预警升级" not in home  # not the wording of a proposal someone submitted
     timeline = client.get(f"/alerts/episodes/{episode.id}").get_data(as_text=True)
     assert "按预案规则（实测升级）" in timeline
     login_as(deputy)
     assert todo(client.get("/").get_data(as_text=True), "alert_decide") == 0  # the review comes first
-    assert "预警建议待审批" not in client.get("/notifications/").get_data(as_text=True)
+    assert "待审批" not in client.get("/notifications/").get_data(as_text=True)
     login_as(staff)
     assert todo(client.get("/").get_data(as_text=True), "alert_decide") == 0
 
@@ -114,7 +117,14 @@ def test_an_observed_upgrade_reaches_its_deciders_work_list_and_notifications(
     session.commit()
     login_as(deputy)
     assert todo(client.get("/").get_data(as_text=True), "alert_decide") == 1
-    assert "预警建议待审批：kashgar" in client.get("/notifications/").get_data(as_text=True)
+    # the next step's decider is told the same reason
+    inbox = client.get("/notifications/").get_data(as_text=True)
+    assert "实测升级待审批：kashgar" in inbox and "实测已达橙色预警：喀什市" in inbox
+    from tests.conftest import post_form
+
+    post_form(client, "/language", {"lang": "en"}, token_from="/notifications/")
+    english = client.get("/notifications/").get_data(as_text=True)
+    assert "Observed upgrade awaiting your decision: kashgar" in english
 
 
 def test_observations_that_call_for_no_upgrade_notify_nobody(session, yellow, tmp_path) -> None:  # type: ignore[no-untyped-def]

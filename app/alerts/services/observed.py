@@ -4,7 +4,9 @@ issue and, when given, the latest forecast issue, the upgrade proposal as a Draf
 `arise` runs when a new observation issue is stored (`app.alerts.services.store`, the one entry of the upload
 page, the API and `flask alerts import --observed`): for each issued episode of a plan with the rule, the upgrade
 the observations call for is drafted for the episode's running bureau and submitted into the plan's chain
-(proposals.propose_on_rule), so that its deciders see it in their work list and get a notification at once.
+(proposals.propose_on_rule), so that its deciders see it in their work list and get a notification at once:
+its own kind (实测升级待审批, `NotificationKind.alert_observed`), naming the observed level and the units that
+reached it, for each step of the chain.
 An episode that already has an upgrade under way to that level or higher gets no second one."""
 
 from __future__ import annotations

@@ -536,4 +536,24 @@ def _notify_deciders(session: Session, proposal: Proposal, also: list[int] | Non
                     Jurisdiction.code == step["jurisdiction"]
                 )
             bureaus |= set(session.scalars(stmt))
-    _notify(session, proposal, NotificationKind.alert_approval, sorted(bureaus | set(also or ())))
+    to = sorted(bureaus | set(also or ()))
+    if by_rule(proposal):
+        _notify(session, proposal, NotificationKind.alert_observed, to, detail=_observed(session, proposal))
+    else:
+        _notify(session, proposal, NotificationKind.alert_approval, to)
+
+
+def by_rule(proposal: Proposal) -> bool:
+    """Drafted by the plan's own rule (the observed upgrade, `propose_on_rule`): no proposer."""
+    return proposal.created_by_id is None and proposal.kind is ProposalKind.upgrade
+
+
+def _observed(session: Session, proposal: Proposal) -> str:
+    """Why an observed upgrade asks for a decision, as data: the level observed and the units that reached it
+    (their names, in the proposal's order)."""
+    from app.alerts.vocabulary import term
+
+    with_names = dict(session.execute(select(Jurisdiction.code, Jurisdiction.name)
+                                      .where(Jurisdiction.code.in_(proposal.units))).all())  # fmt: skip
+    names = "、".join(with_names.get(c, c) for c in proposal.units)
+    return f"{term(proposal.level.value if proposal.level else None)}：{names}"
