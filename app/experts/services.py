@@ -2,7 +2,8 @@
 without conflicts, record their opinions, conclude with the resulting grade (the enterprise's grade moves in its
 editable list version, or in the next version of a published one, and its assessment is refreshed), or cancel.
 Whoever requests the review (a province, or the city above a county), the bureau that keeps the enterprise's list
-concludes it: it alone writes that list (`GradeReview.can_conclude`); any other bureau is told who must.
+concludes it: it alone writes that list (`GradeReview.can_conclude`); any other bureau is told who must. The
+keeper is notified when an opinion is recorded and has the reviews waiting for it on its home page (`review_todos`).
 
 Services flush and write audit entries; the request commits. Reads go through the central scoping: the review
 and the enterprise are found only within the reader's reach; the pool is shared reference data.
@@ -15,17 +16,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
 from app.auth.models import User
+from app.auth.roles import STAFF, Permission
 from app.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from app.core.i18n import N_
 from app.core.scoping import unscoped
 from app.db import utcnow
 from app.experts import domain
 from app.experts.models import REQUESTER_ROLES, Expert, GradeReview, ReviewAction, ReviewInvitation, ReviewState
+from app.notifications.item import Todo
+from app.notifications.models import NotificationKind
+from app.notifications.services import bureaus_of, notify
 from app.places.models import Jurisdiction, JurisdictionLevel
 from app.reduction.domain.vocabulary import Grade
 from app.reduction.models import Enterprise, ListAction, ListState, ReductionList
@@ -121,8 +127,31 @@ def _expert_data(e: Expert, code: str) -> dict[str, Any]:
 # --- reviews ---------------------------------------------------------------------------------------------
 
 
-def reviews(session: Session) -> list[GradeReview]:
-    return list(session.scalars(select(GradeReview).order_by(GradeReview.id.desc()).limit(200)))
+def reviews(session: Session, *, to_conclude_by: User | None = None) -> list[GradeReview]:
+    """The newest reviews within reach; with `to_conclude_by`, only those waiting for that user's conclusion."""
+    stmt = select(GradeReview)
+    if to_conclude_by is not None:
+        stmt = stmt.where(_to_conclude(to_conclude_by))
+    return list(session.scalars(stmt.order_by(GradeReview.id.desc()).limit(200)))
+
+
+def _to_conclude(user: User) -> Any:
+    """Open reviews of an enterprise whose list the user's bureau keeps (`GradeReview.owned_by`), with at least
+    one expert's opinion: what `GradeReview.can_conclude` allows, as SQL."""
+    if not (user.roles & STAFF):
+        return GradeReview.id.is_(None)
+    opinion = exists().where(ReviewInvitation.review_id == GradeReview.id, ReviewInvitation.proposed_grade.is_not(None))
+    return (GradeReview.state == ReviewState.open) & (GradeReview.jurisdiction_id == user.jurisdiction_id) & opinion
+
+
+def review_todos(session: Session, user: User) -> list[Todo]:
+    """The home page's line for the bureau that keeps the list: reviews waiting for it to conclude them, whoever
+    requested them (a province's review of a city's enterprise is the city's to conclude)."""
+    if not (user.can(Permission.work_cross_checks) and user.roles & STAFF):
+        return []
+    n = session.scalar(select(func.count()).select_from(GradeReview).where(_to_conclude(user))) or 0
+    return [Todo("review_conclude", str(_l("待完成的绩效评级复核")), n, "experts.index", {"view": "to_conclude"},
+                 urgent=n > 0)]  # fmt: skip
 
 
 def get_review(session: Session, review_id: int) -> GradeReview:
@@ -263,7 +292,22 @@ def record_opinion(session: Session, user: User, inv: ReviewInvitation, data: Ma
     session.expire(review, ["invitations"])
     record(session, "grade_review.opinion", obj=review, before=before,
            after={"expert_id": inv.expert_id, "proposed_grade": grade.value, "opinion": opinion})  # fmt: skip
+    _notify_keeper(session, user, review, inv, grade)
     return inv
+
+
+def _notify_keeper(session: Session, user: User, review: GradeReview, inv: ReviewInvitation, grade: Grade) -> None:
+    """The review now waits for its conclusion by the bureau that keeps the enterprise's list: tell that bureau
+    (the bureaus of the enterprise's jurisdiction), unless it recorded the opinion itself. The detail is data:
+    the requesting bureau, the expert and the grade proposed."""
+    keepers = [b for b in bureaus_of(session, review.jurisdiction_id) if b != user.bureau_id]
+    if not keepers:
+        return
+    with unscoped(session):
+        requester = review.bureau.name if review.bureau is not None else ""
+    detail = " · ".join(x for x in (requester, inv.expert.name, grade.value) if x)
+    notify(session, keepers, NotificationKind.review_to_conclude, subject=review.name, detail=detail,
+           endpoint="experts.review", object_id=review.id)  # fmt: skip
 
 
 def transition(session: Session, user: User, review: GradeReview, action: str, data: Mapping[str, Any]) -> None:

@@ -44,8 +44,13 @@ def index():  # type: ignore[no-untyped-def]
     with unscoped(s):
         keeper = g.user.bureau is not None and g.user.bureau.jurisdiction.level is JurisdictionLevel.province
         places = {x.jurisdiction_id: x.jurisdiction.name for x in services.pool(s)}
-    return render_template("experts/index.html", experts=services.pool(s), places=places,
-                           reviews=services.reviews(s), industries=_industry_names(),
+    view = request.args.get("view", "")
+    if view not in ("", "to_conclude"):
+        raise ServiceError(_("“%(what)s”的取值“%(v)s”无效，应为：%(choices)s。", what="view", v=view[:20],
+                             choices="to_conclude"), field="view")  # fmt: skip
+    found = services.reviews(s, to_conclude_by=g.user if view else None)
+    return render_template("experts/index.html", experts=services.pool(s), places=places, reviews=found,
+                           industries=_industry_names(), view=view,
                            keeper=keeper and g.user.can(Permission.work_cross_checks))  # fmt: skip
 
 

@@ -112,4 +112,8 @@ def todos(session: Session, user: User, now: datetime) -> list[Todo]:
         from app.response.services.todo import response_todos
 
         found += response_todos(session, user, now)
+    if user.can(Permission.work_cross_checks):
+        from app.experts.services import review_todos
+
+        found += review_todos(session, user)
     return found

@@ -12,8 +12,12 @@ from app.notifications.models import Notification
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
 # The object each endpoint's id names, as url_for's keyword.
-TARGET_ARGS = {"cases.detail": "case_id", "reduction.show": "list_id", "alerts.proposal": "proposal_id",
-               "experts.review": "review_id"}
+TARGET_ARGS = {
+    "cases.detail": "case_id",
+    "reduction.show": "list_id",
+    "alerts.proposal": "proposal_id",
+    "experts.review": "review_id",
+}
 
 
 @bp.get("/")

@@ -70,6 +70,16 @@ def _required(page: str) -> list[str]:
     return REQUIRED.findall(page)
 
 
+def _to_conclude(client: Any) -> tuple[int, str | None]:
+    """The home page's line 待完成的绩效评级复核: its count and where it leads (none: no line)."""
+    found = re.search(
+        r'<a class="card todo[^"]*" href="([^"]+)" data-testid="todo-review_conclude">\s*'
+        r'<strong class="count">(\d+)</strong>\s*待完成的绩效评级复核',
+        client.get("/").get_data(as_text=True),
+    )
+    return (int(found.group(2)), found.group(1).replace("&amp;", "&")) if found else (0, None)
+
+
 def test_an_expert_from_chongqing_reviews_a_grade_in_nanchong_and_the_required_measures_change(
     app, login_as, world
 ) -> None:  # type: ignore[no-untyped-def]
@@ -121,6 +131,9 @@ def test_an_expert_from_chongqing_reviews_a_grade_in_nanchong_and_the_required_m
     s.close()
     r = _post(nc, f"/experts/invitations/{inv.id}/opinion", {"proposed_grade": "B", "opinion": "治理设施达到B级要求"})
     assert r.status_code == 302
+    # 南充 requested it and keeps the list: its own work list has it, and it is not told what it did itself
+    assert _to_conclude(nc)[0] == 1
+    assert "绩效评级复核待完成" not in nc.get("/notifications/").get_data(as_text=True)
     r = _post(nc, review_path.rstrip("/") + "/transition",
               {"action": "conclude", "resulting_grade": "B", "conclusion": "经专家复核，评定为B级"})  # fmt: skip
     assert r.status_code == 302, r.get_data(as_text=True)
@@ -166,11 +179,28 @@ def test_a_province_requested_review_of_a_published_list_is_concluded_by_the_bur
     s = db.session_factory()
     inv = s.scalars(select(ReviewInvitation).where(ReviewInvitation.expert_id == zhang)).one()
     s.close()
+    nc = login_as(people["nanchong"], app.test_client())
+    assert _to_conclude(nc) == (0, "/experts/?view=to_conclude")  # invited, no opinion yet: nothing to conclude
+    assert "南充红砖一厂" not in nc.get("/experts/?view=to_conclude").get_data(as_text=True)
     assert _post(sc, f"/experts/invitations/{inv.id}/opinion", {"proposed_grade": "B", "opinion": "达到B级"}
                  ).status_code == 302  # fmt: skip
     s = db.session_factory()
     nanchong_bureau = s.get(Bureau, people["nanchong"].bureau_id).name
+    sichuan_bureau = s.get(Bureau, people["sichuan"].bureau_id).name
     s.close()
+    # 南充, which keeps the list, is told and has it in its work list, leading to the reviews it must conclude
+    count, link = _to_conclude(nc)
+    assert count == 1 and link is not None
+    waiting = nc.get(link).get_data(as_text=True)
+    assert 'data-testid="reviews-filter"' in waiting and f'href="{path}"' in waiting and "南充红砖一厂" in waiting
+    message = f"绩效评级复核待完成：南充红砖一厂（专家意见已录入：{sichuan_bureau} · 张工 · B）"
+    assert message in nc.get("/notifications/").get_data(as_text=True)
+    # the requesting province recorded it: no message, no line; another city neither
+    assert "绩效评级复核待完成" not in sc.get("/notifications/").get_data(as_text=True)
+    assert _to_conclude(sc)[0] == 0 and "南充红砖一厂" not in sc.get(link).get_data(as_text=True)
+    nj = login_as(people["neijiang"], app.test_client())
+    assert _to_conclude(nj)[0] == 0 and "绩效评级复核待完成" not in nj.get("/notifications/").get_data(as_text=True)
+    assert nc.get("/experts/?view=everything").status_code == 400
     page = sc.get(path).get_data(as_text=True)
     assert 'data-testid="keeper-note"' in page and "完成复核并更新企业等级" not in page
     assert f"2026年第1版清单已发布，由{nanchong_bureau}管理" in page
@@ -183,7 +213,6 @@ def test_a_province_requested_review_of_a_published_list_is_concluded_by_the_bur
     assert s.scalar(select(ReductionList.id).where(ReductionList.version == 2)) is None
     s.close()
 
-    nc = login_as(people["nanchong"], app.test_client())
     before = nc.get(f"/lists/enterprises/{plant.id}").get_data(as_text=True)
     page = nc.get(path).get_data(as_text=True)
     assert "完成复核并更新企业等级" in page and 'data-testid="keeper-note"' not in page
@@ -192,6 +221,8 @@ def test_a_province_requested_review_of_a_published_list_is_concluded_by_the_bur
     assert r.status_code == 302, r.get_data(as_text=True)
     page = nc.get(path).get_data(as_text=True)
     assert "已完成" in page and "2026年第2版（草稿）：该版本审核发布后成为执行中的清单" in page
+    assert _to_conclude(nc)[0] == 0  # concluded: off the work list
+    assert "没有待本单位完成的绩效评级复核" in nc.get(link).get_data(as_text=True)
     s = db.session_factory()
     review = s.scalars(select(GradeReview)).one()
     row = s.get(Enterprise, review.result_enterprise_id)
