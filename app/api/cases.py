@@ -85,8 +85,9 @@ def _filters() -> queries.Filters:
     _choice("source_type", vocab(SourceType))
     _choice("origin", vocab(Origin))
     _choice("overdue", [*TRUE, *FALSE[1:]])
+    _choice("mine", [*TRUE, *FALSE[1:]])
     _int_arg("bureau_id", None, MAX_INT32)
-    return queries.Filters.from_args(request.args)
+    return queries.Filters.from_args(request.args, me=g.user.id)  # mine: assigned to the caller, as on the screens
 
 
 def _transfer_targets(case: Case) -> list[dict[str, Any]]:
