@@ -194,7 +194,11 @@ def test_a_province_requested_review_of_a_published_list_is_concluded_by_the_bur
     waiting = nc.get(link).get_data(as_text=True)
     assert 'data-testid="reviews-filter"' in waiting and f'href="{path}"' in waiting and "南充红砖一厂" in waiting
     message = f"绩效评级复核待完成：南充红砖一厂（专家意见已录入：{sichuan_bureau} · 张工 · B）"
-    assert message in nc.get("/notifications/").get_data(as_text=True)
+    notes = nc.get("/notifications/").get_data(as_text=True)
+    assert message in notes
+    opened = re.search(r'action="(/notifications/\d+/open)">\s*(?:<[^>]+>\s*)*<button[^>]*>(?:<[^>]+>[^<]*</span>)?\s*'
+                       + re.escape(message), notes)  # fmt: skip
+    assert opened and _post(nc, opened.group(1), {}).headers["Location"].rstrip("/") == path  # opens the review
     # the requesting province recorded it: no message, no line; another city neither
     assert "绩效评级复核待完成" not in sc.get("/notifications/").get_data(as_text=True)
     assert _to_conclude(sc)[0] == 0 and "南充红砖一厂" not in sc.get(link).get_data(as_text=True)
