@@ -118,15 +118,20 @@ class Grid:
         return self.times[0] + timedelta(hours=self.step_hours * (step + 1))
 
 
-def grid(frame: pd.DataFrame, rules: AlertRules, units: Sequence[str] | None = None) -> Grid:
+def grid(frame: pd.DataFrame, rules: AlertRules, units: Sequence[str] | None = None, *, others: bool = False) -> Grid:
+    """The values as units × steps: the rows are `units` (all of the file's, sorted, when None), followed by the
+    file's other units, sorted, when `others`."""
     value = decided(frame, rules)
     hours = frame["hours"].to_numpy(dtype=int) if "hours" in frame else np.full(len(frame), 24)
     hourly = bool(len(frame)) and bool((hours == 1).any())
-    unit_codes = frame["unit"].astype(str).to_numpy()
-    known = list(dict.fromkeys(units)) if units is not None else sorted(set(unit_codes))
+    codes, distinct = unit_codes(frame)
+    known = list(dict.fromkeys(units)) if units is not None else sorted(distinct)
+    if units is not None and others:
+        known += sorted(set(distinct) - set(known))
+    rows = _rows_of(codes, distinct, known)
     starts = pd.to_datetime(frame["start"]).to_numpy()
     if hourly and rules.daily_aqi == "calendar_day":
-        return _daily_means(known, unit_codes, starts, value)
+        return _daily_means(known, rows, starts, value)
     step = np.timedelta64(1, "h") if hourly else np.timedelta64(24, "h")
     if len(starts) == 0:
         return Grid(known, [], 1 if hourly else 24, np.full((len(known), 0), np.nan))
@@ -135,7 +140,6 @@ def grid(frame: pd.DataFrame, rules: AlertRules, units: Sequence[str] | None = N
         first = first.astype("datetime64[D]").astype(starts.dtype)
     n_steps = int((last - first) // step) + 1
     col = ((starts - first) // step).astype(int)
-    rows = pd.Index(known).get_indexer(unit_codes)
     keep = rows >= 0
     values = np.full((len(known), n_steps), np.nan)
     values[rows[keep], col[keep]] = value[keep]
@@ -147,10 +151,26 @@ def grid(frame: pd.DataFrame, rules: AlertRules, units: Sequence[str] | None = N
     return g
 
 
-def _daily_means(known: list[str], unit_codes: np.ndarray, starts: np.ndarray, value: np.ndarray) -> Grid:
+def unit_codes(frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Each row's position in the list of distinct unit codes, and that list (in order of first appearance).
+    Factorised once: looking 720,000 unit strings up one by one (`Index.get_indexer`) took more than half of an
+    hourly evaluation, where the file holds only a few thousand distinct codes."""
+    if not len(frame):
+        return np.zeros(0, dtype=int), []
+    codes, distinct = pd.factorize(frame["unit"])
+    return codes, [str(u) for u in distinct]
+
+
+def _rows_of(codes: np.ndarray, distinct: list[str], known: list[str]) -> np.ndarray:
+    """Each row's position in `known` (-1 for a unit not in it), through the distinct codes only."""
+    position = {u: i for i, u in enumerate(known)}
+    lookup = np.array([position.get(u, -1) for u in distinct] + [-1], dtype=int)  # a last -1 for a missing code
+    return lookup[codes]
+
+
+def _daily_means(known: list[str], rows: np.ndarray, starts: np.ndarray, value: np.ndarray) -> Grid:
     """Hourly values → each known unit's mean per local day (missing hours left out; a day with none is NaN).
     Summed by bincount over (unit, day) positions: a groupby on the unit strings took most of the evaluation."""
-    rows = pd.Index(known).get_indexer(unit_codes)
     days = starts.astype("datetime64[D]")
     keep = (rows >= 0) & ~np.isnan(value)
     if not keep.any():
@@ -556,8 +576,7 @@ class Levels:
 def compute(frame: pd.DataFrame, rules: AlertRules, geo: Geography, floors: Iterable[Floor] = ()) -> Levels:
     """Own levels, the regional trigger, floors and merging, as arrays."""
     members = [u for z in geo.zones.values() for u in z]
-    extra = sorted(set(pd.unique(frame["unit"].astype(str))) - set(members)) if len(frame) else []
-    g = grid(frame, rules, members + extra)
+    g = grid(frame, rules, members, others=True)
     runs = levels_of(g.values, rules, g.step_hours, g.windows)
     own = _cover(runs.step_levels) if g.windows else runs.step_levels
     times = g.times
