@@ -122,3 +122,49 @@ def test_places_are_read_per_transaction(app, session) -> None:  # type: ignore[
     session.commit()
     assert places(session).by_code[code].name == "荣昌区（改）"
     assert session.scalar(select(Jurisdiction.name).where(Jurisdiction.code == code)) == "荣昌区（改）"
+
+
+def test_the_layouts_badge_comes_with_the_reader(app, make_user, login_as) -> None:  # type: ignore[no-untyped-def]
+    """The unread count is read in the reader's statement: a page in the layout asks nothing more for it, and
+    it counts the bureau's messages and the reader's own, not another officer's nor what the reader read (a
+    colleague's reading leaves them unread for the reader)."""
+    from app.auth.models import Bureau
+    from app.core.scoping import Scope, set_scope
+    from app.notifications.models import Notification, NotificationKind, NotificationRead
+    from app.notifications.services import notify, notify_officer
+
+    reader = make_user("badge_reader", code="500153", roles=(Role.district_staff,))
+    with app.app_context():
+        bureau = db.session.get(Bureau, reader.bureau_id)
+        db.session.expunge(bureau)
+    other = make_user("badge_other", code="500153", roles=(Role.district_staff,), bureau=bureau)
+    with app.app_context():
+        s = db.session()
+        set_scope(s, Scope.everything())
+        me, colleague = s.get(User, reader.id), s.get(User, other.id)
+        kind = NotificationKind.case_transferred
+        for n in range(3):
+            notify(s, [me.bureau_id], kind, subject=f"XS-{n}", endpoint="cases.show", object_id=n + 1)
+        notify_officer(s, me, kind, subject="XS-mine", endpoint="cases.show", object_id=9)
+        notify_officer(s, colleague, kind, subject="XS-theirs", endpoint="cases.show", object_id=10)
+        s.flush()
+        assert colleague.bureau_id == me.bureau_id
+        read = dict(s.execute(select(Notification.subject, Notification.id)).all())
+        s.add(NotificationRead(notification_id=read["XS-0"], user_id=me.id))
+        s.add(NotificationRead(notification_id=read["XS-1"], user_id=colleague.id))  # still unread for the reader
+        s.commit()
+    client = login_as(reader)
+    client.get("/account")  # the first request of a session may touch it
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        if not statement.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        page = client.get("/account").get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert 'data-testid="unread-badge">3<' in page  # XS-1, XS-2 and XS-mine
+    assert sum("notification" in st for st in statements) == 1, statements  # the reader's statement alone

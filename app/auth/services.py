@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import g, has_request_context
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, exists, func, null, or_, select, update
 from sqlalchemy.orm import Session, aliased, contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -148,13 +148,15 @@ def start_session(session: Session, user: User, *, ip: str | None, user_agent: s
 
 @cache
 def _reader_statement(model: Any, dialect: str) -> Select[Any]:
-    """The session's or token's row with its user, bureau and roles, the reader's readable jurisdiction ids
-    and the inventory version (app/core/memo.py): who is asking, what they may see and which inventory the
-    workers' parsed files must match, in one statement, because it runs on every request.
+    """The session's or token's row with its user, bureau and roles, the reader's readable jurisdiction ids,
+    the inventory version (app/core/memo.py) and, for a session (a page in the layout), the notification
+    badge's unread count: who is asking, what they may see, which inventory the workers' parsed files must
+    match and what the layout shows of them, in one statement, because it runs on every request.
 
     The ids come aggregated into one comma-separated column (PostgreSQL has no group_concat, SQLite no
     array_agg): joined as rows they would repeat the user's row once per jurisdiction, 200 for a province."""
     from app.core.memo import version_statement
+    from app.notifications.services import unread_count_of_reader
 
     roots = select(BureauScopeRoot.jurisdiction_id).where(BureauScopeRoot.bureau_id == User.bureau_id)
     root, member = aliased(Jurisdiction), aliased(Jurisdiction)
@@ -176,8 +178,9 @@ def _reader_statement(model: Any, dialect: str) -> Select[Any]:
         .correlate(User)
         .scalar_subquery()
     )
+    unread = unread_count_of_reader() if model is UserSession else null()
     return (
-        select(model, scope_ids, version_statement())
+        select(model, scope_ids, version_statement(), unread)
         .join(model.user)
         .where(model.token_hash == bindparam("token_hash"))
         .options(contains_eager(model.user).options(joinedload(User.bureau), joinedload(User.role_rows)))
@@ -191,11 +194,13 @@ def _by_hash(session: Session, model: Any, raw: str) -> Any:
     rows = session.execute(_reader_statement(model, dialect), {"token_hash": token_hash(raw)}).unique().all()
     if not rows:
         return None
-    row, ids, version = rows[0]
+    row, ids, version, unread = rows[0]
     readable = frozenset(int(i) for i in (ids or "").split(",") if i)
     session.info[READER] = (row.user_id, Scope(readable=readable, writable=readable, bureau_id=row.user.bureau_id))
     if has_request_context():
         g.inventory_version = version
+        if model is UserSession:
+            g.unread_notifications = int(unread or 0)  # the layout's badge (core/templating.py)
     return row
 
 

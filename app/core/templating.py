@@ -7,28 +7,29 @@ from typing import Any
 
 from flask import Flask, g, has_request_context
 from flask_babel import get_locale, get_translations
-from flask_babel import lazy_gettext as _l
 from jinja2 import pass_context
 from markupsafe import Markup
 
 from app.auth.labels import LEVEL_LABELS, ROLE_LABELS
 from app.auth.roles import Permission
+from app.core.i18n import N_
 from app.core.localtime import LOCAL_TZ
 from app.extensions import db
 from app.notifications.services import unread_count
 
-# (endpoint, label, permission needed to see the entry): only modules that exist.
+# (endpoint, label, permission needed to see the entry): only modules that exist. The labels are translated
+# with the request's catalog when the layout asks (a lazy string looks the catalog up again for each entry).
 NAVIGATION = [
-    ("core.index", _l("工作台"), None),
-    ("reduction.index", _l("减排清单"), Permission.view_lists),
-    ("cases.index", _l("问题线索"), Permission.view_cases),
-    ("alerts.index", _l("预警"), Permission.view_alerts),
-    ("response.tasks", _l("应急响应"), Permission.view_response),
-    ("power.index", _l("用电监测"), Permission.view_response),
-    ("crosscheck.index", _l("交叉抽核"), Permission.view_cross_checks),
-    ("places.index", _l("行政区与联动区域"), Permission.view_places),
-    ("admin.users", _l("用户管理"), Permission.manage_users),
-    ("audit.search", _l("审计日志"), Permission.view_audit),
+    ("core.index", N_("工作台"), None),
+    ("reduction.index", N_("减排清单"), Permission.view_lists),
+    ("cases.index", N_("问题线索"), Permission.view_cases),
+    ("alerts.index", N_("预警"), Permission.view_alerts),
+    ("response.tasks", N_("应急响应"), Permission.view_response),
+    ("power.index", N_("用电监测"), Permission.view_response),
+    ("crosscheck.index", N_("交叉抽核"), Permission.view_cross_checks),
+    ("places.index", N_("行政区与联动区域"), Permission.view_places),
+    ("admin.users", N_("用户管理"), Permission.manage_users),
+    ("audit.search", N_("审计日志"), Permission.view_audit),
 ]
 
 
@@ -57,8 +58,12 @@ def _gettext(context: Any, string: str, /, **variables: Any) -> str:
 
 
 def _unread(user: Any) -> int:
-    # Only a page that shows the badge asks: the count is one indexed statement.
-    return unread_count(db.session(), user) if user is not None else 0
+    # The count came with the reader (auth.services._reader_statement); a reader identified otherwise (a
+    # bearer token) asks, in one indexed statement.
+    if user is None:
+        return 0
+    found = g.get("unread_notifications")
+    return found if found is not None else unread_count(db.session(), user)
 
 
 def register(app: Flask) -> None:
@@ -78,11 +83,15 @@ def register(app: Flask) -> None:
     @app.context_processor
     def _globals() -> dict[str, object]:
         user = g.get("user")
-        nav = [
-            (endpoint, label)
-            for endpoint, label, permission in NAVIGATION
-            if user is not None and (permission is None or user.can(permission))
-        ]
+        if user is None:
+            nav = []
+        else:
+            translate = _translations().ugettext
+            nav = [
+                (endpoint, translate(label))
+                for endpoint, label, permission in NAVIGATION
+                if permission is None or user.can(permission)
+            ]
         return {
             "current_user": user,
             "unread_notifications": lambda: _unread(user),

@@ -100,6 +100,18 @@ def unread_count(session: Session, user: User) -> int:
     return session.scalar(select(func.count()).where(_mine(user), _unread(user))) or 0
 
 
+def unread_count_of_reader() -> Any:
+    """The badge's count as a subquery correlated to the reader's `User` row: the request cycle reads it in the
+    statement that identifies the reader (auth.services), so the layout costs no statement of its own."""
+    read = exists().where(NotificationRead.notification_id == Notification.id, NotificationRead.user_id == User.id)
+    return (
+        select(func.count())
+        .where(_mine(User), ~read.correlate(Notification, User))  # type: ignore[arg-type]
+        .correlate(User)
+        .scalar_subquery()
+    )
+
+
 def for_user(session: Session, user: User, *, limit: int = PAGE) -> list[Item]:
     read = (
         select(NotificationRead.notification_id)
