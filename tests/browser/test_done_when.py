@@ -15,15 +15,22 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from flask import current_app
 
-from app.jobs import services as jobs
 from app.reduction.domain.uscc import generate
 from tests.browser.conftest import PHONE, Console
-from tests.browser.test_jobs import _enterprises_of_the_newest_lists
+from tests.browser.steps import (
+    export_version,
+    fill_and_save_enterprise,
+    hold_jobs,
+    log_out,
+    no_sideways_scroll,
+    reimport_unchanged,
+    run_export_to_download,
+    start_province_export,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -36,17 +43,6 @@ SHIZHONG = "内江市生态环境局市中区分局"
 
 
 DESKTOP = {"width": 1280, "height": 800}
-
-
-def fits(page: Page) -> None:
-    page.wait_for_load_state("load")  # measured with the stylesheet applied
-    width, screen = page.evaluate("document.documentElement.scrollWidth"), page.viewport_size["width"]
-    assert width <= screen, f"horizontal scroll at {screen} px on {page.url}: the page is {width} px wide"
-
-
-def log_out(page: Page) -> None:
-    page.get_by_role("button", name="退出").click()
-    expect(page.get_by_role("heading", name="登录联防平台")).to_be_visible()
 
 
 def open_own_list(page: Page, year: int) -> None:
@@ -73,7 +69,7 @@ def log_case(page: Page, name: str, place: str, problem: str) -> tuple[str, str]
     page.locator("input[name=team_name]").first.fill("李四")
     page.locator("input[name=team_cert]").first.fill("渝执字0034")
     page.locator("#problem").fill(problem)
-    fits(page)
+    no_sideways_scroll(page)
     page.get_by_test_id("case-submit").click()
     expect(page).to_have_url(re.compile(r"/cases/\d+$"))
     expect(page.get_by_test_id("case-state")).to_have_text("已发现")
@@ -93,21 +89,10 @@ def test_issue_12_done_when(
     # --- rc_staff: 2025 v1 exported from the list page goes back through its import with no problem ----------
     demo_login("rc_staff")
     open_own_list(page, 2025)
-    row = page.get_by_test_id("version-exports").locator("tr", has_text="2025·第 1 版")
-    with page.expect_download() as download:
-        row.get_by_test_id("export-version").click()
-    exported = tmp_path / "2025-v1.xlsx"
-    download.value.save_as(exported)
-    fits(page)
-    page.get_by_label("导入 Excel").set_input_files(str(exported))
-    page.get_by_test_id("list-import").get_by_role("button", name="上传并预览").click()
-    expect(page.get_by_test_id("preview-status")).to_contain_text("文件检查通过")
-    in_file = page.get_by_test_id("count-in-file").inner_text()
-    assert int(in_file) > 0
-    expect(page.get_by_test_id("count-unchanged")).to_have_text(in_file)
-    for testid in ("count-new", "count-changed", "count-removed"):
-        expect(page.get_by_test_id(testid)).to_have_text("0")
-    fits(page)
+    exported = export_version(page, "2025·第 1 版", tmp_path / "2025-v1.xlsx")
+    no_sideways_scroll(page)
+    reimport_unchanged(page, exported)
+    no_sideways_scroll(page)
 
     # --- `year` opened (on the phone: 2026, a copy of the list in force), published; the next year from it ----
     page.goto("/lists/")
@@ -135,25 +120,14 @@ def test_issue_12_done_when(
     page.get_by_role("button", name="打开或新建本年度清单").click()
     expect(page.get_by_role("heading", name=re.compile(f"{year + 1} 年应急减排清单（第 1 版）"))).to_be_visible()
     assert enterprise_count(page) == count_before
-    fits(page)
+    no_sideways_scroll(page)
 
     # --- an enterprise added by hand to the new year's list ------------------------------------------------------
     page.get_by_test_id("add-enterprise").click()
-    fits(page)
-    page.fill("#e-uscc", generate(98000 + year, region="500153"))
-    page.fill("#e-name", f"荣昌区走查测试陶瓷厂（{year + 1}）")
-    page.select_option("#e-category", "key")
-    page.select_option("#e-grade", "C")
-    page.fill("#u-0-code", "K1")
-    page.fill("#u-0-name", "辊道窑")
-    page.fill("#f-0-code", "F1")
-    page.fill("#f-0-name", "脱硫塔")
-    page.fill("#m-0-number", "DB-1")
-    page.select_option("#m-0-kind", "production")
-    page.fill("#m-0-unit", "K1")
-    page.get_by_test_id("save-enterprise").click()
+    no_sideways_scroll(page)
+    fill_and_save_enterprise(page, generate(98000 + year, region="500153"), f"荣昌区走查测试陶瓷厂（{year + 1}）")
     expect(page.get_by_test_id("enterprise-saved")).to_be_visible()
-    fits(page)
+    no_sideways_scroll(page)
     open_own_list(page, year + 1)
     assert enterprise_count(page) == count_before + 1
     log_out(page)
@@ -165,7 +139,7 @@ def test_issue_12_done_when(
     page.get_by_test_id("edit-case").click()
     expect(page.get_by_role("heading", name=re.compile("修改问题线索"))).to_be_visible()
     page.locator("#problem").fill("辊道窑未按一厂一策限产，用电监控显示负荷与预警前持平")
-    fits(page)
+    no_sideways_scroll(page)
     page.get_by_test_id("case-submit").click()
     expect(page.get_by_role("status")).to_contain_text("已修改线索")
     expect(page.locator("dl.kv")).to_contain_text("用电监控显示负荷与预警前持平")
@@ -174,7 +148,7 @@ def test_issue_12_done_when(
     page.get_by_role("link", name="待我单位核查").click()
     for number in (number_a, number_b):
         page.get_by_label(number, exact=True).check()
-    fits(page)
+    no_sideways_scroll(page)
     page.get_by_test_id("transfer-selected").click()
     expect(page.get_by_role("heading", name="确认移交")).to_be_visible()
     chosen = page.get_by_test_id("transfer-cases")
@@ -183,13 +157,13 @@ def test_issue_12_done_when(
     expect(chosen).to_contain_text(number_b)
     expect(chosen).to_contain_text("用电监控显示负荷与预警前持平")
     page.locator("#to_bureau").select_option(label=NEIJIANG)
-    fits(page)
+    no_sideways_scroll(page)
     page.get_by_test_id("confirm-transfer").click()
     expect(page.get_by_role("heading", name=re.compile("问题线索移交单"))).to_be_visible()
     form_url = page.url
     form_number = page.title().split(" · ")[0].strip()
     expect(page.get_by_test_id("copied-to")).to_contain_text("重庆市生态环境局")
-    fits(page)
+    no_sideways_scroll(page)
     log_out(page)
 
     # --- cq_staff opens the form copied to it --------------------------------------------------------------
@@ -201,7 +175,7 @@ def test_issue_12_done_when(
     expect(page.get_by_role("heading", name=re.compile("问题线索移交单"))).to_be_visible()
     expect(page.locator("ol")).to_contain_text(number_a)
     expect(page.locator("ol")).to_contain_text(number_b)
-    fits(page)
+    no_sideways_scroll(page)
     log_out(page)
 
     # --- nj_staff passes the 市中区 case on; 市中区's officer signs for it ------------------------------------
@@ -210,7 +184,7 @@ def test_issue_12_done_when(
     expect(page.get_by_test_id("case-state")).to_have_text("已移交")
     page.locator("#pass_on_to").select_option(label=SHIZHONG)
     page.locator("#pass_on_note").fill("属地办理")
-    fits(page)
+    no_sideways_scroll(page)
     page.get_by_test_id("action-pass_on").click()
     expect(page.get_by_test_id("responsible")).to_have_text(SHIZHONG)
     expect(page.get_by_test_id("timeline")).to_contain_text(f"{NEIJIANG} → {SHIZHONG}：属地办理")
@@ -225,31 +199,15 @@ def test_issue_12_done_when(
     page.get_by_test_id("action-receive").click()
     expect(page.get_by_test_id("case-state")).to_have_text("已签收")
     expect(page.get_by_test_id("timeline")).to_contain_text("签收")
-    fits(page)
+    no_sideways_scroll(page)
     log_out(page)
 
     # --- sc_staff: the whole province's lists, in the background, to the download ---------------------------
-    queued: list[tuple[int, Any]] = []
-    # no worker here: the job waits in the queue until the test runs it, as a worker would
-    monkeypatch.setattr(jobs, "enqueue", lambda job_id: queued.append((job_id, current_app._get_current_object())))
+    queued = hold_jobs(monkeypatch)
     demo_login("sc_staff")
-    page.goto("/lists/")
-    form = page.get_by_test_id("export-region")
-    form.get_by_label("年份").fill("2026")
-    form.get_by_role("button", name="在后台导出（Excel）").click()
-    expect(page.get_by_test_id("job-state")).to_have_text("排队中")
+    start_province_export(page, 2026)
     expect(page.get_by_test_id("job-bar")).to_be_visible()
-    fits(page)
-    assert len(queued) == 1
-    job_id, app = queued[0]
-    with app.app_context():
-        jobs.execute(job_id)
-        expected = _enterprises_of_the_newest_lists(2026, "510000")
-    expect(page.get_by_test_id("job-done")).to_be_visible(timeout=10_000)  # the page polls by itself
-    expect(page.get_by_test_id("job-rows")).to_have_text(f"已处理 {expected} / {expected}")
-    assert page.get_by_test_id("job-bar").get_attribute("value") == "100"
-    with page.expect_download() as download:
-        page.get_by_test_id("job-download").click()
-    assert download.value.suggested_filename.endswith("_2026_全部.xlsx")
-    fits(page)
+    no_sideways_scroll(page)
+    run_export_to_download(page, queued, 2026, "510000")
+    no_sideways_scroll(page)
     console.assert_clean()

@@ -11,7 +11,8 @@ import pytest
 
 from app.reduction.domain.uscc import generate
 from tests.browser.conftest import Console
-from tests.browser.test_policy_editor import no_sideways_scroll, reduction_demo
+from tests.browser.steps import fill_and_save_enterprise, no_sideways_scroll
+from tests.browser.test_policy_editor import reduction_demo
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -29,18 +30,7 @@ def test_add_edit_and_take_off_an_enterprise_at_phone_width(
     page.get_by_role("link", name="市中区 2026 年应急减排清单（第 1 版）").click()
     page.get_by_test_id("add-enterprise").click()
     no_sideways_scroll(page)
-    page.fill("#e-uscc", generate(99001, region="511002")[:-1] + "#")
-    page.fill("#e-name", "市中区浏览器测试陶瓷厂")
-    page.select_option("#e-category", "key")
-    page.select_option("#e-grade", "C")
-    page.fill("#u-0-code", "K1")
-    page.fill("#u-0-name", "辊道窑")
-    page.fill("#f-0-code", "F1")
-    page.fill("#f-0-name", "脱硫塔")
-    page.fill("#m-0-number", "DB-1")
-    page.select_option("#m-0-kind", "production")
-    page.fill("#m-0-unit", "K1")
-    page.get_by_test_id("save-enterprise").click()
+    fill_and_save_enterprise(page, generate(99001, region="511002")[:-1] + "#", "市中区浏览器测试陶瓷厂")
     expect(page.locator("[data-testid=field-error][data-field=e-uscc]")).to_contain_text("统一社会信用代码")
     expect(page.locator("#e-name")).to_have_value("市中区浏览器测试陶瓷厂")
     no_sideways_scroll(page)

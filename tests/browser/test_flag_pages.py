@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.browser.conftest import Console
-from tests.browser.test_policy_editor import live_database_url, no_sideways_scroll, reduction_demo
+from tests.browser.steps import no_sideways_scroll
+from tests.browser.test_policy_editor import live_database_url, reduction_demo
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

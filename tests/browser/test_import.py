@@ -13,6 +13,7 @@ import pytest
 from app.reduction.excel import exporter, lookups
 from app.reduction.excel import template as t
 from tests.browser.conftest import PHONE, Console
+from tests.browser.steps import export_version, no_sideways_scroll, reimport_unchanged
 from tests.reduction.test_excel_import import column, enterprise
 
 if TYPE_CHECKING:
@@ -76,20 +77,7 @@ def test_rc_staff_exports_a_version_from_the_list_page_and_reimports_it_unchange
     page.goto("/lists/")
     page.get_by_test_id("own-lists").get_by_role("link", name="2025").first.click()
     expect(page.get_by_test_id("version-exports")).to_be_visible()
-    row = page.get_by_test_id("version-exports").locator("tr", has_text="2025·第 1 版")
-    with page.expect_download() as download:
-        row.get_by_test_id("export-version").click()
-    exported = tmp_path / "2025-v1.xlsx"
-    download.value.save_as(exported)
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"horizontal scroll at 375 px: the page is {width} px wide"
-
-    page.get_by_label("导入 Excel").set_input_files(str(exported))
-    page.get_by_test_id("list-import").get_by_role("button", name="上传并预览").click()
-    expect(page.get_by_test_id("preview-status")).to_contain_text("文件检查通过")
-    in_file = page.get_by_test_id("count-in-file").inner_text()
-    assert int(in_file) > 0
-    expect(page.get_by_test_id("count-unchanged")).to_have_text(in_file)
-    for testid in ("count-new", "count-changed", "count-removed"):
-        expect(page.get_by_test_id(testid)).to_have_text("0")
+    exported = export_version(page, "2025·第 1 版", tmp_path / "2025-v1.xlsx")
+    no_sideways_scroll(page)
+    reimport_unchanged(page, exported)
     console.assert_clean()

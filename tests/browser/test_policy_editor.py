@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.browser.conftest import PHONE, Console
+from tests.browser.conftest import Console
+from tests.browser.steps import no_sideways_scroll
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -52,12 +53,6 @@ def reduction_demo(live_server: str, tmp_path_factory: pytest.TempPathFactory) -
         yield
     finally:
         engine.dispose()
-
-
-def no_sideways_scroll(page: Page) -> None:
-    page.wait_for_load_state("load")  # measured with the stylesheet applied (a loaded machine serves it late)
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"horizontal scroll at 375 px: the page is {width} px wide"
 
 
 def test_district_user_edits_a_level_and_a_weaker_level_is_refused(
