@@ -1,4 +1,5 @@
-"""SQL that autogenerate cannot express: append-only tables enforced by triggers on both backends."""
+"""SQL that autogenerate cannot express: append-only tables enforced by triggers on both backends, and an
+enum's CHECK replaced when the enum gains or loses a value."""
 
 from alembic import op
 
@@ -40,3 +41,11 @@ def drop_append_only(table: str) -> None:
     elif bind.dialect.name == "sqlite":
         for event in ("update", "delete"):
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{event}")
+
+
+def replace_choices_check(table: str, name: str, column: str, values: list[str]) -> None:
+    """Replace the CHECK `name` (built from an enum: `ck_<table>_<name>`) that keeps `column` within `values`;
+    a batch operation, so SQLite rebuilds the table."""
+    with op.batch_alter_table(table, schema=None) as batch_op:
+        batch_op.drop_constraint(op.f(f"ck_{table}_{name}"), type_="check")
+        batch_op.create_check_constraint(name, f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")")

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.helpers import replace_choices_check
+
 revision: str = "b4d7e1a9c3f2"
 down_revision: str | None = "c5e8a2f91d34"
 branch_labels: str | Sequence[str] | None = None
@@ -25,9 +27,7 @@ NEW_KINDS = [*OLD_KINDS, "case_assigned"]
 
 
 def _kinds(values: list[str]) -> None:
-    with op.batch_alter_table("notification", schema=None) as batch_op:
-        batch_op.drop_constraint(op.f("ck_notification_notificationkind"), type_="check")
-        batch_op.create_check_constraint("notificationkind", "kind IN (" + ", ".join(f"'{v}'" for v in values) + ")")
+    replace_choices_check("notification", "notificationkind", "kind", values)
 
 
 def upgrade() -> None:

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
 from sqlalchemy.dialects import postgresql
 
 import app.db
+from migrations.helpers import replace_choices_check
 
 revision: str = "f3a9c1d27b54"
 down_revision: str | None = "f3a9c2d71e05"
@@ -30,9 +30,7 @@ NEW_KINDS = [*OLD_KINDS, "response_tasks", "response_lifted", "report_late"]
 
 
 def _kinds(values: list[str]) -> None:
-    with op.batch_alter_table("notification", schema=None) as batch_op:
-        batch_op.drop_constraint(op.f("ck_notification_notificationkind"), type_="check")
-        batch_op.create_check_constraint("notificationkind", "kind IN (" + ", ".join(f"'{v}'" for v in values) + ")")
+    replace_choices_check("notification", "notificationkind", "kind", values)
 
 
 def upgrade() -> None:
