@@ -348,17 +348,26 @@ def _why_not(session: Session, review: GradeReview, act: ReviewAction, user: Use
     return _("尚无专家提出建议等级，不能完成复核。")
 
 
+def _newest_listing(session: Session, review: GradeReview) -> tuple[Enterprise, ReductionList] | None:
+    """The reviewed enterprise's row in the newest list version of its jurisdiction, with that version."""
+    found = session.execute(
+        select(Enterprise, ReductionList)
+        .join(ReductionList, ReductionList.id == Enterprise.list_id)
+        .where(Enterprise.registry_id == review.registry_enterprise_id,
+               ReductionList.jurisdiction_id == review.jurisdiction_id)
+        .order_by(ReductionList.year.desc(), ReductionList.version.desc())
+        .limit(1)
+    ).first()  # fmt: skip
+    return (found[0], found[1]) if found is not None else None
+
+
 def list_keeper(session: Session, review: GradeReview) -> tuple[ReductionList | None, str]:
     """The enterprise's newest list version in its jurisdiction and the name of the bureau keeping it."""
     from app.auth.models import Bureau
 
     with unscoped(session):
-        lst = session.scalars(
-            select(ReductionList).join(Enterprise, Enterprise.list_id == ReductionList.id)
-            .where(Enterprise.registry_id == review.registry_enterprise_id,
-                   ReductionList.jurisdiction_id == review.jurisdiction_id)
-            .order_by(ReductionList.year.desc(), ReductionList.version.desc()).limit(1)
-        ).first()  # fmt: skip
+        newest = _newest_listing(session, review)
+        lst = newest[1] if newest is not None else None
         bureau = session.get(Bureau, lst.bureau_id) if lst is not None else None
         name = bureau.name if bureau is not None else review.jurisdiction.name
     return lst, name
@@ -381,14 +390,7 @@ def _apply_grade(
     """The enterprise's newest list version of its jurisdiction: set the grade there when it is editable, or
     in a new version of a published list (reduction services); the registry writes the `changed` event (its
     ORM hook) and the assessment is refreshed, so the rules that apply move with the grade."""
-    newest = session.execute(
-        select(Enterprise, ReductionList)
-        .join(ReductionList, ReductionList.id == Enterprise.list_id)
-        .where(Enterprise.registry_id == review.registry_enterprise_id,
-               ReductionList.jurisdiction_id == review.jurisdiction_id)
-        .order_by(ReductionList.year.desc(), ReductionList.version.desc())
-        .limit(1)
-    ).first()  # fmt: skip
+    newest = _newest_listing(session, review)
     if newest is None:
         raise Conflict(_("该企业已不在本辖区的应急减排清单中。"))
     row, lst = newest

@@ -25,6 +25,7 @@ from app.core.localtime import LOCAL_TZ
 from app.core.scoping import get_scope
 from app.power.models import PowerReport
 from app.power.vocabulary import REPORT_LABELS
+from app.reduction.domain.uscc import normalise
 from app.registry.models import RegisteredEnterprise
 
 MAX_DAYS = 366  # a report covers at most a year: a retrofit may be long, a typo of the year is caught
@@ -75,7 +76,7 @@ def parse_time(value: Any, field: str) -> datetime:
 
 def read(data: Mapping[str, Any]) -> ReportInput:
     """The values of a form or a JSON body, checked: a ServiceError naming the first wrong field."""
-    uscc = str(data.get("uscc") or "").strip().upper()
+    uscc = normalise(str(data.get("uscc") or ""))
     if not uscc:
         raise ServiceError(_("请填写“%(what)s”。", what=_(FIELD_LABELS["uscc"])), field="uscc")
     if len(uscc) != 18 or not uscc.isalnum():
@@ -119,7 +120,7 @@ def listed(session: Session, uscc: str = "", limit: int = 200) -> list[tuple[Pow
             .join(RegisteredEnterprise, RegisteredEnterprise.id == PowerReport.registry_enterprise_id)
             .order_by(PowerReport.starts_at.desc(), PowerReport.id.desc()).limit(limit))  # fmt: skip
     if uscc:
-        stmt = stmt.where(RegisteredEnterprise.uscc == uscc.strip().upper())
+        stmt = stmt.where(RegisteredEnterprise.uscc == normalise(uscc))
     return [(r, e) for r, e in session.execute(stmt).all()]
 
 
