@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.audit.services import record
 from app.core.errors import NotFound, ServiceError
@@ -60,16 +60,12 @@ def thresholds_of(session: Session, plan_code: str) -> Thresholds:
 
 def inputs(session: Session, episode_id: int, as_of: datetime | None = None) -> Inputs:
     from app.alerts.models import Episode
-    from app.response.models import ResponseTask
+    from app.response.models import ResponseArea, ResponseTask
 
     episode = session.get(Episode, episode_id)  # scoped: an episode whose reach covers the reader
     if episode is None:
         raise NotFound(_("预警过程不存在，或您无权查看。"))
     now = as_of or utcnow()
-    from sqlalchemy.orm import selectinload
-
-    from app.response.models import ResponseArea
-
     loads = (selectinload(ResponseTask.area).selectinload(ResponseArea.unit), selectinload(ResponseTask.measures))
     tasks = list(session.scalars(select(ResponseTask).where(ResponseTask.episode_id == episode_id).options(*loads)))
     periods, measures = [], []

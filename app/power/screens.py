@@ -40,7 +40,10 @@ def episode(session: Session, episode_id: int, sort: str = "day", descending: bo
     i = power_flags.inputs(session, episode_id)
     enterprise_days = checked_days(i.periods, i.meters, i.thresholds, power_flags._local(i.as_of))
     stored = list(session.scalars(select(PowerFlag).where(PowerFlag.episode_id == episode_id)))
-    names = dict(session.execute(select(RegisteredEnterprise.id, RegisteredEnterprise.name)).all())
+    flagged = {f.registry_enterprise_id for f in stored}
+    names = dict(session.execute(
+        select(RegisteredEnterprise.id, RegisteredEnterprise.name).where(RegisteredEnterprise.id.in_(flagged))
+    ).all()) if flagged else {}  # fmt: skip
     bad = {(f.registry_enterprise_id, f.day) for f in stored
            if f.kind in SERIOUS and f.state.value in ("raised", "confirmed")}  # fmt: skip
     days = []
