@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from app.alerts.models import Episode, EpisodeEvent, EpisodeReach, EpisodeUnit, ForecastIssue, Proposal
 from app.alerts.services import episodes as episode_services
 from app.alerts.services.drafts import Draft, parse_level
+from app.alerts.services.notices import notify_bureaus, notify_deciders
 from app.alerts.vocabulary import (
     Decision,
     EpisodeState,
@@ -41,7 +42,7 @@ from app.auth.roles import Permission, Role
 from app.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from app.db import utcnow
 from app.notifications.models import NotificationKind
-from app.notifications.services import bureaus_of, notify
+from app.notifications.services import bureaus_of
 from app.places.models import Jurisdiction
 from app.plans import services as plans
 from app.plans.models import Plan
@@ -217,15 +218,7 @@ def propose_on_rule(
     entry names the upload that brought the observations (`uploader`)."""
     now = now or utcnow()
     proposal = _create(session, None, episode.plan_code, draft, episode=episode, forecast_issue=forecast_issue)
-    proposal.submitted_at = now
-    if not proposal.chain:
-        proposal.state, proposal.approved_at = ProposalState.approved, now
-        _event(session, proposal, EventKind.submitted, None, {"by_rule": True, "without_approval": True})
-        _notify(session, proposal, NotificationKind.alert_approved, [episode.bureau_id])
-    else:
-        proposal.state = ProposalState.under_approval
-        _event(session, proposal, EventKind.submitted, None, {"by_rule": True})
-        _notify_deciders(session, proposal, also=[episode.bureau_id])
+    _submit(session, proposal, None, now, {"by_rule": True}, also=[episode.bureau_id])
     record(session, "alert_proposal.propose_on_rule", obj=proposal, user=uploader,
            after={**_snapshot(proposal), "reason": proposal.reason[:500]})  # fmt: skip
     session.flush()
@@ -271,6 +264,20 @@ def _plain(value: Any) -> Any:
 # --- the transition function --------------------------------------------------------------------------------
 
 
+def _submit(session: Session, proposal: Proposal, user: User | None, now: datetime, detail: dict[str, Any],
+            also: list[int] | None = None) -> None:  # fmt: skip
+    """Into the approval chain, or approved at once when the plan asks for none; `user` None: by the plan's rule."""
+    proposal.submitted_at = now
+    if not proposal.chain:
+        proposal.state, proposal.approved_at = ProposalState.approved, now
+        _event(session, proposal, EventKind.submitted, user, {**detail, "without_approval": True})
+        notify_bureaus(session, proposal, NotificationKind.alert_approved, [proposal.episode.bureau_id])
+    else:
+        proposal.state = ProposalState.under_approval
+        _event(session, proposal, EventKind.submitted, user, detail)
+        notify_deciders(session, proposal, also=also)
+
+
 def transition(
     session: Session, proposal: Proposal, action: Action, user: User, data: Mapping[str, Any] | None = None,
     *, now: datetime | None = None,
@@ -282,15 +289,7 @@ def transition(
         raise Forbidden(_why_not(proposal, action, user))
     before = proposal.state
     if action is Action.submit:
-        proposal.submitted_at = now
-        if not proposal.chain:
-            proposal.state, proposal.approved_at = ProposalState.approved, now
-            _event(session, proposal, EventKind.submitted, user, {"without_approval": True})
-            _notify(session, proposal, NotificationKind.alert_approved, [proposal.episode.bureau_id])
-        else:
-            proposal.state = ProposalState.under_approval
-            _event(session, proposal, EventKind.submitted, user, {})
-            _notify_deciders(session, proposal)
+        _submit(session, proposal, user, now, {})
     elif action is Action.withdraw:
         proposal.state = ProposalState.withdrawn
         _event(session, proposal, EventKind.withdrawn, user, {})
@@ -403,14 +402,14 @@ def _decide(session: Session, proposal: Proposal, user: User, data: Mapping[str,
     if decision is Decision.refuse:
         proposal.state, proposal.refused_at = ProposalState.refused, now
         _event(session, proposal, EventKind.refused, user, {"opinion": opinion})
-        _notify(session, proposal, NotificationKind.alert_refused, [proposal.episode.bureau_id], detail=opinion)
+        notify_bureaus(session, proposal, NotificationKind.alert_refused, [proposal.episode.bureau_id], detail=opinion)
         _cancel_if_never_issued(proposal)
     elif proposal.step >= len(proposal.chain):
         proposal.state, proposal.approved_at = ProposalState.approved, now
         _event(session, proposal, EventKind.approved, user, {})
-        _notify(session, proposal, NotificationKind.alert_approved, [proposal.episode.bureau_id])
+        notify_bureaus(session, proposal, NotificationKind.alert_approved, [proposal.episode.bureau_id])
     else:
-        _notify_deciders(session, proposal)
+        notify_deciders(session, proposal)
 
 
 def _cancel_if_never_issued(proposal: Proposal) -> None:
@@ -469,7 +468,7 @@ def _issue(session: Session, proposal: Proposal, user: User, now: datetime) -> N
     bureaus: list[int] = []
     for jid in by_id:
         bureaus += bureaus_of(session, jid)
-    _notify(session, proposal, NotificationKind.alert_issued, bureaus)
+    notify_bureaus(session, proposal, NotificationKind.alert_issued, bureaus)
     episode_services.changed(session, episode, user)
 
 
@@ -496,64 +495,3 @@ def confirm(session: Session, unit: EpisodeUnit, user: User, note: str = "", *, 
     record(session, "episode_unit.confirm", obj=unit, user=user,
            after={"episode": unit.episode_id, "level": unit.level.value, "confirmed_at": now})  # fmt: skip
     session.flush()
-
-
-# --- notifications ------------------------------------------------------------------------------------------
-
-
-def subject(proposal: Proposal) -> str:
-    """Kept as data and worded when shown: the plan's code, the kind and level (Chinese terms of the plan)."""
-    from app.alerts.vocabulary import LEVEL_LABELS, term
-
-    what = term(proposal.kind)
-    if proposal.level is not None:
-        what += f"（{LEVEL_LABELS[proposal.level.value]}）"
-    return f"{proposal.episode.plan_code} #{proposal.episode_id} {what}"
-
-
-def _notify(session: Session, proposal: Proposal, kind: NotificationKind, bureaus: list[int], detail: str = "") -> None:
-    notify(session, bureaus, kind, subject=subject(proposal), detail=detail or proposal.starts_at.isoformat()[:16],
-           endpoint="alerts.proposal", object_id=proposal.id)  # fmt: skip
-
-
-def _notify_deciders(session: Session, proposal: Proposal, also: list[int] | None = None) -> None:
-    """The bureaus holding a user who may decide an open step (their role, and the step's jurisdiction), and
-    `also` (the running bureau, of a proposal the plan's rule submitted)."""
-    from app.auth.models import UserRole
-    from app.core.scoping import unscoped
-
-    bureaus: set[int] = set()
-    with unscoped(session):
-        for s in open_steps(proposal):
-            step = proposal.chain[s]
-            roles = [step["role"], *([step["delegate"]] if step.get("delegate") else [])]
-            stmt = (
-                select(User.bureau_id).join(UserRole, UserRole.user_id == User.id)
-                .where(UserRole.role.in_([Role(r) for r in roles]), User.active)
-            )  # fmt: skip
-            if step.get("jurisdiction"):
-                stmt = stmt.join(Jurisdiction, Jurisdiction.id == User.jurisdiction_id).where(
-                    Jurisdiction.code == step["jurisdiction"]
-                )
-            bureaus |= set(session.scalars(stmt))
-    to = sorted(bureaus | set(also or ()))
-    if by_rule(proposal):
-        _notify(session, proposal, NotificationKind.alert_observed, to, detail=_observed(session, proposal))
-    else:
-        _notify(session, proposal, NotificationKind.alert_approval, to)
-
-
-def by_rule(proposal: Proposal) -> bool:
-    """Drafted by the plan's own rule (the observed upgrade, `propose_on_rule`): no proposer."""
-    return proposal.created_by_id is None and proposal.kind is ProposalKind.upgrade
-
-
-def _observed(session: Session, proposal: Proposal) -> str:
-    """Why an observed upgrade asks for a decision, as data: the level observed and the units that reached it
-    (their names, in the proposal's order)."""
-    from app.alerts.vocabulary import term
-
-    with_names = dict(session.execute(select(Jurisdiction.code, Jurisdiction.name)
-                                      .where(Jurisdiction.code.in_(proposal.units))).all())  # fmt: skip
-    names = "、".join(with_names.get(c, c) for c in proposal.units)
-    return f"{term(proposal.level.value if proposal.level else None)}：{names}"
