@@ -41,14 +41,15 @@ PAGE = 50
 
 def notify(
     session: Session, bureau_ids: Iterable[int | None], kind: NotificationKind, *, subject: str, detail: str = "",
-    endpoint: str, object_id: int,
+    endpoint: str, object_id: int, officer: User | None = None,
 ) -> None:  # fmt: skip
-    """One message to each named bureau, in the transaction of the step that sends it."""
+    """One message to each named bureau, in the transaction of the step that sends it; with `officer`, to that
+    officer alone (in their bureau: `notify_officer`)."""
     for bureau_id in sorted({b for b in bureau_ids if b is not None}):
         session.add(
             Notification(
-                bureau_id=bureau_id, kind=kind, subject=subject[:300], detail=(detail or "")[:300],
-                endpoint=endpoint, object_id=object_id,
+                bureau_id=bureau_id, user_id=officer.id if officer is not None else None, kind=kind,
+                subject=subject[:300], detail=(detail or "")[:300], endpoint=endpoint, object_id=object_id,
             )
         )  # fmt: skip
 
@@ -57,13 +58,9 @@ def notify_officer(
     session: Session, user: User, kind: NotificationKind, *, subject: str, detail: str = "", endpoint: str,
     object_id: int,
 ) -> None:  # fmt: skip
-    """One message to one officer (in their bureau, read by them alone), in the transaction of the step."""
-    session.add(
-        Notification(
-            bureau_id=user.bureau_id, user_id=user.id, kind=kind, subject=subject[:300], detail=(detail or "")[:300],
-            endpoint=endpoint, object_id=object_id,
-        )
-    )  # fmt: skip
+    """One message to one officer, read by them alone."""
+    notify(session, [user.bureau_id], kind, subject=subject, detail=detail, endpoint=endpoint, object_id=object_id,
+           officer=user)  # fmt: skip
 
 
 def bureaus_of(session: Session, jurisdiction_id: int | None) -> list[int]:
@@ -92,8 +89,11 @@ def _mine(user: User) -> Any:
     )
 
 
-def _unread(user: User) -> Any:
-    return ~exists().where(NotificationRead.notification_id == Notification.id, NotificationRead.user_id == user.id)
+def _unread(user: Any) -> Any:
+    """Not read by `user`: an officer, or the `User` class itself for a subquery correlated to the reader's row
+    (the correlation named, since the reader's row stands in the enclosing statement)."""
+    read = exists().where(NotificationRead.notification_id == Notification.id, NotificationRead.user_id == user.id)
+    return ~read.correlate(Notification, User)
 
 
 def unread_count(session: Session, user: User) -> int:
@@ -103,13 +103,7 @@ def unread_count(session: Session, user: User) -> int:
 def unread_count_of_reader() -> Any:
     """The badge's count as a subquery correlated to the reader's `User` row: the request cycle reads it in the
     statement that identifies the reader (auth.services), so the layout costs no statement of its own."""
-    read = exists().where(NotificationRead.notification_id == Notification.id, NotificationRead.user_id == User.id)
-    return (
-        select(func.count())
-        .where(_mine(User), ~read.correlate(Notification, User))  # type: ignore[arg-type]
-        .correlate(User)
-        .scalar_subquery()
-    )
+    return select(func.count()).where(_mine(User), _unread(User)).correlate(User).scalar_subquery()  # type: ignore[arg-type]
 
 
 def for_user(session: Session, user: User, *, limit: int = PAGE) -> list[Item]:
